@@ -1,0 +1,31 @@
+"""The hooks a plugin may implement.
+
+Each hook receives a ``register`` callback; the plugin calls it once per object
+it provides (the style of simonw/llm)::
+
+    from benchmark import hookimpl
+
+    @hookimpl
+    def register_models(register):
+        register(MyModel())
+"""
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("bench")
+hookimpl = pluggy.HookimplMarker("bench")
+
+
+@hookspec
+def register_models(register):
+    """Register model plugins: instances of :class:`benchmark.api.ModelPlugin`."""
+
+
+@hookspec
+def register_metrics(register):
+    """Register metric plugins: instances of :class:`benchmark.api.Metric`."""
+
+
+@hookspec
+def register_datasets(register):
+    """Register datasets: instances of :class:`benchmark.data.DatasetSpec`."""

@@ -1,0 +1,57 @@
+"""Reading and writing the 8-bit PNGs that the stages exchange."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(N,3,H,W) or (3,H,W) floats in [-1, 1] -> uint8 (N,H,W,3) or (H,W,3)."""
+    x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.movedim(-3, -1).cpu().numpy()
+
+
+def from_uint8(array: np.ndarray) -> torch.Tensor:
+    """uint8 (H,W,3) -> float (3,H,W) in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).float() / 127.5 - 1.0
+
+
+def read_rgb(path: Path) -> torch.Tensor:
+    """A PNG as float (3,H,W) in [0, 1]."""
+    with Image.open(path) as im:
+        arr = np.asarray(im.convert("RGB"))
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1).float() / 255.0
+
+
+def read_label(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im)
+
+
+def write_png(path: Path, array: np.ndarray) -> None:
+    """Write atomically, so that an interrupted run never leaves half a PNG."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.png")
+    os.close(fd)
+    try:
+        Image.fromarray(array).save(tmp, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def colorize(label: np.ndarray, palette: list[tuple[int, int, int]], ignore_index: int | None = None) -> np.ndarray:
+    """Class ids (H,W) -> RGB (H,W,3) with the dataset's palette; ignored pixels black."""
+    table = np.zeros((256, 3), dtype=np.uint8)
+    table[: len(palette)] = np.asarray(palette, dtype=np.uint8)
+    out = table[label.astype(np.int64).clip(0, 255)]
+    if ignore_index is not None:
+        out[label == ignore_index] = 0
+    return out
