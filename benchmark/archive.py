@@ -1,0 +1,327 @@
+"""Checksums, safe archive extraction and verified downloads.
+
+Everything that reads a file from outside the benchmark (a dataset archive, a
+pretrained network) goes through here, so that a hostile or damaged archive
+can never write outside its destination and a bad download never lands in
+place under its final name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import lzma
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+import zlib
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Callable, Iterator
+
+from benchmark.errors import DataError
+
+_CHUNK = 1 << 20
+_TIMEOUT_S = 60
+
+
+# --------------------------------------------------------------------------- checksums
+
+
+def offline() -> bool:
+    """True when the user said there is no network: BENCH_OFFLINE=1 (or true, yes, on)."""
+    return os.environ.get("BENCH_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def sha256_file(path: Path, chunk: int = _CHUNK) -> str:
+    """The hex sha256 of a file, read in chunks of ``chunk`` bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+def safe_extract(archive: Path, dest: Path) -> list[Path]:
+    """Extract a tar (plain, gz, bz2, xz) or zip archive into ``dest``.
+
+    Members that would land outside ``dest`` (absolute names, ``..``, links
+    pointing outside) and device or fifo members are refused with a
+    :class:`DataError`. The archive is unpacked into a temporary sibling of
+    ``dest`` that is renamed into place only when everything succeeded; an
+    existing ``dest`` is replaced. Returns the extracted (non-directory) paths.
+    """
+    archive, dest = Path(archive), Path(dest)
+    if not archive.is_file():
+        raise DataError(f"{archive}: archive not found; check the path or download it again")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".extracting", dir=dest.parent))
+    try:
+        os.chmod(tmp, dest.parent.stat().st_mode & 0o777)  # mkdtemp's 0o700 would stick to dest
+        names = _extract_any(archive, tmp)
+        _move_into_place(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return sorted({dest.joinpath(*PurePosixPath(n).parts) for n in names})
+
+
+def _extract_any(archive: Path, root: Path) -> list[str]:
+    """Extract into ``root``; return the member names of non-directories."""
+    try:
+        if zipfile.is_zipfile(archive):
+            return _extract_zip(archive, root)
+        return _extract_tar(archive, root)
+    except DataError:
+        raise
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError) as e:
+        raise _corrupt(archive, e) from e
+    except OSError as e:
+        if e.errno is not None:  # a real I/O problem (disk full, permissions), not bad data
+            raise
+        raise _corrupt(archive, e) from e
+
+
+def _corrupt(archive: Path, error: BaseException) -> DataError:
+    return DataError(
+        f"{archive}: not a readable .tar/.tar.gz/.tar.bz2/.tar.xz/.zip archive, or truncated/corrupt "
+        f"({error}); delete it and download it again"
+    )
+
+
+def _refuse(archive: Path, member: str, why: str) -> DataError:
+    return DataError(
+        f"{archive}: refusing to extract member {member!r}: {why}; "
+        f"the archive is unsafe, get it from a trusted source"
+    )
+
+
+def _move_into_place(tmp: Path, dest: Path) -> None:
+    """Rename ``tmp`` to ``dest``, replacing an existing ``dest`` only at the end."""
+    if not dest.exists() and not dest.is_symlink():
+        os.replace(tmp, dest)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".old", dir=dest.parent))
+    old.rmdir()
+    os.replace(dest, old)
+    try:
+        os.replace(tmp, dest)
+    except BaseException:
+        os.replace(old, dest)
+        raise
+    if old.is_dir() and not old.is_symlink():
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        old.unlink()
+
+
+# ---- path checks shared by tar and zip
+
+
+def _check_name(archive: Path, name: str) -> None:
+    """Refuse absolute names and names with ``..`` components."""
+    if name.startswith(("/", "\\")) or PurePosixPath(name).is_absolute() or _has_drive(name):
+        raise _refuse(archive, name, "absolute path")
+    if ".." in name.replace("\\", "/").split("/"):
+        raise _refuse(archive, name, "'..' path component")
+
+
+def _has_drive(name: str) -> bool:
+    return len(name) >= 2 and name[1] == ":" and name[0].isalpha()
+
+
+def _inside(root: str, path: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _check_lands_inside(archive: Path, root: str, name: str) -> None:
+    """Refuse a member whose path, after following links already extracted, leaves ``root``."""
+    if not _inside(root, os.path.realpath(os.path.join(root, name))):
+        raise _refuse(archive, name, "its path leads outside the destination through a link")
+
+
+# ---- tar
+
+
+def _extract_tar(archive: Path, root: Path) -> list[str]:
+    names: list[str] = []
+    with tarfile.open(archive, mode="r:*") as tar:
+        members = _checked_tar_members(tar, archive, os.path.realpath(root), names)
+        if not hasattr(tarfile, "data_filter"):
+            tar.extractall(root, members=members)
+            return names
+        try:  # the standard library's own checks, as a second line of defence
+            tar.extractall(root, members=members, filter="data")
+        except tarfile.FilterError as e:
+            raise _refuse(archive, getattr(e.tarinfo, "name", "?"), str(e)) from e
+    return names
+
+
+def _checked_tar_members(
+    tar: tarfile.TarFile, archive: Path, root: str, names: list[str]
+) -> Iterator[tarfile.TarInfo]:
+    """Yield members one by one, each checked just before ``extractall`` writes it.
+
+    The check runs lazily so that links extracted earlier are already on disk
+    and ``realpath`` sees exactly what the extraction will follow.
+    """
+    for member in tar:
+        _check_tar_member(archive, root, member)
+        if not member.isdir():
+            names.append(member.name)
+        yield member
+
+
+def _check_tar_member(archive: Path, root: str, member: tarfile.TarInfo) -> None:
+    _check_name(archive, member.name)
+    if member.isdev():
+        raise _refuse(archive, member.name, "device or fifo member")
+    if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
+        raise _refuse(archive, member.name, "unsupported member type")
+    _check_lands_inside(archive, root, member.name)
+    if member.issym():
+        _check_symlink(archive, root, member)
+    elif member.islnk():
+        _check_hardlink(archive, root, member)
+
+
+def _check_symlink(archive: Path, root: str, member: tarfile.TarInfo) -> None:
+    if os.path.isabs(member.linkname):
+        raise _refuse(archive, member.name, f"symlink to absolute path {member.linkname!r}")
+    parent = os.path.realpath(os.path.join(root, os.path.dirname(member.name)))
+    target = os.path.realpath(os.path.join(parent, member.linkname))
+    if not _inside(root, target):
+        raise _refuse(archive, member.name, f"symlink target {member.linkname!r} is outside the destination")
+
+
+def _check_hardlink(archive: Path, root: str, member: tarfile.TarInfo) -> None:
+    target = os.path.realpath(os.path.join(root, member.linkname))
+    if os.path.isabs(member.linkname) or not _inside(root, target):
+        raise _refuse(archive, member.name, f"hardlink target {member.linkname!r} is outside the destination")
+
+
+# ---- zip
+
+
+def _extract_zip(archive: Path, root: Path) -> list[str]:
+    names: list[str] = []
+    real_root = os.path.realpath(root)
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            _check_name(archive, info.filename)
+            _check_lands_inside(archive, real_root, info.filename)
+            zf.extract(info, root)
+            if not info.is_dir():
+                names.append(info.filename)
+    return names
+
+
+# --------------------------------------------------------------------------- download
+
+
+def download(
+    url: str,
+    dest: Path,
+    sha256: str | None,
+    *,
+    description: str = "",
+    offline_hint: str = "",
+) -> Path:
+    """Download ``url`` to ``dest``, verifying ``sha256`` (when given) before it lands.
+
+    Data is streamed into ``<dest>.part``, which is renamed to ``dest`` only
+    once the checksum matched; on any failure the ``.part`` file is removed.
+    ``offline_hint`` is the command that imports the file without network.
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    try:
+        actual = _fetch(url, part, description or dest.name, offline_hint)
+        if sha256 is not None and actual != sha256.lower():
+            raise DataError(
+                f"{url}: downloaded file for {dest} has sha256 {actual}, expected {sha256.lower()}; "
+                f"the download was deleted, try again or fetch it from another mirror"
+            )
+        os.replace(part, dest)
+    finally:
+        part.unlink(missing_ok=True)
+    return dest
+
+
+def _fetch(url: str, part: Path, label: str, offline_hint: str) -> str:
+    """Stream ``url`` into ``part``; return the sha256 of what was written."""
+    try:
+        response = urllib.request.urlopen(url, timeout=_TIMEOUT_S)
+    except (urllib.error.URLError, ValueError, OSError, http.client.HTTPException) as e:
+        raise _unreachable(url, label, e, offline_hint) from e
+    with response, open(part, "wb") as out:
+
+        def read() -> bytes:
+            try:
+                return response.read(_CHUNK)
+            except (OSError, http.client.HTTPException) as e:
+                raise _unreachable(url, label, e, offline_hint) from e
+
+        return _copy_with_progress(read, out, _content_length(response), label)
+
+
+def _unreachable(url: str, label: str, error: BaseException, offline_hint: str) -> DataError:
+    reason = getattr(error, "reason", None) or error
+    hint = (
+        f"download it on a machine with network and run `{offline_hint}`"
+        if offline_hint
+        else "check the network connection and the URL"
+    )
+    return DataError(f"{label}: the URL {url} could not be reached ({reason}); {hint}")
+
+
+def _content_length(response) -> int | None:
+    value = response.headers.get("Content-Length") if response.headers else None
+    return int(value) if value and value.isdigit() else None
+
+
+def _copy_with_progress(read: Callable[[], bytes], out: BinaryIO, total: int | None, label: str) -> str:
+    digest = hashlib.sha256()
+    with _progress(total, label) as advance:
+        while block := read():
+            out.write(block)
+            digest.update(block)
+            advance(len(block))
+    return digest.hexdigest()
+
+
+class _progress:
+    """A rich download bar on a terminal; nothing otherwise. Used as a context manager."""
+
+    def __init__(self, total: int | None, label: str):
+        self.total, self.label = total, label
+        self.bar = None
+
+    def __enter__(self):
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        if not (console.is_terminal and sys.stderr.isatty()):
+            return lambda n: None
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+        self.bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+            console=console, transient=True,
+        )
+        self.bar.start()
+        task = self.bar.add_task(self.label, total=self.total)
+        return lambda n: self.bar.advance(task, n)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+        return False

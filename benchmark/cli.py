@@ -1,0 +1,271 @@
+"""The `bench` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from benchmark import __version__
+from benchmark.errors import BenchError
+
+EPILOG = """\
+examples:
+  bench run                                         the default benchmark: pix2pix and pix2pix+kl
+                                                    on synthetic-facades (nothing to download)
+  bench run --models spade,pix2pix --dataset facades --profile paper
+  bench run --models pix2pix --set pix2pix.lambda_l1=50 --config bench.toml
+  bench run --models pix2pix --resume               continue the last unfinished run
+  bench report --dataset facades --format tex -o table.tex
+  bench list models          bench info pix2pix     bench datasets import facades facades.tar.gz
+
+Options are combined as: defaults < --profile < --config FILE.toml < --set KEY=VALUE and flags.
+Plugin options are NAME.KEY (`bench info NAME` lists them); a row label such as pix2pix+kl
+can be used as NAME to set an option for that row only.
+"""
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("what to run")
+    g.add_argument("--models", help="comma-separated rows: NAME or NAME+PRESET (default: pix2pix,pix2pix+kl)")
+    g.add_argument("--dataset", help="a registered dataset (default: synthetic-facades)")
+    g.add_argument("--profile", help="smoke (seconds), quick (minutes on a CPU; default), paper (the source's)")
+    g.add_argument("--metrics", help="comma-separated metric plugins (default: all)")
+    g = p.add_argument_group("how to run")
+    g.add_argument("--seed", type=int, help="seed for Python, NumPy, torch and the data order (default 0)")
+    g.add_argument("--device", help="auto (default), cpu, mps, cuda, cuda:N")
+    g.add_argument("--precision", help="auto (bf16 on CUDA, fp32 elsewhere), fp32, bf16, fp16")
+    g.add_argument("--steps", type=int, help="training steps (default: the model's for the profile)")
+    g.add_argument("--epochs", type=int, help="training epochs, instead of steps")
+    g.add_argument("--batch-size", type=int, dest="batch_size", help="training batch size")
+    g.add_argument("--image-size", type=int, dest="image_size", help="training and evaluation side in pixels")
+    g.add_argument("--data-root", type=Path, dest="data_root", help="dataset folder (default: datasets)")
+    g.add_argument("--output-root", type=Path, dest="output_root", help="output folder (default: results)")
+    g.add_argument("--skip-bad", action="store_true", default=None, dest="skip_bad",
+                   help="skip unreadable or inconsistent data files instead of stopping (counted in a warning)")
+    g = p.add_argument_group("configuration")
+    g.add_argument("--config", type=Path, help="a TOML file with run keys and [plugin] tables")
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
+                   help="set any option, e.g. seed=3, eval.batch_size=8, pix2pix.lambda_l1=50 (repeatable)")
+    g.add_argument("--quiet", "-q", action="store_true", help="no progress, only errors and the final table")
+
+
+def layers_from(args):
+    from benchmark.config import Layers, load_toml, parse_set
+
+    flags = {k: getattr(args, k, None) for k in ("dataset", "profile", "seed", "device", "precision", "steps",
+                                                 "epochs", "batch_size", "image_size", "data_root",
+                                                 "output_root", "skip_bad")}
+    if getattr(args, "models", None):
+        flags["models"] = [m.strip() for m in args.models.split(",") if m.strip()]
+    if getattr(args, "metrics", None):
+        flags["eval"] = {"metrics": [m.strip() for m in args.metrics.split(",") if m.strip()]}
+    file_tree = load_toml(args.config) if getattr(args, "config", None) else {}
+    return Layers.from_sources(file_tree, parse_set(getattr(args, "sets", [])), flags)
+
+
+def reporter_for(args):
+    from benchmark.progress import Reporter
+
+    return Reporter(Console(stderr=True), quiet=getattr(args, "quiet", False))
+
+
+def publish(store, dataset: str, output_root: Path, quiet: bool) -> None:
+    from benchmark.report import print_console, write_leaderboards
+
+    records = [r for r in store.latest(dataset)]
+    failed = [r for r in store.runs(dataset, status="failed")]
+    paths = write_leaderboards(records + failed, output_root / dataset)
+    print_console(records + failed, Console(), title=f"{dataset} leaderboard")
+    if not quiet:
+        Console(stderr=True).print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
+
+
+def cmd_run(args, train_only: bool = False) -> int:
+    from benchmark.runner import Benchmark
+
+    layers = layers_from(args)
+    bench = Benchmark(layers, reporter_for(args))
+    resume = Path(args.resume) if args.resume not in (None, True) else bool(args.resume)
+    records = bench.run(resume=resume, checkpoint=args.checkpoint, train_only=train_only)
+    if train_only:
+        for r in records:
+            print(f"{r.label}: {r.status} {r.run_dir}")
+    else:
+        publish(bench.store, bench.spec.name, bench.cfg.output_root, args.quiet)
+    return 0 if all(r.status == "ok" for r in records) else 1
+
+
+def cmd_evaluate(args) -> int:
+    from benchmark.runner import evaluate_run
+
+    layers = layers_from(args)
+    record = evaluate_run(Path(args.run_dir), layers, reporter_for(args))
+    from benchmark.results import ResultsStore
+
+    output_root = Path(record.config.get("run", {}).get("output_root", "results"))
+    publish(ResultsStore(output_root / "bench.sqlite"), record.dataset, output_root, args.quiet)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from benchmark.report import print_console, render
+    from benchmark.results import ResultsStore
+
+    store_path = args.output_root / "bench.sqlite"
+    if not store_path.exists():
+        raise BenchError(f"{store_path}: no results yet; run `bench run` first or pass --output-root")
+    store = ResultsStore(store_path)
+    datasets = [args.dataset] if args.dataset else store.datasets()
+    if args.dataset and args.dataset not in store.datasets():
+        from benchmark.names import unknown
+        raise BenchError(unknown("dataset in the results", args.dataset, store.datasets()))
+    parts = []
+    for ds in datasets:
+        records = store.latest(ds) + (store.runs(ds, status="failed") if args.failed else [])
+        if args.format == "console" and not args.output:
+            print_console(records, Console(), title=f"{ds} leaderboard")
+            continue
+        parts.append(render(records, "md" if args.format == "console" else args.format, title=f"{ds} leaderboard"))
+    if parts:
+        text = "\n\n".join(parts)
+        if args.output:
+            args.output.write_text(text)
+            print(f"wrote {args.output}")
+        else:
+            print(text)
+    return 0
+
+
+def cmd_list(args) -> int:
+    from rich.table import Table
+
+    from benchmark.plugins import KINDS, default
+
+    plugins = default()
+    for kind in ([args.kind] if args.kind else KINDS):
+        registry = plugins.registry(kind)
+        table = Table(title=kind)
+        for col in ("name", "summary", "provided by"):
+            table.add_column(col)
+        for entry in registry:
+            table.add_row(entry.name, entry.summary, entry.provider)
+            if kind == "models":
+                for preset in entry.obj.presets:
+                    if preset != entry.obj.default_preset:
+                        table.add_row(f"  {entry.name}+{preset}", entry.obj.presets[preset].summary, entry.provider)
+        Console().print(table)
+    return 0
+
+
+def cmd_info(args) -> int:
+    from benchmark.describe import describe
+
+    Console().print(describe(args.name))
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    from benchmark import datasets_cli
+
+    return datasets_cli.dispatch(args)
+
+
+def cmd_weights(args) -> int:
+    from benchmark import weights
+
+    if args.action == "import":
+        path = weights.import_file(args.name, Path(args.file))
+        print(f"imported {args.name} -> {path}")
+        return 0
+    for name, spec in sorted(weights.registered().items()):
+        print(f"{name}\t{weights.status(name)}\t{spec.filename}\t{spec.sha256 or '-'}\t{spec.summary}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bench", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+        description="Train, evaluate and rank conditional image synthesis models (label map or sketch -> photo) "
+                    "under one recorded protocol.")
+    p.add_argument("--version", action="version", version=f"bench {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name, help_text, **kw):
+        return sub.add_parser(name, help=help_text, description=help_text,
+                              formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
+
+    run = command("run", "train (or load) each model, evaluate all, store results, print the leaderboard",
+                  epilog=EPILOG)
+    add_run_options(run)
+    run.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
+                     help="continue the newest unfinished run with the same config (or RUN_DIR) from its checkpoint")
+    run.add_argument("--checkpoint", type=Path, help="evaluate this checkpoint instead of training (one model)")
+    run.set_defaults(func=cmd_run)
+
+    train = command("train", "train each model and keep its checkpoints, without evaluating")
+    add_run_options(train)
+    train.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR")
+    train.set_defaults(func=lambda a: cmd_run(a, train_only=True), checkpoint=None)
+
+    ev = command("evaluate", "regenerate a run's test images from its last checkpoint and re-measure")
+    ev.add_argument("run_dir", help="a run folder, e.g. results/runs/20260101-...-pix2pix")
+    ev.add_argument("--set", action="append", default=[], dest="sets", metavar="KEY=VALUE")
+    ev.add_argument("--device")
+    ev.add_argument("--quiet", "-q", action="store_true")
+    ev.set_defaults(func=cmd_evaluate)
+
+    rep = command("report", "print or write the leaderboard from the results store")
+    rep.add_argument("--dataset", help="only this dataset (default: every dataset in the store)")
+    rep.add_argument("--format", default="console", choices=["console", "md", "csv", "json", "tex", "html"])
+    rep.add_argument("-o", "--output", type=Path, help="write to this file instead of the terminal")
+    rep.add_argument("--output-root", type=Path, default=Path("results"), dest="output_root",
+                     help="where bench.sqlite is (default: results)")
+    rep.add_argument("--failed", action="store_true", help="also list failed runs")
+    rep.set_defaults(func=cmd_report)
+
+    ls = command("list", "list the installed plugins: name, summary, providing package")
+    ls.add_argument("kind", nargs="?", choices=["models", "metrics", "datasets"])
+    ls.set_defaults(func=cmd_list)
+
+    info = command("info", "options (types, defaults, docs), presets and profiles of a plugin")
+    info.add_argument("name")
+    info.set_defaults(func=cmd_info)
+
+    ds = command("datasets", "list, describe, import, verify and preview datasets")
+    ds.add_argument("action", choices=["list", "info", "import", "verify", "preview"])
+    ds.add_argument("name", nargs="?")
+    ds.add_argument("path", nargs="?", type=Path, help="import: archive or folder; preview: output PNG")
+    ds.add_argument("--data-root", type=Path, default=Path("datasets"), dest="data_root")
+    ds.add_argument("--set", action="append", default=[], dest="sets", metavar="KEY=VALUE")
+    ds.add_argument("--count", type=int, default=8, help="preview: number of pairs")
+    ds.set_defaults(func=cmd_datasets)
+
+    wt = command("weights", "list pretrained files, or import one for offline use")
+    wt.add_argument("action", choices=["list", "import"])
+    wt.add_argument("name", nargs="?")
+    wt.add_argument("file", nargs="?")
+    wt.set_defaults(func=cmd_weights)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    if not getattr(args, "func", None):
+        p.print_help()
+        return 0
+    try:
+        return args.func(args)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted; continue with `bench run ... --resume`", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

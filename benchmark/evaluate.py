@@ -1,0 +1,83 @@
+"""Evaluation: generate the whole test split to PNG, then run the metric plugins over the folders.
+
+Folders written under ``RUN_DIR/images``: ``fake/`` (generated), ``real/`` (the
+real test photos at the evaluation resolution), ``label/`` (coloured label
+maps, for people) and ``label_ids/`` (class ids, for metrics), one PNG per test
+image with the same stem in each.
+"""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from benchmark.api import EvalContext, Metric, StepContext, Trainable
+from benchmark.errors import BenchError
+from benchmark.imageio import colorize, to_uint8, write_png
+from benchmark.progress import Reporter
+from benchmark.results import MetricValue
+from benchmark.transforms import PairDataset, one_hot
+
+FOLDERS = ("fake", "real", "label", "label_ids")
+
+
+@torch.no_grad()
+def generate_images(model: Trainable, test_set: PairDataset, out: Path, *, device: torch.device,
+                    dtype: torch.dtype | None, num_classes: int, ignore_index: int | None, palette,
+                    batch_size: int, reporter: Reporter, label: str = "") -> int:
+    """Generate every test image; returns how many were written."""
+    for name in FOLDERS:
+        (out / name).mkdir(parents=True, exist_ok=True)
+    model.eval()
+    n = len(test_set)
+    reporter.start(f"generate {label}".strip(), n)
+    try:
+        for start in range(0, n, batch_size):
+            items = [test_set[i] for i in range(start, min(n, start + batch_size))]
+            batch = {k: torch.stack([it[k] for it in items]).to(device) for k in items[0]}
+            batch["onehot"] = one_hot(batch["label"], num_classes, ignore_index)
+            with StepContext(device=device, dtype=dtype).autocast():
+                fake = model.generate(batch)
+            for j, (f, r) in enumerate(zip(to_uint8(fake), to_uint8(batch["image"]))):
+                stem = test_set.stems[start + j]
+                ids = batch["label"][j].to(torch.uint8).cpu().numpy()
+                write_png(out / "fake" / f"{stem}.png", f)
+                write_png(out / "real" / f"{stem}.png", r)
+                write_png(out / "label_ids" / f"{stem}.png", ids)
+                write_png(out / "label" / f"{stem}.png", colorize(ids, palette, ignore_index))
+            reporter.update(start + len(items))
+    finally:
+        reporter.stop()
+    return n
+
+
+def compute_metrics(metrics: list[tuple[Metric, Any]], ctx: EvalContext,
+                    reporter: Reporter) -> dict[str, MetricValue]:
+    """Run each metric; a metric that cannot run leaves its cells empty with the reason."""
+    values: dict[str, MetricValue] = {}
+    for metric, options in metrics:
+        try:
+            result = metric.compute(ctx, options)
+        except BenchError as exc:
+            result = None
+            reason = str(exc)
+        except Exception as exc:  # a broken metric must not lose the run's other numbers
+            result = None
+            reason = f"{metric.name} failed: {type(exc).__name__}: {exc}"
+            (ctx.cache_dir / f"{metric.name}-error.log").write_text(traceback.format_exc())
+        for column, direction in metric.columns.items():
+            if result is None:
+                values[column] = MetricValue(None, direction, {"metric": metric.name}, reason)
+                continue
+            values[column] = MetricValue(result.values.get(column), direction,
+                                         {"metric": metric.name, **result.protocol},
+                                         result.notes.get(column, ""))
+        if result is not None:
+            shown = ", ".join(f"{k}={v:.4g}" for k, v in result.values.items() if v is not None)
+            reporter.log(f"  {metric.name}: {shown}")
+        else:
+            reporter.log(f"  {metric.name}: not computed ({reason})")
+    return values

@@ -1,0 +1,324 @@
+"""The results store: one SQLite file holding every run and its metric values.
+
+Each operation opens its own connection, so a store object may be shared by
+threads of one process only loosely, but any number of processes can write to
+the same file at once: the database runs in WAL mode, writers take the write
+lock up front (``BEGIN IMMEDIATE``) and wait for each other (busy timeout), and
+a run is written together with all its metric rows in one transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from benchmark.errors import BenchError
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 30.0
+_IDS_PER_QUERY = 500  # well below SQLite's limit on bound parameters
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    label TEXT NOT NULL,
+    model TEXT NOT NULL,
+    preset TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    options TEXT NOT NULL,
+    config TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    versions TEXT NOT NULL,
+    device TEXT NOT NULL,
+    wall_time_s REAL NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    run_dir TEXT NOT NULL,
+    input_kind TEXT NOT NULL,
+    note TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_dataset ON runs (dataset, label, status);
+CREATE INDEX IF NOT EXISTS runs_run_dir ON runs (run_dir);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value REAL,
+    direction TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    note TEXT NOT NULL,
+    PRIMARY KEY (run_id, name)
+);
+"""
+
+_RUN_COLUMNS = (
+    "label", "model", "preset", "dataset", "profile", "seed", "options", "config",
+    "protocol", "versions", "device", "wall_time_s", "status", "reason", "run_dir",
+    "input_kind", "note", "created",
+)
+_JSON_COLUMNS = frozenset({"options", "config", "protocol", "versions"})
+
+
+@dataclass
+class MetricValue:
+    value: float | None  # None: not computed, ``note`` says why
+    direction: str  # "up" (higher is better) or "down"
+    protocol: dict  # e.g. {"images": 106, "resolution": 64, "window": "gaussian 11/1.5"}
+    note: str = ""
+
+
+@dataclass
+class RunRecord:
+    label: str  # leaderboard row name, e.g. "pix2pix" or "pix2pix+kl"
+    model: str
+    preset: str
+    dataset: str
+    profile: str
+    seed: int
+    options: dict  # resolved model options
+    config: dict  # fully resolved run config
+    protocol: dict  # run-level evaluation protocol
+    versions: dict  # {"bench": ..., "torch": ..., "python": ...}
+    device: str
+    wall_time_s: float
+    status: str  # "ok" or "failed"
+    reason: str | None  # failure reason
+    run_dir: str
+    input_kind: str = "label-map"
+    note: str = ""  # shown with the row, e.g. "no VGG loss"
+    metrics: dict[str, MetricValue] = field(default_factory=dict)
+    created: str = ""  # ISO timestamp (UTC), filled by the store if empty
+    id: int | None = None
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def newest_key(record: RunRecord) -> tuple[str, int]:
+    """Sort key: later ``created`` first, then the larger id."""
+    return record.created, record.id if record.id is not None else -1
+
+
+class ResultsStore:
+    """All runs of one output root, in one SQLite file."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BenchError(
+                f"cannot create the folder of the results store {self.path}: {exc}; "
+                "choose an output folder you can write to"
+            ) from exc
+        self._create_schema()
+
+    # -- public API -------------------------------------------------------
+
+    def add_run(self, record: RunRecord) -> int:
+        """Insert the run and all its metric rows at once; fills ``record.id`` and ``created``."""
+        if not record.created:
+            record.created = utc_now()
+        row = _run_row(record)
+        placeholders = ", ".join("?" for _ in _RUN_COLUMNS)
+        sql = f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({placeholders})"
+        with self._write() as conn:
+            run_id = conn.execute(sql, row).lastrowid
+            _insert_metrics(conn, run_id, record.metrics)
+        record.id = run_id
+        return run_id
+
+    def set_metrics(self, run_id: int, metrics: dict[str, MetricValue]) -> None:
+        """Replace every metric of a run (after a re-evaluation)."""
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+                raise BenchError(
+                    f"no run with id {run_id} in the results store {self.path}; "
+                    "list the stored runs to find the right id"
+                )
+            conn.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
+            _insert_metrics(conn, run_id, metrics)
+
+    def runs(self, dataset: str | None = None, status: str | None = None) -> list[RunRecord]:
+        """Stored runs, newest first, optionally only one dataset and/or status."""
+        clauses, args = [], []
+        if dataset is not None:
+            clauses.append("dataset = ?")
+            args.append(dataset)
+        if status is not None:
+            clauses.append("status = ?")
+            args.append(status)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        return self._select(f"{where} ORDER BY created DESC, id DESC", args)
+
+    def latest(self, dataset: str | None = None) -> list[RunRecord]:
+        """The newest successful run of every (dataset, label), newest first."""
+        seen: set[tuple[str, str]] = set()
+        chosen = []
+        for record in self.runs(dataset=dataset, status="ok"):
+            key = (record.dataset, record.label)
+            if key not in seen:
+                seen.add(key)
+                chosen.append(record)
+        return chosen
+
+    def find_by_run_dir(self, run_dir: str) -> RunRecord | None:
+        """The newest run written to ``run_dir``, or None."""
+        found = self._select("WHERE run_dir = ? ORDER BY created DESC, id DESC LIMIT 1", [str(run_dir)])
+        return found[0] if found else None
+
+    def datasets(self) -> list[str]:
+        with self._read() as conn:
+            rows = conn.execute("SELECT DISTINCT dataset FROM runs ORDER BY dataset").fetchall()
+        return [r[0] for r in rows]
+
+    # -- connections --------------------------------------------------------
+
+    def _create_schema(self) -> None:
+        with self._connection() as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise BenchError(
+                    f"the results store {self.path} was written by a newer version of bench "
+                    f"(schema {version}, this one reads {SCHEMA_VERSION}); upgrade bench or use another file"
+                )
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
+        with self._write() as conn:
+            _run_script(conn, _SCHEMA)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        """A fresh autocommit connection; sqlite errors become BenchErrors naming the file."""
+        try:
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            yield conn
+        except sqlite3.DatabaseError as exc:
+            if not _is_file_problem(exc):
+                raise
+            raise self._error(exc) from exc
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; the write lock is taken before anything is read."""
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._connection() as conn:
+            yield conn
+
+    def _error(self, exc: sqlite3.Error) -> BenchError:
+        text = str(exc)
+        if "not a database" in text or "malformed" in text:
+            return BenchError(
+                f"the results store {self.path} is not a readable SQLite database ({text}); "
+                "move or delete that file (a new, empty store is created in its place) "
+                "or choose another results file"
+            )
+        if "locked" in text or "busy" in text:
+            return BenchError(
+                f"the results store {self.path} stayed locked by another process for more than "
+                f"{BUSY_TIMEOUT_S:.0f} s ({text}); wait for the other run to finish and try again"
+            )
+        return BenchError(
+            f"cannot use the results store {self.path} ({text}); "
+            "check that the file and its folder are writable"
+        )
+
+    def _select(self, tail: str, args: list[Any]) -> list[RunRecord]:
+        sql = f"SELECT id, {', '.join(_RUN_COLUMNS)} FROM runs {tail}"
+        with self._read() as conn:
+            conn.execute("BEGIN")  # one snapshot for runs and their metrics
+            rows = conn.execute(sql, args).fetchall()
+            metrics = _load_metrics(conn, [r[0] for r in rows])
+            conn.execute("COMMIT")
+        return [_record_from_row(row, metrics.get(row[0], {})) for row in rows]
+
+
+# -- row conversion ----------------------------------------------------------
+
+
+def _is_file_problem(exc: sqlite3.DatabaseError) -> bool:
+    """Corrupt, locked or unwritable file, as opposed to a mistake in this module's SQL."""
+    return type(exc) is sqlite3.DatabaseError or isinstance(exc, sqlite3.OperationalError)
+
+
+def _run_script(conn: sqlite3.Connection, script: str) -> None:
+    """Run several statements inside the caller's transaction (executescript would commit)."""
+    for statement in script.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+def _to_json(value: Any) -> str:
+    return json.dumps(value, default=str, allow_nan=True)
+
+
+def _run_row(record: RunRecord) -> list[Any]:
+    row = []
+    for name in _RUN_COLUMNS:
+        value = getattr(record, name)
+        row.append(_to_json(value) if name in _JSON_COLUMNS else value)
+    return row
+
+
+def _record_from_row(row: tuple, metrics: dict[str, MetricValue]) -> RunRecord:
+    fields = dict(zip(_RUN_COLUMNS, row[1:]))
+    for name in _JSON_COLUMNS:
+        fields[name] = json.loads(fields[name])
+    return RunRecord(**fields, metrics=metrics, id=row[0])
+
+
+def _insert_metrics(conn: sqlite3.Connection, run_id: int, metrics: dict[str, MetricValue]) -> None:
+    rows = [
+        (run_id, position, name, _float_or_none(m.value), m.direction, _to_json(m.protocol), m.note)
+        for position, (name, m) in enumerate(metrics.items())
+    ]
+    conn.executemany(
+        "INSERT INTO metrics (run_id, position, name, value, direction, protocol, note) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+def _float_or_none(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _load_metrics(conn: sqlite3.Connection, run_ids: list[int]) -> dict[int, dict[str, MetricValue]]:
+    out: dict[int, dict[str, MetricValue]] = {run_id: {} for run_id in run_ids}
+    for start in range(0, len(run_ids), _IDS_PER_QUERY):
+        chunk = run_ids[start:start + _IDS_PER_QUERY]
+        rows = conn.execute(
+            "SELECT run_id, name, value, direction, protocol, note FROM metrics "
+            f"WHERE run_id IN ({', '.join('?' for _ in chunk)}) ORDER BY run_id, position",
+            chunk,
+        ).fetchall()
+        for run_id, name, value, direction, protocol, note in rows:
+            out[run_id][name] = MetricValue(value, direction, json.loads(protocol), note)
+    return out

@@ -1,0 +1,292 @@
+"""The training loop, owned by the harness: device, precision, seeds, data order,
+checkpoints, loss history, sample grids and progress.
+
+Model plugins only implement ``train_step``; nothing here knows a model by name.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from benchmark.api import StepContext, Trainable
+from benchmark.config import RunConfig
+from benchmark.errors import BenchError, ConfigError, TrainingDiverged
+from benchmark.imageio import colorize, to_uint8, write_png
+from benchmark.progress import Reporter, format_losses
+from benchmark.transforms import PairDataset, one_hot
+
+
+# ---------------------------------------------------------------- device and precision
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"invalid value for 'device': {name!r}: no CUDA device is available here; "
+                              f"use --device cpu or auto")
+        index = int(name.split(":")[1]) if ":" in name else 0
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"invalid value for 'device': {name!r}: only {torch.cuda.device_count()} "
+                              f"CUDA device(s); use cuda:0..cuda:{torch.cuda.device_count() - 1}")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("invalid value for 'device': 'mps': MPS is not available here; use --device cpu or auto")
+    return torch.device(name)
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype (None = fp32). ``auto``: bf16 on CUDA when supported, else fp32."""
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return None
+    if precision == "auto":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and precision == "fp16":
+        raise ConfigError("invalid value for 'precision': 'fp16': fp16 autocast needs a GPU; use fp32 or bf16 on CPU")
+    return {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def configure_backends(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+# ---------------------------------------------------------------- checkpoints
+
+def atomic_save(obj, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def checkpoints(run_dir: Path) -> list[Path]:
+    return sorted((run_dir / "checkpoints").glob("step_*.pt"))
+
+
+def load_checkpoint(path: Path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise BenchError(f"{path}: cannot load checkpoint ({exc}); pass another checkpoint or delete it") from None
+
+
+# ---------------------------------------------------------------- loss history
+
+class LossHistory:
+    """losses.csv: one row per step; on resume, rows after the checkpoint are dropped."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.rows: list[dict[str, float]] = []
+
+    def restore(self, up_to_step: int) -> None:
+        if self.path.exists():
+            with open(self.path, newline="") as fh:
+                self.rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)
+                             if int(float(row["step"])) <= up_to_step]
+        self.flush()
+
+    def add(self, step: int, epoch: int, losses: dict[str, float]) -> None:
+        self.rows.append({"step": step, "epoch": epoch, **losses})
+
+    def flush(self) -> None:
+        if not self.rows:
+            self.path.unlink(missing_ok=True)
+            return
+        names = list(dict.fromkeys(k for row in self.rows for k in row))
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=names)
+            writer.writeheader()
+            for row in self.rows:
+                writer.writerow({k: (int(v) if k in ("step", "epoch") else repr(v)) for k, v in row.items()})
+        os.replace(tmp, self.path)
+
+    def last(self) -> dict[str, float]:
+        return {k: v for k, v in self.rows[-1].items() if k not in ("step", "epoch")} if self.rows else {}
+
+    def plot(self, out: Path, title: str) -> None:
+        if not self.rows:
+            return
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        steps = [r["step"] for r in self.rows]
+        fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
+        window = max(1, len(steps) // 50)
+        for name in [k for k in self.rows[0] if k not in ("step", "epoch")]:
+            values = np.array([r.get(name, np.nan) for r in self.rows], dtype=float)
+            smooth = np.convolve(values, np.ones(window) / window, mode="valid")
+            ax.plot(steps[window - 1:], smooth, label=name, linewidth=1)
+        ax.set_xlabel("step")
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out)
+        plt.close(fig)
+
+
+# ---------------------------------------------------------------- the loop
+
+@dataclass
+class TrainResult:
+    steps: int
+    final_losses: dict[str, float]
+    seconds: float
+    images_per_second: float
+    resumed_from: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class Trainer:
+    def __init__(self, trainable: Trainable, train_set: PairDataset, run: RunConfig, run_dir: Path, *,
+                 device: torch.device, dtype: torch.dtype | None, num_classes: int, ignore_index: int | None,
+                 palette, sample_set: PairDataset | None, reporter: Reporter, label: str):
+        self.model = trainable
+        self.data = train_set
+        self.run = run
+        self.dir = run_dir
+        self.device = device
+        self.dtype = dtype
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+        self.palette = palette
+        self.sample_set = sample_set
+        self.reporter = reporter
+        self.label = label
+        self.batch_size = min(run.batch_size or 1, len(train_set))
+        self.steps_per_epoch = max(1, len(train_set) // self.batch_size)
+        self.total_steps = run.steps or (run.epochs or 1) * self.steps_per_epoch
+        self.history = LossHistory(run_dir / "losses.csv")
+
+    def batch_to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        batch["onehot"] = one_hot(batch["label"], self.num_classes, self.ignore_index)
+        return batch
+
+    def epoch_batches(self, epoch: int, first: int) -> DataLoader:
+        order = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(self.run.seed * 100_003 + epoch))
+        bs = self.batch_size
+        batches = [order[b * bs:(b + 1) * bs].tolist() for b in range(first, self.steps_per_epoch)]
+        self.data.set_epoch(epoch)
+        return DataLoader(self.data, batch_sampler=batches, num_workers=self.run.num_workers,
+                          pin_memory=self.device.type == "cuda")
+
+    def state(self, step: int, ctx: StepContext) -> dict:
+        opt_names = {id(o): n for n, o in self.model.optimizers.items()}
+        state = {
+            "step": step,
+            "model": self.model.state_dict(),
+            "optimizers": {n: o.state_dict() for n, o in self.model.optimizers.items()},
+            "scalers": {opt_names[k]: s.state_dict() for k, s in ctx.scalers.items()},
+            "torch_rng": torch.get_rng_state(),
+        }
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def save(self, step: int, ctx: StepContext) -> None:
+        folder = self.dir / "checkpoints"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.history.flush()
+        atomic_save(self.state(step, ctx), folder / f"step_{step:08d}.pt")
+        for old in checkpoints(self.dir)[: -self.run.keep_checkpoints]:
+            old.unlink(missing_ok=True)
+
+    def restore(self, path: Path, ctx: StepContext) -> int:
+        state = load_checkpoint(path)
+        self.model.load_state_dict(state["model"])
+        for name, opt in self.model.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        for name, scaler_state in state.get("scalers", {}).items():
+            opt = self.model.optimizers[name]
+            ctx.scalers[id(opt)] = torch.amp.GradScaler(self.device.type)
+            ctx.scalers[id(opt)].load_state_dict(scaler_state)
+        torch.set_rng_state(state["torch_rng"])
+        if "cuda_rng" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        self.history.restore(state["step"])
+        return int(state["step"])
+
+    def sample_steps(self) -> set[int]:
+        n = self.run.samples
+        return {max(1, round(self.total_steps * (i + 1) / n)) for i in range(n)} if n else set()
+
+    @torch.no_grad()
+    def save_samples(self, step: int) -> None:
+        if self.sample_set is None or len(self.sample_set) == 0:
+            return
+        items = [self.sample_set[i] for i in range(min(4, len(self.sample_set)))]
+        batch = self.batch_to_device({k: torch.stack([it[k] for it in items]) for k in items[0]})
+        was_training = self.model.training
+        self.model.eval()
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            with StepContext(device=self.device, dtype=self.dtype).autocast():
+                fake = self.model.generate(batch)
+        self.model.train(was_training)
+        labels = [colorize(lab.cpu().numpy(), self.palette, self.ignore_index) for lab in batch["label"]]
+        rows = [np.concatenate([lab, real, fk], axis=1)
+                for lab, real, fk in zip(labels, to_uint8(batch["image"]), to_uint8(fake))]
+        write_png(self.dir / "samples" / f"step_{step:08d}.png", np.concatenate(rows, axis=0))
+
+    def fit(self, resume_from: Path | None = None) -> TrainResult:
+        self.model.train()
+        ctx = StepContext(device=self.device, dtype=self.dtype, total_steps=self.total_steps,
+                          total_epochs=math.ceil(self.total_steps / self.steps_per_epoch))
+        step = self.restore(resume_from, ctx) if resume_from else 0
+        resumed = step if resume_from else None
+        if not resume_from:
+            self.history.restore(0)
+        samples_at = self.sample_steps()
+        t0 = time.perf_counter()
+        self.reporter.start(f"train {self.label}", self.total_steps, step)
+        try:
+            while step < self.total_steps:
+                epoch, first = divmod(step, self.steps_per_epoch)
+                for batch in self.epoch_batches(epoch, first):
+                    ctx.step, ctx.epoch = step, epoch
+                    losses = self.model.train_step(self.batch_to_device(batch), ctx)
+                    values = {k: float(v) for k, v in losses.items()}
+                    bad = [k for k, v in values.items() if not math.isfinite(v)]
+                    step += 1
+                    if bad:
+                        self.history.flush()
+                        raise TrainingDiverged(f"loss {bad[0]} became {values[bad[0]]} at step {step}")
+                    self.history.add(step, epoch, values)
+                    if step % self.run.checkpoint_every == 0 or step == self.total_steps:
+                        self.save(step, ctx)
+                    if step in samples_at:
+                        self.save_samples(step)
+                    rate = self.reporter.rate(self.batch_size)
+                    self.reporter.update(step, f"epoch {epoch + 1} {rate:.1f} img/s {format_losses(values)}")
+                    if step >= self.total_steps:
+                        break
+        finally:
+            self.reporter.stop()
+            self.history.flush()
+            self.history.plot(self.dir / "loss_curve.png", self.label)
+        seconds = time.perf_counter() - t0
+        done = step - (resumed or 0)
+        return TrainResult(step, self.history.last(), seconds, done * self.batch_size / max(seconds, 1e-9), resumed)

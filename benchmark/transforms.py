@@ -1,0 +1,86 @@
+"""Tensors for training and evaluation: resize, random crop, flips, rotation.
+
+Photos are resized with bicubic filtering, label maps with nearest neighbour.
+Every random choice comes from a generator seeded with (seed, epoch, sample
+index), so a run is reproducible and a resumed run sees the same data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torchvision.transforms.v2.functional as TF
+from PIL import Image
+from torch.utils.data import Dataset
+
+from benchmark.api import TrainTransform
+from benchmark.data import Sample
+
+
+def resize_pair(sample: Sample, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(uint8 3,S,S photo, uint8 S,S label) at side ``size``."""
+    photo = Image.fromarray(sample.image).resize((size, size), Image.BICUBIC)
+    label = Image.fromarray(sample.label).resize((size, size), Image.NEAREST)
+    return (torch.from_numpy(np.asarray(photo).copy()).permute(2, 0, 1),
+            torch.from_numpy(np.asarray(label).copy()))
+
+
+def to_float(photo_u8: torch.Tensor) -> torch.Tensor:
+    return photo_u8.float() / 127.5 - 1.0
+
+
+class PairDataset(Dataset):
+    """Samples resized once up front; random augmentation per item when ``transform`` is given."""
+
+    def __init__(self, samples: list[Sample], image_size: int, transform: TrainTransform | None = None,
+                 seed: int = 0, fill_label: int = 0):
+        self.stems = [s.stem for s in samples]
+        self.image_size = image_size
+        self.transform = transform
+        self.seed = seed
+        self.fill_label = fill_label
+        self.epoch = 0
+        load = (transform.load_size if transform and transform.load_size else image_size)
+        self.load_size = max(load, image_size)
+        pairs = [resize_pair(s, self.load_size) for s in samples]
+        self.photos = torch.stack([p for p, _ in pairs])
+        self.labels = torch.stack([lab for _, lab in pairs])
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.stems)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        photo, label = self.photos[index], self.labels[index]
+        if self.transform is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            photo, label = self._augment(photo, label, rng)
+        return {"image": to_float(photo), "label": label.long(), "index": torch.tensor(index)}
+
+    def _augment(self, photo, label, rng):
+        t, size = self.transform, self.image_size
+        if t.rotate_degrees:
+            angle = float(rng.uniform(-t.rotate_degrees, t.rotate_degrees))
+            photo = TF.rotate(photo, angle, interpolation=TF.InterpolationMode.BILINEAR)
+            label = TF.rotate(label[None], angle, interpolation=TF.InterpolationMode.NEAREST,
+                              fill=self.fill_label)[0]
+        if self.load_size > size:
+            top, left = (int(v) for v in rng.integers(0, self.load_size - size + 1, size=2))
+            photo = photo[:, top:top + size, left:left + size]
+            label = label[top:top + size, left:left + size]
+        if t.hflip and rng.random() < 0.5:
+            photo, label = photo.flip(-1), label.flip(-1)
+        if t.vflip and rng.random() < 0.5:
+            photo, label = photo.flip(-2), label.flip(-2)
+        return photo.contiguous(), label.contiguous()
+
+
+def one_hot(label: torch.Tensor, num_classes: int, ignore_index: int | None) -> torch.Tensor:
+    """(N,H,W) ids -> (N,C,H,W) float; ignored pixels are all zeros."""
+    valid = label < num_classes
+    if ignore_index is not None:
+        valid &= label != ignore_index
+    oh = torch.nn.functional.one_hot(torch.where(valid, label, 0), num_classes).permute(0, 3, 1, 2)
+    return (oh * valid[:, None]).float()
