@@ -40,6 +40,8 @@ SPLIT_NOTE = (
 NOT_EVALUATED = "not evaluated for this run"
 GRID_ROWS = 6
 GRID_TILE = 128
+TAIL_COLUMNS = ("Profile", "Seed", "Run")
+_MISSING = object()
 
 
 # -- building the tables -----------------------------------------------------------
@@ -196,9 +198,6 @@ def protocol_text(board: Board) -> str:
     return "; ".join(parts)
 
 
-_MISSING = object()
-
-
 def _pairs(mapping: dict) -> str:
     return ", ".join(f"{k}={_plain(v)}" for k, v in mapping.items())
 
@@ -219,12 +218,8 @@ def failed_line(record: RunRecord) -> str:
     return f"failed: {record.label} {DASH} {reason} ({run}{record.dataset})"
 
 
-def _fixed_after() -> list[str]:
-    return ["Profile", "Seed", "Run"]
-
-
 def _columns(board: Board) -> list[str]:
-    return ["Model", "Input"] + [board.header(m) for m in board.metrics] + _fixed_after()
+    return ["Model", "Input"] + [board.header(m) for m in board.metrics] + list(TAIL_COLUMNS)
 
 
 def _tail(record: RunRecord) -> list[Any]:
@@ -286,7 +281,7 @@ def _render_csv(board_set: Leaderboard) -> str:
     header = ["Table", "Dataset", "Protocol", "Model", "Input"]
     for column in metrics:
         header += [column, f"{column} best"]
-    header += _fixed_after() + ["Notes"]
+    header += list(TAIL_COLUMNS) + ["Notes"]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -348,7 +343,7 @@ def _json_row(board: Board, record: RunRecord) -> dict:
             best.append(column)
         if cell.note or (cell.value is not None and not finite):
             notes[column] = cell.note or f"value was {cell.value}"
-    row.update(zip(_fixed_after(), _tail(record)))
+    row.update(zip(list(TAIL_COLUMNS), _tail(record)))
     row["Run"] = record.id
     row.update(best=best, notes=notes, label=record.label, run_dir=record.run_dir)
     return row
@@ -384,7 +379,7 @@ def _render_tex(board_set: Leaderboard) -> str:
 
 
 def _tex_table(board: Board, title: str) -> list[str]:
-    headers = ["Model", "Input"] + [_tex_header(board, m) for m in board.metrics] + _fixed_after()
+    headers = ["Model", "Input"] + [_tex_header(board, m) for m in board.metrics] + list(TAIL_COLUMNS)
     rows = []
     for record in board.records:
         metric_cells = [_tex_cell(c) for c in board.cells(record)]

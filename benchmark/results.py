@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -104,7 +105,7 @@ def utc_now() -> str:
 
 
 def newest_key(record: RunRecord) -> tuple[str, int]:
-    """Sort key: later ``created`` first, then the larger id."""
+    """Sort key, larger is newer: ``created``, then the id for runs created at the same time."""
     return record.created, record.id if record.id is not None else -1
 
 
@@ -126,15 +127,14 @@ class ResultsStore:
 
     def add_run(self, record: RunRecord) -> int:
         """Insert the run and all its metric rows at once; fills ``record.id`` and ``created``."""
-        if not record.created:
-            record.created = utc_now()
-        row = _run_row(record)
+        created = record.created or utc_now()
+        row = _run_row(record, created)
         placeholders = ", ".join("?" for _ in _RUN_COLUMNS)
         sql = f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({placeholders})"
         with self._write() as conn:
             run_id = conn.execute(sql, row).lastrowid
             _insert_metrics(conn, run_id, record.metrics)
-        record.id = run_id
+        record.id, record.created = run_id, created
         return run_id
 
     def set_metrics(self, run_id: int, metrics: dict[str, MetricValue]) -> None:
@@ -279,10 +279,10 @@ def _to_json(value: Any) -> str:
     return json.dumps(value, default=str, allow_nan=True)
 
 
-def _run_row(record: RunRecord) -> list[Any]:
+def _run_row(record: RunRecord, created: str) -> list[Any]:
     row = []
     for name in _RUN_COLUMNS:
-        value = getattr(record, name)
+        value = created if name == "created" else getattr(record, name)
         row.append(_to_json(value) if name in _JSON_COLUMNS else value)
     return row
 
@@ -295,10 +295,10 @@ def _record_from_row(row: tuple, metrics: dict[str, MetricValue]) -> RunRecord:
 
 
 def _insert_metrics(conn: sqlite3.Connection, run_id: int, metrics: dict[str, MetricValue]) -> None:
-    rows = [
-        (run_id, position, name, _float_or_none(m.value), m.direction, _to_json(m.protocol), m.note)
-        for position, (name, m) in enumerate(metrics.items())
-    ]
+    rows = []
+    for position, (name, m) in enumerate(metrics.items()):
+        value, note = _storable(m)
+        rows.append((run_id, position, name, value, m.direction, _to_json(m.protocol), note))
     conn.executemany(
         "INSERT INTO metrics (run_id, position, name, value, direction, protocol, note) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -306,8 +306,14 @@ def _insert_metrics(conn: sqlite3.Connection, run_id: int, metrics: dict[str, Me
     )
 
 
-def _float_or_none(value: float | None) -> float | None:
-    return None if value is None else float(value)
+def _storable(metric: MetricValue) -> tuple[float | None, str]:
+    """SQLite stores NaN as NULL, so a NaN becomes a missing value that says so."""
+    if metric.value is None:
+        return None, metric.note
+    value = float(metric.value)
+    if math.isnan(value):
+        return None, metric.note or "the metric returned NaN"
+    return value, metric.note
 
 
 def _load_metrics(conn: sqlite3.Connection, run_ids: list[int]) -> dict[int, dict[str, MetricValue]]:

@@ -117,6 +117,12 @@ def test_set_metrics_replaces_only_that_run(tmp_path):
     assert by_id[second].metrics == make_record().metrics
 
 
+def test_nan_is_stored_as_missing_with_a_note(tmp_path):
+    store = ResultsStore(tmp_path / "bench.sqlite")
+    store.add_run(make_record(metrics={"PSNR": MetricValue(float("nan"), "up", {})}))
+    assert store.runs()[0].metrics == {"PSNR": MetricValue(None, "up", {}, "the metric returned NaN")}
+
+
 def test_set_metrics_unknown_run(tmp_path):
     store = ResultsStore(tmp_path / "bench.sqlite")
     with pytest.raises(BenchError, match="no run with id 99"):
