@@ -78,7 +78,7 @@ def publish(store, dataset: str, output_root: Path, quiet: bool) -> None:
     records = [r for r in store.latest(dataset)]
     failed = [r for r in store.runs(dataset, status="failed")]
     paths = write_leaderboards(records + failed, output_root / dataset)
-    print_console(records + failed, Console(), title=f"{dataset} leaderboard")
+    print_console(records + failed, Console(), title="Leaderboard")
     if not quiet:
         Console(stderr=True).print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
 
@@ -126,9 +126,9 @@ def cmd_report(args) -> int:
     for ds in datasets:
         records = store.latest(ds) + (store.runs(ds, status="failed") if args.failed else [])
         if args.format == "console" and not args.output:
-            print_console(records, Console(), title=f"{ds} leaderboard")
+            print_console(records, Console(), title="Leaderboard")
             continue
-        parts.append(render(records, "md" if args.format == "console" else args.format, title=f"{ds} leaderboard"))
+        parts.append(render(records, "md" if args.format == "console" else args.format, title="Leaderboard"))
     if parts:
         text = "\n\n".join(parts)
         if args.output:

@@ -73,6 +73,8 @@ class RunConfig(Options):
     keep_checkpoints: int = Field(2, ge=1, description="how many recent checkpoints to keep")
     samples: int = Field(4, ge=0, description="sample grids (label | real | fake) saved during training")
     num_workers: int = Field(0, ge=0, description="data loader worker processes")
+    threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: half the cores, "
+                                "at least 1: small convolutions slow down badly when threads compete)")
     skip_bad: bool = Field(False, description="skip unreadable or inconsistent data files (counted in a warning)")
     eval: EvalConfig = Field(default_factory=EvalConfig)
 
@@ -261,7 +263,8 @@ def resolve_model(token: str, layers: Layers, models) -> ModelRun:
     plugin: ModelPlugin = models.get(name)
     preset = preset or plugin.default_preset
     if preset not in plugin.presets:
-        raise ConfigError(unknown(f"preset of {name}", preset, plugin.presets, f"see `bench info {name}`"))
+        rows = [row_label(plugin, p) for p in plugin.presets]
+        raise ConfigError(unknown("model row", token, rows, f"see `bench info {name}`"))
     label = row_label(plugin, preset)
     profile = layers.profile_name
     overrides = plugin.profiles.get(profile, {})

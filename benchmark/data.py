@@ -56,7 +56,8 @@ class BadFiles:
     def report(self, path: Path, problem: str, fix: str) -> None:
         if not self.skip:
             raise DataError(f"{path}: {problem}; {fix} (or pass --skip-bad to skip such files)")
-        self.items.append((path, problem))
+        if all(p != path for p, _ in self.items):  # loaders that read the whole folder per split see it twice
+            self.items.append((path, problem))
 
     def warning(self) -> str | None:
         if not self.items:
@@ -147,10 +148,12 @@ def natural_key(path: Path) -> tuple:
 
 def nearest_palette(rgb: np.ndarray, palette: Iterable[tuple[int, int, int]]) -> np.ndarray:
     """Colour-coded labels -> class ids by the nearest palette colour (robust to JPEG noise)."""
-    pal = np.asarray(list(palette), dtype=np.int32)
-    flat = rgb.reshape(-1, 3).astype(np.int32)
-    dist = ((flat[:, None, :] - pal[None, :, :]) ** 2).sum(-1)
-    return dist.argmin(1).astype(np.uint8).reshape(rgb.shape[:2])
+    # |x - p|^2 = |x|^2 - 2 x.p + |p|^2; |x|^2 is the same for every p, so drop it. All terms are
+    # integers below 2^24, exact in float32, so ties break as with the full distance (lowest id).
+    pal = np.asarray(list(palette), dtype=np.float32)
+    flat = rgb.reshape(-1, 3).astype(np.float32)
+    score = (pal * pal).sum(1)[None, :] - 2.0 * (flat @ pal.T)
+    return score.argmin(1).astype(np.uint8).reshape(rgb.shape[:2])
 
 
 def list_images(folder: Path, bad: BadFiles) -> list[Path]:

@@ -136,6 +136,7 @@ class Benchmark:
             raise ConfigError(f"invalid value for 'models': {self.cfg.models}: a row is listed twice; list each once")
         for mr in self.model_runs:
             mr.dataset_options = self.dataset_options
+            mr.plugin.check(mr.options, mr.run.image_size or self.spec.native_size[0], self.spec.num_classes)
         self.metrics = resolve_metrics(self.cfg.eval.metrics, layers, self.plugins.metrics)
         self.device = resolve_device(self.cfg.device)
         self.dtype = resolve_precision(self.cfg.precision, self.device)
@@ -149,10 +150,8 @@ class Benchmark:
             raise ConfigError("--checkpoint evaluates one model: pass exactly one row with --models")
         if isinstance(resume, Path) and len(self.model_runs) != 1:
             raise ConfigError("--resume RUN_DIR continues one run: pass exactly one row with --models")
-        configure_backends(self.device)
+        configure_backends(self.device, self.cfg.threads)
         data = load_dataset(self.spec, self.dataset_options, self.cfg, self.reporter)
-        for mr in self.model_runs:  # the class count is known once the data is
-            mr.plugin.check(mr.options, mr.run.image_size or self.spec.native_size[0], self.spec.num_classes)
         records = []
         for mr in self.model_runs:
             records.append(self.run_model(mr, data, resume=resume, checkpoint=checkpoint, train_only=train_only))

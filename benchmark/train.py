@@ -59,7 +59,8 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
-def configure_backends(device: torch.device) -> None:
+def configure_backends(device: torch.device, threads: int | None = None) -> None:
+    torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) // 2))
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True

@@ -99,6 +99,9 @@ class Folder(DatasetSpec):
     def load(self, root, split, options, bad):
         card = self.configure(root, options)
         folder = self.root_of(root, options)
+        if card.test == []:
+            raise DataError(f"{folder / 'dataset.toml'}: test = [] leaves the test split empty; list the test "
+                            f"stems, or remove 'test' to use the last test_fraction of the stems")
         samples = load_image_label_folders(folder / "images", folder / "labels", len(card.classes),
                                            card.ignore_index, bad)
         stems = [s.stem for s in samples]

@@ -180,7 +180,7 @@ class Pix2Pix(ModelPlugin):
     }
     profiles = {
         "smoke": {"run": {"image_size": 32, "steps": 30, "batch_size": 4}, "options": {"ngf": 8, "ndf": 8}},
-        "quick": {"run": {"image_size": 64, "steps": 600, "batch_size": 4}, "options": {"ngf": 16, "ndf": 16}},
+        "quick": {"run": {"image_size": 64, "steps": 1200, "batch_size": 8}, "options": {"ngf": 16, "ndf": 16}},
         "paper": {"run": {"image_size": 256, "epochs": 200, "batch_size": 1}, "options": {}},
     }
 

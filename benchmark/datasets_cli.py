@@ -1,0 +1,233 @@
+"""`bench datasets list|info|import|verify|preview`: see, get and check the data before a run.
+
+Every action works through the dataset's registered :class:`~benchmark.data.DatasetSpec`
+(the same ``prepare``/``load``/``import_from`` that ``bench run`` uses), so a
+dataset that verifies here loads the same way in a run. Dataset options are given
+as ``--set NAME.KEY=VALUE`` (e.g. ``--set synthetic-facades.train_size=20``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from rich.console import Console
+from rich.table import Table
+
+from benchmark.api import Options
+from benchmark.config import parse_set, validate_options
+from benchmark.data import BadFiles, DatasetSpec, Sample, require_nonempty
+from benchmark.errors import BenchError, ConfigError, DataError
+from benchmark.names import unknown
+
+SPLITS = ("train", "test")
+TILE = 128   # preview tile side in pixels
+GAP = 4      # preview gap between pairs in pixels
+PAIRS_PER_ROW = 4
+
+USAGE = {
+    "list": "bench datasets list [--data-root DIR]",
+    "info": "bench datasets info NAME [--data-root DIR]",
+    "import": "bench datasets import NAME PATH [--data-root DIR]   (PATH: an archive or an unpacked folder)",
+    "verify": "bench datasets verify NAME [--data-root DIR] [--set NAME.KEY=VALUE]",
+    "preview": "bench datasets preview NAME [OUT.png] [--count N] [--data-root DIR] [--set NAME.KEY=VALUE]",
+}
+
+
+# ---------------------------------------------------------------- helpers
+
+def _plugins():
+    from benchmark.plugins import default
+
+    return default()
+
+
+def _spec(args) -> DatasetSpec:
+    if not getattr(args, "name", None):
+        raise BenchError(f"`bench datasets {args.action}` needs a dataset name; usage: {USAGE[args.action]} "
+                         f"(`bench datasets list` shows the names)")
+    return _plugins().datasets.get(args.name)
+
+
+def _options(args, spec: DatasetSpec) -> Options:
+    """The dataset's options from ``--set NAME.KEY=VALUE``; a table naming nothing known is a typo."""
+    tree = parse_set(list(getattr(args, "sets", None) or []))
+    datasets = _plugins().datasets
+    for key, value in tree.items():
+        if not isinstance(value, dict):
+            raise ConfigError(f"--set {key}={value!r}: dataset options are NAME.KEY=VALUE, "
+                              f"e.g. --set {spec.name}.KEY=VALUE (`bench info {spec.name}` lists them)")
+        if key not in datasets:
+            raise ConfigError(unknown("dataset", key, datasets.names(),
+                                      "dataset options are NAME.KEY=VALUE, e.g. --set synthetic-facades.size=64"))
+    return validate_options(spec.Options, tree.get(spec.name, {}), spec.name)
+
+
+def _root(args) -> Path:
+    return Path(getattr(args, "data_root", None) or "datasets")
+
+
+def is_ready(spec: DatasetSpec, root: Path) -> bool:
+    return spec.source.kind == "generator" or spec.directory(root).exists()
+
+
+def status_text(spec: DatasetSpec, root: Path) -> str:
+    return "ready" if is_ready(spec, root) else "not imported"
+
+
+def _load_split(spec: DatasetSpec, root: Path, split: str, options: Options, folder: Path) -> list[Sample]:
+    """Every file decoded and checked: the first bad one stops with a DataError naming it."""
+    return require_nonempty(spec.load(root, split, options, BadFiles(skip=False)), spec.name, split, folder)
+
+
+def _expected_counts(spec: DatasetSpec, options: Options) -> dict[str, int]:
+    """Split sizes to check: an option ``<split>_size`` (generated sets) beats the card's count."""
+    return {split: int(getattr(options, f"{split}_size", None) or spec.splits.get(split, 0)) for split in SPLITS}
+
+
+def _prepare(spec: DatasetSpec, root: Path, options: Options) -> Path:
+    """Make the data available without downloading anything: verify and preview check what is there."""
+    if spec.source.kind == "download" and not spec.directory(root).exists():
+        raise DataError(spec.missing_message(spec.directory(root)))
+    return spec.prepare(root, options)
+
+
+def _counts_line(samples: dict[str, list[Sample]]) -> str:
+    return ", ".join(f"{len(samples[s])} {s}" for s in SPLITS)
+
+
+def checksum_note(spec: DatasetSpec, digest: str | None) -> str | None:
+    """Where an imported archive's sha256 stands: the published one, a known copy, or unknown."""
+    if not digest:
+        return None
+    if spec.source.sha256 and digest == spec.source.sha256.lower():
+        return f"archive sha256 {digest}: the published archive"
+    if digest in spec.source.known_sha256:
+        return f"archive sha256 {digest}: known copy ({spec.source.known_sha256[digest]})"
+    return (f"archive sha256 {digest}: unknown (neither the published archive nor a known copy); "
+            f"results may not be comparable with published numbers")
+
+
+def _console() -> Console:
+    return Console(highlight=False)
+
+
+# ---------------------------------------------------------------- actions
+
+def cmd_list(args) -> int:
+    root = _root(args)
+    table = Table(title=f"datasets (data root: {root})", title_justify="left")
+    table.add_column("name", no_wrap=True)
+    for col in ("classes", "splits", "source", "status"):
+        table.add_column(col)
+    for entry in _plugins().datasets:
+        spec: DatasetSpec = entry.obj
+        splits = ", ".join(f"{k} {v}" if v else k for k, v in spec.splits.items()) or "-"
+        # a spec without fixed split sizes (the user's own data) takes its classes from the data
+        classes = str(spec.num_classes) if any(spec.splits.values()) else "from its card"
+        table.add_row(spec.name, classes, splits, spec.source.kind, status_text(spec, root))
+    _console().print(table, markup=False)
+    return 0
+
+
+def cmd_info(args) -> int:
+    spec = _spec(args)
+    root = _root(args)
+    table = Table(title=f"dataset {spec.name}", title_justify="left", show_header=False)
+    table.add_column("key", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in spec.card().items():
+        table.add_row(key, value if isinstance(value, str) else json.dumps(value))
+    table.add_row("instructions", spec.source.instructions or "-")
+    if spec.source.known_sha256:
+        table.add_row("known copies", "; ".join(f"{k}: {v}" for k, v in spec.source.known_sha256.items()))
+    table.add_row("location", str(spec.directory(root)))
+    table.add_row("status", status_text(spec, root))
+    for name, field in spec.Options.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        table.add_row(f"--set {spec.name}.{name}", f"default {json.dumps(default, default=str)}"
+                      + (f": {field.description}" if field.description else ""))
+    _console().print(table, markup=False)
+    return 0
+
+
+def cmd_import(args) -> int:
+    spec = _spec(args)
+    if not getattr(args, "path", None):
+        raise BenchError(f"`bench datasets import {spec.name}` needs the archive or folder; usage: {USAGE['import']}")
+    root = _root(args)
+    options = _options(args, spec)
+    folder = spec.import_from(Path(args.path), root)
+    samples = {split: _load_split(spec, root, split, options, folder) for split in SPLITS}
+    print(f"imported {spec.name}: {_counts_line(samples)} images -> {folder}")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    spec = _spec(args)
+    root = _root(args)
+    options = _options(args, spec)
+    folder = _prepare(spec, root, options)
+    samples = {split: _load_split(spec, root, split, options, folder) for split in SPLITS}
+    for split, expected in _expected_counts(spec, options).items():
+        if expected and len(samples[split]) != expected:
+            raise DataError(f"{folder}: split '{split}' has {len(samples[split])} images, expected {expected}; "
+                            f"the copy is incomplete, re-import it with `bench datasets import {spec.name} PATH`")
+    print(f"OK {spec.name}: {_counts_line(samples)} images, every file readable and consistent ({folder})")
+    manifest = folder / "MANIFEST.json"
+    if manifest.is_file():
+        try:
+            digest = json.loads(manifest.read_text()).get("sha256")
+        except (OSError, json.JSONDecodeError, AttributeError):
+            digest = None
+        note = checksum_note(spec, digest)
+        if note:
+            print(note)
+    return 0
+
+
+def preview_grid(pairs: list[tuple[np.ndarray, np.ndarray]], per_row: int = PAIRS_PER_ROW,
+                 tile: int = TILE, gap: int = GAP) -> np.ndarray:
+    """(coloured label, photo) pairs -> one white-backed RGB grid, each tile ``tile`` px square."""
+    cols = min(per_row, len(pairs))
+    rows = (len(pairs) + cols - 1) // cols
+    pair_w = 2 * tile + gap
+    grid = np.full((rows * (tile + gap) + gap, cols * (pair_w + gap) + gap, 3), 255, dtype=np.uint8)
+    for i, (colours, photo) in enumerate(pairs):
+        y = gap + (i // cols) * (tile + gap)
+        x = gap + (i % cols) * (pair_w + gap)
+        grid[y:y + tile, x:x + tile] = np.asarray(Image.fromarray(colours).resize((tile, tile), Image.NEAREST))
+        grid[y:y + tile, x + tile:x + 2 * tile] = np.asarray(
+            Image.fromarray(photo).resize((tile, tile), Image.BICUBIC))
+    return grid
+
+
+def cmd_preview(args) -> int:
+    from benchmark.imageio import colorize, write_png
+
+    spec = _spec(args)
+    count = getattr(args, "count", 8)
+    if count is None or count < 1:
+        raise ConfigError(f"--count {count}: must be at least 1, e.g. --count 8")
+    root = _root(args)
+    options = _options(args, spec)
+    folder = _prepare(spec, root, options)
+    samples = _load_split(spec, root, "train", options, folder)[:count]
+    pairs = [(colorize(s.label, spec.palette, spec.ignore_index), s.image) for s in samples]
+    out = Path(args.path) if getattr(args, "path", None) else spec.directory(root) / "preview.png"
+    write_png(out, preview_grid(pairs))
+    print(f"wrote {out} ({len(pairs)} pairs: label | photo)")
+    return 0
+
+
+ACTIONS = {"list": cmd_list, "info": cmd_info, "import": cmd_import, "verify": cmd_verify, "preview": cmd_preview}
+
+
+def dispatch(args) -> int:
+    action = getattr(args, "action", None)
+    if action not in ACTIONS:
+        raise BenchError(unknown("datasets action", str(action), ACTIONS, "usage: bench datasets ACTION [NAME]"))
+    return ACTIONS[action](args)
+
