@@ -18,6 +18,5 @@ def test_quick_pix2pix_beats_untrained_on_held_out_psnr_and_ssim(tmp_path):
     (trained,) = bench.run()
     after = trained.metrics
     assert trained.status == "ok" and trained.protocol["images"] == 106
-    print("untrained", before["PSNR"].value, before["SSIM"].value, "trained", after["PSNR"].value, after["SSIM"].value)
     assert after["PSNR"].value > before["PSNR"].value + 2.0, (before, after)
-    assert after["SSIM"].value > before["SSIM"].value + 0.05, (before, after)
+    assert after["SSIM"].value > before["SSIM"].value + 0.25, (before, after)
