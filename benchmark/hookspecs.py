@@ -1,7 +1,7 @@
 """The hooks a plugin may implement.
 
 Each hook receives a ``register`` callback; the plugin calls it once per object
-it provides (the style of simonw/llm)::
+it provides::
 
     from benchmark import hookimpl
 

@@ -11,5 +11,5 @@ CLASS_NAMES = ["background", "facade", "window", "door", "cornice", "sill",
 PALETTE = [(0, 0, 224), (0, 48, 255), (0, 128, 255), (0, 208, 255), (32, 255, 224), (112, 255, 144),
            (192, 255, 64), (255, 240, 0), (255, 160, 0), (255, 80, 0), (255, 0, 0), (176, 0, 0)]
 
-CITATION = ("R. Tylecek and R. Sara, Spatial Pattern Templates for Recognition of Objects with Regular "
-            "Structure, GCPR 2013 (CMP Facade Database)")
+CITATION = ("CMP Facade Database: Spatial Pattern Templates for Recognition of Objects with Regular "
+            "Structure, GCPR 2013")
