@@ -19,7 +19,7 @@ from benchmark.errors import BenchError
 from benchmark.imageio import colorize, to_uint8, write_png
 from benchmark.progress import Reporter
 from benchmark.results import MetricValue
-from benchmark.transforms import PairDataset, one_hot
+from benchmark.transforms import PairDataset, model_batch
 
 FOLDERS = ("fake", "real", "label", "label_ids")
 
@@ -37,8 +37,7 @@ def generate_images(model: Trainable, test_set: PairDataset, out: Path, *, devic
     try:
         for start in range(0, n, batch_size):
             items = [test_set[i] for i in range(start, min(n, start + batch_size))]
-            batch = {k: torch.stack([it[k] for it in items]).to(device) for k in items[0]}
-            batch["onehot"] = one_hot(batch["label"], num_classes, ignore_index)
+            batch = model_batch(items, device, num_classes, ignore_index)
             with StepContext(device=device, dtype=dtype).autocast():
                 fake = model.generate(batch)
             for j, (f, r) in enumerate(zip(to_uint8(fake), to_uint8(batch["image"]))):

@@ -25,7 +25,7 @@ import benchmark
 from benchmark import plugins as plugin_manager
 from benchmark.api import EvalContext, Metric
 from benchmark.config import (Layers, ModelRun, RunConfig, check_plugin_tables, resolve_model, row_label,
-                              validate_options, validate_run)
+                              validate_options)
 from benchmark.data import BadFiles, DatasetSpec, Sample, require_nonempty
 from benchmark.errors import BenchError, ConfigError, TrainingDiverged
 from benchmark.evaluate import compute_metrics, generate_images
@@ -51,7 +51,6 @@ class DatasetSplits:
     options: Any
     train: list[Sample]
     test: list[Sample]
-    warnings: list[str]
 
 
 def load_dataset(spec: DatasetSpec, options, cfg: RunConfig, reporter: Reporter) -> DatasetSplits:
@@ -64,7 +63,7 @@ def load_dataset(spec: DatasetSpec, options, cfg: RunConfig, reporter: Reporter)
     if warning:
         reporter.log(f"[yellow]warning:[/] {warning}")
     reporter.log(f"dataset {spec.name}: {len(splits['train'])} train, {len(splits['test'])} test images")
-    return DatasetSplits(spec, options, splits["train"], splits["test"], [warning] if warning else [])
+    return DatasetSplits(spec, options, splits["train"], splits["test"])
 
 
 def resolve_metrics(names: list[str] | None, layers: Layers, registry) -> list[tuple[Metric, Any]]:

@@ -11,7 +11,7 @@ import math
 import os
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ from benchmark.config import RunConfig
 from benchmark.errors import BenchError, ConfigError, TrainingDiverged
 from benchmark.imageio import colorize, to_uint8, write_png
 from benchmark.progress import Reporter, format_losses
-from benchmark.transforms import PairDataset, one_hot
+from benchmark.transforms import PairDataset, model_batch
 
 
 # ---------------------------------------------------------------- device and precision
@@ -158,7 +158,6 @@ class TrainResult:
     seconds: float
     images_per_second: float
     resumed_from: int | None = None
-    warnings: list[str] = field(default_factory=list)
 
 
 class Trainer:
@@ -182,10 +181,8 @@ class Trainer:
         self.total_steps = run.steps or (run.epochs or 1) * self.steps_per_epoch
         self.history = LossHistory(run_dir / "losses.csv")
 
-    def batch_to_device(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
-        batch["onehot"] = one_hot(batch["label"], self.num_classes, self.ignore_index)
-        return batch
+    def batch_to_device(self, batch) -> dict[str, torch.Tensor]:
+        return model_batch(batch, self.device, self.num_classes, self.ignore_index)
 
     def epoch_batches(self, epoch: int, first: int) -> DataLoader:
         order = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(self.run.seed * 100_003 + epoch))
@@ -240,7 +237,7 @@ class Trainer:
         if self.sample_set is None or len(self.sample_set) == 0:
             return
         items = [self.sample_set[i] for i in range(min(4, len(self.sample_set)))]
-        batch = self.batch_to_device({k: torch.stack([it[k] for it in items]) for k in items[0]})
+        batch = self.batch_to_device(items)
         was_training = self.model.training
         self.model.eval()
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):

@@ -84,3 +84,13 @@ def one_hot(label: torch.Tensor, num_classes: int, ignore_index: int | None) -> 
         valid &= label != ignore_index
     oh = torch.nn.functional.one_hot(torch.where(valid, label, 0), num_classes).permute(0, 3, 1, 2)
     return (oh * valid[:, None]).float()
+
+
+def model_batch(items: list[dict[str, torch.Tensor]] | dict[str, torch.Tensor], device: torch.device,
+                num_classes: int, ignore_index: int | None) -> dict[str, torch.Tensor]:
+    """Dataset items (a list, or an already collated dict) -> the batch a model sees, on the device."""
+    if isinstance(items, list):
+        items = {k: torch.stack([it[k] for it in items]) for k in items[0]}
+    batch = {k: v.to(device, non_blocking=True) for k, v in items.items()}
+    batch["onehot"] = one_hot(batch["label"], num_classes, ignore_index)
+    return batch
