@@ -106,8 +106,11 @@ class Trainable(torch.nn.Module):
 
     Batches are dicts of tensors already on the device:
     ``label`` (N,H,W int64 class ids), ``onehot`` (N,C,H,W float),
-    ``image`` (N,3,H,W float in [-1, 1]; absent at generation time for models that
-    do not need a reference image), ``index`` (N int64).
+    ``image`` (N,3,H,W float in [-1, 1], the real photo; at generation time it is the
+    test photo, which a fair model reads only as a style reference if at all),
+    ``index`` (N int64, position in the split: seed per-image randomness with it),
+    ``classes`` (N,C float multi-hot image-level labels: the dataset's, else the
+    classes present in the label map).
     """
 
     optimizers: dict[str, torch.optim.Optimizer]
@@ -169,7 +172,15 @@ class MetricResult:
 
 @dataclass
 class EvalContext:
-    """Everything a metric may read. Folders hold one PNG per test image, same stems."""
+    """Everything a metric may read. Folders hold one PNG per test image, same stems.
+
+    ``train_dir`` holds the real training split at the evaluation resolution
+    (``train_dir/real/*.png`` photos, ``train_dir/label_ids/*.png`` class ids), for
+    metrics that compare against it or train on it (a segmenter, a classifier).
+    ``reference`` is set for the "real images" row: ``fake_dir`` then holds the
+    real test photos, so paired metrics have nothing to measure and distribution
+    metrics compare the real test split against the real training split.
+    """
 
     fake_dir: Path
     real_dir: Path
@@ -180,9 +191,42 @@ class EvalContext:
     cache_dir: Path
     batch_size: int = 16
     options: dict[str, Any] = field(default_factory=dict)
+    train_dir: Path | None = None
+    reference: bool = False
+    image_size: int | None = None
+    seed: int = 0
+    #: the segmenter to use for mIoU (``eval.segmenter``, else the dataset's default)
+    segmenter: str | None = None
+    #: the loaded plugin registries (``plugins.segmenters.get(name)``); None in bare unit tests
+    plugins: Any = None
 
     def stems(self) -> list[str]:
         return sorted(p.stem for p in self.fake_dir.glob("*.png"))
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def distribution_real_dir(self) -> Path:
+        """The real photos that distribution metrics (FID, KID) compare ``fake_dir`` against.
+
+        The real test split by default; the real training split when ``eval.real_split``
+        is ``train``, and always for the "real images" row (test against train).
+        """
+        if self.reference or self.options.get("real_split") == "train":
+            if self.train_dir is None:
+                from benchmark.errors import BenchError
+                raise BenchError("the real training split is not available to this metric; "
+                                 "run it through `bench run` or `bench evaluate`")
+            return self.train_dir / "real"
+        return self.real_dir
+
+    def image_classes(self, label_dir: Path | None = None) -> dict[str, list[int]]:
+        """Image-level class ids per stem: ``classes.json`` beside ``label_dir`` when the dataset
+        provides image-level labels, else the classes present in each label map (ignore index excluded)."""
+        from benchmark.imageio import image_classes
+
+        return image_classes(label_dir or self.label_dir, self.num_classes, self.ignore_index)
 
     def pairs(self, batch_size: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """(fake, real) batches as float tensors in [0, 1], N,3,H,W, on the device."""
@@ -208,4 +252,33 @@ class Metric:
     Options: ClassVar[type[Options]] = Options
 
     def compute(self, ctx: EvalContext, options: Options) -> MetricResult:
+        raise NotImplementedError
+
+
+class Segmenter:
+    """A segmentation network for mIoU and pixel accuracy: trained by bench or loaded from weights.
+
+    Register an instance in ``register_segmenters``. ``load`` returns a
+    :class:`SegmenterModel` ready on ``ctx.device`` (training it on
+    ``ctx.train_dir`` and caching it under ``ctx.cache_dir`` if it must), or
+    raises :class:`benchmark.errors.BenchError` saying what is missing.
+    """
+
+    name: ClassVar[str]
+    summary: ClassVar[str] = ""
+    Options: ClassVar[type[Options]] = Options
+
+    def load(self, ctx: EvalContext, options: Options) -> "SegmenterModel":
+        raise NotImplementedError
+
+
+class SegmenterModel:
+    """A loaded segmenter: ``predict`` maps photos to class ids; ``protocol`` says what it is."""
+
+    #: e.g. {"segmenter": "trained", "architecture": ..., "weights_sha256": ..., "input_size": 64}
+    protocol: dict[str, Any] = {}
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor) -> torch.Tensor:
+        """(N,3,H,W) float photos in [0, 1] on the device -> (N,H,W) int64 class ids of the dataset."""
         raise NotImplementedError

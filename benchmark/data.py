@@ -44,6 +44,14 @@ class Sample:
     stem: str
     image: np.ndarray  # uint8 (H, W, 3)
     label: np.ndarray  # uint8 (H, W)
+    #: image-level class ids, for datasets that have them; None: the classes present in ``label``
+    classes: tuple[int, ...] | None = None
+
+    def class_ids(self) -> tuple[int, ...]:
+        """The image-level classes: the dataset's own, else those present in the label map."""
+        if self.classes is not None:
+            return tuple(self.classes)
+        return tuple(int(i) for i in np.unique(self.label))
 
 
 class BadFiles:

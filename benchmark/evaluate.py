@@ -16,7 +16,7 @@ import torch
 
 from benchmark.api import EvalContext, Metric, StepContext, Trainable
 from benchmark.errors import BenchError
-from benchmark.imageio import colorize, to_uint8, write_png
+from benchmark.imageio import colorize, to_uint8, write_classes, write_png
 from benchmark.progress import Reporter
 from benchmark.results import MetricValue
 from benchmark.transforms import PairDataset, model_batch
@@ -33,6 +33,7 @@ def generate_images(model: Trainable, test_set: PairDataset, out: Path, *, devic
         (out / name).mkdir(parents=True, exist_ok=True)
     model.eval()
     n = len(test_set)
+    write_classes(out, {stem: list(ids) for stem, ids in zip(test_set.stems, test_set.classes)})
     reporter.start(f"generate {label}".strip(), n)
     try:
         for start in range(0, n, batch_size):
@@ -51,6 +52,31 @@ def generate_images(model: Trainable, test_set: PairDataset, out: Path, *, devic
     finally:
         reporter.stop()
     return n
+
+
+def write_real_split(test_set: PairDataset, out: Path, *, reporter: Reporter, label: str) -> Path:
+    """The real photos, class ids and image-level classes of a split at the evaluation resolution.
+
+    Written once into ``out`` (``real/``, ``label_ids/``, ``classes.json``) and reused while
+    the marker file says it is complete.
+    """
+    done = out / "COMPLETE"
+    if done.is_file():
+        return out
+    n = len(test_set)
+    reporter.start(label, n)
+    try:
+        for i in range(n):
+            item = test_set[i]
+            stem = test_set.stems[i]
+            write_png(out / "real" / f"{stem}.png", to_uint8(item["image"]))
+            write_png(out / "label_ids" / f"{stem}.png", item["label"].to(torch.uint8).numpy())
+            reporter.update(i + 1)
+    finally:
+        reporter.stop()
+    write_classes(out, {stem: list(ids) for stem, ids in zip(test_set.stems, test_set.classes)})
+    done.write_text(f"{n}\n")
+    return out
 
 
 def compute_metrics(metrics: list[tuple[Metric, Any]], ctx: EvalContext,

@@ -29,3 +29,8 @@ def register_metrics(register):
 @hookspec
 def register_datasets(register):
     """Register datasets: instances of :class:`benchmark.data.DatasetSpec`."""
+
+
+@hookspec
+def register_segmenters(register):
+    """Register segmenters for mIoU and pixel accuracy: instances of :class:`benchmark.api.Segmenter`."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -55,3 +56,26 @@ def colorize(label: np.ndarray, palette: list[tuple[int, int, int]], ignore_inde
     if ignore_index is not None:
         out[label == ignore_index] = 0
     return out
+
+
+CLASSES_FILE = "classes.json"
+
+
+def write_classes(folder: Path, classes: dict[str, list[int]]) -> None:
+    """``folder/classes.json``: image-level class ids per stem, beside the label_ids folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / (CLASSES_FILE + ".tmp")
+    tmp.write_text(json.dumps(classes, sort_keys=True))
+    os.replace(tmp, folder / CLASSES_FILE)
+
+
+def image_classes(label_dir: Path, num_classes: int, ignore_index: int | None) -> dict[str, list[int]]:
+    """Image-level class ids per stem: from ``classes.json`` beside ``label_dir`` when there is
+    one, else the classes present in each label map. Ids outside the classes are dropped."""
+    recorded = label_dir.parent / CLASSES_FILE
+    if recorded.is_file():
+        raw = json.loads(recorded.read_text())
+    else:
+        raw = {p.stem: np.unique(read_label(p)).tolist() for p in sorted(label_dir.glob("*.png"))}
+    return {stem: [int(i) for i in ids if 0 <= int(i) < num_classes and int(i) != ignore_index]
+            for stem, ids in raw.items()}

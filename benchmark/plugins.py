@@ -20,7 +20,7 @@ from benchmark.errors import PluginError
 from benchmark.names import unknown
 
 ENTRY_POINT_GROUP = "bench"
-KINDS = ("models", "metrics", "datasets")
+KINDS = ("models", "metrics", "datasets", "segmenters")
 
 T = TypeVar("T")
 
@@ -78,6 +78,7 @@ class Plugins:
     models: Registry
     metrics: Registry
     datasets: Registry
+    segmenters: Registry
 
     def registry(self, kind: str) -> Registry:
         if kind not in KINDS:
@@ -109,7 +110,7 @@ def build(extra_plugins: Iterable[Any] = (), *, entry_points: bool = True) -> Pl
     for plugin in extra_plugins:
         pm.register(plugin)
     providers = _providers(pm)
-    plugins = Plugins(pm, Registry("models"), Registry("metrics"), Registry("datasets"))
+    plugins = Plugins(pm, *(Registry(kind) for kind in KINDS))
     for kind in KINDS:
         hook = getattr(pm.hook, f"register_{kind}")
         for impl in hook.get_hookimpls():

@@ -8,6 +8,7 @@ is recorded as failed with the reason, and the run goes on with the next one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -28,7 +29,7 @@ from benchmark.config import (Layers, ModelRun, RunConfig, check_plugin_tables, 
                               validate_options)
 from benchmark.data import BadFiles, DatasetSpec, Sample, require_nonempty
 from benchmark.errors import BenchError, ConfigError, TrainingDiverged
-from benchmark.evaluate import compute_metrics, generate_images
+from benchmark.evaluate import compute_metrics, generate_images, write_real_split
 from benchmark.progress import Reporter
 from benchmark.results import ResultsStore, RunRecord
 from benchmark.train import (Trainer, checkpoints, configure_backends, load_checkpoint, resolve_device,
@@ -235,17 +236,30 @@ class Benchmark:
                         num_classes=self.spec.num_classes, ignore_index=self.spec.ignore_index,
                         palette=self.spec.palette, batch_size=self.cfg.eval.batch_size,
                         reporter=self.reporter, label=mr.label)
-        ctx = self.eval_context(images, run_dir)
+        ctx = self.eval_context(images, run_dir, data, size, mr.run.seed)
         return compute_metrics(self.metrics, ctx, self.reporter)
 
-    def eval_context(self, images: Path, run_dir: Path) -> EvalContext:
+    def real_train_dir(self, data: DatasetSplits, size: int) -> Path:
+        """The real training split at the evaluation resolution, written once per dataset config and size."""
+        key = json.dumps({"dataset": self.spec.name, "options": self.dataset_options.model_dump(mode="json"),
+                          "size": size, "count": len(data.train)}, sort_keys=True)
+        digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+        folder = self.cfg.output_root / "cache" / "real" / f"{slug(self.spec.name)}-{size}px-{digest}" / "train"
+        return write_real_split(PairDataset(data.train, size), folder, reporter=self.reporter,
+                                label=f"write real {self.spec.name} train split")
+
+    def eval_context(self, images: Path, run_dir: Path, data: DatasetSplits, size: int, seed: int,
+                     reference: bool = False) -> EvalContext:
         cache = self.cfg.output_root / "cache"
         cache.mkdir(parents=True, exist_ok=True)
         return EvalContext(fake_dir=images / "fake", real_dir=images / "real", label_dir=images / "label_ids",
                            class_names=list(self.spec.class_names), ignore_index=self.spec.ignore_index,
                            device=self.device, cache_dir=cache, batch_size=self.cfg.eval.batch_size,
                            options={"dataset": self.spec.name, "run_dir": str(run_dir),
-                                    "real_split": self.cfg.eval.real_split})
+                                    "real_split": self.cfg.eval.real_split},
+                           train_dir=self.real_train_dir(data, size), reference=reference, image_size=size,
+                           seed=seed, segmenter=self.cfg.eval.segmenter or self.spec.default_segmenter,
+                           plugins=self.plugins)
 
     def protocol(self, mr: ModelRun, images: int) -> dict[str, Any]:
         return {"dataset": self.spec.name, "dataset_options": self.dataset_options.model_dump(mode="json"),

@@ -45,6 +45,11 @@ class PairDataset(Dataset):
         pairs = [resize_pair(s, self.load_size) for s in samples]
         self.photos = torch.stack([p for p, _ in pairs])
         self.labels = torch.stack([lab for _, lab in pairs])
+        #: image-level class ids per sample (the dataset's, else those present in the full label map)
+        self.classes = [s.class_ids() for s in samples]
+        self._multi_hot = torch.zeros(len(samples), 256, dtype=torch.uint8)
+        for i, ids in enumerate(self.classes):
+            self._multi_hot[i, list(ids)] = 1
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -57,7 +62,8 @@ class PairDataset(Dataset):
         if self.transform is not None:
             rng = np.random.default_rng([self.seed, self.epoch, index])
             photo, label = self._augment(photo, label, rng)
-        return {"image": to_float(photo), "label": label.long(), "index": torch.tensor(index)}
+        return {"image": to_float(photo), "label": label.long(), "index": torch.tensor(index),
+                "classes": self._multi_hot[index]}
 
     def _augment(self, photo, label, rng):
         t, size = self.transform, self.image_size
@@ -88,9 +94,18 @@ def one_hot(label: torch.Tensor, num_classes: int, ignore_index: int | None) -> 
 
 def model_batch(items: list[dict[str, torch.Tensor]] | dict[str, torch.Tensor], device: torch.device,
                 num_classes: int, ignore_index: int | None) -> dict[str, torch.Tensor]:
-    """Dataset items (a list, or an already collated dict) -> the batch a model sees, on the device."""
+    """Dataset items (a list, or an already collated dict) -> the batch a model sees, on the device.
+
+    Keys: ``image``, ``label``, ``index`` as in the items, ``onehot`` (N,C,H,W) from the label
+    map, and ``classes`` (N,C) float multi-hot image-level labels (see ``Sample.class_ids``).
+    """
     if isinstance(items, list):
         items = {k: torch.stack([it[k] for it in items]) for k in items[0]}
     batch = {k: v.to(device, non_blocking=True) for k, v in items.items()}
     batch["onehot"] = one_hot(batch["label"], num_classes, ignore_index)
+    if "classes" in batch:  # image-level labels: (N, 256) multi-hot ids -> (N, C) float
+        classes = batch["classes"][:, :num_classes].float()
+        if ignore_index is not None and ignore_index < num_classes:
+            classes[:, ignore_index] = 0
+        batch["classes"] = classes
     return batch
