@@ -158,6 +158,10 @@ class ModelPlugin:
         """A short note shown in the leaderboard row (e.g. "no VGG loss")."""
         return ""
 
+    def input_of(self, options: Options) -> str:
+        """What the generator reads under these options, for the leaderboard's Input column."""
+        return self.input_kind
+
 
 Direction = Literal["up", "down"]
 
@@ -247,7 +251,8 @@ class Metric:
     name: ClassVar[str]
     summary: ClassVar[str] = ""
     columns: ClassVar[dict[str, Direction]] = {}
-    #: "paired" (fake vs its real), "distribution", "segmentation", "classifier"
+    #: "paired" (fake vs its real), "distribution", "segmentation", "classifier". For the
+    #: "real images" row the harness leaves paired metrics empty (real against itself).
     kind: ClassVar[str] = "paired"
     Options: ClassVar[type[Options]] = Options
 

@@ -22,6 +22,7 @@ from benchmark.results import MetricValue
 from benchmark.transforms import PairDataset, model_batch
 
 FOLDERS = ("fake", "real", "label", "label_ids")
+REAL_VS_ITSELF = "not applicable: the real images against themselves"
 
 
 @torch.no_grad()
@@ -84,6 +85,10 @@ def compute_metrics(metrics: list[tuple[Metric, Any]], ctx: EvalContext,
     """Run each metric; a metric that cannot run leaves its cells empty with the reason."""
     values: dict[str, MetricValue] = {}
     for metric, options in metrics:
+        if ctx.reference and metric.kind == "paired":
+            for column, direction in metric.columns.items():
+                values[column] = MetricValue(None, direction, {"metric": metric.name}, REAL_VS_ITSELF)
+            continue
         try:
             result = metric.compute(ctx, options)
         except BenchError as exc:

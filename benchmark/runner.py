@@ -273,7 +273,7 @@ class Benchmark:
             profile=mr.run.profile, seed=mr.run.seed, options=mr.options.model_dump(mode="json"),
             config=conf, protocol=self.protocol(mr, images), versions=versions(), device=str(self.device),
             wall_time_s=round(wall, 2), status=status, reason=reason, run_dir=str(run_dir),
-            input_kind=mr.plugin.input_kind, note=mr.plugin.describe(mr.options), metrics=metrics)
+            input_kind=mr.plugin.input_of(mr.options), note=mr.plugin.describe(mr.options), metrics=metrics)
 
 
 
