@@ -50,6 +50,8 @@ class EvalConfig(Options):
         "test", description="the real images that distribution metrics compare against")
     max_images: int | None = Field(None, ge=1, description="evaluate only the first N test images")
     segmenter: str | None = Field(None, description="segmenter for mIoU (default: the dataset's)")
+    reference_row: bool = Field(True, description="also evaluate the real test photos as a 'real images' row: "
+                                "the ceiling of mIoU and classifier accuracy, FID/KID of real test vs real train")
 
 
 class RunConfig(Options):

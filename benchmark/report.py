@@ -28,7 +28,7 @@ from typing import Any, Callable
 from tabulate import tabulate
 
 from benchmark.errors import BenchError
-from benchmark.results import MetricValue, RunRecord, newest_key
+from benchmark.results import MetricValue, RunRecord, is_reference, newest_key, row_key
 
 FORMATS = ("md", "csv", "json", "tex", "html")
 DASH = "—"
@@ -89,13 +89,20 @@ class Board:
     def add(self, record: RunRecord) -> None:
         for name, metric in record.metrics.items():
             self.directions.setdefault(name, metric.direction)
-            if metric.value is not None:
+            if metric.value is not None and not is_reference(record):
                 self.metric_protocols.setdefault(name, metric.protocol)
-        self.records.append(record)
+        if is_reference(record):  # the reference row comes first and is never ranked
+            self.records.insert(sum(is_reference(r) for r in self.records), record)
+        else:
+            self.records.append(record)
+
+    def accepts_reference(self, record: RunRecord) -> bool:
+        """A reference row joins every table measured on its dataset under its run protocol."""
+        return record.dataset == self.dataset and record.protocol == self.protocol
 
     def cells(self, record: RunRecord) -> list[Cell]:
-        """The row's metric cells, in column order, with the best ones marked."""
-        best = {name: self._best_value(name) for name in self.metrics}
+        """The row's metric cells, in column order, with the best ones marked (never in a reference row)."""
+        best = {name: None if is_reference(record) else self._best_value(name) for name in self.metrics}
         return [_cell(record.metrics.get(name), best[name]) for name in self.metrics]
 
     def notes(self) -> dict[str, int]:
@@ -109,7 +116,7 @@ class Board:
 
     def _best_value(self, metric: str) -> float | None:
         pick = {"up": max, "down": min}.get(self.directions[metric])
-        values = [_finite(r.metrics.get(metric)) for r in self.records]
+        values = [_finite(r.metrics.get(metric)) for r in self.records if not is_reference(r)]
         values = [v for v in values if v is not None]
         return pick(values) if pick and values else None
 
@@ -126,29 +133,39 @@ class Leaderboard:
 
     @property
     def shown(self) -> list[RunRecord]:
-        return [r for board in self.tables for r in board.records]
+        """The model rows shown (reference rows excluded: they have no generated images)."""
+        return [r for board in self.tables for r in board.records if not is_reference(r)]
 
 
 def build_leaderboard(records: list[RunRecord], *, title: str = "") -> Leaderboard:
-    """Pick the latest successful run per (dataset, label) and group them by protocol."""
+    """Pick the latest successful run per row, group them by protocol, and add each
+    "real images" reference row to every table measured under its protocol."""
     shown, failed = _select(records)
     tables: list[Board] = []
-    for record in sorted(shown, key=lambda r: (r.dataset, r.label)):
+    models = [r for r in shown if not is_reference(r)]
+    for record in sorted(models, key=lambda r: (r.dataset, r.label)):
         board = next((b for b in tables if b.accepts(record)), None)
         if board is None:
             board = Board(record.dataset, record.protocol)
             tables.append(board)
         board.add(record)
+    for record in (r for r in shown if is_reference(r)):
+        boards = [b for b in tables if b.accepts_reference(record)]
+        if not boards:
+            boards = [Board(record.dataset, record.protocol)]
+            tables.append(boards[0])
+        for board in boards:
+            board.add(record)
     return Leaderboard(tables, failed, title)
 
 
 def _select(records: list[RunRecord]) -> tuple[list[RunRecord], list[RunRecord]]:
-    """Latest ok run per (dataset, label); failed runs newer than that (or with no ok run)."""
-    ok: dict[tuple[str, str], RunRecord] = {}
-    failed: dict[tuple[str, str], RunRecord] = {}
+    """Latest ok run per row (see ``row_key``); failed runs newer than that (or with no ok run)."""
+    ok: dict[tuple, RunRecord] = {}
+    failed: dict[tuple, RunRecord] = {}
     for record in records:
         bucket = ok if record.status == "ok" else failed
-        key = (record.dataset, record.label)
+        key = row_key(record)
         if key not in bucket or newest_key(record) > newest_key(bucket[key]):
             bucket[key] = record
     still_failing = [

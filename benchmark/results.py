@@ -100,6 +100,26 @@ class RunRecord:
     id: int | None = None
 
 
+#: ``RunRecord.model`` of the "real images" reference row: the real test photos evaluated as if
+#: generated (distribution metrics against the real training split). It is a ceiling to read the
+#: other rows against, never ranked.
+REFERENCE_MODEL = "real-images"
+REFERENCE_LABEL = "real images"
+
+
+def is_reference(record: RunRecord) -> bool:
+    return record.model == REFERENCE_MODEL
+
+
+def row_key(record: RunRecord) -> tuple:
+    """What "the same leaderboard row" means: dataset and label; a reference row exists once
+    per protocol (e.g. per resolution), so that every table keeps its own."""
+    key: tuple = (record.dataset, record.label)
+    if is_reference(record):
+        key += (json.dumps(record.protocol, sort_keys=True, default=str),)
+    return key
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
@@ -161,11 +181,11 @@ class ResultsStore:
         return self._select(f"{where} ORDER BY created DESC, id DESC", args)
 
     def latest(self, dataset: str | None = None) -> list[RunRecord]:
-        """The newest successful run of every (dataset, label), newest first."""
-        seen: set[tuple[str, str]] = set()
+        """The newest successful run of every row (see :func:`row_key`), newest first."""
+        seen: set[tuple] = set()
         chosen = []
         for record in self.runs(dataset=dataset, status="ok"):
-            key = (record.dataset, record.label)
+            key = row_key(record)
             if key not in seen:
                 seen.add(key)
                 chosen.append(record)

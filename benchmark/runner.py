@@ -31,7 +31,7 @@ from benchmark.data import BadFiles, DatasetSpec, Sample, require_nonempty
 from benchmark.errors import BenchError, ConfigError, TrainingDiverged
 from benchmark.evaluate import compute_metrics, generate_images, write_real_split
 from benchmark.progress import Reporter
-from benchmark.results import ResultsStore, RunRecord
+from benchmark.results import REFERENCE_LABEL, REFERENCE_MODEL, ResultsStore, RunRecord
 from benchmark.train import (Trainer, checkpoints, configure_backends, load_checkpoint, resolve_device,
                              resolve_precision, seed_everything)
 from benchmark.transforms import PairDataset
@@ -155,6 +155,10 @@ class Benchmark:
         records = []
         for mr in self.model_runs:
             records.append(self.run_model(mr, data, resume=resume, checkpoint=checkpoint, train_only=train_only))
+        if not train_only and self.cfg.eval.reference_row and self.needs_real_train():
+            sizes = sorted({self.eval_size(mr) for mr, r in zip(self.model_runs, records) if r.status == "ok"})
+            for size in sizes:
+                self.evaluate_reference(data, size)
         return records
 
     def run_model(self, mr: ModelRun, data: DatasetSplits, *, resume, checkpoint, train_only) -> RunRecord:
@@ -227,10 +231,15 @@ class Benchmark:
                        "images_per_second": round(result.images_per_second, 2),
                        "resumed_from_step": result.resumed_from}
 
+    def eval_size(self, mr: ModelRun) -> int:
+        return mr.run.image_size or self.spec.native_size[0]
+
+    def test_samples(self, data: DatasetSplits) -> list[Sample]:
+        return data.test[: self.cfg.eval.max_images] if self.cfg.eval.max_images else data.test
+
     def evaluate_model(self, model, mr: ModelRun, data: DatasetSplits, run_dir: Path):
-        size = mr.run.image_size or self.spec.native_size[0]
-        test = data.test[: self.cfg.eval.max_images] if self.cfg.eval.max_images else data.test
-        test_set = PairDataset(test, size)
+        size = self.eval_size(mr)
+        test_set = PairDataset(self.test_samples(data), size)
         images = run_dir / "images"
         generate_images(model, test_set, images, device=self.device, dtype=self.dtype,
                         num_classes=self.spec.num_classes, ignore_index=self.spec.ignore_index,
@@ -239,20 +248,52 @@ class Benchmark:
         ctx = self.eval_context(images, run_dir, data, size, mr.run.seed)
         return compute_metrics(self.metrics, ctx, self.reporter)
 
-    def real_train_dir(self, data: DatasetSplits, size: int) -> Path:
-        """The real training split at the evaluation resolution, written once per dataset config and size."""
+    def real_split_dir(self, samples: list[Sample], split: str, size: int) -> Path:
+        """A real split at the evaluation resolution, written once per dataset config, size and count."""
         key = json.dumps({"dataset": self.spec.name, "options": self.dataset_options.model_dump(mode="json"),
-                          "size": size, "count": len(data.train)}, sort_keys=True)
+                          "size": size, "count": len(samples)}, sort_keys=True)
         digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-        folder = self.cfg.output_root / "cache" / "real" / f"{slug(self.spec.name)}-{size}px-{digest}" / "train"
-        return write_real_split(PairDataset(data.train, size), folder, reporter=self.reporter,
-                                label=f"write real {self.spec.name} train split")
+        folder = self.cfg.output_root / "cache" / "real" / f"{slug(self.spec.name)}-{size}px-{digest}" / split
+        return write_real_split(PairDataset(samples, size), folder, reporter=self.reporter,
+                                label=f"write real {self.spec.name} {split} split")
+
+    def needs_real_train(self) -> bool:
+        """Only metrics that are not paired (distribution, segmentation, classifier) read the
+        real training split, and only they have anything to say about the real-images row."""
+        return any(metric.kind != "paired" for metric, _ in self.metrics)
+
+    def real_train_dir(self, data: DatasetSplits, size: int) -> Path | None:
+        return self.real_split_dir(data.train, "train", size) if self.needs_real_train() else None
+
+    def evaluate_reference(self, data: DatasetSplits, size: int) -> RunRecord:
+        """The "real images" row: the real test photos measured as if they were generated."""
+        test = self.real_split_dir(self.test_samples(data), "test", size)
+        run_dir = new_run_dir(self.cfg, self.spec.name, REFERENCE_MODEL)
+        conf = {"dataset": self.spec.name, "label": REFERENCE_LABEL, "model": REFERENCE_MODEL,
+                "run": self.cfg.model_dump(mode="json"), "image_size": size, "real_test_dir": str(test),
+                "dataset_options": self.dataset_options.model_dump(mode="json"), "versions": versions()}
+        write_json(run_dir / "config.json", conf)
+        self.reporter.log(f"[bold]{REFERENCE_LABEL}[/] on {self.spec.name} at {size} px (reference row)")
+        t0 = time.perf_counter()
+        ctx = self.eval_context(test, run_dir, data, size, self.cfg.seed, reference=True)
+        metrics = compute_metrics(self.metrics, ctx, self.reporter)
+        write_json(run_dir / "status.json", {"status": "ok"})
+        images = len(self.test_samples(data))
+        record = RunRecord(
+            label=REFERENCE_LABEL, model=REFERENCE_MODEL, preset="reference", dataset=self.spec.name,
+            profile=self.cfg.profile, seed=self.cfg.seed, options={}, config=conf,
+            protocol=self.protocol(size, images), versions=versions(), device=str(self.device),
+            wall_time_s=round(time.perf_counter() - t0, 2), status="ok", reason=None, run_dir=str(run_dir),
+            input_kind="-", note="reference", metrics=metrics)
+        record.id = self.store.add_run(record)
+        return record
 
     def eval_context(self, images: Path, run_dir: Path, data: DatasetSplits, size: int, seed: int,
                      reference: bool = False) -> EvalContext:
         cache = self.cfg.output_root / "cache"
         cache.mkdir(parents=True, exist_ok=True)
-        return EvalContext(fake_dir=images / "fake", real_dir=images / "real", label_dir=images / "label_ids",
+        fake = images / ("real" if reference else "fake")  # the reference row measures the real photos
+        return EvalContext(fake_dir=fake, real_dir=images / "real", label_dir=images / "label_ids",
                            class_names=list(self.spec.class_names), ignore_index=self.spec.ignore_index,
                            device=self.device, cache_dir=cache, batch_size=self.cfg.eval.batch_size,
                            options={"dataset": self.spec.name, "run_dir": str(run_dir),
@@ -261,17 +302,17 @@ class Benchmark:
                            seed=seed, segmenter=self.cfg.eval.segmenter or self.spec.default_segmenter,
                            plugins=self.plugins)
 
-    def protocol(self, mr: ModelRun, images: int) -> dict[str, Any]:
+    def protocol(self, size: int, images: int) -> dict[str, Any]:
         return {"dataset": self.spec.name, "dataset_options": self.dataset_options.model_dump(mode="json"),
-                "images": images, "resolution": mr.run.image_size or self.spec.native_size[0],
-                "resize": TEST_RESIZE, "real_split": self.cfg.eval.real_split}
+                "images": images, "resolution": size, "resize": TEST_RESIZE, "real_split": self.cfg.eval.real_split}
 
     def record(self, mr: ModelRun, run_dir: Path, conf: dict, metrics, status, reason, wall, n_test) -> RunRecord:
         images = min(n_test, self.cfg.eval.max_images or n_test)
         return RunRecord(
             label=mr.label, model=mr.plugin.name, preset=mr.preset, dataset=self.spec.name,
             profile=mr.run.profile, seed=mr.run.seed, options=mr.options.model_dump(mode="json"),
-            config=conf, protocol=self.protocol(mr, images), versions=versions(), device=str(self.device),
+            config=conf, protocol=self.protocol(self.eval_size(mr), images), versions=versions(),
+            device=str(self.device),
             wall_time_s=round(wall, 2), status=status, reason=reason, run_dir=str(run_dir),
             input_kind=mr.plugin.input_of(mr.options), note=mr.plugin.describe(mr.options), metrics=metrics)
 

@@ -1,0 +1,118 @@
+"""The "real images" reference row: real test photos measured as if generated, never ranked."""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+from benchmark import hookimpl, plugins, report
+from benchmark.api import Metric, MetricResult
+from benchmark.config import Layers, parse_set
+from benchmark.evaluate import REAL_VS_ITSELF
+from benchmark.imageio import read_rgb
+from benchmark.progress import Reporter
+from benchmark.results import REFERENCE_LABEL, REFERENCE_MODEL, MetricValue, RunRecord, is_reference
+from benchmark.runner import Benchmark
+from tests.conftest import TINY_DATA
+from tests.test_report import md_rows, record
+
+
+def folder_mean(folder) -> float:
+    return float(np.mean([read_rgb(p).mean().item() for p in sorted(folder.glob("*.png"))]))
+
+
+class MeanGap(Metric):
+    """A toy distribution metric: |mean brightness of fake_dir - mean of the compared real folder|."""
+
+    name = "mean-gap"
+    kind = "distribution"
+    columns = {"GAP": "down"}
+
+    def compute(self, ctx, options):
+        real = ctx.distribution_real_dir()
+        n_fake, n_real = len(list(ctx.fake_dir.glob("*.png"))), len(list(real.glob("*.png")))
+        gap = abs(folder_mean(ctx.fake_dir) - folder_mean(real))
+        return MetricResult({"GAP": gap}, {"fake": n_fake, "real": n_real})
+
+
+def toy_plugins():
+    module = types.ModuleType("toy_metric")
+    module.register_metrics = hookimpl(lambda register: register(MeanGap()))
+    return plugins.build([module])
+
+
+def run(tmp_path, metrics):
+    sets = parse_set([a for a in TINY_DATA if a != "--set"] + ["samples=0"])
+    flags = {"models": ["pix2pix"], "profile": "smoke", "data_root": tmp_path / "data",
+             "output_root": tmp_path / "out", "eval": {"metrics": metrics}}
+    bench = Benchmark(Layers.from_sources({}, sets, flags), Reporter(quiet=True), toy_plugins())
+    bench.run()
+    return bench
+
+
+def test_reference_row_measures_real_test_against_real_train(tmp_path):
+    bench = run(tmp_path, ["psnr", "mean-gap"])
+    rows = bench.store.latest("synthetic-facades")
+    (ref,) = [r for r in rows if is_reference(r)]
+    (model,) = [r for r in rows if not is_reference(r)]
+    assert ref.label == REFERENCE_LABEL and ref.model == REFERENCE_MODEL
+    assert ref.protocol == model.protocol  # same images, resolution, dataset options: same table
+    assert ref.metrics["PSNR"].value is None and ref.metrics["PSNR"].note == REAL_VS_ITSELF
+    # by hand: the real test photos of the model's run against the cached real training split
+    run_images = tmp_path / "out" / "runs"
+    (model_real,) = [p / "images" / "real" for p in run_images.iterdir() if (p / "images").is_dir()]
+    (train_real,) = (tmp_path / "out" / "cache" / "real").glob("*/train/real")
+    expected = abs(folder_mean(model_real) - folder_mean(train_real))
+    assert ref.metrics["GAP"].value == pytest.approx(expected, abs=1e-6)
+    assert ref.metrics["GAP"].protocol["fake"] == 8 and ref.metrics["GAP"].protocol["real"] == 24
+    # the model row compares its fakes with the real test split, not the training split
+    assert model.metrics["GAP"].protocol["real"] == 8
+
+
+def test_no_reference_row_when_every_metric_is_paired(tmp_path):
+    bench = run(tmp_path, ["psnr"])
+    assert [r.label for r in bench.store.latest("synthetic-facades")] == ["pix2pix"]
+    assert not (tmp_path / "out" / "cache" / "real").exists()  # nothing read the training split
+
+
+def reference(gap: float, protocol: dict | None = None, run_id: int = 9) -> RunRecord:
+    ref = record(REFERENCE_LABEL, None, gap, run_id=run_id, protocol=protocol)
+    ref.model = REFERENCE_MODEL
+    ref.metrics["FID"] = MetricValue(gap, "down", {"fake": 106, "real": 400, "features": "other"})
+    return ref
+
+
+def test_reference_row_comes_first_and_is_never_marked_best():
+    records = [record("a", 20.0, 40.0, run_id=1), record("b", 25.0, 60.0, run_id=2), reference(1.0)]
+    board_set = report.build_leaderboard(records)
+    (board,) = board_set.tables  # its own FID protocol does not split the table
+    assert [r.label for r in board.records] == [REFERENCE_LABEL, "a", "b"]
+    rows = md_rows(report.render(records, "md"))
+    assert rows[REFERENCE_LABEL][3] == "1.0000"  # the lowest FID, yet not bold
+    assert rows["a"][3] == "**40.00**"
+    assert REFERENCE_LABEL not in [r.label for r in board_set.shown]  # no sample grid column
+
+
+def test_one_reference_row_per_protocol_is_kept():
+    other = {"images": 106, "resolution": 256, "real_split": "test"}
+    records = [record("a", 20.0, 40.0, run_id=1), record("hi", 21.0, 41.0, run_id=2, protocol=other),
+               reference(1.0, run_id=3), reference(2.0, other, run_id=4)]
+    board_set = report.build_leaderboard(records)
+    assert len(board_set.tables) == 2
+    for board in board_set.tables:
+        (ref,) = [r for r in board.records if is_reference(r)]
+        assert ref.protocol == board.protocol
+
+
+def test_store_keeps_the_newest_reference_row_of_each_protocol(tmp_path):
+    from benchmark.results import ResultsStore
+
+    store = ResultsStore(tmp_path / "bench.sqlite")
+    other = {"images": 106, "resolution": 256, "real_split": "test"}
+    for rec in (reference(1.0, run_id=1), reference(2.0, other, run_id=2), reference(3.0, run_id=3)):
+        rec.id = None
+        store.add_run(rec)
+    latest = {r.protocol["resolution"]: r.metrics["FID"].value for r in store.latest("facades")}
+    assert latest == {64: 3.0, 256: 2.0}
