@@ -128,6 +128,17 @@ class Trainable(torch.nn.Module):
         """Images (N,3,H,W) in [-1, 1] for the label maps in ``batch``."""
         raise NotImplementedError
 
+    def before_generation(self, split) -> None:
+        """Called once before the test split is generated, with that split (a
+        :class:`benchmark.transforms.PairDataset`: ``photos`` uint8 (N,3,S,S), ``labels``
+        (N,S,S), ``stems``), e.g. to pick style images from it. Default: nothing."""
+
+    def generation_metrics(self) -> dict[str, Any]:
+        """Numbers the model measured itself while generating the test split (stage timings,
+        diversity over several outputs per input, ...), as
+        ``{column: benchmark.results.MetricValue}``; added to its leaderboard row. Default: none."""
+        return {}
+
 
 class ModelPlugin:
     """A model family. Subclass it and register an instance in ``register_models``."""
@@ -141,6 +152,10 @@ class ModelPlugin:
     presets: ClassVar[dict[str, Preset]] = {"official": Preset("the source's defaults")}
     #: per profile: {"run": {RunConfig keys}, "options": {Options keys}}
     profiles: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {}
+    #: other model plugins whose options this one holds: {Options field: model name}. The field
+    #: (typed as that model's Options) is filled from that model's defaults, profile overrides and
+    #: the user's table for it (``--set spade.lambda_vgg=0``), then this model's nested keys.
+    embeds: ClassVar[dict[str, str]] = {}
 
     def train_length(self, options: Options, profile: str) -> TrainLength:
         return TrainLength(steps=100, batch_size=1)

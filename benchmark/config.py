@@ -7,7 +7,10 @@ Order of precedence, lowest first::
 For model options the preset sits between the defaults and the profile:
 ``Options defaults < preset < model's profile overrides < file < --set``;
 within one source a key for a row label (``pix2pix+kl.beta_kl``) beats the
-same key for the model (``pix2pix.beta_kl``).
+same key for the model (``pix2pix.beta_kl``). A model that embeds another
+(``ModelPlugin.embeds``, e.g. a stylizer over SPADE) takes that model's
+options from the other model's own table (``spade.lambda_vgg``), under its
+own table's nested keys (``spade-pis.spade.lambda_vgg``).
 """
 
 from __future__ import annotations
@@ -273,6 +276,8 @@ def resolve_model(token: str, layers: Layers, models) -> ModelRun:
     raw_opts = merge(dict(plugin.presets[preset].options), overrides.get("options", {}))
     for key in (name, label, token):
         raw_opts = merge(raw_opts, layers.plugins.get(key, {}))
+    for field_name, other in plugin.embeds.items():
+        raw_opts[field_name] = merge(embedded_options(other, layers, models), raw_opts.get(field_name, {}))
     options = validate_options(plugin.Options, raw_opts, name)
     run_raw = merge(merge(PROFILE_DEFAULTS.get(profile, {}), overrides.get("run", {})), layers.run)
     run = validate_run(run_raw)
@@ -284,6 +289,18 @@ def resolve_model(token: str, layers: Layers, models) -> ModelRun:
         updates["batch_size"] = length.batch_size
     run = run.model_copy(update=updates)
     return ModelRun(label, plugin, preset, options, run)
+
+
+def embedded_options(name: str, layers: Layers, models) -> dict[str, Any]:
+    """The raw options of model ``name`` as its own row would get them under its default preset:
+    its profile overrides, then the user's ``name`` table (``--set spade.lambda_vgg=0``)."""
+    if name not in models:
+        raise ConfigError(unknown("model", name, models.names(),
+                                  "a model embeds it; install the plugin that provides it"))
+    other: ModelPlugin = models.get(name)
+    raw = merge(dict(other.presets[other.default_preset].options),
+                other.profiles.get(layers.profile_name, {}).get("options", {}))
+    return merge(raw, layers.plugins.get(name, {}))
 
 
 def check_plugin_tables(layers: Layers, known: set[str]) -> None:

@@ -33,6 +33,7 @@ def generate_images(model: Trainable, test_set: PairDataset, out: Path, *, devic
     for name in FOLDERS:
         (out / name).mkdir(parents=True, exist_ok=True)
     model.eval()
+    model.before_generation(test_set)
     n = len(test_set)
     write_classes(out, {stem: list(ids) for stem, ids in zip(test_set.stems, test_set.classes)})
     reporter.start(f"generate {label}".strip(), n)

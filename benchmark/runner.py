@@ -246,7 +246,10 @@ class Benchmark:
                         palette=self.spec.palette, batch_size=self.cfg.eval.batch_size,
                         reporter=self.reporter, label=mr.label)
         ctx = self.eval_context(images, run_dir, data, size, mr.run.seed)
-        return compute_metrics(self.metrics, ctx, self.reporter)
+        own = model.generation_metrics()
+        for column, value in own.items():
+            self.reporter.log(f"  {mr.label} measured {column}={value.value}")
+        return {**compute_metrics(self.metrics, ctx, self.reporter), **own}
 
     def real_split_dir(self, samples: list[Sample], split: str, size: int) -> Path:
         """A real split at the evaluation resolution, written once per dataset config, size and count."""
