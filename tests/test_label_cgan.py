@@ -241,7 +241,9 @@ def test_smoke_run_records_the_input_kind_of_each_row(tmp_path):
 def test_quick_label_cgan_beats_untrained_on_held_out_psnr(tmp_path):
     """Quick profile (600 steps at 64 px) on synthetic-facades, 106 held-out test images.
 
-    Measured: PSNR 13.6 -> 17.1 dB and SSIM 0.14 -> 0.64 (untrained -> trained).
+    Measured (seed 0, CPU): PSNR 13.62 -> 17.09 dB and SSIM 0.143 -> 0.640, untrained -> trained;
+    The thresholds (+2 dB, +0.3) leave room for other CPUs and torch versions, while painting each
+    test image in its own true mean colour (SSIM 0.15, PSNR 15.3, measured) fails both.
     """
     flags = {"models": ["label-cgan"], "profile": "quick", "data_root": tmp_path / "data",
              "output_root": tmp_path / "out"}

@@ -54,11 +54,20 @@ from .trainable import LabelCGANTrainable
 
 
 class LabelCGAN(ModelPlugin):
-    """Sketch + image-level class label -> photo; the source's settings as ``official``.
+    """Sketch + image-level class label -> photo, with source 002's settings as ``official``.
 
-    Rows: ``label-cgan`` (XDoG sketch from the real photo, the source's task) and
-    ``label-cgan+edges`` (label-map boundaries: the benchmark's fair-comparison
-    variant, not in the source).
+    Rows: ``label-cgan`` reads an XDoG sketch drawn from the real photo, at test
+    time too (the source's sketch -> photo task). That sketch carries the target
+    photo's own edges and textures, far more than a label map does, so its PSNR /
+    SSIM are NOT comparable on equal terms with label-map models.
+    ``label-cgan+edges`` reads the label map's region boundaries instead (less
+    than a label map: no class per region): the fair comparison, a benchmark
+    variant not in the source. Both read the image-level classes as constant
+    input channels. Source settings: U-Net G, PatchGAN D with sigmoid + BCE,
+    L1 term, Adam 1e-4 / beta1 0.5, G updated twice per D update, 128 px, 500
+    epochs. Plugin choices (the source gives none): L1 weight 100 (pix2pix's),
+    XDoG parameters (see plugins/models/label_cgan/sketch.py), widths 64,
+    BatchNorm, 70x70 PatchGAN, batch size 16 in the paper profile.
     """
 
     name = "label-cgan"

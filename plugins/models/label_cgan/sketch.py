@@ -81,14 +81,18 @@ def _blur_axis(x: torch.Tensor, taps: list[float], dim: int) -> torch.Tensor:
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (N,C,H,W) with std ``sigma`` pixels, reflect padding."""
+    """Separable Gaussian blur of (N,C,H,W) with std ``sigma`` pixels.
+
+    Reflect padding (the edge pixel is not repeated); a side shorter than the
+    kernel radius (only in images of a few pixels) is padded by replication.
+    """
     taps = gaussian_weights(sigma)
     return _blur_axis(_blur_axis(x, taps, 3), taps, 2)
 
 
 def xdog(image: torch.Tensor, sigma: float = 0.8, k: float = 1.6, p: float = 40.0, eps: float = 0.0,
          phi: float = 10.0) -> torch.Tensor:
-    """XDoG sketch of (N,3,H,W) photos in [-1, 1]: (N,1,H,W) in [-1, 1], +1 white, lines dark.
+    """XDoG sketch of (N,3,H,W) photos in [-1, 1]: (N,1,H,W) fp32 in [-1, 1], +1 white, lines dark.
 
     See the module docstring for the formula and the defaults.
     """
@@ -96,7 +100,7 @@ def xdog(image: torch.Tensor, sigma: float = 0.8, k: float = 1.6, p: float = 40.
     sharpened = (1 + p) * gaussian_blur(lum, sigma) - p * gaussian_blur(lum, k * sigma)
     tone = torch.where(sharpened >= eps, torch.ones_like(sharpened),
                        1 + torch.tanh(phi * (sharpened - eps)))
-    return (2 * tone - 1).to(image.dtype if image.is_floating_point() else torch.float32)
+    return 2 * tone - 1
 
 
 def label_edges(label: torch.Tensor) -> torch.Tensor:
