@@ -2,11 +2,13 @@
 
 Split: ``ImageSets/Segmentation/train.txt`` (1464 photos) is the ``train`` split
 and ``val.txt`` (1449) the ``test`` split, in the order of those lists (the
-official test set has no public masks). Masks are palette PNGs whose indices
-are the class ids (0 background, 1..20 objects); 255 is void and is the ignore
-index. The photos have varied sizes (most 500 px wide, about 500x375); the
-harness resizes every pair to a square of ``image_size`` (photos bicubic, labels
-nearest), so the aspect ratio is not kept.
+official test set has no public masks; source 000 re-split the 2913 pairs at
+random into 2330 / 292 / 291 without publishing the split, so the official lists
+are used). Masks are palette PNGs whose indices are the class ids (0
+background, 1..20 objects); 255 is void and is the ignore index. The photos have
+varied sizes (most 500 px wide, about 500x375); the harness resizes every pair
+to a square of ``image_size`` (photos bicubic, labels nearest), so the aspect
+ratio is not kept.
 
 Options: the defaults are the official VOC convention (void pixels ignored, all
 photos of both lists). ``void_as_background=true`` reproduces source 000's
@@ -16,13 +18,13 @@ every dataset option it is recorded in each run's protocol.
 Online, ``bench run --dataset voc2012`` downloads ``VOCtrainval_11-May-2012.tar``
 (1,999,639,040 bytes) and checks its sha256
 ``e14f763270cf193d0b5f74b169f44157a4b0c6efa708f4dd0ff78ee691763bcb`` (the value
-pinned by torchvision's prototype VOC dataset and by keras-cv; torchvision's
-``VOCSegmentation`` pins the md5 ``6cd6e144f989b92b3379bac3b3de84fd`` of the same
-file). Offline, ``bench datasets import voc2012 PATH`` takes that archive or its
-unpacked folder. Either way only what segmentation needs is kept
+pinned by torchvision's prototype VOC dataset and by other public loaders;
+torchvision's ``VOCSegmentation`` pins the md5 ``6cd6e144f989b92b3379bac3b3de84fd``
+of the same file). Offline, ``bench datasets import voc2012 PATH`` takes that
+archive or its unpacked folder. Either way only what segmentation needs is kept
 (``JPEGImages`` of the 2913 listed photos, ``SegmentationClass``,
-``ImageSets/Segmentation``), about 400 MB instead of 2 GB, and the downloaded
-archive is deleted once imported.
+``ImageSets/Segmentation``), a few hundred MB instead of 2 GB, and the
+downloaded archive is deleted once imported.
 """
 
 from __future__ import annotations
