@@ -285,6 +285,18 @@ def test_mask_ids_outside_the_classes_are_named(tmp_path):
     assert "2008_000000.png: mask ids [30] are neither classes 0..20 nor void 255" in line
 
 
+def test_skip_bad_drops_bad_pairs_and_names_them_in_list_order(tmp_path):
+    root = small_data_root(tmp_path, n_train=6)
+    masks = root / "voc2012" / "VOCdevkit" / "VOC2012" / "SegmentationClass"
+    save_mask(masks / "2007_000004.png", np.zeros((3, 3), dtype=np.uint8))
+    (masks / "2007_000001.png").write_bytes(b"not a png")
+    bad = BadFiles(skip=True)
+    s = spec()
+    samples = s.load(root, "train", s.Options(), bad)
+    assert [x.stem for x in samples] == ["2007_000000", "2007_000002", "2007_000003", "2007_000005"]
+    assert [p.name for p, _ in bad.items] == ["2007_000001.png", "2007_000004.png"]
+
+
 def test_unknown_option_is_one_line(tmp_path):
     line = error_line(*run_cli("datasets", "verify", "voc2012", "--set", "voc2012.void_as_backgound=true",
                                "--data-root", tmp_path)[::2])
