@@ -269,3 +269,40 @@ def test_weights_cli_knows_the_inception_file(tmp_path):
     proc = bench("weights", "import", "inception-2015-12-05", str(wrong), env={"BENCH_WEIGHTS_DIR": str(tmp_path / "w")})
     line = one_error_line(proc)
     assert str(wrong) in line and inception_weights.OFFICIAL.sha256 in line
+
+
+@pytest.fixture
+def online_choice(tmp_path, monkeypatch):
+    """Online, with a small stand-in for the official file behind a file:// URL and a stand-in package file."""
+    monkeypatch.setenv("BENCH_WEIGHTS_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("BENCH_OFFLINE", raising=False)
+    monkeypatch.setattr(inception_weights, "_download_failed", [])
+    monkeypatch.setattr(inception_weights, "cleanfid_cache_file", lambda: tmp_path / "absent.pt")
+    served, packaged = tmp_path / "served.pt", tmp_path / "default_1.pt"
+    served.write_bytes(b"official stand-in")
+    packaged.write_bytes(b"packaged stand-in")
+    official = weights.WeightSpec("inception-2015-12-05", "inception-2015-12-05.pt", archive.sha256_file(served),
+                                  served.as_uri())
+    package = weights.WeightSpec("inception-2015-12-05-pool", "pool.pt", archive.sha256_file(packaged), None)
+    monkeypatch.setattr(weights, "_REGISTRY", {})
+    for spec in (official, package):
+        weights.register(spec)
+    monkeypatch.setattr(inception_weights, "OFFICIAL", official)
+    monkeypatch.setattr(inception_weights, "PACKAGED", package)
+    monkeypatch.setattr(inception_weights, "package_file", lambda: packaged)
+    return served
+
+
+def test_online_the_official_file_is_downloaded_before_the_package_copy_is_used(online_choice):
+    found = inception_weights.find()
+    assert found.spec.name == "inception-2015-12-05" and found.has_logits
+    assert found.path.read_bytes() == b"official stand-in"
+
+
+def test_a_failed_download_falls_back_to_the_package_copy_once(online_choice, monkeypatch):
+    online_choice.unlink()  # the URL now fails
+    found = inception_weights.find()
+    assert found.spec.name == "inception-2015-12-05-pool" and not found.has_logits
+    assert len(inception_weights._download_failed) == 1
+    monkeypatch.setattr(archive, "download", lambda *a, **k: pytest.fail("tried to download again"))
+    assert inception_weights.find().spec.name == "inception-2015-12-05-pool"

