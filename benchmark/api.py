@@ -178,7 +178,8 @@ class ModelPlugin:
         return self.input_kind
 
 
-Direction = Literal["up", "down"]
+#: "up": higher is better, "down": lower is better, "none": shown but never ranked (e.g. a spread)
+Direction = Literal["up", "down", "none"]
 
 
 @dataclass

