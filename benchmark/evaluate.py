@@ -108,7 +108,8 @@ def compute_metrics(metrics: list[tuple[Metric, Any]], ctx: EvalContext,
                                          result.notes.get(column, ""))
         if result is not None:
             shown = ", ".join(f"{k}={v:.4g}" for k, v in result.values.items() if v is not None)
-            reporter.log(f"  {metric.name}: {shown}")
+            missing = "; ".join(dict.fromkeys(result.notes.values()))
+            reporter.log(f"  {metric.name}: {shown or 'not computed'}{f' ({missing})' if missing else ''}")
         else:
             reporter.log(f"  {metric.name}: not computed ({reason})")
     return values

@@ -160,7 +160,7 @@ def case_dir(base: Path, case: Case) -> Path:
 def run_args(base: Path, case: Case) -> list[str]:
     where = base / case.name.replace(" ", "-")
     args = ["run", "--models", "pix2pix", "--profile", "smoke", "--steps", "2", "--set", "eval.max_images=2",
-            "--data-root", str(where / "data"), "--output-root", str(where / "out")]
+            "--metrics", "psnr", "--data-root", str(where / "data"), "--output-root", str(where / "out")]
     if case.build is None:
         args += ["--dataset", "facades"]
     else:

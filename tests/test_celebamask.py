@@ -305,7 +305,7 @@ def test_smoke_training(imported, tmp_path):
     code, _, err = run_cli("run", "--models", "pix2pix", "--profile", "smoke", "--steps", "2",
                            "--dataset", "celebamask-hq", "--set", "celebamask-hq.split=every-tenth",
                            "--set", "celebamask-hq.size=32", "--set", "eval.max_images=1",
-                           "--data-root", root, "--output-root", tmp_path)
+                           "--metrics", "psnr", "--data-root", root, "--output-root", tmp_path)
     assert code == 0, err
     (run_dir,) = sorted((tmp_path / "runs").iterdir())
     assert json.loads((run_dir / "status.json").read_text())["status"] == "ok"

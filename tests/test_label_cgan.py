@@ -215,7 +215,8 @@ def test_bad_options_give_one_error_line(args, names, roots):
 
 
 def tiny_runner(tmp_path, models, set_tree=None):
-    flags = {"models": models, "profile": "smoke", "data_root": tmp_path / "data", "output_root": tmp_path / "out"}
+    flags = {"models": models, "profile": "smoke", "data_root": tmp_path / "data", "output_root": tmp_path / "out",
+             "eval": {"metrics": ["psnr"]}}
     tiny = {"synthetic-facades": {"train_size": 24, "test_size": 8, "size": 64}}
     return Benchmark(Layers.from_sources({}, {**tiny, **(set_tree or {})}, flags), Reporter(quiet=True))
 
@@ -246,7 +247,7 @@ def test_quick_label_cgan_beats_untrained_on_held_out_psnr(tmp_path):
     test image in its own true mean colour (SSIM 0.15, PSNR 15.3, measured) fails both.
     """
     flags = {"models": ["label-cgan"], "profile": "quick", "data_root": tmp_path / "data",
-             "output_root": tmp_path / "out"}
+             "output_root": tmp_path / "out", "eval": {"metrics": ["psnr", "ssim"]}}
     runner = Benchmark(Layers.from_sources({}, {}, flags), Reporter(quiet=True))
     (mr,) = runner.model_runs
     data = load_dataset(runner.spec, runner.dataset_options, runner.cfg, runner.reporter)

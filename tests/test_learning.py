@@ -9,7 +9,7 @@ from benchmark.runner import Benchmark, load_dataset
 
 def test_quick_pix2pix_beats_untrained_on_held_out_psnr_and_ssim(tmp_path):
     flags = {"models": ["pix2pix"], "profile": "quick", "data_root": tmp_path / "data",
-             "output_root": tmp_path / "out"}
+             "output_root": tmp_path / "out", "eval": {"metrics": ["psnr", "ssim"]}}
     bench = Benchmark(Layers.from_sources({}, {}, flags), Reporter(quiet=True))
     (mr,) = bench.model_runs
     data = load_dataset(bench.spec, bench.dataset_options, bench.cfg, bench.reporter)

@@ -317,7 +317,7 @@ def test_offline_and_never_imported_says_how_to_import(tmp_path):
 def smoke_run(root: Path, out: Path, *extra: str) -> Path:
     code, _, err = run_cli("run", "--models", "pix2pix", "--profile", "smoke", "--steps", "2", "--dataset", "voc2012",
                            "--set", "voc2012.train_size=8", "--set", "voc2012.test_size=4", "--set", "eval.max_images=4",
-                           "--data-root", root, "--output-root", out, *extra)
+                           "--metrics", "psnr", "--data-root", root, "--output-root", out, *extra)
     assert code == 0, err
     (run_dir,) = sorted((out / "runs").iterdir())
     return run_dir
