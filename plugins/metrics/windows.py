@@ -6,17 +6,21 @@ window: the same 1-D taps along the rows and along the columns, kept only where 
 window lies wholly inside the image (no padding), optionally keeping every
 ``stride``-th output (VIF's downsampling).
 
-A 1-D valid correlation of a line of ``n`` samples is a product with a banded matrix
-of shape ``(n, outputs)`` whose column ``j`` holds the taps in rows ``j * stride`` to
-``j * stride + k - 1``. Filtering a batch of planes (..., H, W) is then
-``rows @ x @ cols``: two batched matrix products, which BLAS (CPU) and cuBLAS (GPU) run
-several times faster than ``conv2d`` with a (k, k) or (1, k) kernel on CPU, and for
-which the stride costs nothing. A banded matrix does ``n / k`` times more
-multiplications than the taps need, so long lines are cut into overlapping blocks of
-``BLOCK`` outputs (one small banded matrix shared by all blocks).
+Along one axis, a valid correlation is a product with a banded matrix: output ``j``
+is the taps applied to samples ``j * stride`` to ``j * stride + k - 1`` (the stride
+costs nothing). Planes are stacked rows first, (H, ..., W) (:func:`rows_first` turns
+an (N, C, H, W) batch into (H, N, C, W)), so that filtering the rows of every plane at
+once is ``band (H', H) @ (H, N*C*W)`` and filtering the columns is
+``(H'*N*C, W) @ band.T (W, W')``: large GEMMs, which BLAS (CPU) and cuBLAS (GPU) run at
+full speed, with no copy of the planes in between. A band matrix over a whole line
+does ``L / k`` times more multiplications than the taps need, so the outputs are cut
+into blocks of about ``BLOCK`` (each block reads ``(count - 1) * stride + k`` samples)
+and each block is one GEMM on a slice of the input; on 256x256 images on a CPU this
+is about 4x faster than one band matrix per axis, and several times faster than
+``conv2d`` with a (k, k) kernel or two 1-D ones.
 
-Windows here are *correlations* (no flip); every window used is symmetric, so this is
-also the convolution ``scipy.signal.convolve2d(..., mode="valid")`` computes.
+Windows are *correlations* (no flip); every window used is symmetric, so this is also
+the convolution ``scipy.signal.convolve2d(..., mode="valid")`` computes.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ import math
 
 import torch
 
-#: outputs per block when a line is long; blocks overlap by (taps - 1) samples
-BLOCK = 128
+#: outputs per GEMM along an axis (about: the blocks of one axis differ by at most one output)
+BLOCK = 32
 
 
 def gaussian_taps(size: int, sigma: float, *, dtype=torch.float64, device=None) -> torch.Tensor:
@@ -50,46 +54,66 @@ def valid_length(n: int, size: int, stride: int = 1) -> int:
     return 0 if n < size else math.ceil((n - size + 1) / stride)
 
 
-def band_matrix(n: int, taps: torch.Tensor, stride: int = 1) -> torch.Tensor:
-    """(n, outputs) matrix M with ``line @ M`` the valid correlation of ``line`` with ``taps``."""
+def band_matrix(outputs: int, taps: torch.Tensor, stride: int = 1) -> torch.Tensor:
+    """(outputs, (outputs - 1) * stride + k) matrix B: ``B @ samples`` is the correlation of the
+    samples with ``taps``, output ``j`` starting at sample ``j * stride``."""
     size = taps.numel()
-    outputs = valid_length(n, size, stride)
-    matrix = torch.zeros(n, outputs, dtype=taps.dtype, device=taps.device)
+    matrix = torch.zeros(outputs, (outputs - 1) * stride + size, dtype=taps.dtype, device=taps.device)
     starts = torch.arange(outputs, device=taps.device) * stride
-    rows = starts[:, None] + torch.arange(size, device=taps.device)[None]  # (outputs, size)
-    matrix.T.scatter_(1, rows, taps.expand(outputs, size))
-    return matrix
+    columns = starts[:, None] + torch.arange(size, device=taps.device)[None]  # (outputs, size)
+    return matrix.scatter_(1, columns, taps.expand(outputs, size))
+
+
+def rows_first(images: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> contiguous (H, N, C, W), the layout :func:`filter2d` reads."""
+    return images.permute(2, 0, 1, 3).contiguous()
+
+
+def _outputs(n: int, size: int, stride: int) -> int:
+    outputs = valid_length(n, size, stride)
+    if outputs == 0:
+        raise ValueError(f"a window of {size} samples does not fit in {n}")
+    return outputs
+
+
+def _blocks(outputs: int, taps: torch.Tensor, stride: int):
+    """(first output, band matrix) of each block of about BLOCK outputs: at most two distinct matrices."""
+    step = math.ceil(outputs / max(1, round(outputs / BLOCK)))
+    matrices: dict[int, torch.Tensor] = {}
+    for first in range(0, outputs, step):
+        count = min(step, outputs - first)
+        if count not in matrices:
+            matrices[count] = band_matrix(count, taps, stride)
+        yield first, matrices[count]
+
+
+def filter_first(x: torch.Tensor, taps: torch.Tensor, stride: int = 1) -> torch.Tensor:
+    """Valid correlation of ``x`` (L, ...) along its first axis with ``taps``: (L', ...)."""
+    n, rest, size = x.shape[0], x.shape[1:], taps.numel()
+    outputs = _outputs(n, size, stride)
+    lines = x.reshape(n, -1)
+    out = torch.empty(outputs, lines.shape[1], dtype=x.dtype, device=x.device)
+    for first, matrix in _blocks(outputs, taps, stride):
+        start = first * stride  # the block reads whole rows: contiguous operand and result
+        torch.mm(matrix, lines[start:start + matrix.shape[1]], out=out[first:first + matrix.shape[0]])
+    return out.view(outputs, *rest)
 
 
 def filter_last(x: torch.Tensor, taps: torch.Tensor, stride: int = 1) -> torch.Tensor:
-    """Valid correlation of every line along the last axis of ``x`` with ``taps``, stride ``stride``."""
+    """Valid correlation of ``x`` (..., L) along its last axis with ``taps``: (..., L')."""
     n, size = x.shape[-1], taps.numel()
-    outputs = valid_length(n, size, stride)
-    if _whole(n, size, stride):
-        return x @ band_matrix(n, taps, stride)
-    block = BLOCK - BLOCK % stride  # every block starts on a kept output
-    # blocks of `block` outputs, each reading block + size - 1 samples; zero-pad the tail so that
-    # the last block is whole, then drop the outputs that read the padding
-    blocks = math.ceil((n - size + 1) / block)
-    span = block + size - 1
-    padded = torch.nn.functional.pad(x, (0, (blocks - 1) * block + span - n))
-    pieces = padded.unfold(-1, span, block)  # (..., blocks, span)
-    out = pieces @ band_matrix(span, taps, stride)  # (..., blocks, block / stride)
-    return out.flatten(-2)[..., :outputs]
+    outputs = _outputs(n, size, stride)
+    lines = x.reshape(-1, n)
+    out = torch.empty(lines.shape[0], outputs, dtype=x.dtype, device=x.device)
+    for first, matrix in _blocks(outputs, taps, stride):
+        start = first * stride  # column slices of every line: strided GEMM operand and result, no copy
+        torch.mm(lines[:, start:start + matrix.shape[1]], matrix.T, out=out[:, first:first + matrix.shape[0]])
+    return out.view(*x.shape[:-1], outputs)
 
 
 def filter2d(x: torch.Tensor, taps: torch.Tensor, stride: int = 1) -> torch.Tensor:
-    """Valid 2-D correlation of planes (..., H, W) with the separable window ``taps`` x ``taps``.
-
-    Output (..., H', W') with H' = ceil((H - k + 1) / stride): the window centred (for odd
-    k) on every ``stride``-th pixel, rows and columns, starting at the first whole window.
+    """Valid 2-D correlation with the window ``taps`` x ``taps`` of planes laid out (H, ..., W)
+    (see :func:`rows_first`): (H', ..., W') with H' = ceil((H - k + 1) / stride) and the same for
+    W, the window starting at every ``stride``-th row and column.
     """
-    x = filter_last(x, taps, stride)
-    if _whole(x.shape[-2], taps.numel(), stride):
-        return band_matrix(x.shape[-2], taps, stride).mT @ x  # rows without transposing the planes
-    return filter_last(x.transpose(-1, -2), taps, stride).transpose(-1, -2)
-
-
-def _whole(n: int, size: int, stride: int) -> bool:
-    """Whether a line of ``n`` samples is filtered by one banded matrix rather than in blocks."""
-    return valid_length(n, size, stride) * stride <= 2 * (BLOCK - BLOCK % stride)
+    return filter_last(filter_first(x, taps, stride), taps, stride)
