@@ -13,7 +13,8 @@ called the way its users call it:
   ``uqi`` and ``ssim`` (with its Gaussian 11 / 1.5 window and ``mode="valid"``, not its
   default 11x11 box), 8-bit arrays for ``vifp`` (its noise variance is in 0..255 units).
 
-"max |diff|" compares each value with bench's under the same convention: VIF on luma
+"ms / pair" is wall clock, "CPU ms / pair" the CPU time of this process (all its threads),
+"bench faster by" the ratio of wall clocks. "max |diff|" compares each value with bench's under the same convention: VIF on luma
 with piq's ``vif_p``, VIF per channel with sewar's ``vifp``. sewar's ``uqi`` computes a
 different (wrong) quantity, so its difference is large by design. Run::
 
@@ -24,7 +25,15 @@ different (wrong) quantity, so its difference is large by design. Run::
 from __future__ import annotations
 
 import argparse
+import os
 import time
+
+# Before torch loads OpenMP: threads that wait at the end of a parallel region sleep instead of
+# spinning. On a machine shared with other jobs (more runnable threads than cores) a spinning
+# thread burns the time slice its descheduled partner needs, and every small torch operation
+# then costs a scheduler time slice (measured: SSIM 115 ms/pair instead of 12 on 2 busy cores).
+# It changes nothing on an idle machine. Pass OMP_WAIT_POLICY=ACTIVE to see the difference.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np
 import piq
@@ -54,14 +63,15 @@ def make_pairs(count: int, size: int, seed: int = 0) -> tuple[torch.Tensor, torc
     return fake, real
 
 
-def batched(fn, fake, real, batch=16) -> tuple[np.ndarray, float]:
-    """Values of ``fn`` over batches, and the seconds it took."""
-    start = time.perf_counter()
+def batched(fn, fake, real, batch=16) -> tuple[np.ndarray, float, float]:
+    """Values of ``fn`` over batches, and the seconds it took (wall clock, CPU of this process)."""
+    fn(fake[:2], real[:2])  # warm-up
+    start, cpu = time.perf_counter(), time.process_time()
     values = torch.cat([fn(fake[i:i + batch], real[i:i + batch]).double() for i in range(0, len(fake), batch)])
-    return values.numpy(), time.perf_counter() - start
+    return values.numpy(), time.perf_counter() - start, time.process_time() - cpu
 
 
-def per_pair(fn, fake, real, dtype="float") -> tuple[np.ndarray, float]:
+def per_pair(fn, fake, real, dtype="float") -> tuple[np.ndarray, float, float]:
     """Values of ``fn(reference, distorted)`` called pair by pair on H x W x 3 arrays, and the seconds."""
     if dtype == "uint8":
         fake_np = (fake * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
@@ -69,9 +79,9 @@ def per_pair(fn, fake, real, dtype="float") -> tuple[np.ndarray, float]:
     else:
         fake_np = fake.double().permute(0, 2, 3, 1).numpy()
         real_np = real.double().permute(0, 2, 3, 1).numpy()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     values = [fn(r, f) for f, r in zip(fake_np, real_np)]
-    return np.asarray(values, dtype=np.float64), time.perf_counter() - start
+    return np.asarray(values, dtype=np.float64), time.perf_counter() - start, time.process_time() - cpu
 
 
 def main() -> None:
@@ -112,20 +122,20 @@ def main() -> None:
     rows, n = [], args.pairs
     for metric, entries in runs.items():
         ours = {conv: result for name, conv, result in entries if name == "bench"}
-        for name, conv, (values, seconds) in entries:
-            mine_values, mine_seconds = ours.get(conv, next(iter(ours.values())))
-            ms = 1000 * seconds / n
+        for name, conv, (values, seconds, cpu) in entries:
+            mine_values, mine_seconds, _ = ours.get(conv, next(iter(ours.values())))
+            row = [metric, f"{name} {conv}".strip(), f"{1000 * seconds / n:.2f}", f"{1000 * cpu / n:.2f}"]
             if name == "bench":
-                rows.append([metric, f"bench {conv}".strip(), f"{ms:.2f}", "1", "-", f"{values.mean():.6f}"])
+                rows.append(row + ["1", "-", f"{values.mean():.6f}"])
                 continue
-            ratio = seconds / mine_seconds
             diff = np.abs(values - mine_values).max()
-            rows.append([metric, f"{name} {conv}".strip(), f"{ms:.2f}", f"{ratio:.1f}x", f"{diff:.2e}",
-                         f"{values.mean():.6f}"])
-    print(f"{n} pairs of {args.size}x{args.size} RGB images, {torch.get_num_threads()} torch threads, "
-          f"bench and piq in batches of 16; sewar one pair at a time (scipy, one thread)\n")
-    print(tabulate(rows, headers=["metric", "implementation", "ms / pair", "bench faster by", "max |diff| vs bench",
-                                  "mean value"], tablefmt="github"))
+            rows.append(row + [f"{seconds / mine_seconds:.1f}x", f"{diff:.2e}", f"{values.mean():.6f}"])
+    print(f"{n} pairs of {args.size}x{args.size} RGB images, {torch.get_num_threads()} torch threads "
+          f"(OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}), bench and piq in batches of 16; "
+          f"sewar one pair at a time (scipy, one thread); load average {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} cores\n")
+    print(tabulate(rows, headers=["metric", "implementation", "ms / pair", "CPU ms / pair", "bench faster by",
+                                  "max |diff| vs bench", "mean value"], tablefmt="github"))
 
 
 if __name__ == "__main__":
