@@ -33,8 +33,6 @@ from benchmark.imageio import read_rgb
 from plugins.metrics import image_quality
 
 PerImage = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-#: values (images x channels x pixels) handed to a metric function at once: 64 MiB per float64 copy
-CHUNK = 2 ** 23
 
 
 def per_image_mean(ctx: EvalContext, fn: PerImage) -> tuple[float, int]:
@@ -44,9 +42,7 @@ def per_image_mean(ctx: EvalContext, fn: PerImage) -> tuple[float, int]:
         if fake.shape != real.shape:
             raise DataError(f"generated images {tuple(fake.shape[-2:])} and real photos {tuple(real.shape[-2:])} "
                             f"differ in size ({ctx.fake_dir} vs {ctx.real_dir}); regenerate the test images")
-        # float64 work tensors of at most CHUNK values each, whatever the batch and image size
-        per_chunk = max(1, CHUNK // fake[0].numel())
-        values += [fn(f, r) for f, r in zip(fake.split(per_chunk), real.split(per_chunk))]
+        values.append(fn(fake, real))  # the functions slice large batches themselves (image_quality.CHUNK)
     flat = torch.cat(values) if values else torch.empty(0, dtype=torch.float64)
     return float(flat.mean()), int(flat.numel())
 

@@ -18,6 +18,7 @@ them in their protocol.
 from __future__ import annotations
 
 import functools
+import math
 
 import torch
 
@@ -206,19 +207,21 @@ def vif(fake: torch.Tensor, real: torch.Tensor, channels: str = "luma", sigma_n_
         if scale > 0:
             fake, real = filter2d(fake, taps, stride=2), filter2d(real, taps, stride=2)
         mu_f, mu_r, e_ff, e_rr, e_fr = _moments(fake, real, taps)
+        # in place, reusing the moments' buffers: mu_r becomes the gain, mu_f the noise variance
         cov = e_fr.sub_(mu_f * mu_r)
-        var_f, var_r = e_ff.sub_(mu_f.square_()).clamp_min_(0), e_rr.sub_(mu_r.square_()).clamp_min_(0)
-        gain = cov / (var_r + VIF_EPS)
-        noise = var_f - gain * cov
+        var_f = e_ff.sub_(mu_f.square_()).clamp_min_(0)
+        var_r = e_rr.sub_(mu_r.square_()).clamp_min_(0)
         ref_flat, fake_flat = var_r < VIF_EPS, var_f < VIF_EPS
-        gain = torch.where(ref_flat, 0.0, gain)
-        noise = torch.where(ref_flat, var_f, noise)
-        var_r = torch.where(ref_flat, 0.0, var_r)
-        gain = torch.where(fake_flat, 0.0, gain)
-        noise = torch.where(fake_flat, 0.0, noise)
-        noise = torch.where(gain < 0, var_f, noise)
-        gain = gain.clamp_min(0)
-        noise = noise.clamp_min(VIF_EPS)
-        num += torch.log10(1 + gain * gain * var_r / (noise + sigma_n_sq)).sum(dim=(0, 3))
-        den += torch.log10(1 + var_r / sigma_n_sq).sum(dim=(0, 3))
+        gain = torch.div(cov, torch.add(var_r, VIF_EPS, out=mu_r), out=mu_r)
+        noise = torch.sub(var_f, torch.mul(gain, cov, out=mu_f), out=mu_f)
+        gain.masked_fill_(ref_flat, 0.0)  # flat reference window: no gain, all of the fake is noise
+        noise = torch.where(ref_flat, var_f, noise, out=noise)
+        var_r.masked_fill_(ref_flat, 0.0)
+        gain.masked_fill_(fake_flat, 0.0)  # flat fake window: neither gain nor noise
+        noise.masked_fill_(fake_flat, 0.0)
+        noise = torch.where(gain < 0, var_f, noise, out=noise)  # a negative gain: none, and all noise
+        gain.clamp_min_(0)
+        noise.clamp_min_(VIF_EPS).add_(sigma_n_sq)
+        num += gain.square_().mul_(var_r).div_(noise).log1p_().sum(dim=(0, 3)).div_(math.log(10))
+        den += var_r.div_(sigma_n_sq).log1p_().sum(dim=(0, 3)).div_(math.log(10))
     return ((num + VIF_EPS) / (den + VIF_EPS)).mean(dim=1)
