@@ -53,7 +53,7 @@ def too_small(ctx: EvalContext, stem: str, side: int, what: str) -> str | None:
     if min(h, w) >= side:
         return None
     return (f"{what} needs images of at least {side}x{side} pixels, these are {h}x{w} "
-            f"(evaluate at a larger image_size)")
+            f"(evaluate at a larger size: --set image_size={max(64, side)})")
 
 
 def result(ctx: EvalContext, column: str, fn: PerImage, protocol: dict, side: int, what: str) -> MetricResult:
