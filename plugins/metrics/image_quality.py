@@ -8,7 +8,8 @@ values (~1e-4 of an SSIM term in a flat window, and flat-window tests of UQI and
 would fail). Whole batches are processed at once by tensor operations, with no Python
 loop over images or pixels; on a CPU the batch is cut into slices of one or two images
 (``CHUNK``) whose temporaries fit in the core's cache, which is 2-3x faster. Window
-statistics come from :mod:`plugins.metrics.windows`.
+statistics come from :mod:`plugins.metrics.windows`. On an Apple GPU (MPS, which has no
+float64) the values are computed on the CPU.
 
 The definitions and their conventions (identical images, flat windows, colour) are
 in each function's docstring; the plugins in :mod:`plugins.metrics.fullref` record
@@ -56,6 +57,8 @@ def _chunked(fn):
     @functools.wraps(fn)
     def run(fake: torch.Tensor, real: torch.Tensor, *args, **kwargs) -> torch.Tensor:
         _check(fake, real)
+        if fake.device.type == "mps":  # Apple GPUs have no float64: the CPU does it
+            fake, real = fake.cpu(), real.cpu()
         limit = CHUNK["cpu" if fake.device.type == "cpu" else "other"]
         per_chunk = max(1, limit // max(1, fake[0].numel())) if len(fake) else 1
         if len(fake) <= per_chunk:
