@@ -13,13 +13,17 @@ called the way its users call it:
   ``uqi`` and ``ssim`` (with its Gaussian 11 / 1.5 window and ``mode="valid"``, not its
   default 11x11 box), 8-bit arrays for ``vifp`` (its noise variance is in 0..255 units).
 
-"ms / pair" is wall clock, "CPU ms / pair" the CPU time of this process (all its threads),
-"bench faster by" the ratio of wall clocks. "max |diff|" compares each value with bench's under the same convention: VIF on luma
-with piq's ``vif_p``, VIF per channel with sewar's ``vifp``. sewar's ``uqi`` computes a
-different (wrong) quantity, so its difference is large by design. Run::
+"ms / pair" is wall clock, "CPU ms / pair" the CPU time of this process (all its
+threads), "bench faster by" the ratio of wall clocks. "max |diff|" compares each value
+with bench's under the same convention: VIF on luma with piq's ``vif_p``, VIF per
+channel with sewar's ``vifp``. piq's SSIM and VIF differ by up to ~1e-5 because piq
+works in float32 (run in float64 it equals bench to ~1e-15, see tests/test_fullref.py);
+sewar's PSNR by ~1e-5 dB because it has no 1e-8 in the logarithm. sewar's ``uqi``
+computes a different (wrong) quantity, so its difference is large by design. Run::
 
-    python benchmarks/fullref_speed.py            # 128 pairs, 2 torch threads
-    python benchmarks/fullref_speed.py --pairs 16 # a quicker look
+    python benchmarks/fullref_speed.py             # 128 pairs, 2 torch threads
+    python benchmarks/fullref_speed.py --pairs 16  # a quicker look
+    python benchmarks/fullref_speed.py --threads 1
 """
 
 from __future__ import annotations
@@ -58,7 +62,8 @@ def make_pairs(count: int, size: int, seed: int = 0) -> tuple[torch.Tensor, torc
     blur = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0]) / 16
     kernel = (blur[:, None] * blur[None]).expand(3, 1, 5, 5)
     fake = F.conv2d(F.pad(real, (2, 2, 2, 2), mode="replicate"), kernel, groups=3)
-    fake = fake * 0.9 + 0.05 + 0.04 * torch.randn(real.shape, generator=g) + torch.tensor([0.03, 0, -0.02]).view(1, 3, 1, 1)
+    shift = torch.tensor([0.03, 0, -0.02]).view(1, 3, 1, 1)
+    fake = fake * 0.9 + 0.05 + 0.04 * torch.randn(real.shape, generator=g) + shift
     fake = (fake.clamp(0, 1) * 255).round() / 255
     return fake, real
 
