@@ -23,7 +23,7 @@ import math
 
 import torch
 
-from plugins.metrics.windows import box_taps, filter2d, gaussian_taps
+from plugins.metrics.windows import box_taps, filter2d, gaussian_taps, rows_first
 
 #: added to the MSE before the logarithm, as piq does: identical images score 80 dB, not inf
 PSNR_EPS = 1e-8
@@ -69,10 +69,7 @@ def _chunked(fn):
 
 
 def _rows_first64(images: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
-    """(N, C, H, W) -> float64 (H, N, C, W) times ``scale``: the layout of :func:`filter2d`, one copy."""
-    n, c, h, w = images.shape
-    out = torch.empty(h, n, c, w, dtype=torch.float64, device=images.device).copy_(images.permute(2, 0, 1, 3))
-    return out.mul_(scale) if scale != 1.0 else out
+    return rows_first(images, torch.float64, scale)
 
 
 def _moments(fake: torch.Tensor, real: torch.Tensor, taps: torch.Tensor) -> list[torch.Tensor]:

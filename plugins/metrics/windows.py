@@ -64,9 +64,13 @@ def band_matrix(outputs: int, taps: torch.Tensor, stride: int = 1) -> torch.Tens
     return matrix.scatter_(1, columns, taps.expand(outputs, size))
 
 
-def rows_first(images: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) -> contiguous (H, N, C, W), the layout :func:`filter2d` reads."""
-    return images.permute(2, 0, 1, 3).contiguous()
+def rows_first(images: torch.Tensor, dtype: torch.dtype | None = None, scale: float = 1.0) -> torch.Tensor:
+    """(N, C, H, W) -> contiguous (H, N, C, W) in ``dtype`` (default: unchanged), times ``scale``:
+    the layout :func:`filter2d` reads, in one copy."""
+    n, c, h, w = images.shape
+    out = torch.empty(h, n, c, w, dtype=dtype or images.dtype, device=images.device)
+    out.copy_(images.permute(2, 0, 1, 3))
+    return out.mul_(scale) if scale != 1.0 else out
 
 
 def _outputs(n: int, size: int, stride: int) -> int:
