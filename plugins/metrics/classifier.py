@@ -6,8 +6,9 @@ its accuracy on the real test images (62.5 % there) and on the generated ones
 weights on the real training split at the evaluation resolution, to predict the
 image-level classes (``ctx.image_classes()``: the dataset's image labels when it
 has them, else the set of classes present in each label map). It is multi-label:
-one sigmoid per class, binary cross-entropy, Adam, random horizontal flips,
-seeded with the run's seed, cached under ``CACHE/evalnets/classifier-KEY.pt``
+one sigmoid per class, binary cross-entropy with each class's positives weighted
+by its negative/positive ratio in the training split (so that 0.5 is the
+balanced decision), Adam, random horizontal flips, seeded with the run's seed, cached under ``CACHE/evalnets/classifier-KEY.pt``
 (KEY: content hash of the training split and its classes, options, seed).
 
 A class counts as predicted when its sigmoid exceeds ``threshold``; when every
@@ -29,6 +30,7 @@ row and ``real_cls_acc`` / ``real_cls_exact`` in the protocol of every row.
 from __future__ import annotations
 
 import hashlib
+import math
 import json
 from pathlib import Path
 
@@ -49,10 +51,16 @@ class ClassifierOptions(Options):
     steps: int | None = Field(None, ge=1, description="training steps (default by profile: smoke 60, quick 400, "
                               "paper 3000)")
     width: int = Field(16, ge=2, description="channels of the first stage (doubling per stage)")
-    depth: int = Field(4, ge=1, le=8, description="stride-2 stages before the global average pooling")
+    depth: int | None = Field(None, ge=1, le=8, description="stride-2 stages before the global pooling (default: "
+                              "down to an 8 px map, e.g. 2 at 32 px, 3 at 64 px: deeper nets overfit more)")
     batch_size: int = Field(16, ge=1, description="training images per step")
     lr: float = Field(2e-3, gt=0, description="Adam learning rate")
     threshold: float = Field(0.5, gt=0, lt=1, description="sigmoid above which a class counts as predicted")
+
+
+def default_depth(image_size: int) -> int:
+    """Stride-2 stages that bring ``image_size`` down to about 8 px."""
+    return max(1, round(math.log2(max(image_size, 16) / 8)))
 
 
 def multi_hot(classes: dict[str, list[int]], stems: list[str], num_classes: int) -> torch.Tensor:
@@ -111,32 +119,37 @@ def load_classifier(ctx: EvalContext, options: ClassifierOptions) -> TrainedClas
         raise BenchError(f"{train_dir}: no training images with classes for the classifier")
     single_label = all(len(classes[s]) == 1 for s in stems)
     steps = options.steps or STEPS.get(ctx.options.get("profile") or "quick", STEPS["quick"])
+    depth = options.depth or default_depth(ctx.image_size or 64)
     key = fitting.cache_key(name="classifier", options=options.model_dump(exclude={"threshold"}), steps=steps,
+                            depth=depth,
                             seed=ctx.seed, classes=list(ctx.class_names), labels=classes,
                             data=fitting.content_hash(train_dir, ("real",)))
     path = fitting.cache_file(ctx.cache_dir, "classifier", key)
-    net = SmallClassifier(ctx.num_classes, options.width, options.depth)
+    net = fitting.seeded(ctx.seed, lambda: SmallClassifier(ctx.num_classes, options.width, depth))
     cached = fitting.load(path)
     if cached is not None:
         net.load_state_dict(cached["state_dict"])
     else:
         photos = fitting.read_photos(train_dir / "real", stems)
         target = multi_hot(classes, stems, ctx.num_classes)
+        positives = target.sum(0)
+        # each class's positives weigh as much as its negatives, so 0.5 is the balanced decision
+        pos_weight = ((len(stems) - positives) / positives.clamp(min=1)).clamp(min=1e-3).to(ctx.device)
         net.to(ctx.device)
 
         def loss_of(gen: torch.Generator) -> torch.Tensor:
             idx = fitting.batch_indices(gen, len(stems), options.batch_size)
             x, _ = fitting.random_hflip(photos[idx], None, gen)
             logits = net(fitting.normalize(x).to(ctx.device))
-            return torch.nn.functional.binary_cross_entropy_with_logits(logits, target[idx].to(ctx.device))
+            return torch.nn.functional.binary_cross_entropy_with_logits(logits, target[idx].to(ctx.device),
+                                                                      pos_weight=pos_weight)
 
         losses = fitting.fit(net, loss_of, steps=steps, lr=options.lr, seed=ctx.seed, reporter=ctx.reporter,
                              label=f"train classifier on {len(stems)} real images")
         fitting.save(path, net, {"train_images": len(stems), "steps": steps, "final_loss": losses[-1]})
-    protocol = {"classifier": f"CNN width {options.width} depth {options.depth}, trained by bench",
-                "classifier_steps": steps, "classifier_train_images": len(stems), "classifier_seed": ctx.seed,
-                "classifier_sha256": fitting.state_sha256(net),
-                "prediction": "arg-max (single-label)" if single_label else f"sigmoid > {options.threshold}"}
+    protocol = {"classifier": f"CNN width {options.width} depth {depth}, {steps} steps on {len(stems)} real "
+                              f"training images, seed {ctx.seed}, weights {fitting.state_sha256(net)}",
+                "cls_prediction": "arg-max (single-label)" if single_label else f"sigmoid > {options.threshold}"}
     return TrainedClassifier(net, ctx.device, single_label, options.threshold, protocol)
 
 
@@ -171,7 +184,7 @@ class Classifier(Metric):
         model = load_classifier(ctx, options)
         result = accuracies(model.predict(ctx.fake_dir, stems, ctx.batch_size), target)
         ceiling = result if ctx.reference else real_ceiling(model, ctx, stems, target)
-        protocol = {**model.protocol, "images": len(stems), "classes_counted": result["classes_counted"],
+        protocol = {**model.protocol, "images": len(stems), "cls_classes_counted": result["classes_counted"],
                     "real_cls_acc": _round(ceiling["acc"]), "real_cls_exact": _round(ceiling["exact"])}
         notes = {ACC: "every class is in all or in none of the test images"} if result["acc"] is None else {}
         return MetricResult({ACC: result["acc"], EXACT: result["exact"]}, protocol, notes)

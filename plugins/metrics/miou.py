@@ -20,7 +20,7 @@ facades and faces: a U-Net bench trains on the real training photos;
 ``deeplabv3-voc``: 520x520), and its logits are resized bilinearly to the label
 maps, which stay at the evaluation resolution. The protocol records the
 segmenter, its weights' checksum and the same scores on the real test photos
-(``real_miou``, ``real_pixel_accuracy``): the ceiling, also shown as the "real
+(``real_miou``, ``real_pixel_acc``): the ceiling, also shown as the "real
 images" row. Per-class IoU and the confusion matrix go to ``RUN_DIR/miou.json``.
 """
 
@@ -106,9 +106,10 @@ class MIoU(Metric):
         cm = confusion_of(model, ctx.fake_dir, ctx.label_dir, stems, ctx)
         result = scores(cm)
         ceiling = result if ctx.reference else real_ceiling(model, ctx, stems)
-        protocol = {**model.protocol, "images": len(stems), "mean_over": MEAN_OVER,
-                    "ignore_index": ctx.ignore_index, "label_size": ctx.image_size,
-                    "real_miou": _round(ceiling["miou"]), "real_pixel_accuracy": _round(ceiling["pixel_accuracy"])}
+        protocol = {**model.protocol, "images": len(stems), "miou_over": MEAN_OVER,
+                    "real_miou": _round(ceiling["miou"]), "real_pixel_acc": _round(ceiling["pixel_accuracy"])}
+        if ctx.ignore_index is not None:
+            protocol["ignored_label"] = ctx.ignore_index
         run_dir = ctx.options.get("run_dir")
         if run_dir:
             detail = {"classes": list(ctx.class_names), "iou": result["iou"], "confusion": cm.tolist(),

@@ -113,8 +113,8 @@ class DeepLabV3VOC(Segmenter):
         except Exception as exc:
             raise WeightsError(f"weights {SPEC.name!r}: {path} is not a DeepLabV3-ResNet50 state dict with 21 "
                                f"classes ({type(exc).__name__}: {str(exc)[:200]}); import the right file") from None
-        protocol = {"segmenter": self.name, "architecture": "DeepLabV3-ResNet50 (torchvision)",
-                    "weights": FILENAME, "weights_sha256": sha, "segmenter_input": options.input_size}
+        protocol = {"segmenter": f"{self.name}: torchvision DeepLabV3-ResNet50, {FILENAME} (sha256 {sha})",
+                    "segmenter_input": f"{options.input_size} px"}
         return DeepLabModel(net, ctx.device, options.input_size, protocol)
 
 

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -76,6 +77,18 @@ def require_train_dir(ctx, what: str) -> Path:
     return ctx.train_dir
 
 
+def _devices() -> list[int]:
+    return [torch.cuda.current_device()] if torch.cuda.is_available() else []
+
+
+def seeded(seed: int, factory: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+    """``factory()`` (a network's random initialisation) under torch's generator seeded with ``seed``;
+    the caller's random state is restored afterwards."""
+    with torch.random.fork_rng(devices=_devices()):
+        torch.manual_seed(seed)
+        return factory()
+
+
 def fit(net: torch.nn.Module, loss_of: Callable[[torch.Generator], torch.Tensor], *, steps: int, lr: float,
         seed: int, reporter=None, label: str = "train") -> list[float]:
     """Adam (lr, betas 0.9/0.999) for ``steps`` updates of ``loss_of(generator)``, seeded; returns the
@@ -83,10 +96,10 @@ def fit(net: torch.nn.Module, loss_of: Callable[[torch.Generator], torch.Tensor]
     net.train()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     losses = []
-    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
+    with torch.random.fork_rng(devices=_devices()):
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
+        t0 = time.perf_counter()
         if reporter is not None:
             reporter.start(label, steps)
         try:
@@ -95,7 +108,7 @@ def fit(net: torch.nn.Module, loss_of: Callable[[torch.Generator], torch.Tensor]
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                losses.append(float(loss))
+                losses.append(float(loss.detach()))
                 if not np.isfinite(losses[-1]):
                     raise BenchError(f"{label}: the loss became {losses[-1]} at step {step}; lower its lr option")
                 if reporter is not None:
@@ -103,6 +116,8 @@ def fit(net: torch.nn.Module, loss_of: Callable[[torch.Generator], torch.Tensor]
         finally:
             if reporter is not None:
                 reporter.stop()
+    if reporter is not None:
+        reporter.log(f"  {label}: {steps} steps in {time.perf_counter() - t0:.1f} s, final loss {losses[-1]:.3f}")
     net.eval()
     return losses
 

@@ -22,8 +22,8 @@ def conv_block(c_in: int, c_out: int) -> nn.Sequential:
 class SmallUNet(nn.Module):
     """A U-Net ("U-Net: Convolutional Networks for Biomedical Image Segmentation") of ``depth``
     2x2 max-pool halvings, ``width`` channels at full resolution doubling per level, bilinear
-    upsampling and skip concatenation; a 1x1 convolution gives the class logits at the input size.
-    The input side must be divisible by 2**depth."""
+    upsampling (to the size of the skip, so any input side works) and skip concatenation; a 1x1
+    convolution gives the class logits at the input size."""
 
     def __init__(self, num_classes: int, width: int = 16, depth: int = 3):
         super().__init__()
@@ -48,8 +48,10 @@ class SmallUNet(nn.Module):
 
 
 class SmallClassifier(nn.Module):
-    """``depth`` stride-2 3x3 conv + BatchNorm + ReLU stages (``width`` channels, doubling), global
-    average pooling and a linear layer: one logit per class (multi-label, read with a sigmoid)."""
+    """``depth`` stages of a stride-2 and a stride-1 3x3 conv, each with BatchNorm and ReLU (``width``
+    channels, doubling), global average and global max pooling side by side (the max answers "is it
+    anywhere?", which is what a class-presence label asks), and a linear layer: one logit per class
+    (multi-label, read with a sigmoid)."""
 
     def __init__(self, num_classes: int, width: int = 16, depth: int = 4):
         super().__init__()
@@ -61,7 +63,8 @@ class SmallClassifier(nn.Module):
                        nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
             c_in = c_out
         self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(c_in, num_classes)
+        self.head = nn.Linear(2 * c_in, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x).mean((2, 3)))
+        f = self.features(x)
+        return self.head(torch.cat([f.mean((2, 3)), f.amax((2, 3))], 1))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-MEAN_OVER = "classes present in the ground truth or the prediction (union > 0) over the whole test set"
+MEAN_OVER = "classes in the ground truth or the prediction of the test set"
 
 
 def confusion(target: torch.Tensor, pred: torch.Tensor, num_classes: int,

@@ -11,7 +11,7 @@ sampled batch per step, seeded with the run's seed. The network is cached under
 options, seed, classes) and reused by every later row and run.
 
 What it scores on the real test photos is the ceiling of mIoU and pixel
-accuracy (the "real images" row, and ``real_miou`` / ``real_pixel_accuracy`` in
+accuracy (the "real images" row, and ``real_miou`` / ``real_pixel_acc`` in
 the protocol of every row): generated images are segmented no better than
 real ones by a segmenter that learned from real ones.
 """
@@ -24,7 +24,6 @@ import torch
 from pydantic import Field
 
 from benchmark.api import EvalContext, Options, Segmenter, SegmenterModel
-from benchmark.errors import ConfigError
 from benchmark.hookspecs import hookimpl
 from plugins.segmenters import fitting
 from plugins.segmenters.networks import SmallUNet
@@ -37,7 +36,7 @@ class TrainedOptions(Options):
     steps: int | None = Field(None, ge=1, description="training steps (default by profile: smoke 60, quick 400, "
                               "paper 4000)")
     width: int = Field(16, ge=2, description="U-Net channels at full resolution (doubling per level)")
-    depth: int = Field(3, ge=1, le=6, description="U-Net halvings; the input side must be divisible by 2**depth")
+    depth: int = Field(3, ge=1, le=6, description="U-Net halvings (2x2 max-pool)")
     batch_size: int = Field(8, ge=1, description="training images per step")
     lr: float = Field(2e-3, gt=0, description="Adam learning rate")
     input_size: int | None = Field(None, ge=16, description="side the segmenter sees (bilinear resize; "
@@ -80,17 +79,13 @@ class TrainedSegmenter(Segmenter):
 
     def load(self, ctx: EvalContext, options: TrainedOptions) -> UNetModel:
         train_dir = fitting.require_train_dir(ctx, "the 'trained' segmenter")
-        side = options.input_size or ctx.image_size
-        if side is not None and side % 2 ** options.depth:
-            raise ConfigError(f"trained.input_size: the segmenter's input side {side} is not divisible by "
-                              f"2**depth = {2 ** options.depth}; set trained.input_size or trained.depth")
         profile = ctx.options.get("profile")
         steps = steps_for(options, profile)
         key = fitting.cache_key(name=self.name, options=options.model_dump(), steps=steps, seed=ctx.seed,
                                 classes=list(ctx.class_names), ignore_index=ctx.ignore_index,
                                 data=fitting.content_hash(train_dir))
         path = fitting.cache_file(ctx.cache_dir, self.name, key)
-        net = SmallUNet(ctx.num_classes, options.width, options.depth)
+        net = fitting.seeded(ctx.seed, lambda: SmallUNet(ctx.num_classes, options.width, options.depth))
         cached = fitting.load(path)
         if cached is not None:
             net.load_state_dict(cached["state_dict"])
@@ -98,10 +93,11 @@ class TrainedSegmenter(Segmenter):
         else:
             meta = self.train(net, ctx, options, steps, train_dir)
             fitting.save(path, net, meta)
-        protocol = {"segmenter": self.name, "architecture": f"U-Net width {options.width} depth {options.depth}",
-                    "segmenter_input": options.input_size or "evaluation resolution",
-                    "segmenter_steps": steps, "segmenter_train_images": meta["train_images"],
-                    "segmenter_seed": ctx.seed, "segmenter_sha256": fitting.state_sha256(net)}
+        side = options.input_size or ctx.image_size
+        protocol = {"segmenter": f"{self.name}: U-Net width {options.width} depth {options.depth}, {steps} steps on "
+                                 f"{meta['train_images']} real training images, seed {ctx.seed}, "
+                                 f"weights {fitting.state_sha256(net)}",
+                    "segmenter_input": f"{side} px" if side else "the evaluation resolution"}
         return UNetModel(net, ctx.device, options.input_size, protocol)
 
     def train(self, net: SmallUNet, ctx: EvalContext, options: TrainedOptions, steps: int, train_dir) -> dict:
