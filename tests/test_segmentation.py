@@ -252,3 +252,15 @@ def test_smoke_run_fills_miou_and_classifier_for_the_model_and_the_real_images_r
     assert len(detail["iou"]) == 12 and len(detail["confusion"]) == 12
     board = (tmp_path / "out" / "synthetic-facades" / "leaderboard.md").read_text()
     assert "mIoU" in board and "cls acc" in board
+
+
+def test_a_large_split_is_read_batch_by_batch_with_the_same_pixels(facades, monkeypatch):
+    train_dir, _ = facades
+    stems = [p.stem for p in fitting.split_files(train_dir, "real")]
+    preloaded = fitting.SplitImages(train_dir, stems, with_labels=True)
+    monkeypatch.setattr(fitting, "PRELOAD_BYTES", 0)
+    lazy = fitting.SplitImages(train_dir, stems, with_labels=True)
+    assert preloaded.preloaded and not lazy.preloaded
+    idx = torch.tensor([5, 0, 5, 47])
+    for a, b in zip(preloaded.batch(idx), lazy.batch(idx)):
+        assert torch.equal(a, b)

@@ -130,7 +130,7 @@ def load_classifier(ctx: EvalContext, options: ClassifierOptions) -> TrainedClas
     if cached is not None:
         net.load_state_dict(cached["state_dict"])
     else:
-        photos = fitting.read_photos(train_dir / "real", stems)
+        data = fitting.SplitImages(train_dir, stems, with_labels=False)
         target = multi_hot(classes, stems, ctx.num_classes)
         positives = target.sum(0)
         # each class's positives weigh as much as its negatives, so 0.5 is the balanced decision
@@ -139,7 +139,8 @@ def load_classifier(ctx: EvalContext, options: ClassifierOptions) -> TrainedClas
 
         def loss_of(gen: torch.Generator) -> torch.Tensor:
             idx = fitting.batch_indices(gen, len(stems), options.batch_size)
-            x, _ = fitting.random_hflip(photos[idx], None, gen)
+            photos, _ = data.batch(idx)
+            x, _ = fitting.random_hflip(photos, None, gen)
             logits = net(fitting.normalize(x).to(ctx.device))
             return torch.nn.functional.binary_cross_entropy_with_logits(logits, target[idx].to(ctx.device),
                                                                       pos_weight=pos_weight)

@@ -62,6 +62,35 @@ def read_labels(folder: Path, stems: list[str]) -> torch.Tensor:
     return torch.from_numpy(np.stack([read_label(folder / f"{s}.png") for s in stems]).astype(np.int64))
 
 
+#: a training split larger than this (as uint8 pixels) is read from disk batch by batch
+PRELOAD_BYTES = 1 << 30
+
+
+class SplitImages:
+    """The photos (and optionally class-id maps) of a written split, in memory when they fit in
+    :data:`PRELOAD_BYTES`, else read from their PNGs for each batch."""
+
+    def __init__(self, folder: Path, stems: list[str], with_labels: bool):
+        self.folder, self.stems, self.with_labels = folder, stems, with_labels
+        with Image.open(folder / "real" / f"{stems[0]}.png") as im:
+            w, h = im.size
+        self.preloaded = len(stems) * w * h * (4 if with_labels else 3) <= PRELOAD_BYTES
+        if self.preloaded:
+            self.photos = read_photos(folder / "real", stems)
+            self.labels = read_labels(folder / "label_ids", stems) if with_labels else None
+
+    def __len__(self) -> int:
+        return len(self.stems)
+
+    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """uint8 photos (N,3,H,W) and int64 class ids (N,H,W) or None, for sample indices ``idx``."""
+        if self.preloaded:
+            return self.photos[idx], (self.labels[idx] if self.labels is not None else None)
+        chosen = [self.stems[i] for i in idx.tolist()]
+        labels = read_labels(self.folder / "label_ids", chosen) if self.with_labels else None
+        return read_photos(self.folder / "real", chosen), labels
+
+
 def normalize(photos: torch.Tensor) -> torch.Tensor:
     """uint8 or [0, 1] float photos -> float in [-1, 1] (what the trained networks read)."""
     x = photos.float()

@@ -102,15 +102,14 @@ class TrainedSegmenter(Segmenter):
 
     def train(self, net: SmallUNet, ctx: EvalContext, options: TrainedOptions, steps: int, train_dir) -> dict:
         stems = [p.stem for p in fitting.split_files(train_dir, "real")]
-        photos = fitting.read_photos(train_dir / "real", stems)
-        labels = fitting.read_labels(train_dir / "label_ids", stems)
+        data = fitting.SplitImages(train_dir, stems, with_labels=True)
         ignore = ctx.ignore_index if ctx.ignore_index is not None else -100
-        labels = torch.where((labels >= 0) & (labels < ctx.num_classes), labels, torch.full_like(labels, ignore))
         net.to(ctx.device)
 
         def loss_of(gen: torch.Generator) -> torch.Tensor:
-            idx = fitting.batch_indices(gen, len(stems), options.batch_size)
-            x, y = fitting.random_hflip(photos[idx].float() / 255.0, labels[idx], gen)
+            photos, labels = data.batch(fitting.batch_indices(gen, len(stems), options.batch_size))
+            labels = torch.where((labels >= 0) & (labels < ctx.num_classes), labels, torch.full_like(labels, ignore))
+            x, y = fitting.random_hflip(photos.float() / 255.0, labels, gen)
             logits = predict_logits(net, x.to(ctx.device), options.input_size)
             return torch.nn.functional.cross_entropy(logits, y.to(ctx.device), ignore_index=ignore)
 
