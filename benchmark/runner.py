@@ -29,8 +29,8 @@ from benchmark.config import (Layers, ModelRun, RunConfig, check_plugin_tables, 
                               validate_options)
 from benchmark.data import BadFiles, DatasetSpec, Sample, require_nonempty
 from benchmark.errors import BenchError, ConfigError, TrainingDiverged
-from benchmark.names import unknown
 from benchmark.evaluate import compute_metrics, generate_images, write_real_split
+from benchmark.names import unknown
 from benchmark.progress import Reporter
 from benchmark.results import REFERENCE_LABEL, REFERENCE_MODEL, ResultsStore, RunRecord
 from benchmark.train import (Trainer, checkpoints, configure_backends, load_checkpoint, resolve_device,
