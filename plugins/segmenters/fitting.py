@@ -21,10 +21,10 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from PIL import Image
 
 from benchmark.errors import BenchError
 from benchmark.imageio import read_label
-from PIL import Image
 
 #: bump when the training code changes what a cached network would be
 FIT_VERSION = 1
