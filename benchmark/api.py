@@ -219,6 +219,9 @@ class EvalContext:
     segmenter: str | None = None
     #: the loaded plugin registries (``plugins.segmenters.get(name)``); None in bare unit tests
     plugins: Any = None
+    #: progress display (:class:`benchmark.progress.Reporter`) for long work such as training an
+    #: evaluation network; None: silent
+    reporter: Any = None
 
     def stems(self) -> list[str]:
         return sorted(p.stem for p in self.fake_dir.glob("*.png"))

@@ -30,6 +30,7 @@ from benchmark.config import (Layers, ModelRun, RunConfig, check_plugin_tables, 
 from benchmark.data import BadFiles, DatasetSpec, Sample, require_nonempty
 from benchmark.errors import BenchError, ConfigError, TrainingDiverged
 from benchmark.evaluate import compute_metrics, generate_images, write_real_split
+from benchmark.names import unknown
 from benchmark.progress import Reporter
 from benchmark.results import REFERENCE_LABEL, REFERENCE_MODEL, ResultsStore, RunRecord
 from benchmark.train import (Trainer, checkpoints, configure_backends, load_checkpoint, resolve_device,
@@ -127,6 +128,7 @@ class Benchmark:
         self.spec: DatasetSpec = self.plugins.datasets.get(self.cfg.dataset)
         known = set(self.plugins.models.names()) | set(self.plugins.metrics.names()) | set(self.plugins.datasets.names())
         known |= {row_label(e.obj, p) for e in self.plugins.models for p in e.obj.presets}
+        known |= set(self.plugins.segmenters.names())
         check_plugin_tables(layers, known)
         self.dataset_options = validate_options(self.spec.Options, layers.plugins.get(self.spec.name, {}),
                                                 self.spec.name)
@@ -138,9 +140,25 @@ class Benchmark:
             mr.dataset_options = self.dataset_options
             mr.plugin.check(mr.options, mr.run.image_size or self.spec.native_size[0], self.spec.num_classes)
         self.metrics = resolve_metrics(self.cfg.eval.metrics, layers, self.plugins.metrics)
+        self.segmenter, self.segmenter_options = self.resolve_segmenter()
         self.device = resolve_device(self.cfg.device)
         self.dtype = resolve_precision(self.cfg.precision, self.device)
         self.store = ResultsStore(self.cfg.output_root / "bench.sqlite")
+
+    def resolve_segmenter(self) -> tuple[str | None, dict]:
+        """``eval.segmenter`` (else the dataset's default) and its validated options table, checked
+        before any training whenever it is set explicitly or a segmentation metric will use it."""
+        name = self.cfg.eval.segmenter or self.spec.default_segmenter
+        used = self.cfg.eval.segmenter is not None or any(m.kind == "segmentation" for m, _ in self.metrics)
+        if name is None or not used:
+            return name, {}
+        if name not in self.plugins.segmenters:
+            where = "eval.segmenter" if self.cfg.eval.segmenter else f"the default segmenter of {self.spec.name}"
+            raise ConfigError(unknown(f"segmenter ({where})", name, self.plugins.segmenters.names(),
+                                      "see `bench list segmenters`; choose one with --set eval.segmenter=NAME"))
+        segmenter = self.plugins.segmenters.get(name)
+        options = validate_options(segmenter.Options, self.layers.plugins.get(name, {}), name)
+        return name, options.model_dump(mode="json")
 
     # ------------------------------------------------------------ the whole run
 
@@ -300,10 +318,10 @@ class Benchmark:
                            class_names=list(self.spec.class_names), ignore_index=self.spec.ignore_index,
                            device=self.device, cache_dir=cache, batch_size=self.cfg.eval.batch_size,
                            options={"dataset": self.spec.name, "run_dir": str(run_dir),
-                                    "real_split": self.cfg.eval.real_split},
+                                    "real_split": self.cfg.eval.real_split, "profile": self.cfg.profile,
+                                    "segmenter_options": self.segmenter_options},
                            train_dir=self.real_train_dir(data, size), reference=reference, image_size=size,
-                           seed=seed, segmenter=self.cfg.eval.segmenter or self.spec.default_segmenter,
-                           plugins=self.plugins)
+                           seed=seed, segmenter=self.segmenter, plugins=self.plugins, reporter=self.reporter)
 
     def protocol(self, size: int, images: int) -> dict[str, Any]:
         return {"dataset": self.spec.name, "dataset_options": self.dataset_options.model_dump(mode="json"),

@@ -35,6 +35,7 @@ class Facades(DatasetSpec):
     layout = "side-by-side: photo left, colour label map right, one JPEG per pair"
     license = "free for research use (CMP Facade Database)"
     citation = CITATION
+    default_segmenter = "trained"  # a U-Net bench trains on the real training photos
 
     def split_dir(self, tree: Path, split: str) -> Path | None:
         return find_dir(tree, f"facades/{split}") or find_dir(tree, split)

@@ -62,6 +62,7 @@ class Folder(DatasetSpec):
     layout = "images/STEM.(png|jpg) + labels/STEM.png + dataset.toml"
     license = "the user's"
     Options = FolderOptions
+    default_segmenter = "trained"  # a U-Net bench trains on the real training photos
 
     def root_of(self, root: Path, options: FolderOptions) -> Path:
         return Path(options.path) if options.path else self.directory(root)

@@ -1,0 +1,130 @@
+"""`miou`: segmentation consistency, mIoU and pixel accuracy of a segmenter on the generated images.
+
+As in source report 000 (and the SPADE paper's evaluation): a segmentation
+network labels every generated image, and its prediction is compared with the
+label map the image was generated from. Definitions (see
+:mod:`plugins.segmenters.scores`):
+
+- one confusion matrix accumulated over all test images; pixels whose label is
+  the dataset's ignore index are not counted;
+- mIoU: mean of TP / (TP + FP + FN) over the classes present in the ground
+  truth or the prediction (union > 0 over the test set); classes absent from
+  both are left out;
+- pixel accuracy: correctly labelled pixels / counted pixels.
+
+The segmenter is ``eval.segmenter`` or the dataset's default (``trained`` for
+facades and faces: a U-Net bench trains on the real training photos;
+``deeplabv3-voc`` for PASCAL VOC); its options come from its own table
+(``--set trained.steps=800``). It reads the images at its own input size
+(``trained``: the evaluation resolution unless ``trained.input_size`` is set;
+``deeplabv3-voc``: 520x520), and its logits are resized bilinearly to the label
+maps, which stay at the evaluation resolution. The protocol records the
+segmenter, its weights' checksum and the same scores on the real test photos
+(``real_miou``, ``real_pixel_acc``): the ceiling, also shown as the "real
+images" row. Per-class IoU and the confusion matrix go to ``RUN_DIR/miou.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from benchmark.api import EvalContext, Metric, MetricResult
+from benchmark.config import validate_options
+from benchmark.errors import BenchError
+from benchmark.hookspecs import hookimpl
+from benchmark.imageio import read_label, read_rgb
+from plugins.segmenters.scores import MEAN_OVER, confusion, scores
+
+MIOU, PIXEL_ACC = "mIoU", "pixel acc"
+
+
+def load_segmenter(ctx: EvalContext):
+    """The segmenter of this evaluation, loaded (trained or read from weights); BenchError says why not."""
+    if not ctx.segmenter:
+        raise BenchError(f"dataset '{ctx.options.get('dataset', '?')}' names no default segmenter; "
+                         f"choose one with --set eval.segmenter=trained (see `bench list segmenters`)")
+    if ctx.plugins is None:
+        raise BenchError("no plugin registry in this evaluation context; run mIoU through `bench run`")
+    segmenter = ctx.plugins.segmenters.get(ctx.segmenter)
+    options = validate_options(segmenter.Options, ctx.options.get("segmenter_options", {}), segmenter.name)
+    return segmenter.load(ctx, options)
+
+
+def confusion_of(model, image_dir: Path, label_dir: Path, stems: list[str], ctx: EvalContext) -> torch.Tensor:
+    """The confusion matrix of ``model`` on ``image_dir/STEM.png`` against ``label_dir/STEM.png``."""
+    n = ctx.num_classes
+    cm = torch.zeros(n, n, dtype=torch.int64)
+    for i in range(0, len(stems), ctx.batch_size):
+        chunk = stems[i:i + ctx.batch_size]
+        images = torch.stack([read_rgb(image_dir / f"{s}.png") for s in chunk]).to(ctx.device)
+        target = torch.stack([torch.from_numpy(read_label(label_dir / f"{s}.png").astype("int64")) for s in chunk])
+        pred = model.predict(images)
+        if pred.shape != target.shape:
+            raise BenchError(f"segmenter {ctx.segmenter!r} predicted maps of shape {tuple(pred.shape)} for labels "
+                             f"{tuple(target.shape)}; a segmenter must predict at the label maps' size")
+        cm += confusion(target, pred, n, ctx.ignore_index)
+    return cm
+
+
+def folder_hash(*folders: Path) -> str:
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(folder.glob("*.png")):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def real_ceiling(model, ctx: EvalContext, stems: list[str]) -> dict:
+    """The segmenter's scores on the real test photos, cached per segmenter and test split."""
+    key = hashlib.sha256(json.dumps({"segmenter": model.protocol, "data": folder_hash(ctx.real_dir, ctx.label_dir),
+                                     "ignore": ctx.ignore_index}, sort_keys=True, default=str).encode())
+    path = ctx.cache_dir / "evalnets" / f"ceiling-{key.hexdigest()[:16]}.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    result = scores(confusion_of(model, ctx.real_dir, ctx.label_dir, stems, ctx))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result))
+    return result
+
+
+class MIoU(Metric):
+    name = "miou"
+    summary = "segmentation consistency: mIoU and pixel accuracy of a segmenter on the generated images"
+    columns = {MIOU: "up", PIXEL_ACC: "up"}
+    kind = "segmentation"
+
+    def compute(self, ctx, options):
+        stems = ctx.stems()
+        if not stems:
+            raise BenchError(f"{ctx.fake_dir}: no images to segment")
+        model = load_segmenter(ctx)
+        cm = confusion_of(model, ctx.fake_dir, ctx.label_dir, stems, ctx)
+        result = scores(cm)
+        ceiling = result if ctx.reference else real_ceiling(model, ctx, stems)
+        protocol = {**model.protocol, "images": len(stems), "miou_over": MEAN_OVER,
+                    "real_miou": _round(ceiling["miou"]), "real_pixel_acc": _round(ceiling["pixel_accuracy"])}
+        if ctx.ignore_index is not None:
+            protocol["ignored_label"] = ctx.ignore_index
+        run_dir = ctx.options.get("run_dir")
+        if run_dir:
+            detail = {"classes": list(ctx.class_names), "iou": result["iou"], "confusion": cm.tolist(),
+                      "real_iou": ceiling["iou"], **protocol}
+            (Path(run_dir) / "miou.json").write_text(json.dumps(detail, indent=1, default=str))
+        notes = {}
+        if result["miou"] is None:
+            notes = {MIOU: "no labelled pixels", PIXEL_ACC: "no labelled pixels"}
+        return MetricResult({MIOU: result["miou"], PIXEL_ACC: result["pixel_accuracy"]}, protocol, notes)
+
+
+def _round(value):
+    return None if value is None else round(value, 6)
+
+
+@hookimpl
+def register_metrics(register):
+    register(MIoU())
