@@ -61,8 +61,12 @@ class Spade(ModelPlugin):
     """SPADE / GauGAN with the official code's defaults; source 000's settings and VAE mode as presets.
 
     Rows: ``spade`` (official, no VAE), ``spade+vae`` (official in VAE mode, z ~ N(0, I)
-    at generation), ``spade+source-000`` (source 000's loss weights, optimiser and
-    preprocessing). ``--set spade.lambda_vgg=0`` trains without the VGG19 file.
+    at generation, seeded per test image), ``spade+source-000`` (source 000's loss
+    weights, optimiser and preprocessing). SPADE computes ``normalized * (1 + gamma) +
+    beta`` as the official code does (the paper writes ``gamma * normalized + beta``).
+    The VGG loss needs torchvision's vgg19-dcbb9e9d.pth (`bench weights import
+    vgg19-imagenet FILE`, or ``spade.vgg_weights=FILE``); ``--set spade.lambda_vgg=0``
+    trains without it and the row says "no VGG loss". More in docs/spade.md.
     """
 
     name = "spade"
