@@ -43,7 +43,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from benchmark.api import ModelPlugin, Options, Preset, Trainable, TrainLength, TrainTransform
-from benchmark.errors import ConfigError
+from benchmark.errors import ConfigError, WeightsError
 from benchmark.hookspecs import hookimpl
 from plugins.models import vgg19
 
@@ -121,7 +121,11 @@ class Spade(ModelPlugin):
             raise ConfigError(f"{self.name}: style_mixing and generate_z='encoder' need use_vae=true (a latent z)")
         if options.lambda_vgg > 0:
             # stops the run before any training when the VGG19 file is missing (offline) or broken
-            vgg19.resolve_file(options.vgg_weights or None)
+            try:
+                vgg19.resolve_file(options.vgg_weights or None)
+            except WeightsError as e:
+                raise WeightsError(f"{self.name}'s VGG loss (lambda_vgg={options.lambda_vgg:g}): {e}; or train "
+                                   f"without it: --set {self.name}.lambda_vgg=0") from e
 
     def build(self, options: Options, num_classes: int, image_size: int) -> Trainable:
         return SpadeTrainable(options, num_classes, image_size)
