@@ -25,8 +25,8 @@ def test_quick_pix2pix_beats_untrained_on_held_out_psnr_and_ssim(tmp_path):
 def test_quick_spade_beats_untrained_on_held_out_psnr_and_ssim(tmp_path):
     """spade, quick profile (64 px, narrow) shortened to 150 steps, without the VGG loss.
 
-    Measured (seed 0, 83 s on 2 loaded cores): untrained PSNR 5.9 SSIM 0.065 (eval-mode batch norm with
-    fresh running statistics saturates the tanh), trained PSNR 14.7 SSIM 0.343; the thresholds keep about
+    Measured (seed 0, 59 s on 2 cores): untrained PSNR 5.3 SSIM 0.042 (eval-mode batch norm with
+    fresh running statistics saturates the tanh), trained PSNR 15.2 SSIM 0.349; the thresholds keep about
     half of those margins.
     """
     flags = {"models": ["spade"], "profile": "quick", "data_root": tmp_path / "data", "steps": 150,
