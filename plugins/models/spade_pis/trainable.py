@@ -164,9 +164,9 @@ class SpadePisTrainable(Trainable):
 
     def generation_metrics(self) -> dict[str, MetricValue]:
         o = self.options
+        # what makes two rows' numbers comparable: the same style photos (the method may differ)
         protocol = {"metric": "spade-pis", "styles": o.style_dir or "other test photos",
-                    "num_styles": o.num_styles, "style_seed": o.style_seed, "smoothing": o.smoothing,
-                    "label_aware": o.label_aware and not o.style_dir}
+                    "num_styles": o.num_styles, "style_seed": o.style_seed}
         columns = {"STYLE": "down", "STYLE_SPADE": "none", "DIVERSITY": "none",
                    "T_SPADE_MS": "none", "T_PWCT_MS": "none", "T_SMOOTH_MS": "none"}
         notes = {"DIVERSITY": "needs num_styles >= 2"}
