@@ -1,0 +1,136 @@
+"""SPADE (GauGAN): a generator of SPADE residual blocks, multi-scale PatchGANs, hinge + FM + VGG (+ KL).
+
+Sources:
+
+- "Semantic Image Synthesis with Spatially-Adaptive Normalization" (the SPADE paper)
+  and its official code give the defaults (preset ``official``): SPADE with
+  parameter-free batch norm, a 3x3 shared conv of 128 channels,
+  ``normalized * (1 + gamma) + beta`` (the code's form); spectral norm on the block
+  convs; 5 upsamplings (``normal``), ngf 64; no VAE (the generator starts from the
+  downsampled label map); two PatchGANs of 4 layers, ndf 64, spectral instance norm;
+  hinge loss, feature matching 10, VGG19 10 (layer weights 1/32 ... 1), KL 0.05 in VAE
+  mode; TTUR: G lr 1e-4, D lr 4e-4, Adam betas (0.0, 0.9); Xavier init with gain 0.02;
+  resize 286 -> random crop 256 and horizontal flip; linear lr decay over the second
+  half of training; generation in eval mode.
+- Source report 000 (a GauGAN in TensorFlow/Keras on facades and PASCAL VOC) gives the
+  preset ``source-000``: VAE mode with a 256-d z through a linear layer to a 4x4 grid
+  (6 upsamplings, ``more``), loss weights GAN 1 / FM 10 / VGG 0.1 / KL 0.1, Adam
+  (0.0, 0.999) with G 1e-4 and D 4e-4, batch 4 (paper profile), resize 288 -> crop
+  256, LeakyReLU 0.2 in the blocks (as the official code; the paper's figure shows
+  ReLU, ``block_activation=relu``), and its discriminator of 4 strided conv blocks plus
+  an output conv with instance norm and no spectral norm (the report names none).
+- Preset ``vae`` is the official setting in VAE mode (the paper's multi-modal
+  synthesis): z from the encoder in training, from N(0, I) at generation, seeded per
+  test image so generation is reproducible (``generate_z=encoder`` reads the test
+  photo as style image instead; the row note says so).
+
+The VGG loss needs torchvision's ImageNet VGG19 (``vgg19-dcbb9e9d.pth``, see
+``bench weights list``) or a file given with ``spade.vgg_weights=FILE``; offline and
+missing, the run stops before training with the command that imports it. With
+``spade.lambda_vgg=0`` no file is needed and the row says "no VGG loss".
+
+Differences from the official code forced by the benchmark: the label map is the
+dataset's one-hot map (no instance edge map, no "don't care" channel); the encoder reads
+the training size with ``log2(size / 4)`` stride-2 convs (six at 256 px, as the
+official one after its resize to 256); the lr decay is applied per step from the
+harness's progress instead of per epoch. Profiles: ``smoke`` (seconds), ``quick``
+(64 px, narrow networks, a few minutes on 2 CPU cores), ``paper`` (256 px, official
+widths, 200 epochs at batch 1, the official code's default batch size).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from benchmark.api import ModelPlugin, Options, Preset, Trainable, TrainLength, TrainTransform
+from benchmark.errors import ConfigError
+from benchmark.hookspecs import hookimpl
+from plugins.models import vgg19
+
+from .encoder import encoder_depth
+from .generator import NUM_UP, start_size
+from .options import SpadeOptions
+from .trainable import SpadeTrainable
+
+SOURCE_000 = {"use_vae": True, "num_upsampling_layers": "more", "lambda_feat": 10.0, "lambda_vgg": 0.1,
+              "lambda_kld": 0.1, "lr_G": 1e-4, "lr_D": 4e-4, "beta1": 0.0, "beta2": 0.999, "batch_size": 4,
+              "load_scale": 288 / 256, "block_activation": "lrelu", "spectral_D": False, "n_layers_D": 4}
+
+
+class Spade(ModelPlugin):
+    """SPADE / GauGAN with the official code's defaults; source 000's settings and VAE mode as presets.
+
+    Rows: ``spade`` (official, no VAE), ``spade+vae`` (official in VAE mode, z ~ N(0, I)
+    at generation), ``spade+source-000`` (source 000's loss weights, optimiser and
+    preprocessing). ``--set spade.lambda_vgg=0`` trains without the VGG19 file.
+    """
+
+    name = "spade"
+    summary = "SPADE/GauGAN: SPADE ResBlk generator, multi-scale PatchGAN, hinge + FM + VGG (+KL) losses"
+    input_kind = "label-map"
+    Options = SpadeOptions
+    default_preset = "official"
+    presets: ClassVar[dict[str, Preset]] = {
+        "official": Preset("SPADE paper / official code defaults (no VAE)"),
+        "vae": Preset("official, VAE mode: image encoder, KL 0.05, z ~ N(0, I) at generation", {"use_vae": True}),
+        "source-000": Preset("source 000: VAE, 6 upsamplings, losses 1/10/0.1/0.1, betas (0, 0.999), batch 4, "
+                             "288 -> 256 crop", SOURCE_000),
+    }
+    profiles: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {
+        "smoke": {"run": {"image_size": 32, "steps": 20, "batch_size": 2},
+                  "options": {"ngf": 4, "ndf": 8, "nef": 8, "spade_hidden": 16, "z_dim": 16,
+                              "num_upsampling_layers": "normal"}},
+        "quick": {"run": {"image_size": 64, "steps": 500, "batch_size": 4},
+                  "options": {"ngf": 8, "ndf": 16, "nef": 16, "spade_hidden": 16, "z_dim": 64, "num_D": 2,
+                              "n_layers_D": 3}},
+        "paper": {"run": {"image_size": 256, "epochs": 200, "batch_size": 1}, "options": {}},
+    }
+
+    def train_length(self, options: Options, profile: str) -> TrainLength:
+        run = self.profiles.get(profile, self.profiles["paper"])["run"]
+        batch = run["batch_size"]
+        if profile == "paper" and options.batch_size is not None:
+            batch = options.batch_size
+        return TrainLength(epochs=run.get("epochs"), steps=run.get("steps"), batch_size=batch)
+
+    def train_transform(self, options: Options, image_size: int) -> TrainTransform:
+        return TrainTransform(load_size=round(image_size * options.load_scale), hflip=True)
+
+    def check(self, options: Options, image_size: int, num_classes: int) -> None:
+        up = NUM_UP[options.num_upsampling_layers]
+        if start_size(image_size, options.num_upsampling_layers) < 1 or image_size % 2 ** up:
+            raise ConfigError(
+                f"{self.name}: image_size {image_size} must be a multiple of 2**{up} = {2 ** up} with "
+                f"num_upsampling_layers={options.num_upsampling_layers!r}; use a multiple of {2 ** up} or fewer "
+                f"upsampling layers (normal 5, more 6, most 7)")
+        if options.use_vae and (image_size < 8 or image_size & (image_size - 1)):
+            raise ConfigError(f"{self.name}: VAE mode needs a power-of-two image_size >= 8 for the encoder "
+                              f"({encoder_depth(max(image_size, 8))} stride-2 convs to 4x4), got {image_size}")
+        if options.num_upsampling_layers == "most" and options.ngf < 2:
+            raise ConfigError(f"{self.name}: num_upsampling_layers='most' needs ngf >= 2 (its last block has "
+                              f"ngf/2 channels)")
+        if (options.style_mixing > 0 or options.generate_z == "encoder") and not options.use_vae:
+            raise ConfigError(f"{self.name}: style_mixing and generate_z='encoder' need use_vae=true (a latent z)")
+        if options.lambda_vgg > 0:
+            # stops the run before any training when the VGG19 file is missing (offline) or broken
+            vgg19.resolve_file(options.vgg_weights or None)
+
+    def build(self, options: Options, num_classes: int, image_size: int) -> Trainable:
+        return SpadeTrainable(options, num_classes, image_size)
+
+    def describe(self, options: Options) -> str:
+        notes = []
+        if options.lambda_vgg == 0:
+            notes.append("no VGG loss")
+        if options.use_vae:
+            notes.append("z from the test photo (style)" if options.generate_z == "encoder" else "z ~ N(0,I)")
+        if options.noise:
+            notes.append("noise injection")
+        if options.style_mixing > 0:
+            notes.append(f"style mixing p={options.style_mixing:g}")
+        return "; ".join(notes)
+
+
+@hookimpl
+def register_models(register):
+    register(Spade())
