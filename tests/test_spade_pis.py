@@ -16,6 +16,7 @@ from benchmark.errors import WeightsError
 from benchmark.progress import Reporter
 from benchmark.results import ResultsStore
 from benchmark.runner import Benchmark
+from benchmark.train import checkpoints, load_checkpoint
 from plugins.models import vgg19
 from plugins.models.spade_pis.measures import colour_distance, diversity
 from plugins.models.spade_pis.options import SpadePisOptions
@@ -86,7 +87,7 @@ def read_fakes(run_dir) -> np.ndarray:
 
 
 def test_smoke_run_end_to_end_exact_and_fast_then_spade_from_that_run(tmp_path, roots, vgg_env):
-    proc = smoke("--models", "spade-pis,spade-pis+fast", roots=roots, env=vgg_env)
+    proc = smoke("--models", "spade,spade-pis,spade-pis+fast", roots=roots, env=vgg_env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     log = proc.stdout + proc.stderr
     store = ResultsStore(tmp_path / "out" / "bench.sqlite")
@@ -103,6 +104,11 @@ def test_smoke_run_end_to_end_exact_and_fast_then_spade_from_that_run(tmp_path, 
         assert row.metrics["PSNR"].value is not None
         assert read_fakes(Path(row.run_dir)).shape == (8, 32, 32, 3)
         assert f"{label} measured T_SMOOTH_MS=" in log
+    # the embedded SPADE is the `spade` row's SPADE: same options, seed and random numbers
+    spade_state = load_checkpoint(checkpoints(Path(rows["spade"].run_dir))[-1])["model"]
+    pis_state = load_checkpoint(checkpoints(Path(rows["spade-pis"].run_dir))[-1])["model"]
+    assert spade_state.keys() == {k[len("spade."):] for k in pis_state if k.startswith("spade.")}
+    assert all(torch.equal(v, pis_state[f"spade.{k}"]) for k, v in spade_state.items())
     # the decoders were trained once, for the first row, and reused by the second
     assert log.count("training PhotoWCT decoders") == 1 and log.count("decoders reused") == 1
     assert len(list((tmp_path / "out" / "cache" / "spade-pis").glob("decoders-*.pt"))) == 1
