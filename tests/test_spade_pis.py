@@ -117,12 +117,20 @@ def test_smoke_run_end_to_end_exact_and_fast_then_spade_from_that_run(tmp_path, 
     assert np.abs(read_fakes(exact_dir).astype(int) - read_fakes(fast_dir).astype(int)).mean() > 1
 
     # SPADE taken from that run: nothing trained, the same images come out
-    again = smoke("--models", "spade-pis", "--set", f"spade-pis.spade_run={exact_dir}", roots=roots, env=vgg_env)
+    saved = tmp_path / "all-styles"
+    again = smoke("--models", "spade-pis", "--set", f"spade-pis.spade_run={exact_dir}",
+                  "--set", f"spade-pis.save_dir={saved}", roots=roots, env=vgg_env)
     assert again.returncode == 0, again.stdout + again.stderr
     latest = max(ResultsStore(tmp_path / "out" / "bench.sqlite").runs(), key=lambda r: r.id)
     assert latest.status == "ok" and latest.config["run"]["steps"] == 1
     assert "decoders reused" in again.stdout + again.stderr
     np.testing.assert_array_equal(read_fakes(Path(latest.run_dir)), read_fakes(exact_dir))
+    # every stylization of every label map, its style photo and SPADE's photo were written too
+    fakes = sorted((exact_dir / "images" / "fake").glob("*.png"))
+    assert len(list((saved / "stylized").glob("*.png"))) == len(list((saved / "style").glob("*.png"))) == 16
+    assert len(list((saved / "content").glob("*.png"))) == 8
+    first = np.asarray(Image.open(saved / "stylized" / f"{fakes[0].stem}_0.png"))
+    np.testing.assert_array_equal(first, np.asarray(Image.open(fakes[0])))
 
 
 def test_missing_vgg19_offline_stops_the_run_before_training_with_the_fix(tmp_path, monkeypatch):

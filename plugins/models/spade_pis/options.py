@@ -26,6 +26,9 @@ class SpadePisOptions(Options):
     num_styles: int = Field(3, ge=1, description="stylizations per label map, one per style photo: the first "
                             "is written and ranked, all of them give DIVERSITY")
     style_seed: int = Field(0, description="seed of the per-test-image choice of style photos")
+    save_dir: str = Field("", description="also write every stylization (stylized/STEM_k.png), its style "
+                          "photo (style/STEM_k.png) and SPADE's content photo (content/STEM.png) into this "
+                          "folder; empty: only the first stylization, in the run's images/fake")
     label_aware: bool = Field(True, description="transfer per class region using both label maps (test-split "
                               "styles only; style_dir photos have no label map and are transferred whole)")
     min_region: int = Field(MIN_PIXELS, ge=1, description="label-aware: skip a class covering fewer feature "

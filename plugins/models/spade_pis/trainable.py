@@ -18,6 +18,7 @@ import torch
 
 from benchmark.api import SetupContext, StepContext, Trainable
 from benchmark.errors import ConfigError
+from benchmark.imageio import to_uint8, write_png
 from benchmark.results import MetricValue
 from benchmark.train import checkpoints, load_checkpoint
 from plugins.models import vgg19
@@ -93,6 +94,7 @@ class SpadePisTrainable(Trainable):
             features = vgg19.load(options.vgg_weights or None, depth="relu4_1")
             self.pwct = PhotoWCT(features, tuple(options.levels))
         self.styles: StylePool | None = None
+        self.stems: list[str] = []
         self.tally = Tally()
         self.decoder_record = None
         self.optimizers = {}
@@ -123,7 +125,17 @@ class SpadePisTrainable(Trainable):
                                     seed=o.style_seed)
         else:
             self.styles = StylePool(split.photos, split.labels, exclude_self=True, seed=o.style_seed)
+        self.stems = list(split.stems)
         self.tally = Tally()
+
+    def save(self, index: int, content: torch.Tensor, stylized: list[torch.Tensor], chosen: list[int]) -> None:
+        """Write SPADE's photo, the style photos and every stylization of test image ``index``."""
+        folder = Path(self.options.save_dir).expanduser()
+        stem = self.stems[index]
+        write_png(folder / "content" / f"{stem}.png", to_uint8(content * 2 - 1))
+        for k, (image, j) in enumerate(zip(stylized, chosen)):
+            write_png(folder / "stylized" / f"{stem}_{k}.png", to_uint8(image * 2 - 1))
+            write_png(folder / "style" / f"{stem}_{k}.png", self.styles.photos[j].permute(1, 2, 0).numpy())
 
     def stylize(self, content: torch.Tensor, label: torch.Tensor, style_index: int) -> torch.Tensor:
         """One content photo (1,3,H,W) in [0, 1] with its label map, stylized by one pool photo."""
@@ -160,6 +172,8 @@ class SpadePisTrainable(Trainable):
                 self.tally.add("STYLE_SPADE", colour_distance(content01[i].cpu(), first_style))
                 self.tally.add("DIVERSITY", diversity([s.cpu() for s in stylized]))
                 outputs.append(stylized[0])
+                if self.options.save_dir:
+                    self.save(int(batch["index"][i]), content01[i], stylized, chosen)
         return torch.stack(outputs) * 2 - 1
 
     def generation_metrics(self) -> dict[str, MetricValue]:
