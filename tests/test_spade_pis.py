@@ -142,3 +142,37 @@ def test_missing_vgg19_offline_stops_the_run_before_training_with_the_fix(tmp_pa
     message = str(err.value)
     assert "vgg19-dcbb9e9d.pth" in message and "offline" in message and "\n" not in message
     assert "bench weights import vgg19-imagenet" in message
+
+
+def test_styles_from_a_folder_are_transferred_whole_and_measured(tmp_path):
+    """Generation in-process with an untrained SPADE: photos of style_dir, no label maps."""
+    from types import SimpleNamespace
+
+    from benchmark.transforms import model_batch
+    from plugins.models.spade import Spade
+    from plugins.models.spade_pis import SpadePis
+
+    styles = tmp_path / "styles"
+    styles.mkdir()
+    for i, colour in enumerate([(200, 30, 30), (20, 40, 220)]):
+        Image.fromarray(np.full((20, 24, 3), colour, np.uint8)).save(styles / f"s{i}.png")
+    (styles / "notes.txt").write_text("not an image")
+    plugin = SpadePis()
+    options = SpadePisOptions(spade={**Spade.profiles["smoke"]["options"], "lambda_vgg": 0}, style_dir=str(styles), num_styles=2,
+                              smoothing="fast", guided_radius=2,
+                              vgg_weights=str(vgg19.write_random_file(tmp_path / "vgg.pth", width=4)))
+    model = plugin.build(options, num_classes=3, image_size=32).eval()
+    label = torch.zeros(2, 32, 32, dtype=torch.long)
+    label[:, 16:] = 1
+    split = SimpleNamespace(photos=torch.zeros(2, 3, 32, 32, dtype=torch.uint8), labels=label, stems=["a", "b"],
+                            image_size=32)
+    model.before_generation(split)
+    assert model.styles.labels is None and tuple(model.styles.photos.shape) == (2, 3, 32, 32)
+    items = [{"image": torch.zeros(3, 32, 32), "label": label[i], "index": torch.tensor(i),
+              "classes": torch.zeros(256, dtype=torch.uint8)} for i in range(2)]
+    out = model.generate(model_batch(items, torch.device("cpu"), 3, None))
+    assert out.shape == (2, 3, 32, 32) and out.min() >= -1 and out.max() <= 1
+    measured = model.generation_metrics()
+    assert measured["DIVERSITY"].value > 0  # a red and a blue style give different images
+    assert measured["STYLE"].direction == "down" and measured["T_SPADE_MS"].direction == "none"
+    assert measured["STYLE"].protocol["styles"] == str(styles)
