@@ -74,8 +74,17 @@ def exact_smooth(stylized: torch.Tensor, content: torch.Tensor, lam: float = 1e-
 
 
 def box_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
-    """Mean over the (2r+1)^2 window around each pixel, counting only pixels inside the image."""
-    return F.avg_pool2d(x, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
+    """Mean over the (2r+1)^2 window around each pixel of (N,C,H,W), counting only pixels inside
+    the image; summed-area tables make it cost the same for any radius."""
+    h, w = x.shape[-2:]
+    table = F.pad(x.cumsum(-2).cumsum(-1), (1, 0, 1, 0))  # table[..., i, j] = sum of x[..., :i, :j]
+    ys, xs = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
+    y0, y1 = (ys - radius).clamp(min=0), (ys + radius + 1).clamp(max=h)
+    x0, x1 = (xs - radius).clamp(min=0), (xs + radius + 1).clamp(max=w)
+    rows_hi, rows_lo = table[..., y1, :], table[..., y0, :]
+    total = rows_hi[..., x1] - rows_hi[..., x0] - rows_lo[..., x1] + rows_lo[..., x0]
+    count = (y1 - y0)[:, None] * (x1 - x0)[None, :]
+    return total / count.to(x.dtype)
 
 
 def guided_filter(source: torch.Tensor, guide: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
@@ -96,8 +105,8 @@ def guided_filter(source: torch.Tensor, guide: torch.Tensor, radius: int, eps: f
     gp = box_mean(torch.einsum("nihw,nchw->ncihw", g, p).reshape(n, c * 3, h, w), radius).reshape(n, c, 3, h, w)
     cov_gp = gp - mean_g[:, None] * mean_p[:, :, None]
     system = (cov_g + eps * torch.eye(3, dtype=g.dtype, device=g.device)[None, :, :, None, None])
-    a = torch.linalg.solve(system.permute(0, 3, 4, 1, 2)[:, None],  # N,1,H,W,3,3
-                           cov_gp.permute(0, 1, 3, 4, 2)[..., None])[..., 0]  # N,C,H,W,3
+    inverse = torch.linalg.inv(system.permute(0, 3, 4, 1, 2))  # N,H,W,3,3, once for every channel
+    a = torch.einsum("nhwij,ncjhw->nchwi", inverse, cov_gp)  # N,C,H,W,3
     b = mean_p - (a * mean_g.permute(0, 2, 3, 1)[:, None]).sum(-1)
     mean_a = box_mean(a.permute(0, 1, 4, 2, 3).reshape(n, c * 3, h, w), radius).reshape(n, c, 3, h, w)
     out = (mean_a * g[:, None]).sum(2) + box_mean(b, radius)
