@@ -103,6 +103,10 @@ class Spade(ModelPlugin):
                 f"{self.name}: image_size {image_size} must be a multiple of 2**{up} = {2 ** up} with "
                 f"num_upsampling_layers={options.num_upsampling_layers!r}; use a multiple of {2 ** up} or fewer "
                 f"upsampling layers (normal 5, more 6, most 7)")
+        if options.norm_G == "instance" and start_size(image_size, options.num_upsampling_layers) < 2:
+            raise ConfigError(f"{self.name}: norm_G='instance' needs a start grid of at least 2x2 (instance norm "
+                              f"of a 1x1 map is undefined): use image_size >= {2 ** (up + 1)} or fewer upsampling "
+                              f"layers")
         if options.use_vae and (image_size < 8 or image_size & (image_size - 1)):
             raise ConfigError(f"{self.name}: VAE mode needs a power-of-two image_size >= 8 for the encoder "
                               f"({encoder_depth(max(image_size, 8))} stride-2 convs to 4x4), got {image_size}")
