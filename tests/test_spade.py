@@ -191,7 +191,8 @@ def test_missing_vgg_weights_stop_the_run_before_training(tmp_path, monkeypatch)
     with pytest.raises(WeightsError) as err:
         Benchmark(Layers.from_sources({}, {}, flags), Reporter(quiet=True))
     message = str(err.value)
-    for needed in (vgg19.SPEC.filename, "sha256", f"bench weights import {vgg19.SPEC.name}", vgg19.SPEC.url):
+    for needed in (vgg19.SPEC.filename, "sha256", f"bench weights import {vgg19.SPEC.name}", vgg19.SPEC.url,
+                   "--set spade.lambda_vgg=0"):
         assert needed in message
     assert not (tmp_path / "out" / "runs").exists()  # nothing trained
     with pytest.raises(WeightsError, match="does not exist"):

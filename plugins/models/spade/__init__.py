@@ -43,7 +43,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from benchmark.api import ModelPlugin, Options, Preset, Trainable, TrainLength, TrainTransform
-from benchmark.errors import ConfigError
+from benchmark.errors import ConfigError, WeightsError
 from benchmark.hookspecs import hookimpl
 from plugins.models import vgg19
 
@@ -61,8 +61,12 @@ class Spade(ModelPlugin):
     """SPADE / GauGAN with the official code's defaults; source 000's settings and VAE mode as presets.
 
     Rows: ``spade`` (official, no VAE), ``spade+vae`` (official in VAE mode, z ~ N(0, I)
-    at generation), ``spade+source-000`` (source 000's loss weights, optimiser and
-    preprocessing). ``--set spade.lambda_vgg=0`` trains without the VGG19 file.
+    at generation, seeded per test image), ``spade+source-000`` (source 000's loss
+    weights, optimiser and preprocessing). SPADE computes ``normalized * (1 + gamma) +
+    beta`` as the official code does (the paper writes ``gamma * normalized + beta``).
+    The VGG loss needs torchvision's vgg19-dcbb9e9d.pth (`bench weights import
+    vgg19-imagenet FILE`, or ``spade.vgg_weights=FILE``); ``--set spade.lambda_vgg=0``
+    trains without it and the row says "no VGG loss". More in docs/spade.md.
     """
 
     name = "spade"
@@ -117,7 +121,11 @@ class Spade(ModelPlugin):
             raise ConfigError(f"{self.name}: style_mixing and generate_z='encoder' need use_vae=true (a latent z)")
         if options.lambda_vgg > 0:
             # stops the run before any training when the VGG19 file is missing (offline) or broken
-            vgg19.resolve_file(options.vgg_weights or None)
+            try:
+                vgg19.resolve_file(options.vgg_weights or None)
+            except WeightsError as e:
+                raise WeightsError(f"{self.name}'s VGG loss (lambda_vgg={options.lambda_vgg:g}): {e}; or train "
+                                   f"without it: --set {self.name}.lambda_vgg=0") from e
 
     def build(self, options: Options, num_classes: int, image_size: int) -> Trainable:
         return SpadeTrainable(options, num_classes, image_size)
