@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Literal
+from typing import Any, Callable, ClassVar, Iterator, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict
@@ -101,6 +101,19 @@ class StepContext:
             optimizer.step()
 
 
+@dataclass
+class SetupContext:
+    """What the harness hands to :meth:`Trainable.before_training`."""
+
+    device: torch.device
+    dtype: torch.dtype | None  # autocast dtype, None for full fp32
+    #: the run's shared cache folder (``OUTPUT_ROOT/cache``): key what you store there by its content
+    cache_dir: Path
+    seed: int
+    #: one line to the run's console
+    log: Callable[[str], None] = print
+
+
 class Trainable(torch.nn.Module):
     """A model ready to train: networks as submodules, optimisers in ``self.optimizers``.
 
@@ -127,6 +140,13 @@ class Trainable(torch.nn.Module):
     def generate(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Images (N,3,H,W) in [-1, 1] for the label maps in ``batch``."""
         raise NotImplementedError
+
+    def before_training(self, split, ctx: SetupContext) -> None:
+        """Called once before the first ``train_step`` with the training split (a
+        :class:`benchmark.transforms.PairDataset`: ``photos`` uint8 (N,3,L,L) at the load size,
+        ``labels``, ``stems``), e.g. to fit fixed parts of the model on it or load them from a
+        cache under ``ctx.cache_dir``. Not called for ``--checkpoint``; on ``--resume`` it runs
+        before the checkpoint is restored. Default: nothing."""
 
     def before_generation(self, split) -> None:
         """Called once before the test split is generated, with that split (a

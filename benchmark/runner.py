@@ -24,7 +24,7 @@ import torch
 
 import benchmark
 from benchmark import plugins as plugin_manager
-from benchmark.api import EvalContext, Metric
+from benchmark.api import EvalContext, Metric, SetupContext
 from benchmark.config import (Layers, ModelRun, RunConfig, check_plugin_tables, resolve_model, row_label,
                               validate_options)
 from benchmark.data import BadFiles, DatasetSpec, Sample, require_nonempty
@@ -240,6 +240,9 @@ class Benchmark:
         fill = self.spec.ignore_index if self.spec.ignore_index is not None else 0
         train_set = PairDataset(data.train, size, transform, seed=mr.run.seed, fill_label=fill)
         sample_set = PairDataset(data.test[:4], size)
+        cache = self.cfg.output_root / "cache"
+        model.before_training(train_set, SetupContext(device=self.device, dtype=self.dtype, cache_dir=cache,
+                                                      seed=mr.run.seed, log=self.reporter.log))
         trainer = Trainer(model, train_set, mr.run, run_dir, device=self.device, dtype=self.dtype,
                           num_classes=self.spec.num_classes, ignore_index=self.spec.ignore_index,
                           palette=self.spec.palette, sample_set=sample_set, reporter=self.reporter, label=mr.label)
