@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
@@ -67,7 +66,3 @@ class PerImageNoise:
 
     def __call__(self, shape) -> torch.Tensor:
         return torch.cat([torch.randn((1, *shape[1:]), generator=g) for g in self.generators])
-
-
-def leaky(x: torch.Tensor) -> torch.Tensor:
-    return F.leaky_relu(x, 0.2)
