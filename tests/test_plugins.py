@@ -12,9 +12,11 @@ from benchmark.errors import BenchError, PluginError
 from benchmark.plugins import build, default
 
 BUILT_INS = {
-    "models": {"pix2pix"},
-    "metrics": {"psnr", "ssim"},
-    "datasets": {"synthetic-facades", "facades", "folder"},
+    # the five method families of the sources
+    "models": {"spade", "face-spade", "pix2pix", "label-cgan", "spade-pis"},
+    "metrics": {"fid", "kid", "is", "psnr", "ssim", "uqi", "vif", "miou", "classifier"},
+    "datasets": {"synthetic-facades", "facades", "folder", "voc2012", "celebamask-hq"},
+    "segmenters": {"trained", "deeplabv3-voc"},
 }
 
 
