@@ -1,4 +1,4 @@
-"""pix2pix with the quick profile on synthetic-facades clearly beats the untrained model."""
+"""Models trained with the quick profile on synthetic-facades clearly beat their untrained selves."""
 
 from __future__ import annotations
 
@@ -7,15 +7,21 @@ from benchmark.progress import Reporter
 from benchmark.runner import Benchmark, load_dataset
 
 
-def test_quick_pix2pix_beats_untrained_on_held_out_psnr_and_ssim(tmp_path):
-    flags = {"models": ["pix2pix"], "profile": "quick", "data_root": tmp_path / "data",
-             "output_root": tmp_path / "out", "eval": {"metrics": ["psnr", "ssim"]}}
-    bench = Benchmark(Layers.from_sources({}, {}, flags), Reporter(quiet=True))
+def untrained_and_trained(layers: Layers, out):
+    """Metrics of the untrained model and the trained run (its status, note and metrics)."""
+    bench = Benchmark(layers, Reporter(quiet=True))
     (mr,) = bench.model_runs
     data = load_dataset(bench.spec, bench.dataset_options, bench.cfg, bench.reporter)
     untrained, _ = bench.build(mr)
-    before = bench.evaluate_model(untrained, mr, data, tmp_path / "untrained")
+    before = bench.evaluate_model(untrained, mr, data, out / "untrained")
     (trained,) = bench.run()
+    return before, trained
+
+
+def test_quick_pix2pix_beats_untrained_on_held_out_psnr_and_ssim(tmp_path):
+    flags = {"models": ["pix2pix"], "profile": "quick", "data_root": tmp_path / "data",
+             "output_root": tmp_path / "out", "eval": {"metrics": ["psnr", "ssim"]}}
+    before, trained = untrained_and_trained(Layers.from_sources({}, {}, flags), tmp_path)
     after = trained.metrics
     assert trained.status == "ok" and trained.protocol["images"] == 106
     assert after["PSNR"].value > before["PSNR"].value + 2.0, (before, after)
@@ -31,15 +37,8 @@ def test_quick_spade_beats_untrained_on_held_out_psnr_and_ssim(tmp_path):
     """
     flags = {"models": ["spade"], "profile": "quick", "data_root": tmp_path / "data", "steps": 150,
              "output_root": tmp_path / "out", "eval": {"metrics": ["psnr", "ssim"], "reference_row": False}}
-    layers = Layers.from_sources({}, {"spade": {"lambda_vgg": 0.0}}, flags)
-    bench = Benchmark(layers, Reporter(quiet=True))
-    (mr,) = bench.model_runs
-    data = load_dataset(bench.spec, bench.dataset_options, bench.cfg, bench.reporter)
-    untrained, _ = bench.build(mr)
-    before = bench.evaluate_model(untrained, mr, data, tmp_path / "untrained")
-    (trained,) = bench.run()
+    before, trained = untrained_and_trained(Layers.from_sources({}, {"spade": {"lambda_vgg": 0.0}}, flags), tmp_path)
     after = trained.metrics
-    print("spade", before, after)
     assert trained.status == "ok" and trained.note == "no VGG loss"
     assert after["PSNR"].value > before["PSNR"].value + 4.0, (before, after)
     assert after["SSIM"].value > before["SSIM"].value + 0.15, (before, after)
