@@ -162,12 +162,7 @@ def real_ceiling(model: TrainedClassifier, ctx: EvalContext, stems: list[str], t
         digest.update(p.read_bytes())
     digest.update(target.numpy().tobytes())
     path = ctx.cache_dir / "evalnets" / f"classifier-ceiling-{digest.hexdigest()[:16]}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
-    result = accuracies(model.predict(ctx.real_dir, stems, ctx.batch_size), target)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result))
-    return result
+    return fitting.cached_json(path, lambda: accuracies(model.predict(ctx.real_dir, stems, ctx.batch_size), target))
 
 
 class Classifier(Metric):

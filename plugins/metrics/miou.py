@@ -37,6 +37,7 @@ from benchmark.config import validate_options
 from benchmark.errors import BenchError
 from benchmark.hookspecs import hookimpl
 from benchmark.imageio import read_label, read_rgb
+from plugins.segmenters import fitting
 from plugins.segmenters.scores import MEAN_OVER, confusion, scores
 
 MIOU, PIXEL_ACC = "mIoU", "pixel acc"
@@ -84,12 +85,7 @@ def real_ceiling(model, ctx: EvalContext, stems: list[str]) -> dict:
     key = hashlib.sha256(json.dumps({"segmenter": model.protocol, "data": folder_hash(ctx.real_dir, ctx.label_dir),
                                      "ignore": ctx.ignore_index}, sort_keys=True, default=str).encode())
     path = ctx.cache_dir / "evalnets" / f"ceiling-{key.hexdigest()[:16]}.json"
-    if path.is_file():
-        return json.loads(path.read_text())
-    result = scores(confusion_of(model, ctx.real_dir, ctx.label_dir, stems, ctx))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result))
-    return result
+    return fitting.cached_json(path, lambda: scores(confusion_of(model, ctx.real_dir, ctx.label_dir, stems, ctx)))
 
 
 class MIoU(Metric):

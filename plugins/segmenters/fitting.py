@@ -171,6 +171,16 @@ def cache_file(cache_dir: Path, name: str, key: str) -> Path:
     return Path(cache_dir) / "evalnets" / f"{name}-{key}.pt"
 
 
+def cached_json(path: Path, compute: Callable[[], dict]) -> dict:
+    """``compute()``'s result, read from ``path`` when it is there, else computed and written there."""
+    if path.is_file():
+        return json.loads(path.read_text())
+    result = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result))
+    return result
+
+
 def save(path: Path, net: torch.nn.Module, meta: dict) -> None:
     """Atomically write the weights and what they are."""
     path.parent.mkdir(parents=True, exist_ok=True)
