@@ -205,13 +205,15 @@ def model_name(record: RunRecord) -> str:
 def protocol_text(board: Board) -> str:
     """E.g. "dataset facades; images=106, resolution=64; PSNR: window=gaussian 11/1.5"."""
     parts = [f"dataset {board.dataset}", _pairs(board.protocol) or "run protocol not recorded"]
+    columns_of: dict[str, list[str]] = {}  # columns of one metric share its protocol: say it once
     for name in board.metrics:
         own = {
             k: v for k, v in board.metric_protocols.get(name, {}).items()
             if board.protocol.get(k, _MISSING) != v
         }
         if own:
-            parts.append(f"{name}: {_pairs(own)}")
+            columns_of.setdefault(_pairs(own), []).append(name)
+    parts += [f"{', '.join(names)}: {text}" for text, names in columns_of.items()]
     return "; ".join(parts)
 
 

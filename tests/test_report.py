@@ -157,6 +157,17 @@ def test_different_metric_protocols_give_separate_tables():
     assert "resolution=256" in data["tables"][1]["protocol_text"]
 
 
+def test_columns_of_one_metric_state_their_protocol_once():
+    seg = {"metric": "miou", "segmenter": "trained U-Net"}
+    rec = record("a", 20.0, 40.0, run_id=1)
+    rec.metrics["mIoU"] = MetricValue(0.5, "up", seg)
+    rec.metrics["pixel acc"] = MetricValue(0.8, "up", seg)
+    text = json.loads(report.render([rec], "json"))["tables"][0]["protocol_text"]
+    assert text.count("segmenter=trained U-Net") == 1
+    assert "mIoU, pixel acc: metric=miou, segmenter=trained U-Net" in text
+    assert "PSNR: images=106, resolution=64" not in text  # the run protocol is not repeated
+
+
 def test_one_protocol_means_one_table_and_no_note(three):
     md = report.render(three, "md")
     assert SPLIT not in md and md.count("| Model") == 1
