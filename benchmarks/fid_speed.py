@@ -11,7 +11,7 @@ distance (clean-fid's ``scipy.linalg.sqrtm`` of a 2048x2048 matrix in both).
 
 Set-up, then run (one CPU thread, as in CI)::
 
-    bench datasets import facades /work/shared/datasets/facades.tar.gz --data-root D
+    bench datasets import facades ../shared/datasets/facades.tar.gz --data-root D
     OMP_NUM_THREADS=1 python benchmarks/fid_speed.py --data-root D
 """
 
