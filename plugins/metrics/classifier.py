@@ -157,9 +157,7 @@ def load_classifier(ctx: EvalContext, options: ClassifierOptions) -> TrainedClas
 def real_ceiling(model: TrainedClassifier, ctx: EvalContext, stems: list[str], target: torch.Tensor) -> dict:
     """The classifier's accuracies on the real test photos, cached per classifier and test split."""
     digest = hashlib.sha256(json.dumps(model.protocol, sort_keys=True).encode())
-    for p in sorted(ctx.real_dir.glob("*.png")):
-        digest.update(p.name.encode())
-        digest.update(p.read_bytes())
+    digest.update(fitting.png_digest(ctx.real_dir).encode())
     digest.update(target.numpy().tobytes())
     path = ctx.cache_dir / "evalnets" / f"classifier-ceiling-{digest.hexdigest()[:16]}.json"
     return fitting.cached_json(path, lambda: accuracies(model.predict(ctx.real_dir, stems, ctx.batch_size), target))

@@ -71,18 +71,10 @@ def confusion_of(model, image_dir: Path, label_dir: Path, stems: list[str], ctx:
     return cm
 
 
-def folder_hash(*folders: Path) -> str:
-    digest = hashlib.sha256()
-    for folder in folders:
-        for path in sorted(folder.glob("*.png")):
-            digest.update(path.name.encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 def real_ceiling(model, ctx: EvalContext, stems: list[str]) -> dict:
     """The segmenter's scores on the real test photos, cached per segmenter and test split."""
-    key = hashlib.sha256(json.dumps({"segmenter": model.protocol, "data": folder_hash(ctx.real_dir, ctx.label_dir),
+    data = fitting.png_digest(ctx.real_dir, ctx.label_dir)
+    key = hashlib.sha256(json.dumps({"segmenter": model.protocol, "data": data,
                                      "ignore": ctx.ignore_index}, sort_keys=True, default=str).encode())
     path = ctx.cache_dir / "evalnets" / f"ceiling-{key.hexdigest()[:16]}.json"
     return fitting.cached_json(path, lambda: scores(confusion_of(model, ctx.real_dir, ctx.label_dir, stems, ctx)))

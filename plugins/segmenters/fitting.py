@@ -34,14 +34,19 @@ def split_files(folder: Path, sub: str) -> list[Path]:
     return sorted((folder / sub).glob("*.png"))
 
 
-def content_hash(folder: Path, subs: tuple[str, ...] = ("real", "label_ids")) -> str:
-    """sha256 over the names and bytes of the PNGs in ``folder/<sub>`` for each sub-folder."""
+def png_digest(*folders: Path) -> str:
+    """sha256 over the folder names, file names and bytes of the PNGs in each folder, in order."""
     digest = hashlib.sha256()
-    for sub in subs:
-        for path in split_files(folder, sub):
-            digest.update(f"{sub}/{path.name}\0".encode())
+    for folder in folders:
+        for path in sorted(Path(folder).glob("*.png")):
+            digest.update(f"{Path(folder).name}/{path.name}\0".encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def content_hash(folder: Path, subs: tuple[str, ...] = ("real", "label_ids")) -> str:
+    """sha256 over the names and bytes of the PNGs in ``folder/<sub>`` for each sub-folder."""
+    return png_digest(*(folder / sub for sub in subs))
 
 
 def cache_key(**parts: Any) -> str:
