@@ -1,6 +1,6 @@
 """The contract between the harness and its model and metric plugins.
 
-A model plugin is a :class:`ModelPlugin`: a name, a pydantic ``Options`` model
+A model plugin is a :class:`Model`: a name, a pydantic ``Options`` model
 holding the defaults of its source, named presets (each one its own leaderboard
 row), per-profile overrides, and ``build()`` which returns a :class:`Trainable`.
 
@@ -156,11 +156,11 @@ class Trainable(torch.nn.Module):
     def generation_metrics(self) -> dict[str, Any]:
         """Numbers the model measured itself while generating the test split (stage timings,
         diversity over several outputs per input, ...), as
-        ``{column: benchmark.results.MetricValue}``; added to its leaderboard row. Default: none."""
+        ``{column: benchmark.records.MetricValue}``; added to its leaderboard row. Default: none."""
         return {}
 
 
-class ModelPlugin:
+class Model:
     """A model family. Subclass it and register an instance in ``register_models``."""
 
     name: ClassVar[str]

@@ -142,7 +142,7 @@ def cmd_report(args) -> int:
 def cmd_list(args) -> int:
     from rich.table import Table
 
-    from benchmark.plugins import KINDS, default
+    from benchmark.registry import KINDS, default
 
     plugins = default()
     for kind in ([args.kind] if args.kind else KINDS):
@@ -174,9 +174,9 @@ def cmd_datasets(args) -> int:
 
 
 def cmd_weights(args) -> int:
-    from benchmark import plugins, weights
+    from benchmark import registry, weights
 
-    plugins.default()  # plugins register the files they need when they are imported
+    registry.default()  # plugins register the files they need when they are imported
     if args.action == "import":
         path = weights.import_file(args.name, Path(args.file))
         print(f"imported {args.name} -> {path}")

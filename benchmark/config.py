@@ -8,7 +8,7 @@ For model options the preset sits between the defaults and the profile:
 ``Options defaults < preset < model's profile overrides < file < --set``;
 within one source a key for a row label (``pix2pix+kl.beta_kl``) beats the
 same key for the model (``pix2pix.beta_kl``). A model that embeds another
-(``ModelPlugin.embeds``, e.g. a stylizer over SPADE) takes that model's
+(``Model.embeds``, e.g. a stylizer over SPADE) takes that model's
 options from the other model's own table (``spade.lambda_vgg``), under its
 own table's nested keys (``spade-pis.spade.lambda_vgg``).
 """
@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from benchmark.api import ModelPlugin, Options
+from benchmark.api import Model, Options
 from benchmark.errors import ConfigError
 from benchmark.names import closest_first, unknown
 
@@ -222,7 +222,7 @@ class ModelRun:
     """One leaderboard row: a model with a preset, its options and its run settings."""
 
     label: str
-    plugin: ModelPlugin
+    plugin: Model
     preset: str
     options: Options
     run: RunConfig
@@ -259,13 +259,13 @@ def _all_labels(models) -> list[str]:
     return [row_label(e.obj, p) for e in models for p in e.obj.presets]
 
 
-def row_label(plugin: ModelPlugin, preset: str) -> str:
+def row_label(plugin: Model, preset: str) -> str:
     return plugin.name if preset == plugin.default_preset else f"{plugin.name}+{preset}"
 
 
 def resolve_model(token: str, layers: Layers, models) -> ModelRun:
     name, preset = split_label(token, models)
-    plugin: ModelPlugin = models.get(name)
+    plugin: Model = models.get(name)
     preset = preset or plugin.default_preset
     if preset not in plugin.presets:
         rows = [row_label(plugin, p) for p in plugin.presets]
@@ -297,7 +297,7 @@ def embedded_options(name: str, layers: Layers, models) -> dict[str, Any]:
     if name not in models:
         raise ConfigError(unknown("model", name, models.names(),
                                   "a model embeds it; install the plugin that provides it"))
-    other: ModelPlugin = models.get(name)
+    other: Model = models.get(name)
     raw = merge(dict(other.presets[other.default_preset].options),
                 other.profiles.get(layers.profile_name, {}).get("options", {}))
     return merge(raw, layers.plugins.get(name, {}))

@@ -1,6 +1,6 @@
 """Dataset specs, loaders for the common layouts, validation of files, and transforms.
 
-A dataset plugin registers a :class:`DatasetSpec`. The spec says what the data
+A dataset plugin registers a :class:`Dataset`. The spec says what the data
 is (classes, palette, splits, licence, citation), where it comes from
 (:class:`Source`) and how to read it; the readers for the common layouts and
 the checks that turn bad files into one clear error live here.
@@ -74,7 +74,7 @@ class BadFiles:
         return f"skipped {len(self.items)} bad file(s): {first}{' ...' if len(self.items) > 3 else ''}"
 
 
-class DatasetSpec:
+class Dataset:
     """A registered dataset. Subclass it and register an instance in ``register_datasets``."""
 
     name: ClassVar[str]

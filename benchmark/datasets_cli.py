@@ -1,6 +1,6 @@
 """`bench datasets list|info|import|verify|preview`: see, get and check the data before a run.
 
-Every action works through the dataset's registered :class:`~benchmark.data.DatasetSpec`
+Every action works through the dataset's registered :class:`~benchmark.data.Dataset`
 (the same ``prepare``/``load``/``import_from`` that ``bench run`` uses), so a
 dataset that verifies here loads the same way in a run. Dataset options are given
 as ``--set NAME.KEY=VALUE`` (e.g. ``--set synthetic-facades.train_size=20``).
@@ -18,7 +18,7 @@ from rich.table import Table
 
 from benchmark.api import Options
 from benchmark.config import parse_set, validate_options
-from benchmark.data import BadFiles, DatasetSpec, Sample, require_nonempty
+from benchmark.data import BadFiles, Dataset, Sample, require_nonempty
 from benchmark.errors import BenchError, ConfigError, DataError
 from benchmark.names import unknown
 
@@ -39,19 +39,19 @@ USAGE = {
 # ---------------------------------------------------------------- helpers
 
 def _plugins():
-    from benchmark.plugins import default
+    from benchmark.registry import default
 
     return default()
 
 
-def _spec(args) -> DatasetSpec:
+def _spec(args) -> Dataset:
     if not getattr(args, "name", None):
         raise BenchError(f"`bench datasets {args.action}` needs a dataset name; usage: {USAGE[args.action]} "
                          f"(`bench datasets list` shows the names)")
     return _plugins().datasets.get(args.name)
 
 
-def _options(args, spec: DatasetSpec) -> Options:
+def _options(args, spec: Dataset) -> Options:
     """The dataset's options from ``--set NAME.KEY=VALUE``; a table naming nothing known is a typo."""
     tree = parse_set(list(getattr(args, "sets", None) or []))
     datasets = _plugins().datasets
@@ -69,25 +69,25 @@ def _root(args) -> Path:
     return Path(getattr(args, "data_root", None) or "datasets")
 
 
-def is_ready(spec: DatasetSpec, root: Path) -> bool:
+def is_ready(spec: Dataset, root: Path) -> bool:
     return spec.source.kind == "generator" or spec.directory(root).exists()
 
 
-def status_text(spec: DatasetSpec, root: Path) -> str:
+def status_text(spec: Dataset, root: Path) -> str:
     return "ready" if is_ready(spec, root) else "not imported"
 
 
-def _load_split(spec: DatasetSpec, root: Path, split: str, options: Options, folder: Path) -> list[Sample]:
+def _load_split(spec: Dataset, root: Path, split: str, options: Options, folder: Path) -> list[Sample]:
     """Every file decoded and checked: the first bad one stops with a DataError naming it."""
     return require_nonempty(spec.load(root, split, options, BadFiles(skip=False)), spec.name, split, folder)
 
 
-def _expected_counts(spec: DatasetSpec, options: Options) -> dict[str, int]:
+def _expected_counts(spec: Dataset, options: Options) -> dict[str, int]:
     """Split sizes to check: an option ``<split>_size`` (generated sets) beats the card's count."""
     return {split: int(getattr(options, f"{split}_size", None) or spec.splits.get(split, 0)) for split in SPLITS}
 
 
-def _prepare(spec: DatasetSpec, root: Path, options: Options) -> Path:
+def _prepare(spec: Dataset, root: Path, options: Options) -> Path:
     """Make the data available without downloading anything: verify and preview check what is there."""
     if spec.source.kind == "download" and not spec.directory(root).exists():
         raise DataError(spec.missing_message(spec.directory(root)))
@@ -98,7 +98,7 @@ def _counts_line(samples: dict[str, list[Sample]]) -> str:
     return ", ".join(f"{len(samples[s])} {s}" for s in SPLITS)
 
 
-def checksum_note(spec: DatasetSpec, digest: str | None) -> str | None:
+def checksum_note(spec: Dataset, digest: str | None) -> str | None:
     """Where an imported archive's sha256 stands: the published one, a known copy, or unknown."""
     if not digest:
         return None
@@ -123,7 +123,7 @@ def cmd_list(args) -> int:
     for col in ("classes", "splits", "source", "status"):
         table.add_column(col)
     for entry in _plugins().datasets:
-        spec: DatasetSpec = entry.obj
+        spec: Dataset = entry.obj
         splits = ", ".join(f"{k} {v}" if v else k for k, v in spec.splits.items()) or "-"
         # a spec without fixed split sizes (the user's own data) takes its classes from the data
         classes = str(spec.num_classes) if any(spec.splits.values()) else "from its card"

@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from benchmark import plugins as plugin_manager
+from benchmark import registry
 from benchmark.config import split_label
 from benchmark.errors import PluginError
 from benchmark.names import unknown
@@ -64,7 +64,7 @@ def describe_other(kind: str, obj) -> list:
 
 
 def describe(name: str, plugins=None) -> Group:
-    plugins = plugins or plugin_manager.default()
+    plugins = plugins or registry.default()
     found = plugins.find(name)
     if not found and name not in plugins.models:
         try:
@@ -73,7 +73,7 @@ def describe(name: str, plugins=None) -> Group:
                 raise PluginError(f"unknown preset {preset!r}")
             found = [("models", plugins.models.entry(model))]
         except Exception:
-            everything = [n for kind in plugin_manager.KINDS for n in plugins.registry(kind).names()]
+            everything = [n for kind in registry.KINDS for n in plugins.registry(kind).names()]
             everything += [f"{e.name}+{p}" for e in plugins.models for p in e.obj.presets
                            if p != e.obj.default_preset]
             raise PluginError(unknown("plugin", name, everything, "see `bench list`")) from None

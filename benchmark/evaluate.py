@@ -18,7 +18,7 @@ from benchmark.api import EvalContext, Metric, StepContext, Trainable
 from benchmark.errors import BenchError
 from benchmark.imageio import colorize, to_uint8, write_classes, write_png
 from benchmark.progress import Reporter
-from benchmark.results import MetricValue
+from benchmark.records import MetricValue
 from benchmark.transforms import PairDataset, model_batch
 
 FOLDERS = ("fake", "real", "label", "label_ids")

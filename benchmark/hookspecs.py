@@ -18,7 +18,7 @@ hookimpl = pluggy.HookimplMarker("bench")
 
 @hookspec
 def register_models(register):
-    """Register model plugins: instances of :class:`benchmark.api.ModelPlugin`."""
+    """Register model plugins: instances of :class:`benchmark.api.Model`."""
 
 
 @hookspec
@@ -28,7 +28,7 @@ def register_metrics(register):
 
 @hookspec
 def register_datasets(register):
-    """Register datasets: instances of :class:`benchmark.data.DatasetSpec`."""
+    """Register datasets: instances of :class:`benchmark.data.Dataset`."""
 
 
 @hookspec

@@ -28,7 +28,7 @@ from typing import Any, Callable
 from tabulate import tabulate
 
 from benchmark.errors import BenchError
-from benchmark.results import MetricValue, RunRecord, is_reference, newest_key, row_key
+from benchmark.records import MetricValue, RunRecord, is_reference, newest_key, row_key
 
 FORMATS = ("md", "csv", "json", "tex", "html")
 DASH = "—"

@@ -23,18 +23,33 @@ from typing import Any
 import torch
 
 import benchmark
-from benchmark import plugins as plugin_manager
+from benchmark import registry
 from benchmark.api import EvalContext, Metric, SetupContext
-from benchmark.config import (Layers, ModelRun, RunConfig, check_plugin_tables, resolve_model, row_label,
-                              validate_options)
-from benchmark.data import BadFiles, DatasetSpec, Sample, require_nonempty
+from benchmark.config import (
+    Layers,
+    ModelRun,
+    RunConfig,
+    check_plugin_tables,
+    resolve_model,
+    row_label,
+    validate_options,
+)
+from benchmark.data import BadFiles, Dataset, Sample, require_nonempty
 from benchmark.errors import BenchError, ConfigError, TrainingDiverged
 from benchmark.evaluate import compute_metrics, generate_images, write_real_split
 from benchmark.names import unknown
 from benchmark.progress import Reporter
-from benchmark.results import REFERENCE_LABEL, REFERENCE_MODEL, ResultsStore, RunRecord
-from benchmark.train import (Trainer, checkpoints, configure_backends, load_checkpoint, resolve_device,
-                             resolve_precision, seed_everything)
+from benchmark.records import REFERENCE_LABEL, REFERENCE_MODEL, RunRecord
+from benchmark.results import ResultsStore
+from benchmark.train import (
+    Trainer,
+    checkpoints,
+    configure_backends,
+    load_checkpoint,
+    resolve_device,
+    resolve_precision,
+    seed_everything,
+)
 from benchmark.transforms import PairDataset
 
 TEST_RESIZE = "photos bicubic, labels nearest, to a square of image_size"
@@ -49,13 +64,13 @@ def versions() -> dict[str, str]:
 
 @dataclass
 class DatasetSplits:
-    spec: DatasetSpec
+    spec: Dataset
     options: Any
     train: list[Sample]
     test: list[Sample]
 
 
-def load_dataset(spec: DatasetSpec, options, cfg: RunConfig, reporter: Reporter) -> DatasetSplits:
+def load_dataset(spec: Dataset, options, cfg: RunConfig, reporter: Reporter) -> DatasetSplits:
     folder = spec.prepare(cfg.data_root, options)
     bad = BadFiles(cfg.skip_bad)
     splits = {}
@@ -123,9 +138,9 @@ class Benchmark:
     def __init__(self, layers: Layers, reporter: Reporter, plugins=None):
         self.layers = layers
         self.reporter = reporter
-        self.plugins = plugins or plugin_manager.default()
+        self.plugins = plugins or registry.default()
         self.cfg = layers.run_config()
-        self.spec: DatasetSpec = self.plugins.datasets.get(self.cfg.dataset)
+        self.spec: Dataset = self.plugins.datasets.get(self.cfg.dataset)
         known = set(self.plugins.models.names()) | set(self.plugins.metrics.names()) | set(self.plugins.datasets.names())
         known |= {row_label(e.obj, p) for e in self.plugins.models for p in e.obj.presets}
         known |= set(self.plugins.segmenters.names())

@@ -25,7 +25,6 @@ from benchmark.imageio import colorize, to_uint8, write_png
 from benchmark.progress import Reporter, format_losses
 from benchmark.transforms import PairDataset, model_batch
 
-
 # ---------------------------------------------------------------- device and precision
 
 def resolve_device(name: str) -> torch.device:

@@ -21,9 +21,9 @@ import numpy as np
 from PIL import Image
 
 from benchmark.data import BadFiles
-from plugins.datasets import parallel
-from plugins.datasets.celebamask import CelebAMaskHQ
-from plugins.datasets.voc import Voc2012
+from bench_plugins.datasets import parallel
+from bench_plugins.datasets.celebamask import CelebAMaskHQ
+from bench_plugins.datasets.voc import Voc2012
 
 
 def smooth_photo(rng: np.random.Generator, height: int, width: int) -> np.ndarray:

@@ -31,9 +31,9 @@ import cleanfid.fid
 from benchmark.api import EvalContext
 from benchmark.data import BadFiles
 from benchmark.imageio import write_png
-from plugins.datasets.facades import Facades
-from plugins.metrics import inception, inception_weights
-from plugins.metrics.fid import FID, KID
+from bench_plugins.datasets.facades import Facades
+from bench_plugins.metrics import inception, inception_weights
+from bench_plugins.metrics.fid import FID, KID
 
 CPU = torch.device("cpu")
 

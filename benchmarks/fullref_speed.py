@@ -5,7 +5,7 @@ fine texture, 8-bit) and degraded copies of them (blur, noise, a colour shift, 8
 again), so every window sees edges, flat areas and texture. Each implementation is
 called the way its users call it:
 
-- bench: ``plugins.metrics.image_quality`` on float32 batches of 16 in [0, 1] (what
+- bench: ``bench_plugins.metrics.image_quality`` on float32 batches of 16 in [0, 1] (what
   ``EvalContext.pairs`` yields), the work in float64;
 - piq 0.8: the same float32 batches (``ssim(..., downsample=False)``, ``psnr``,
   ``vif_p``), its own float32 arithmetic;
@@ -47,7 +47,7 @@ from sewar import full_ref as sewar
 from sewar.utils import Filter
 from tabulate import tabulate
 
-from plugins.metrics import image_quality
+from bench_plugins.metrics import image_quality
 
 
 def make_pairs(count: int, size: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from tabulate import tabulate
 
 from benchmark.api import StepContext
-from plugins.models import vgg19
-from plugins.models.spade import Spade
+from bench_plugins.models import vgg19
+from bench_plugins.models.spade import Spade
 
 
 def batch(n, size, classes, device):

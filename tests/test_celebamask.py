@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bench_plugins.datasets.celebamask_classes import CLASS_NAMES, PALETTE
 from PIL import Image
 
 from benchmark import cli, datasets_cli
 from benchmark.data import BadFiles
-from benchmark.plugins import default
-from plugins.datasets.celebamask_classes import CLASS_NAMES, PALETTE
+from benchmark.registry import default
 
 PHOTO = 64                    # the release's photos are 1024 px; any square size is read the same way
 MASK = 512

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from benchmark import plugins
+from benchmark import registry
 from benchmark.config import Layers, parse_set, resolve_model
 from tests.conftest import TINY_DATA, bench, one_error_line
 
 
 def resolve(file_tree=None, sets=(), flags=None, token="pix2pix"):
     layers = Layers.from_sources(file_tree or {}, parse_set(list(sets)), flags or {})
-    return resolve_model(token, layers, plugins.default().models)
+    return resolve_model(token, layers, registry.default().models)
 
 
 def test_defaults_then_profile_then_file_then_set():

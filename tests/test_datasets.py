@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bench_plugins.datasets.facades_classes import CLASS_NAMES, PALETTE
 from PIL import Image
 from scipy import ndimage
 
 from benchmark import cli, datasets_cli
 from benchmark.data import BadFiles, nearest_palette
-from benchmark.plugins import default
-from plugins.datasets.facades_classes import CLASS_NAMES, PALETTE
+from benchmark.registry import default
 
 ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "facades.tar.gz"
 REENCODED_SHA256 = "e819e4d7a1034f7050ceb7b4ff7fb22e725358accf032ea595c0c1fac4af1be1"

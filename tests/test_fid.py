@@ -20,6 +20,11 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
+from bench_plugins.datasets.synthetic_render import render_facade
+from bench_plugins.metrics import inception, inception_weights
+from bench_plugins.metrics.fid import FID, KID
+from bench_plugins.metrics.fullref import PSNR
+from bench_plugins.metrics.inception_score import InceptionScore
 
 from benchmark import archive, weights
 from benchmark.api import EvalContext
@@ -27,11 +32,6 @@ from benchmark.errors import BenchError, WeightsError
 from benchmark.evaluate import compute_metrics
 from benchmark.imageio import write_png
 from benchmark.progress import Reporter
-from plugins.datasets.synthetic_render import render_facade
-from plugins.metrics import inception, inception_weights
-from plugins.metrics.fid import FID, KID
-from plugins.metrics.fullref import PSNR
-from plugins.metrics.inception_score import InceptionScore
 from tests.conftest import bench, one_error_line
 
 CPU = torch.device("cpu")

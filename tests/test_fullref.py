@@ -8,14 +8,14 @@ import numpy as np
 import piq
 import pytest
 import torch
+from bench_plugins.metrics import fullref, image_quality
+from bench_plugins.metrics.fullref import PSNR, SSIM, UQI, VIF
 from scipy.signal import correlate2d
 from sewar import full_ref as sewar
 
 from benchmark.api import EvalContext
 from benchmark.errors import DataError
 from benchmark.imageio import write_png
-from plugins.metrics import fullref, image_quality
-from plugins.metrics.fullref import PSNR, SSIM, UQI, VIF
 
 
 def as8bit(images: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,9 @@ import numpy as np
 import piq
 import pytest
 import torch
+from bench_plugins.datasets.synthetic_render import render_facade
+from bench_plugins.metrics import inception, inception_weights
+from bench_plugins.metrics.inception_score import InceptionScore, inception_score
 from cleanfid.fid import get_folder_features
 
 from benchmark import archive, weights
@@ -19,9 +22,6 @@ from benchmark.evaluate import compute_metrics
 from benchmark.imageio import write_png
 from benchmark.progress import Reporter
 from benchmark.weights import WeightSpec
-from plugins.datasets.synthetic_render import render_facade
-from plugins.metrics import inception, inception_weights
-from plugins.metrics.inception_score import InceptionScore, inception_score
 
 CPU = torch.device("cpu")
 
@@ -148,7 +148,7 @@ def test_cells_say_which_file_is_needed_without_the_output_layer(tmp_path, monke
 
 def test_the_spread_column_is_shown_but_never_ranked():
     from benchmark import report
-    from benchmark.results import MetricValue, RunRecord
+    from benchmark.records import MetricValue, RunRecord
 
     def row(label: str, score: float, spread: float, run_id: int) -> RunRecord:
         columns = InceptionScore.columns

@@ -7,15 +7,15 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from bench_plugins.models.label_cgan import LabelCGAN, register_models
+from bench_plugins.models.label_cgan.networks import EncoderStep, PatchDiscriminator, UNetGenerator
+from bench_plugins.models.label_cgan.sketch import label_edges, xdog
 
 from benchmark.api import StepContext
 from benchmark.config import Layers
 from benchmark.errors import ConfigError
 from benchmark.progress import Reporter
 from benchmark.runner import Benchmark, load_dataset
-from plugins.models.label_cgan import LabelCGAN, register_models
-from plugins.models.label_cgan.networks import EncoderStep, PatchDiscriminator, UNetGenerator
-from plugins.models.label_cgan.sketch import label_edges, xdog
 from tests.conftest import TINY_DATA, bench, one_error_line
 
 PLUGIN = LabelCGAN()

@@ -8,12 +8,12 @@ import types
 import pytest
 import torch
 
-from benchmark import hookimpl, plugins
-from benchmark.api import ModelPlugin, Options, Trainable, TrainLength
+from benchmark import hookimpl, registry
+from benchmark.api import Model, Options, Trainable, TrainLength
 from benchmark.config import Layers, parse_set, resolve_model
 from benchmark.errors import ConfigError
 from benchmark.progress import Reporter
-from benchmark.results import MetricValue
+from benchmark.records import MetricValue
 from benchmark.runner import Benchmark
 from tests.conftest import TINY_DATA
 
@@ -55,7 +55,7 @@ class Constant(Trainable):
         return {"SEEN": MetricValue(float(len(self.seen)), "none", {"what": "test images shown"})}
 
 
-class Inner(ModelPlugin):
+class Inner(Model):
     name = "inner"
     Options = InnerOptions
     profiles = {"smoke": {"options": {"width": 2}}}
@@ -77,7 +77,7 @@ class Outer(Inner):
 def toy_plugins():
     module = types.ModuleType("toy_models")
     module.register_models = hookimpl(lambda register: (register(Inner()), register(Outer())))
-    return plugins.build([module])
+    return registry.build([module])
 
 
 def resolve(*sets: str):

@@ -7,13 +7,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from plugins.datasets.synthetic_render import render_facade
-from plugins.models import vgg19
-from plugins.models.spade_pis.decoders import DecoderTraining, pixel_error, prepare_decoders
-from plugins.models.spade_pis.photowct import PhotoWCT
-from plugins.models.spade_pis.smoothing import exact_smooth_array, guided_filter
-from plugins.models.spade_pis.wct import covariance, label_wct, whiten, wct
+from bench_plugins.datasets.synthetic_render import render_facade
+from bench_plugins.models import vgg19
+from bench_plugins.models.spade_pis.decoders import DecoderTraining, pixel_error, prepare_decoders
+from bench_plugins.models.spade_pis.photowct import PhotoWCT
+from bench_plugins.models.spade_pis.smoothing import exact_smooth_array, guided_filter
+from bench_plugins.models.spade_pis.wct import covariance, label_wct, wct, whiten
 
 
 def correlated(channels: int, pixels: int, seed: int) -> torch.Tensor:

@@ -7,12 +7,12 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from bench_plugins.models.pix2pix import Pix2Pix, register_models
+from bench_plugins.models.pix2pix.losses import intensity_distribution, kl_loss
+from bench_plugins.models.pix2pix.networks import Down, PatchDiscriminator, UnetGenerator
 
 from benchmark.api import StepContext
 from benchmark.errors import ConfigError
-from plugins.models.pix2pix import Pix2Pix, register_models
-from plugins.models.pix2pix.losses import intensity_distribution, kl_loss
-from plugins.models.pix2pix.networks import Down, PatchDiscriminator, UnetGenerator
 
 PLUGIN = Pix2Pix()
 CPU = torch.device("cpu")

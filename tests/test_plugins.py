@@ -9,7 +9,7 @@ import pytest
 from benchmark import cli, hookimpl
 from benchmark.api import Metric, MetricResult
 from benchmark.errors import BenchError, PluginError
-from benchmark.plugins import build, default
+from benchmark.registry import build, default
 
 BUILT_INS = {
     # the five method families of the sources

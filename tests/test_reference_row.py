@@ -7,13 +7,13 @@ import types
 import numpy as np
 import pytest
 
-from benchmark import hookimpl, plugins, report
+from benchmark import hookimpl, registry, report
 from benchmark.api import Metric, MetricResult
 from benchmark.config import Layers, parse_set
 from benchmark.evaluate import REAL_VS_ITSELF
 from benchmark.imageio import read_rgb
 from benchmark.progress import Reporter
-from benchmark.results import REFERENCE_LABEL, REFERENCE_MODEL, MetricValue, RunRecord, is_reference
+from benchmark.records import REFERENCE_LABEL, REFERENCE_MODEL, MetricValue, RunRecord, is_reference
 from benchmark.runner import Benchmark
 from tests.conftest import TINY_DATA
 from tests.test_report import md_rows, record
@@ -40,7 +40,7 @@ class MeanGap(Metric):
 def toy_plugins():
     module = types.ModuleType("toy_metric")
     module.register_metrics = hookimpl(lambda register: register(MeanGap()))
-    return plugins.build([module])
+    return registry.build([module])
 
 
 def run(tmp_path, metrics):

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from benchmark import report
 from benchmark.errors import BenchError
-from benchmark.results import MetricValue, RunRecord
+from benchmark.records import MetricValue, RunRecord
 
 RUN_PROTOCOL = {"images": 106, "resolution": 64, "real_split": "test"}
 PSNR_PROTOCOL = {"images": 106, "resolution": 64}

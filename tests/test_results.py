@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from benchmark.errors import BenchError
-from benchmark.results import MetricValue, ResultsStore, RunRecord
+from benchmark.records import MetricValue, RunRecord
+from benchmark.results import ResultsStore
 
 
 def make_record(label: str = "pix2pix", *, dataset: str = "facades", status: str = "ok",

@@ -7,8 +7,16 @@ import json
 import numpy as np
 import pytest
 import torch
+from bench_plugins.datasets.synthetic import SyntheticFacades, SyntheticOptions
+from bench_plugins.datasets.voc_classes import CLASS_NAMES as VOC_CLASSES
+from bench_plugins.metrics import classifier as cls_metric
+from bench_plugins.metrics.miou import MIoU, confusion_of
+from bench_plugins.segmenters import deeplab, fitting
+from bench_plugins.segmenters.networks import SmallUNet
+from bench_plugins.segmenters.scores import confusion, scores
+from bench_plugins.segmenters.trained import TrainedOptions, TrainedSegmenter, UNetModel
 
-from benchmark import plugins
+from benchmark import registry
 from benchmark.api import EvalContext, Options
 from benchmark.config import Layers, parse_set
 from benchmark.data import BadFiles, Sample
@@ -16,17 +24,10 @@ from benchmark.errors import ConfigError, WeightsError
 from benchmark.evaluate import compute_metrics, write_real_split
 from benchmark.imageio import read_label
 from benchmark.progress import Reporter
-from benchmark.results import ResultsStore, is_reference
+from benchmark.records import is_reference
+from benchmark.results import ResultsStore
 from benchmark.runner import Benchmark
 from benchmark.transforms import PairDataset
-from plugins.datasets.synthetic import SyntheticFacades, SyntheticOptions
-from plugins.datasets.voc_classes import CLASS_NAMES as VOC_CLASSES
-from plugins.metrics import classifier as cls_metric
-from plugins.metrics.miou import MIoU, confusion_of
-from plugins.segmenters import deeplab, fitting
-from plugins.segmenters.networks import SmallUNet
-from plugins.segmenters.scores import confusion, scores
-from plugins.segmenters.trained import TrainedOptions, TrainedSegmenter, UNetModel
 from tests.conftest import TINY_DATA, bench, one_error_line
 
 CPU = torch.device("cpu")
@@ -167,7 +168,7 @@ def voc_context(tmp_path) -> EvalContext:
                       rng.integers(0, 21, (40, 40)).astype(np.uint8)) for i in range(3)]
     train_dir, test_dir = write_splits(tmp_path, samples[:1], samples)
     return context(train_dir, test_dir, VOC_CLASSES, tmp_path / "cache", ignore_index=255,
-                   segmenter="deeplabv3-voc", plugins=plugins.default(),
+                   segmenter="deeplabv3-voc", plugins=registry.default(),
                    options={"segmenter_options": {"input_size": 64}})
 
 

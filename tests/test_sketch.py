@@ -7,9 +7,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from bench_plugins.models.label_cgan.sketch import XDOG_DEFAULTS, label_edges, luma, xdog
 from scipy.ndimage import gaussian_filter
-
-from plugins.models.label_cgan.sketch import XDOG_DEFAULTS, label_edges, luma, xdog
 
 
 def gray(luma_map: torch.Tensor) -> torch.Tensor:

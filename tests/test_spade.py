@@ -5,6 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from bench_plugins.models import vgg19
+from bench_plugins.models.spade import Spade, register_models
+from bench_plugins.models.spade.blocks import NoiseInjection
+from bench_plugins.models.spade.discriminator import MultiscaleDiscriminator
+from bench_plugins.models.spade.face import FaceSpade
+from bench_plugins.models.spade.face import register_models as register_face
+from bench_plugins.models.spade.generator import SPADEGenerator, SPADEResBlock
+from bench_plugins.models.spade.losses import VGG_LAYER_WEIGHTS, VGGLoss, feature_matching_loss, hinge_d_loss, kld_loss
+from bench_plugins.models.spade.normalization import SPADE
 
 from benchmark import cli, weights
 from benchmark.api import StepContext
@@ -12,15 +21,6 @@ from benchmark.config import Layers
 from benchmark.errors import ConfigError, WeightsError
 from benchmark.progress import Reporter
 from benchmark.runner import Benchmark
-from plugins.models import vgg19
-from plugins.models.spade import Spade, register_models
-from plugins.models.spade.blocks import NoiseInjection
-from plugins.models.spade.discriminator import MultiscaleDiscriminator
-from plugins.models.spade.face import FaceSpade
-from plugins.models.spade.face import register_models as register_face
-from plugins.models.spade.generator import SPADEGenerator, SPADEResBlock
-from plugins.models.spade.losses import VGG_LAYER_WEIGHTS, VGGLoss, feature_matching_loss, hinge_d_loss, kld_loss
-from plugins.models.spade.normalization import SPADE
 
 PLUGIN, FACE = Spade(), FaceSpade()
 CPU = torch.device("cpu")

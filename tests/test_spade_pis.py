@@ -9,6 +9,10 @@ import numpy as np
 import pytest
 import scipy.linalg
 import torch
+from bench_plugins.models import vgg19
+from bench_plugins.models.spade_pis.measures import colour_distance, diversity
+from bench_plugins.models.spade_pis.options import SpadePisOptions
+from bench_plugins.models.spade_pis.styles import StylePool
 from PIL import Image
 
 from benchmark.config import Layers
@@ -17,10 +21,6 @@ from benchmark.progress import Reporter
 from benchmark.results import ResultsStore
 from benchmark.runner import Benchmark
 from benchmark.train import checkpoints, load_checkpoint
-from plugins.models import vgg19
-from plugins.models.spade_pis.measures import colour_distance, diversity
-from plugins.models.spade_pis.options import SpadePisOptions
-from plugins.models.spade_pis.styles import StylePool
 from tests.conftest import TINY_DATA, bench
 
 COLUMNS = ("STYLE", "STYLE_SPADE", "DIVERSITY", "T_SPADE_MS", "T_PWCT_MS", "T_SMOOTH_MS")
@@ -152,9 +152,10 @@ def test_styles_from_a_folder_are_transferred_whole_and_measured(tmp_path):
     """Generation in-process with an untrained SPADE: photos of style_dir, no label maps."""
     from types import SimpleNamespace
 
+    from bench_plugins.models.spade import Spade
+    from bench_plugins.models.spade_pis import SpadePis
+
     from benchmark.transforms import model_batch
-    from plugins.models.spade import Spade
-    from plugins.models.spade_pis import SpadePis
 
     styles = tmp_path / "styles"
     styles.mkdir()

@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from plugins.datasets.synthetic_render import CLASS_NAMES, render_facade  # noqa: E402
+from bench_plugins.datasets.synthetic_render import CLASS_NAMES, render_facade  # noqa: E402
 
 WINDOW = CLASS_NAMES.index("window")
 FACADE = CLASS_NAMES.index("facade")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import torch
 
-from benchmark import hookimpl, plugins
-from benchmark.api import ModelPlugin, Trainable, TrainLength
+from benchmark import hookimpl, registry
+from benchmark.api import Model, Trainable, TrainLength
 from benchmark.config import Layers, parse_set
 from benchmark.progress import Reporter
 from benchmark.runner import Benchmark
@@ -60,7 +60,7 @@ def test_sigkill_then_resume_ends_with_the_same_losses(tmp_path):
     assert last_losses(out) == last_losses(tmp_path / "a")
 
 
-class NanModel(ModelPlugin):
+class NanModel(Model):
     """A model whose loss becomes NaN at step 3."""
 
     name = "nan-model"
@@ -93,7 +93,7 @@ class NanModel(ModelPlugin):
 
 def test_nan_loss_fails_that_model_and_the_run_goes_on(tmp_path):
     module = types.SimpleNamespace(register_models=hookimpl(lambda register: register(NanModel())))
-    plugin_set = plugins.build(extra_plugins=[module])
+    plugin_set = registry.build(extra_plugins=[module])
     sets = parse_set([a for a in TINY_DATA if a != "--set"] + ["samples=0"])
     flags = {"models": ["nan-model", "pix2pix"], "profile": "smoke", "steps": 3, "data_root": tmp_path / "d",
              "output_root": tmp_path / "o", "eval": {"metrics": ["psnr"]}}

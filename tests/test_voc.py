@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bench_plugins.datasets.voc_classes import CLASS_NAMES, PALETTE, voc_colour
 from PIL import Image
 
 from benchmark import cli, datasets_cli
 from benchmark.data import BadFiles
 from benchmark.errors import DataError
-from benchmark.plugins import default
+from benchmark.registry import default
 from benchmark.results import ResultsStore
-from plugins.datasets.voc_classes import CLASS_NAMES, PALETTE, voc_colour
 
 N_TRAIN, N_VAL = 1464, 1449
 SIZES = [(12, 9), (9, 12), (10, 10)]        # (width, height): VOC photos vary in size
@@ -255,7 +255,7 @@ def test_incomplete_copy_is_refused(tmp_path):
 
 
 def test_a_missing_listed_photo_is_named(tmp_path, monkeypatch):
-    import plugins.datasets.voc as voc
+    import bench_plugins.datasets.voc as voc
 
     monkeypatch.setattr(voc, "LISTS", {"train": ("train.txt", 3), "test": ("val.txt", 2)})   # a small release
     src = fake_voc(tmp_path / "src", 3, 2)

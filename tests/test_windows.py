@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from bench_plugins.metrics.windows import BLOCK, box_taps, filter2d, gaussian_taps, rows_first, valid_length
 from scipy.signal import correlate2d
-
-from plugins.metrics.windows import BLOCK, box_taps, filter2d, gaussian_taps, rows_first, valid_length
 
 
 @pytest.mark.parametrize("height,width,taps,stride", [

@@ -6,7 +6,7 @@ repository, github.com/switchablenorms/CelebAMask-HQ, give the download links):
 download ``CelebAMask-HQ.zip`` and run ``bench datasets import celebamask-hq
 CelebAMask-HQ.zip`` (or pass the unpacked folder). The import merges the 18
 binary part masks of every photo into one label map, once, with a progress bar
-(see :mod:`plugins.datasets.celebamask_release` for the layout and the merge
+(see :mod:`bench_plugins.datasets.celebamask_release` for the layout and the merge
 rule), and stores under ``DATA_ROOT/celebamask-hq/``::
 
     images/N.jpg        the release's photos, byte for byte (1024x1024)
@@ -45,19 +45,26 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from bench_plugins.datasets.celebamask_classes import CITATION, CLASS_NAMES, MASK_SIZE, PALETTE
+from bench_plugins.datasets.celebamask_release import (
+    IMAGES,
+    MAPPING,
+    MASKS,
+    celeba_partition,
+    every_tenth,
+    find_release,
+    index_masks,
+    list_photos,
+    merge_masks,
+    read_mapping,
+)
+from bench_plugins.datasets.parallel import Problem, ordered_map, read_all, try_read
 from PIL import Image, UnidentifiedImageError
 from pydantic import Field
 
-from benchmark.api import Options
+from benchmark import BadFiles, DataError, Dataset, Options, Sample, Source, hookimpl
 from benchmark.archive import safe_extract, sha256_file
-from benchmark.data import BadFiles, DatasetSpec, Sample, Source
-from benchmark.errors import DataError
-from benchmark.hookspecs import hookimpl
 from benchmark.progress import Reporter
-from plugins.datasets.celebamask_classes import CITATION, CLASS_NAMES, MASK_SIZE, PALETTE
-from plugins.datasets.celebamask_release import (IMAGES, MAPPING, MASKS, celeba_partition, every_tenth,
-                                                 find_release, index_masks, list_photos, merge_masks, read_mapping)
-from plugins.datasets.parallel import Problem, ordered_map, read_all, try_read
 
 PROJECT = "https://github.com/switchablenorms/CelebAMask-HQ"
 PAGE = "http://mmlab.ie.cuhk.edu.hk/projects/CelebAMask-HQ.html"
@@ -77,7 +84,7 @@ class CelebAMaskOptions(Options):
                                   "the test split (default: all)")
 
 
-class CelebAMaskHQ(DatasetSpec):
+class CelebAMaskHQ(Dataset):
     name = "celebamask-hq"
     summary = ("CelebAMask-HQ: 19 face-part classes, 1024 px photos with 512 px maps merged from part masks, "
                "24183 train / 2824 test (CelebA's partition)")

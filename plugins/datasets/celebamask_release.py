@@ -29,11 +29,10 @@ import re
 from pathlib import Path
 
 import numpy as np
+from bench_plugins.datasets.celebamask_classes import MASK_SIZE, PARTS
 from PIL import Image, UnidentifiedImageError
 
-from benchmark.data import find_dir
-from benchmark.errors import DataError
-from plugins.datasets.celebamask_classes import MASK_SIZE, PARTS
+from benchmark import DataError, find_dir
 
 IMAGES = "CelebA-HQ-img"
 MASKS = "CelebAMask-HQ-mask-anno"

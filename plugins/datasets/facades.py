@@ -10,17 +10,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench_plugins.datasets.facades_classes import CITATION, CLASS_NAMES, PALETTE
+
+from benchmark import (
+    BadFiles,
+    DataError,
+    Dataset,
+    Source,
+    find_dir,
+    hookimpl,
+    import_tree,
+    list_images,
+    load_side_by_side,
+)
 from benchmark.archive import download, offline
-from benchmark.data import BadFiles, DatasetSpec, Source, find_dir, import_tree, list_images, load_side_by_side
-from benchmark.errors import DataError
-from benchmark.hookspecs import hookimpl
-from plugins.datasets.facades_classes import CITATION, CLASS_NAMES, PALETTE
 
 URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz"
 EXPECTED = {"train": 400, "test": 106}
 
 
-class Facades(DatasetSpec):
+class Facades(Dataset):
     name = "facades"
     summary = "CMP Facades, 12 classes, 400 train / 106 test, pix2pix layout (label | photo pairs)"
     class_names = CLASS_NAMES

@@ -21,11 +21,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field, ValidationError
 
-from benchmark.api import Options
+from benchmark import DataError, Dataset, Options, Source, hookimpl, import_tree, load_image_label_folders
 from benchmark.config import explain
-from benchmark.data import DatasetSpec, Source, import_tree, load_image_label_folders
-from benchmark.errors import DataError
-from benchmark.hookspecs import hookimpl
 
 try:
     import tomllib
@@ -51,7 +48,7 @@ def default_palette(n: int) -> list[tuple[int, int, int]]:
     return [tuple(int(v) for v in rng.integers(0, 256, 3)) for _ in range(n)]
 
 
-class Folder(DatasetSpec):
+class Folder(Dataset):
     name = "folder"
     summary = "your own data: images/ and labels/ (PNG class ids) with a dataset.toml naming the classes"
     class_names = ["class"]

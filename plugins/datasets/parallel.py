@@ -18,8 +18,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 
-from benchmark.data import BadFiles, read_image
-from benchmark.errors import DataError
+from benchmark import BadFiles, DataError, read_image
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -14,13 +14,11 @@ import os
 from pathlib import Path
 
 import numpy as np
+from bench_plugins.datasets.facades_classes import CLASS_NAMES, PALETTE
+from bench_plugins.datasets.synthetic_render import render_facade
 from pydantic import Field
 
-from benchmark.api import Options
-from benchmark.data import DatasetSpec, Sample, Source
-from benchmark.hookspecs import hookimpl
-from plugins.datasets.facades_classes import CLASS_NAMES, PALETTE
-from plugins.datasets.synthetic_render import render_facade
+from benchmark import Dataset, Options, Sample, Source, hookimpl
 
 GENERATOR_VERSION = 1
 
@@ -32,7 +30,7 @@ class SyntheticOptions(Options):
     seed: int = Field(0, ge=0, description="seed of the generator (part of the dataset's identity)")
 
 
-class SyntheticFacades(DatasetSpec):
+class SyntheticFacades(Dataset):
     name = "synthetic-facades"
     summary = "procedural facades, 12 CMP classes, 400 train / 106 test, generated offline in seconds"
     class_names = CLASS_NAMES

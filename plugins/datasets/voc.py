@@ -33,15 +33,12 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+from bench_plugins.datasets.parallel import Problem, read_all, try_read
+from bench_plugins.datasets.voc_classes import CITATION, CLASS_NAMES, PALETTE, VOID
 from pydantic import Field
 
-from benchmark.api import Options
+from benchmark import BadFiles, DataError, Dataset, Options, Sample, Source, hookimpl, import_tree
 from benchmark.archive import download, offline
-from benchmark.data import BadFiles, DatasetSpec, Sample, Source, import_tree
-from benchmark.errors import DataError
-from benchmark.hookspecs import hookimpl
-from plugins.datasets.parallel import Problem, read_all, try_read
-from plugins.datasets.voc_classes import CITATION, CLASS_NAMES, PALETTE, VOID
 
 ARCHIVE = "VOCtrainval_11-May-2012.tar"
 URL = f"https://thor.robots.ox.ac.uk/pascal/VOC/voc2012/{ARCHIVE}"
@@ -83,7 +80,7 @@ def other_years(tree: Path) -> list[str]:
     return sorted(p.name for p in tree.glob("**/VOCdevkit/VOC*") if p.is_dir() and p.name != "VOC2012")
 
 
-class Voc2012(DatasetSpec):
+class Voc2012(Dataset):
     name = "voc2012"
     summary = ("PASCAL VOC 2012 segmentation: 21 classes (void 255 ignored), 1464 train (train.txt) / "
                "1449 test (val.txt), photos of varied size (about 500x375)")

@@ -30,18 +30,16 @@ row and ``real_cls_acc`` / ``real_cls_exact`` in the protocol of every row.
 from __future__ import annotations
 
 import hashlib
-import math
 import json
+import math
 from pathlib import Path
 
 import torch
+from bench_plugins.segmenters import fitting
+from bench_plugins.segmenters.networks import SmallClassifier
 from pydantic import Field
 
-from benchmark.api import EvalContext, Metric, MetricResult, Options
-from benchmark.errors import BenchError
-from benchmark.hookspecs import hookimpl
-from plugins.segmenters import fitting
-from plugins.segmenters.networks import SmallClassifier
+from benchmark import BenchError, EvalContext, Metric, MetricResult, Options, hookimpl
 
 ACC, EXACT = "cls acc", "cls exact"
 STEPS = {"smoke": 60, "quick": 400, "paper": 3000}

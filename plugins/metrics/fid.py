@@ -2,7 +2,7 @@
 
 Two plugins, ``fid`` and ``kid``, so that each can be chosen alone and a KID setting
 never splits the FID tables; both read the same cached Inception features
-(:mod:`plugins.metrics.inception`), so running both costs one feature pass.
+(:mod:`bench_plugins.metrics.inception`), so running both costs one feature pass.
 """
 
 from __future__ import annotations
@@ -10,14 +10,13 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from bench_plugins.metrics import inception, inception_weights
+from bench_plugins.metrics.inception import FolderFeatures, TooFewImages
 from cleanfid.fid import fid_from_feats, kernel_distance
 from pydantic import Field
 from scipy.linalg import LinAlgWarning
 
-from benchmark.api import EvalContext, Metric, MetricResult, Options
-from benchmark.hookspecs import hookimpl
-from plugins.metrics import inception, inception_weights
-from plugins.metrics.inception import FolderFeatures, TooFewImages
+from benchmark import EvalContext, Metric, MetricResult, Options, hookimpl
 
 
 def real_split(ctx: EvalContext) -> str:

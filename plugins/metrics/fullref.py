@@ -1,7 +1,7 @@
 """Full-reference metrics: each generated image against the real photo of the same label map.
 
 Four plugins, ``psnr``, ``ssim``, ``uqi`` and ``vif``, each the mean over the test
-images of a per-image value computed by :mod:`plugins.metrics.image_quality` (batched
+images of a per-image value computed by :mod:`bench_plugins.metrics.image_quality` (batched
 torch in float64, on the evaluation device). Images are read as RGB in [0, 1]; the
 protocol of every value records the window, the range, the channels and the
 conventions that make it comparable:
@@ -24,13 +24,11 @@ from __future__ import annotations
 from typing import Callable, Literal
 
 import torch
+from bench_plugins.metrics import image_quality
 from pydantic import Field, field_validator
 
-from benchmark.api import EvalContext, Metric, MetricResult, Options
-from benchmark.errors import DataError
-from benchmark.hookspecs import hookimpl
+from benchmark import DataError, EvalContext, Metric, MetricResult, Options, hookimpl
 from benchmark.imageio import read_rgb
-from plugins.metrics import image_quality
 
 PerImage = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

@@ -8,11 +8,11 @@ values (~1e-4 of an SSIM term in a flat window, and flat-window tests of UQI and
 would fail). Whole batches are processed at once by tensor operations, with no Python
 loop over images or pixels; on a CPU the batch is cut into slices of one or two images
 (``CHUNK``) whose temporaries fit in the core's cache, which is 2-3x faster. Window
-statistics come from :mod:`plugins.metrics.windows`. On an Apple GPU (MPS, which has no
+statistics come from :mod:`bench_plugins.metrics.windows`. On an Apple GPU (MPS, which has no
 float64) the values are computed on the CPU.
 
 The definitions and their conventions (identical images, flat windows, colour) are
-in each function's docstring; the plugins in :mod:`plugins.metrics.fullref` record
+in each function's docstring; the plugins in :mod:`bench_plugins.metrics.fullref` record
 them in their protocol.
 """
 
@@ -22,8 +22,7 @@ import functools
 import math
 
 import torch
-
-from plugins.metrics.windows import box_taps, filter2d, gaussian_taps, rows_first
+from bench_plugins.metrics.windows import box_taps, filter2d, gaussian_taps, rows_first
 
 #: added to the MSE before the logarithm, as piq does: identical images score 80 dB, not inf
 PSNR_EPS = 1e-8

@@ -7,7 +7,7 @@ The protocol, step by step (clean-fid's ``get_folder_features`` in ``mode="clean
 2. clean-fid's own resizer (``cleanfid.resize.build_resizer("clean")``) resizes it
    to 299x299: PIL bicubic on each channel as 32-bit float, clipped to [0, 255];
 3. the network's ``layers`` (the TensorFlow Inception of 2015-12-05, see
-   :mod:`plugins.metrics.inception_weights`) get ``(x - 128) / 128`` and give the
+   :mod:`bench_plugins.metrics.inception_weights`) get ``(x - 128) / 128`` and give the
    2048-d average-pool feature, in fp32 (TF32 is switched off on CUDA while they run).
 
 Features are computed once per folder content and kept in
@@ -32,13 +32,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_plugins.metrics import inception_weights
+from bench_plugins.metrics.inception_weights import Weights
 from cleanfid.resize import build_resizer
 from PIL import Image
 
-from benchmark.api import EvalContext
-from benchmark.errors import BenchError, DataError
-from plugins.metrics import inception_weights
-from plugins.metrics.inception_weights import Weights
+from benchmark import BenchError, DataError, EvalContext
 
 RESIZE = "clean-fid clean: PIL bicubic to 299x299 per float32 channel clipped to 0-255"
 NETWORK = "Inception TensorFlow 2015-12-05 pool3 2048-d fp32"

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+from bench_plugins.metrics import inception, inception_weights
+from bench_plugins.metrics.inception import TooFewImages
 from pydantic import Field
 from scipy.special import log_softmax
 
-from benchmark.api import Metric, MetricResult, Options
-from benchmark.hookspecs import hookimpl
-from plugins.metrics import inception, inception_weights
-from plugins.metrics.inception import TooFewImages
+from benchmark import Metric, MetricResult, Options, hookimpl
 
 LOGITS = "1008-way output layer without its bias (as the original IS code)"
 

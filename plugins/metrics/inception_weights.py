@@ -28,9 +28,7 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark import archive, weights
-from benchmark.errors import WeightsError
-from benchmark.weights import WeightSpec
+from benchmark import WeightsError, WeightSpec, archive, weights
 
 OFFICIAL = WeightSpec(
     name="inception-2015-12-05",

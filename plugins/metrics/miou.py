@@ -3,7 +3,7 @@
 As in source report 000 (and the SPADE paper's evaluation): a segmentation
 network labels every generated image, and its prediction is compared with the
 label map the image was generated from. Definitions (see
-:mod:`plugins.segmenters.scores`):
+:mod:`bench_plugins.segmenters.scores`):
 
 - one confusion matrix accumulated over all test images; pixels whose label is
   the dataset's ignore index are not counted;
@@ -31,14 +31,12 @@ import json
 from pathlib import Path
 
 import torch
+from bench_plugins.segmenters import fitting
+from bench_plugins.segmenters.scores import MEAN_OVER, confusion, scores
 
-from benchmark.api import EvalContext, Metric, MetricResult
+from benchmark import BenchError, EvalContext, Metric, MetricResult, hookimpl
 from benchmark.config import validate_options
-from benchmark.errors import BenchError
-from benchmark.hookspecs import hookimpl
 from benchmark.imageio import read_label, read_rgb
-from plugins.segmenters import fitting
-from plugins.segmenters.scores import MEAN_OVER, confusion, scores
 
 MIOU, PIXEL_ACC = "mIoU", "pixel acc"
 

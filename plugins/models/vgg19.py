@@ -34,9 +34,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from benchmark import weights
-from benchmark.errors import WeightsError
-from benchmark.weights import WeightSpec
+from benchmark import WeightsError, WeightSpec, weights
 
 SPEC = WeightSpec(
     name="vgg19-imagenet",

@@ -24,14 +24,21 @@ from functools import lru_cache
 from pathlib import Path
 
 import torch
+from bench_plugins.datasets.voc_classes import CLASS_NAMES as VOC_CLASSES
 from pydantic import Field
 
-from benchmark import archive, weights
-from benchmark.api import EvalContext, Options, Segmenter, SegmenterModel
-from benchmark.errors import BenchError, WeightsError
-from benchmark.hookspecs import hookimpl
-from benchmark.weights import WeightSpec
-from plugins.datasets.voc_classes import CLASS_NAMES as VOC_CLASSES
+from benchmark import (
+    BenchError,
+    EvalContext,
+    Options,
+    Segmenter,
+    SegmenterModel,
+    WeightsError,
+    WeightSpec,
+    archive,
+    hookimpl,
+    weights,
+)
 
 FILENAME = "deeplabv3_resnet50_coco-cd0a2569.pth"
 #: torch.hub's convention: the file name carries the first hex digits of its sha256

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from benchmark.errors import BenchError
+from benchmark import BenchError
 from benchmark.imageio import read_label
 
 #: bump when the training code changes what a cached network would be

@@ -21,12 +21,11 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from bench_plugins.segmenters import fitting
+from bench_plugins.segmenters.networks import SmallUNet
 from pydantic import Field
 
-from benchmark.api import EvalContext, Options, Segmenter, SegmenterModel
-from benchmark.hookspecs import hookimpl
-from plugins.segmenters import fitting
-from plugins.segmenters.networks import SmallUNet
+from benchmark import EvalContext, Options, Segmenter, SegmenterModel, hookimpl
 
 #: training steps when ``steps`` is not set, by the run's profile
 STEPS = {"smoke": 60, "quick": 400, "paper": 4000}

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from benchmark import hookimpl
-from benchmark.api import EvalContext, Metric, MetricResult, Options
-from benchmark.errors import DataError
+from benchmark import DataError, EvalContext, Metric, MetricResult, Options, hookimpl
 
 
 class MAE(Metric):

@@ -14,12 +14,12 @@ What the report leaves open, and this plugin's choices:
 - The sketch. The report trains on (photo, sketch) pairs without saying how the
   sketches were made. Here a sketch is computed from the real photo by XDoG
   (extended difference of Gaussians; formula and parameters in
-  :mod:`plugins.models.label_cgan.sketch`), in torch, batched, deterministic.
+  :mod:`bench_plugins.models.label_cgan.sketch`), in torch, batched, deterministic.
   ``sketch='label-edges'`` uses the label map's region boundaries instead.
 - The label. The benchmark's datasets have image-level multi-hot labels
   (``batch['classes']``: the dataset's own, else the classes present in the
   label map); each class becomes a constant input channel of G and D
-  (broadcast, no embedding; see :mod:`plugins.models.label_cgan.networks`).
+  (broadcast, no embedding; see :mod:`bench_plugins.models.label_cgan.networks`).
 - The L1 weight, which the report does not give: ``lambda_l1 = 100``, the
   value of the pix2pix paper, whose design (U-Net + PatchGAN + cGAN loss + L1)
   the report follows and cites through its references; with images in [-1, 1]
@@ -44,16 +44,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from benchmark.api import ModelPlugin, Options, Preset, Trainable, TrainLength, TrainTransform
-from benchmark.errors import ConfigError
-from benchmark.hookspecs import hookimpl
+from benchmark import ConfigError, Model, Options, Preset, Trainable, TrainLength, TrainTransform, hookimpl
 
 from .networks import patch_grid
 from .options import LabelCGANOptions
 from .trainable import LabelCGANTrainable
 
 
-class LabelCGAN(ModelPlugin):
+class LabelCGAN(Model):
     """Sketch + image-level class label -> photo, with source 002's settings as ``official``.
 
     Rows: ``label-cgan`` reads an XDoG sketch drawn from the real photo, at test

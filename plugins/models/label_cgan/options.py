@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from benchmark.api import Options
+from benchmark import Options
 
 from .sketch import XDOG_DEFAULTS
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from benchmark.api import StepContext, Trainable
+from benchmark import StepContext, Trainable
 
 from .networks import PatchDiscriminator, UNetGenerator, init_normal
 from .options import LabelCGANOptions

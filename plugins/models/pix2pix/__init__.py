@@ -13,7 +13,7 @@ Sources:
 - Source report 004 ("Image-to-image translation with Pix2Pix conditional GAN
   architecture") gives the variants: an added KL term with ``beta = 0.2``
   (presets ``kl`` and ``aug+kl``; the reading of its KL is documented in
-  :func:`plugins.models.pix2pix.losses.kl_loss`) and online augmentation by
+  :func:`bench_plugins.models.pix2pix.losses.kl_loss`) and online augmentation by
   rotation and vertical flip on top of the official crop and horizontal flip
   (presets ``aug`` and ``aug+kl``). The report gives no rotation angle:
   ``rotate_degrees = 10`` is this plugin's choice. The report's footnote says
@@ -36,17 +36,7 @@ from typing import Any, ClassVar, Literal
 import torch
 from pydantic import Field
 
-from benchmark.api import (
-    ModelPlugin,
-    Options,
-    Preset,
-    StepContext,
-    Trainable,
-    TrainLength,
-    TrainTransform,
-)
-from benchmark.errors import ConfigError
-from benchmark.hookspecs import hookimpl
+from benchmark import ConfigError, Model, Options, Preset, StepContext, Trainable, TrainLength, TrainTransform, hookimpl
 
 from .losses import gan_loss, kl_loss, l1_loss
 from .networks import PatchDiscriminator, UnetGenerator, init_weights, patch_grid_size
@@ -173,7 +163,7 @@ def _running_stats_kept(module: torch.nn.Module):
             buffer.copy_(value)
 
 
-class Pix2Pix(ModelPlugin):
+class Pix2Pix(Model):
     """pix2pix with the paper's and official code's defaults; source 004's KL term and augmentation as presets.
 
     Row ``pix2pix`` is the official setting. ``pix2pix+kl`` adds ``0.2 * KL`` (source

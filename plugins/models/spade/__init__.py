@@ -42,10 +42,19 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from benchmark.api import ModelPlugin, Options, Preset, Trainable, TrainLength, TrainTransform
-from benchmark.errors import ConfigError, WeightsError
-from benchmark.hookspecs import hookimpl
-from plugins.models import vgg19
+from bench_plugins.models import vgg19
+
+from benchmark import (
+    ConfigError,
+    Model,
+    Options,
+    Preset,
+    Trainable,
+    TrainLength,
+    TrainTransform,
+    WeightsError,
+    hookimpl,
+)
 
 from .encoder import encoder_depth
 from .generator import NUM_UP, start_size
@@ -57,7 +66,7 @@ SOURCE_000 = {"use_vae": True, "num_upsampling_layers": "more", "lambda_feat": 1
               "load_scale": 288 / 256, "block_activation": "lrelu", "spectral_D": False, "n_layers_D": 4}
 
 
-class Spade(ModelPlugin):
+class Spade(Model):
     """SPADE / GauGAN with the official code's defaults; source 000's settings and VAE mode as presets.
 
     Rows: ``spade`` (official, no VAE), ``spade+vae`` (official in VAE mode, z ~ N(0, I)

@@ -4,7 +4,7 @@ Source report 003 ("SPADE on segmented faces", CelebAMask-HQ) trains the SPADE
 generator with its image encoder (VAE mode), adds per-layer noise inputs and proposes
 the mixing regularisation of "A Style-Based Generator Architecture for Generative
 Adversarial Networks", and sweeps the learning rates of G and D. This plugin reuses
-SPADE's modules (:mod:`plugins.models.spade`) and only switches on:
+SPADE's modules (:mod:`bench_plugins.models.spade`) and only switches on:
 
 - ``use_vae``: z from the encoder in training, from N(0, I) at generation, seeded per
   test image;
@@ -26,8 +26,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from benchmark.api import Preset
-from benchmark.hookspecs import hookimpl
+from benchmark import Preset, hookimpl
 
 from . import Spade
 from .options import SpadeOptions

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from benchmark.api import Options
+from benchmark import Options
 
 
 class SpadeOptions(Options):

@@ -6,9 +6,9 @@ import random
 from pathlib import Path
 
 import torch
+from bench_plugins.models import vgg19
 
-from benchmark.api import StepContext, Trainable
-from plugins.models import vgg19
+from benchmark import StepContext, Trainable
 
 from .blocks import PerImageNoise, init_xavier
 from .discriminator import MultiscaleDiscriminator

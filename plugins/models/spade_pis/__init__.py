@@ -47,11 +47,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from benchmark.api import ModelPlugin, Options, Preset, Trainable, TrainLength, TrainTransform
-from benchmark.errors import ConfigError
-from benchmark.hookspecs import hookimpl
-from plugins.models import vgg19
-from plugins.models.spade import Spade
+from bench_plugins.models import vgg19
+from bench_plugins.models.spade import Spade
+
+from benchmark import ConfigError, Model, Options, Preset, Trainable, TrainLength, TrainTransform, hookimpl
 
 from .options import SpadePisOptions
 from .styles import read_style_dir
@@ -70,7 +69,7 @@ OWN_PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-class SpadePis(ModelPlugin):
+class SpadePis(Model):
     """SPADE + PhotoWCT + smoothing: ``official`` smooths in closed form, ``fast`` with a guided filter.
 
     SPADE is embedded (``--set spade.KEY=VALUE``) and trained in the run, or loaded with

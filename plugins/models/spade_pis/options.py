@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
+from bench_plugins.models.spade.options import SpadeOptions
 from pydantic import Field, field_validator
 
-from benchmark.api import Options
-from plugins.models.spade.options import SpadeOptions
+from benchmark import Options
 
 from .wct import EIG_EPS, MAX_RATIO, MIN_PIXELS
 

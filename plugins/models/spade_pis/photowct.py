@@ -17,8 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-
-from plugins.models.vgg19 import IMAGENET_MEAN, IMAGENET_STD, LAYER_INDEX
+from bench_plugins.models.vgg19 import IMAGENET_MEAN, IMAGENET_STD, LAYER_INDEX
 
 from .wct import RegionDecision, label_wct
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from benchmark.errors import ConfigError
+from benchmark import ConfigError
 
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 

@@ -15,14 +15,12 @@ import json
 from pathlib import Path
 
 import torch
+from bench_plugins.models import vgg19
+from bench_plugins.models.spade.options import SpadeOptions
 
-from benchmark.api import SetupContext, StepContext, Trainable
-from benchmark.errors import ConfigError
+from benchmark import ConfigError, MetricValue, SetupContext, StepContext, Trainable
 from benchmark.imageio import to_uint8, write_png
-from benchmark.results import MetricValue
 from benchmark.train import checkpoints, load_checkpoint
-from plugins.models import vgg19
-from plugins.models.spade.options import SpadeOptions
 
 from .decoders import DecoderTraining, prepare_decoders
 from .measures import Tally, colour_distance, diversity
