@@ -111,7 +111,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from benchmark.report import print_console, render
+    from benchmark.report import print_console, render, write_output
     from benchmark.results import ResultsStore
 
     store_path = args.output_root / "bench.sqlite"
@@ -122,20 +122,19 @@ def cmd_report(args) -> int:
     if args.dataset and args.dataset not in store.datasets():
         from benchmark.names import unknown
         raise BenchError(unknown("dataset in the results", args.dataset, store.datasets()))
-    parts = []
-    for ds in datasets:
-        records = store.latest(ds) + (store.runs(ds, status="failed") if args.failed else [])
-        if args.format == "console" and not args.output:
-            print_console(records, Console(), title="Leaderboard")
-            continue
-        parts.append(render(records, "md" if args.format == "console" else args.format, title="Leaderboard"))
-    if parts:
-        text = "\n\n".join(parts)
-        if args.output:
-            args.output.write_text(text)
-            print(f"wrote {args.output}")
-        else:
-            print(text)
+    columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns is not None else None
+    records = [r for ds in datasets
+               for r in store.latest(ds) + (store.runs(ds, status="failed") if args.failed else [])]
+    if args.format == "console" and not args.output:
+        print_console(records, Console(), title="Leaderboard", columns=columns)
+        return 0
+    fmt = "md" if args.format == "console" else args.format
+    text = render(records, fmt, title="Leaderboard", columns=columns)  # one document, one table per dataset
+    if args.output:
+        write_output(args.output, text)
+        print(f"wrote {args.output}")
+    else:
+        print(text, end="")
     return 0
 
 
@@ -221,7 +220,10 @@ def parser() -> argparse.ArgumentParser:
     rep = command("report", "print or write the leaderboard from the results store")
     rep.add_argument("--dataset", help="only this dataset (default: every dataset in the store)")
     rep.add_argument("--format", default="console", choices=["console", "md", "csv", "json", "tex", "html"])
-    rep.add_argument("-o", "--output", type=Path, help="write to this file instead of the terminal")
+    rep.add_argument("-o", "--output", type=Path,
+                     help="write to this file instead of the terminal (a missing folder is created)")
+    rep.add_argument("--columns", metavar="NAME,NAME",
+                     help="only these metric columns, in this order (e.g. FID,mIoU); tex default: ranked metrics")
     rep.add_argument("--output-root", type=Path, default=Path("results"), dest="output_root",
                      help="where bench.sqlite is (default: results)")
     rep.add_argument("--failed", action="store_true", help="also list failed runs")

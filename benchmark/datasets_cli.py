@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from rich.console import Console
 from rich.table import Table
 
@@ -191,17 +190,12 @@ def cmd_verify(args) -> int:
 def preview_grid(pairs: list[tuple[np.ndarray, np.ndarray]], per_row: int = PAIRS_PER_ROW,
                  tile: int = TILE, gap: int = GAP) -> np.ndarray:
     """(coloured label, photo) pairs -> one white-backed RGB grid, each tile ``tile`` px square."""
-    cols = min(per_row, len(pairs))
-    rows = (len(pairs) + cols - 1) // cols
-    pair_w = 2 * tile + gap
-    grid = np.full((rows * (tile + gap) + gap, cols * (pair_w + gap) + gap, 3), 255, dtype=np.uint8)
-    for i, (colours, photo) in enumerate(pairs):
-        y = gap + (i // cols) * (tile + gap)
-        x = gap + (i % cols) * (pair_w + gap)
-        grid[y:y + tile, x:x + tile] = np.asarray(Image.fromarray(colours).resize((tile, tile), Image.NEAREST))
-        grid[y:y + tile, x + tile:x + 2 * tile] = np.asarray(
-            Image.fromarray(photo).resize((tile, tile), Image.BICUBIC))
-    return grid
+    from benchmark.grid import compose
+
+    flat = [image for pair in pairs for image in pair]
+    width = 2 * min(per_row, len(pairs))
+    rows = [flat[i:i + width] for i in range(0, len(flat), width)]
+    return compose(rows, tile=tile, gap=gap, group=2, nearest=range(0, width, 2))
 
 
 def cmd_preview(args) -> int:

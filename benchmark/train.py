@@ -244,9 +244,10 @@ class Trainer:
                 fake = self.model.generate(batch)
         self.model.train(was_training)
         labels = [colorize(lab.cpu().numpy(), self.palette, self.ignore_index) for lab in batch["label"]]
-        rows = [np.concatenate([lab, real, fk], axis=1)
-                for lab, real, fk in zip(labels, to_uint8(batch["image"]), to_uint8(fake))]
-        write_png(self.dir / "samples" / f"step_{step:08d}.png", np.concatenate(rows, axis=0))
+        from benchmark.grid import compose
+
+        rows = [[lab, real, fk] for lab, real, fk in zip(labels, to_uint8(batch["image"]), to_uint8(fake))]
+        write_png(self.dir / "samples" / f"step_{step:08d}.png", compose(rows))
 
     def fit(self, resume_from: Path | None = None) -> TrainResult:
         self.model.train()

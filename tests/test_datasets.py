@@ -185,7 +185,7 @@ def test_facades_preview_writes_a_png_grid(facades, tmp_path):
     with Image.open(out_png) as im:
         assert im.format == "PNG" and im.mode == "RGB"
         g = datasets_cli.GAP
-        assert im.size == (g + 3 * (2 * datasets_cli.TILE + 2 * g), datasets_cli.TILE + 2 * g)
+        assert im.size == (g + 3 * (2 * datasets_cli.TILE + g), datasets_cli.TILE + 2 * g)
         grid = np.asarray(im)
     # the first tile is the coloured label map: only palette colours (nearest resize keeps them)
     tile = grid[g:g + datasets_cli.TILE, g:g + datasets_cli.TILE].reshape(-1, 3)

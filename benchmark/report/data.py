@@ -1,0 +1,104 @@
+"""The leaderboard for programs: JSON (schema in docs/leaderboard-schema.md) and CSV.
+
+Keys are metric names ("FID"), never display headers ("FID ↓"). The JSON carries
+``schema_version`` and a ``generated`` timestamp and holds each table's protocol;
+CSV rows carry the table number instead of repeating the protocol, so the protocol
+of a CSV row is ``tables[table - 1].protocol`` in the JSON written beside it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+from benchmark.records import RunRecord, is_reference
+from benchmark.report.leaderboard import Board, Leaderboard, model_name, protocol_text
+
+SCHEMA_VERSION = 1
+CSV_FIXED = ("table", "dataset", "label", "name", "input", "reference")
+CSV_TAIL = ("profile", "seed", "run", "notes")
+
+
+def generated_now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+
+
+# ---------------------------------------------------------------- JSON
+
+def render_json(board_set: Leaderboard) -> str:
+    data = {
+        "schema_version": SCHEMA_VERSION,
+        "generated": generated_now(),
+        "title": board_set.title,
+        "note": board_set.split_note,
+        "tables": [_table(number, board) for number, board in enumerate(board_set.tables, start=1)],
+        "failed": [_failed(r) for r in board_set.failed],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n"
+
+
+def _table(number: int, board: Board) -> dict:
+    return {
+        "table": number,
+        "dataset": board.dataset,
+        "protocol": {"run": board.protocol, "metrics": board.metric_protocols},
+        "protocol_text": protocol_text(board),
+        "metrics": [
+            {"name": m, "direction": board.directions[m], "header": board.header(m)} for m in board.metrics
+        ],
+        "rows": [_row(board, record) for record in board.records],
+    }
+
+
+def _row(board: Board, record: RunRecord) -> dict:
+    values: dict[str, float | None] = {}
+    best, notes = [], {}
+    for metric, cell in zip(board.metrics, board.cells(record)):
+        finite = cell.value is not None and math.isfinite(cell.value)
+        values[metric] = cell.value if finite else None
+        if cell.best:
+            best.append(metric)
+        if cell.note or (cell.value is not None and not finite):
+            notes[metric] = cell.note or f"value was {cell.value}"
+    return {
+        "label": record.label, "name": model_name(record), "model": record.model, "input": record.input_kind,
+        "reference": is_reference(record), "profile": record.profile, "seed": record.seed, "run": record.id,
+        "run_dir": record.run_dir, "values": values, "best": best, "notes": notes,
+    }
+
+
+def _failed(record: RunRecord) -> dict:
+    return {"label": record.label, "dataset": record.dataset, "run": record.id,
+            "reason": record.reason, "run_dir": record.run_dir}
+
+
+# ---------------------------------------------------------------- CSV
+
+def render_csv(board_set: Leaderboard) -> str:
+    metrics = list(dict.fromkeys(m for board in board_set.tables for m in board.metrics))
+    header = list(CSV_FIXED)
+    for metric in metrics:
+        header += [metric, f"{metric} best"]
+    header += list(CSV_TAIL)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for number, board in enumerate(board_set.tables, start=1):
+        for record in board.records:
+            writer.writerow(_csv_row(number, board, record, metrics))
+    return buffer.getvalue()
+
+
+def _csv_row(number: int, board: Board, record: RunRecord, metrics: list[str]) -> list[Any]:
+    cells = dict(zip(board.metrics, board.cells(record)))
+    row: list[Any] = [number, board.dataset, record.label, model_name(record), record.input_kind,
+                      str(is_reference(record)).lower()]
+    for metric in metrics:
+        cell = cells.get(metric)
+        row += ["", ""] if cell is None or cell.value is None else [repr(cell.value), str(cell.best).lower()]
+    notes = [f"{metric}: {cell.note}" for metric, cell in cells.items() if cell.note]
+    return row + [record.profile, record.seed, "" if record.id is None else record.id, "; ".join(notes)]
