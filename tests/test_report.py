@@ -60,6 +60,7 @@ def md_rows(text: str) -> dict[str, list[str]]:
 
 
 def json_rows(text: str) -> dict[str, dict]:
+    """JSON rows by label."""
     data = json.loads(text)
     return {row["label"]: row for table in data["tables"] for row in table["rows"]}
 
@@ -90,20 +91,21 @@ def test_json_carries_best_flags_and_raw_values(three):
     data = json.loads(report.render(three, "json"))
     assert len(data["tables"]) == 1
     table = data["tables"][0]
-    assert table["columns"] == ["Model", "Input", "PSNR ↑", "FID ↓", "Profile", "Seed", "Run"]
+    assert [(m["name"], m["direction"], m["header"]) for m in table["metrics"]] == [
+        ("PSNR", "up", "PSNR ↑"), ("FID", "down", "FID ↓")]
     assert table["protocol"] == {"run": RUN_PROTOCOL, "metrics": {"PSNR": PSNR_PROTOCOL, "FID": FID_PROTOCOL}}
     rows = json_rows(report.render(three, "json"))
-    assert rows["a"]["best"] == [] and rows["b"]["best"] == ["PSNR ↑"] and rows["c"]["best"] == ["FID ↓"]
-    assert rows["b"]["PSNR ↑"] == 25.0 and rows["c"]["Run"] == 3
+    assert rows["a"]["best"] == [] and rows["b"]["best"] == ["PSNR"] and rows["c"]["best"] == ["FID"]
+    assert rows["b"]["values"]["PSNR"] == 25.0 and rows["c"]["run"] == 3
     assert data["failed"] == [] and data["note"] == ""
 
 
 def test_csv_carries_best_flags(three):
-    rows = {r["Model"]: r for r in csv.DictReader(io.StringIO(report.render(three, "csv")))}
-    assert {k: rows[k]["PSNR ↑ best"] for k in "abc"} == {"a": "false", "b": "true", "c": "false"}
-    assert {k: rows[k]["FID ↓ best"] for k in "abc"} == {"a": "false", "b": "false", "c": "true"}
-    assert float(rows["b"]["PSNR ↑"]) == 25.0
-    assert rows["a"]["Run"] == "1" and rows["a"]["Profile"] == "smoke"
+    rows = {r["label"]: r for r in csv.DictReader(io.StringIO(report.render(three, "csv")))}
+    assert {k: rows[k]["PSNR best"] for k in "abc"} == {"a": "false", "b": "true", "c": "false"}
+    assert {k: rows[k]["FID best"] for k in "abc"} == {"a": "false", "b": "false", "c": "true"}
+    assert float(rows["b"]["PSNR"]) == 25.0
+    assert rows["a"]["run"] == "1" and rows["a"]["profile"] == "smoke" and rows["a"]["table"] == "1"
 
 
 def test_tex_bold_arrows_and_escaping(three):
@@ -112,8 +114,8 @@ def test_tex_bold_arrows_and_escaping(three):
     assert "\\toprule" in tex and "\\bottomrule" in tex
     assert "PSNR $\\uparrow$" in tex and "FID $\\downarrow$" in tex
     lines = {line.split("&")[0].strip(): line for line in tex.splitlines() if "&" in line}
-    assert "\\textbf{25.00}" in lines["b"] and "\\textbf" not in lines["a\\_1"]
-    assert "\\textbf{30.00}" in lines["c"]
+    assert "\\textbf{25} & \\textbf{.00}" in lines["b"] and "\\textbf" not in lines["a\\_1"]
+    assert "\\textbf{30} & \\textbf{.00}" in lines["c"]
     assert "images=106" in tex
 
 
@@ -140,8 +142,8 @@ def test_different_run_protocols_give_separate_tables():
     assert data["tables"][1]["protocol"]["run"]["images"] == 50
     rows = json_rows(report.render(records, "json"))
     # c has the best FID overall, but a is only ranked against b.
-    assert rows["a"]["best"] == ["FID ↓"] and rows["b"]["best"] == ["PSNR ↑"]
-    assert rows["c"]["best"] == ["PSNR ↑", "FID ↓"]
+    assert rows["a"]["best"] == ["FID"] and rows["b"]["best"] == ["PSNR"]
+    assert rows["c"]["best"] == ["PSNR", "FID"]
     md = report.render(records, "md")
     assert SPLIT in md and "images=50" in md and md.count("| Model") == 2
     assert SPLIT in report.render(records, "html")
@@ -184,9 +186,9 @@ def test_missing_value_shows_dash_and_note():
     html = report.render(records, "html")
     assert "—<sup>1</sup>" in html and "<li>needs 2048 images</li>" in html
     row = json_rows(report.render(records, "json"))["a"]
-    assert row["FID ↓"] is None and row["notes"] == {"FID ↓": "needs 2048 images"}
-    csv_rows = {r["Model"]: r for r in csv.DictReader(io.StringIO(report.render(records, "csv")))}
-    assert csv_rows["a"]["FID ↓"] == "" and "needs 2048 images" in csv_rows["a"]["Notes"]
+    assert row["values"]["FID"] is None and row["notes"] == {"FID": "needs 2048 images"}
+    csv_rows = {r["label"]: r for r in csv.DictReader(io.StringIO(report.render(records, "csv")))}
+    assert csv_rows["a"]["FID"] == "" and "needs 2048 images" in csv_rows["a"]["notes"]
     assert "---" in report.render(records, "tex")
 
 
@@ -204,7 +206,7 @@ def test_failed_runs_listed_and_not_ranked():
     assert "failed: d — loss became NaN" in report.render(records, "html")
     data = json.loads(report.render(records, "json"))
     assert [f["label"] for f in data["failed"]] == ["d"]
-    assert json_rows(report.render(records, "json"))["e"]["best"] == ["PSNR ↑"]
+    assert json_rows(report.render(records, "json"))["e"]["best"] == ["PSNR"]
 
 
 def test_unknown_format():
