@@ -227,3 +227,16 @@ def test_preview_grid_layout():
     grid = preview_grid(pairs, per_row=2, tile=8, gap=2)
     assert grid.shape == (2 + 3 * (8 + 2), 2 + 2 * (2 * 8 + 2), 3)
     assert (grid[12:20, 20:28] == 30).all()  # pair 3 is the second of row 2
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed (apt-get install chromium)")
+def test_html_has_no_page_overflow_at_phone_width_in_a_browser(tmp_path):
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parent.parent / "benchmarks" / "html_check.py"
+    done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"390 px: viewport 390 px, page scrollWidth 390 px", done.stdout), done.stdout
+    assert (tmp_path / "leaderboard-390.png").is_file()

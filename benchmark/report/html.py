@@ -33,6 +33,8 @@ body { font-family: system-ui, sans-serif; margin: 1em auto; padding: 0 1em; max
 table { border-collapse: collapse; margin: 0.5em 0; }
 th, td { border-bottom: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th:first-child, td:first-child { position: sticky; left: 0; background: #fff; white-space: normal;
+                                 min-width: 8em; max-width: 14em; }
 details { margin: 0.5em 0 1.5em; }
 details li, .notes, .skip { color: #555; font-size: 0.9em; }
 summary { cursor: pointer; }
