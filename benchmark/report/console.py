@@ -33,7 +33,7 @@ def print_console(records: list[RunRecord], console, *, title: str = "",
     if console.is_terminal:
         _print_rich(board_set, console)
     else:
-        console.out(plain_text(board_set), highlight=False, end="")
+        console.out(plain_text(board_set).rstrip("\n"), highlight=False)
 
 
 def plain_text(board_set: Leaderboard) -> str:

@@ -235,7 +235,7 @@ def protocol_text(board: Board) -> str:
 
 def short_protocol(board: Board) -> str:
     """The run protocol's plain values only (no nested options, no metric settings)."""
-    plain = {k: v for k, v in board.protocol.items() if not isinstance(v, (dict, list))}
+    plain = {k: v for k, v in board.protocol.items() if k != "dataset" and not isinstance(v, (dict, list))}
     return f"dataset {board.dataset}" + (f"; {_pairs(plain)}" if plain else "")
 
 
