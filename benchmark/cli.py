@@ -174,15 +174,21 @@ def cmd_datasets(args) -> int:
 
 
 def cmd_weights(args) -> int:
-    from benchmark import registry, weights
+    from benchmark import weights
+    from benchmark.errors import ConfigError
 
-    registry.default()  # plugins register the files they need when they are imported
     if args.action == "import":
-        path = weights.import_file(args.name, Path(args.file))
-        print(f"imported {args.name} -> {path}")
+        if not args.name or not args.file:
+            raise ConfigError("bench weights import: pass the weights name and the file, e.g. "
+                              "`bench weights import vgg19-imagenet vgg19-dcbb9e9d.pth` (names: `bench weights list`)")
+        path = weights.import_file(weights.get(args.name), Path(args.file))
+        print(f"imported {args.name} -> {path} (sha256 {weights.recorded_sha256(args.name)})")
         return 0
-    for name, spec in sorted(weights.registered().items()):
-        print(f"{name}\t{weights.status(name)}\t{spec.filename}\t{spec.sha256 or '-'}\t{spec.summary}")
+    for name, spec in weights.registered().items():
+        state = weights.status(spec)
+        sha = weights.recorded_sha256(spec) if state != weights.MISSING else spec.sha256
+        pinned = "" if spec.sha256 else " (recorded)" if sha else ""
+        print(f"{name}\t{state}\t{spec.filename}\t{(sha or '-') + pinned}\t{spec.summary}")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Resolving pretrained files: cache, checksums, offline errors, import; file:// URLs only."""
+"""Resolving pretrained files: the register_weights hook, cache, checksums, offline errors, import;
+file:// URLs only."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import weights
+from benchmark import hookimpl, registry, weights
 from benchmark.errors import PluginError, WeightsError
 from benchmark.weights import WeightSpec
 
@@ -17,12 +18,38 @@ PAYLOAD = b"pretend these are network weights\n" * 100
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
 
 
+class Provides:
+    """A plugin module stand-in whose register_weights hook registers ``specs``."""
+
+    def __init__(self, name: str, *specs: WeightSpec):
+        self.__name__ = name
+        self.specs = specs
+
+    @hookimpl
+    def register_weights(self, register):
+        for spec in self.specs:
+            register(spec)
+
+
+def install(monkeypatch, *plugins: Provides) -> registry.Plugins:
+    """Make ``plugins`` (and no installed package) what registry.default() returns."""
+    built = registry.build(plugins, entry_points=False)
+    monkeypatch.setattr(registry, "default", lambda: built)
+    return built
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     """A private cache directory and an empty registry for every test."""
     monkeypatch.setenv("BENCH_WEIGHTS_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("BENCH_OFFLINE", raising=False)
-    monkeypatch.setattr(weights, "_REGISTRY", {})
+    install(monkeypatch)
+
+
+@pytest.fixture
+def register(monkeypatch):
+    """register(*specs): one test plugin registering the specs."""
+    return lambda *specs: install(monkeypatch, Provides("tests.weights_plugin", *specs))
 
 
 @pytest.fixture
@@ -34,9 +61,9 @@ def original(tmp_path) -> Path:
 
 
 @pytest.fixture
-def spec(original) -> WeightSpec:
+def spec(original, register) -> WeightSpec:
     spec = WeightSpec("tiny-net", "tiny-net.pth", DIGEST, original.as_uri(), "a test net", "made up")
-    weights.register(spec)
+    register(spec)
     return spec
 
 
@@ -54,18 +81,19 @@ def test_cache_dir_from_env_and_default(tmp_path, monkeypatch):
     assert weights.cache_dir() == tmp_path / "home" / ".cache" / "bench" / "weights"
 
 
-def test_register_and_get(spec):
+def test_register_and_get(spec, monkeypatch):
     assert weights.get("tiny-net") is spec
     assert weights.registered() == {"tiny-net": spec}
-    weights.register(spec)  # the identical spec again is fine
-    assert len(weights.registered()) == 1
+    # two plugins that need the same file may both register it
+    install(monkeypatch, Provides("tests.a", spec), Provides("tests.b", spec))
+    assert weights.registered() == {"tiny-net": spec}
 
 
-def test_register_conflict_names_both(spec):
+def test_register_conflict_names_both_providers(spec):
     other = WeightSpec("tiny-net", "other.pth", None, None)
     with pytest.raises(PluginError) as err:
-        weights.register(other)
-    assert "tiny-net.pth" in str(err.value) and "other.pth" in str(err.value)
+        registry.build([Provides("tests.first", spec), Provides("tests.second", other)], entry_points=False)
+    assert "'tiny-net'" in str(err.value) and "tests.first" in str(err.value) and "tests.second" in str(err.value)
 
 
 @pytest.mark.parametrize(
@@ -74,16 +102,18 @@ def test_register_conflict_names_both(spec):
         WeightSpec("x", "dir/x.pth", None, None),
         WeightSpec("x", "x.pth", "ABC", None),
         WeightSpec("", "x.pth", None, None),
+        WeightSpec("My.Net", "x.pth", None, None),
+        WeightSpec("x", "x-abcd1234.pth", None, None, hash_prefix="ffff0000"),
     ],
 )
 def test_register_rejects_bad_specs(bad):
-    with pytest.raises(PluginError):
-        weights.register(bad)
+    with pytest.raises(PluginError, match="tests.bad_plugin"):
+        registry.build([Provides("tests.bad_plugin", bad)], entry_points=False)
 
 
-def test_get_unknown_lists_closest_first():
-    for name in ("alexnet-lpips", "vgg19-imagenet", "inception-fid"):
-        weights.register(WeightSpec(name, f"{name}.pth", None, None))
+def test_get_unknown_lists_closest_first(register):
+    register(*(WeightSpec(name, f"{name}.pth", None, None)
+               for name in ("alexnet-lpips", "vgg19-imagenet", "inception-fid")))
     with pytest.raises(WeightsError) as err:
         weights.get("vgg16-imagenet")
     message = str(err.value)
@@ -130,9 +160,9 @@ def test_resolve_download_true_overrides_offline_env(spec, monkeypatch):
     assert weights.resolve("tiny-net", download=True).read_bytes() == PAYLOAD
 
 
-def test_resolve_download_failure_is_a_weights_error(tmp_path):
+def test_resolve_download_failure_is_a_weights_error(tmp_path, register):
     url = (tmp_path / "gone.pth").as_uri()
-    weights.register(WeightSpec("gone", "gone.pth", DIGEST, url))
+    register(WeightSpec("gone", "gone.pth", DIGEST, url))
     with pytest.raises(WeightsError) as err:
         weights.resolve("gone")
     message = str(err.value)
@@ -141,16 +171,16 @@ def test_resolve_download_failure_is_a_weights_error(tmp_path):
     assert not (_cache() / "gone.pth").exists() and not (_cache() / "gone.pth.part").exists()
 
 
-def test_resolve_download_with_wrong_checksum(original):
-    weights.register(WeightSpec("liar", "liar.pth", "1" * 64, original.as_uri()))
+def test_resolve_download_with_wrong_checksum(original, register):
+    register(WeightSpec("liar", "liar.pth", "1" * 64, original.as_uri()))
     with pytest.raises(WeightsError) as err:
         weights.resolve("liar")
     assert "1" * 64 in str(err.value) and DIGEST in str(err.value)
     assert list(_cache().iterdir()) == []
 
 
-def test_resolve_without_url(tmp_path):
-    weights.register(WeightSpec("manual", "manual.pth", DIGEST, None))
+def test_resolve_without_url(tmp_path, register):
+    register(WeightSpec("manual", "manual.pth", DIGEST, None))
     with pytest.raises(WeightsError, match="no download URL"):
         weights.resolve("manual")
 
@@ -189,8 +219,8 @@ def test_stale_sidecar_is_ignored(spec):
     assert json.loads(sidecar.read_text())["sha256"] == DIGEST
 
 
-def test_unpinned_checksum_is_recorded(original):
-    weights.register(WeightSpec("loose", "loose.pth", None, original.as_uri()))
+def test_unpinned_checksum_is_recorded(original, register):
+    register(WeightSpec("loose", "loose.pth", None, original.as_uri()))
     path = weights.resolve("loose")
     assert json.loads(path.with_name("loose.pth.sha256").read_text())["sha256"] == DIGEST
     assert weights.status("loose") == "present"

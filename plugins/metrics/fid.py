@@ -123,3 +123,8 @@ def seeded_kid(fake: np.ndarray, real: np.ndarray, seed: int, subsets: int, subs
 def register_metrics(register):
     register(FID())
     register(KID())
+
+
+@hookimpl
+def register_weights(register):
+    inception_weights.register_both(register)

@@ -78,3 +78,8 @@ class InceptionScore(Metric):
 @hookimpl
 def register_metrics(register):
     register(InceptionScore())
+
+
+@hookimpl
+def register_weights(register):
+    inception_weights.register_both(register)

@@ -155,3 +155,8 @@ class Spade(Model):
 @hookimpl
 def register_models(register):
     register(Spade())
+
+
+@hookimpl
+def register_weights(register):
+    register(vgg19.SPEC)
