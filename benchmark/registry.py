@@ -63,7 +63,7 @@ class Registry(Generic[T]):
     def add(self, obj: T, provider: str) -> None:
         name = getattr(obj, "name", None)
         what = self.kind[:-1] if self.kind != "weights" else "weights"
-        if not isinstance(name, str) or not name:
+        if not isinstance(name, str):
             raise PluginError(f"{provider} registered a {what} without a 'name' string: {obj!r}")
         check_name(name, what, provider)
         for preset in getattr(obj, "presets", None) or {}:

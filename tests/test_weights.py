@@ -267,3 +267,114 @@ def test_import_replaces_corrupted_file(spec, original):
     assert weights.status("tiny-net") == "bad checksum"
     weights.import_file("tiny-net", original)
     assert weights.status("tiny-net") == "present"
+
+
+# ---------------------------------------------------------------- unpinned files: structure and hash prefix
+
+
+def _keys_check(state: dict) -> str | None:
+    return None if set(state) == {"w", "b"} else f"has keys {sorted(state)}, expected b and w"
+
+
+@pytest.fixture
+def loose(register) -> WeightSpec:
+    spec = WeightSpec("loose-net", "loose-net.pth", None, None, check=_keys_check)
+    register(spec)
+    return spec
+
+
+def _save(path: Path, state) -> Path:
+    import torch
+
+    torch.save(state, path)
+    return path
+
+
+def test_unpinned_import_refuses_a_file_that_is_not_a_state_dict(loose, tmp_path):
+    junk = tmp_path / "junk.pth"
+    junk.write_text("not weights at all")
+    with pytest.raises(WeightsError) as err:
+        weights.import_file("loose-net", junk)
+    message = str(err.value)
+    assert str(junk) in message and "not a torch state dict" in message and "\n" not in message
+    assert "weights_only=False" not in message
+    assert not (_cache() / "loose-net.pth").exists()
+
+
+def test_unpinned_import_refuses_the_wrong_keys_and_accepts_the_right_ones(loose, tmp_path, capsys):
+    import torch
+
+    wrong = _save(tmp_path / "wrong.pth", {"w": torch.zeros(2), "other": torch.zeros(1)})
+    with pytest.raises(WeightsError, match=r"has keys \['other', 'w'\]"):
+        weights.import_file(loose, wrong)
+    assert not (_cache() / "loose-net.pth").exists()
+    right = _save(tmp_path / "right.pth", {"state_dict": {"w": torch.zeros(2), "b": torch.zeros(1)}})
+    weights.import_file(loose, right)
+    digest = hashlib.sha256(right.read_bytes()).hexdigest()
+    assert weights.recorded_sha256(loose) == digest
+    from benchmark import cli
+
+    assert cli.main(["weights", "list"]) == 0
+    row = capsys.readouterr().out.strip().split("\t")
+    assert row[:4] == ["loose-net", "present", "loose-net.pth", f"{digest} (recorded)"]
+
+
+def test_hash_prefix_of_the_published_name_is_checked(register, original, tmp_path):
+    good = WeightSpec("prefixed", f"prefixed-{DIGEST[:8]}.pth", None, None, hash_prefix=DIGEST[:8])
+    bad_prefix = "0" * 8 if not DIGEST.startswith("0" * 8) else "1" * 8
+    other = WeightSpec("other", f"other-{bad_prefix}.pth", None, None, hash_prefix=bad_prefix)
+    register(good, other)
+    assert weights.import_file("prefixed", original).read_bytes() == PAYLOAD
+    with pytest.raises(WeightsError) as err:
+        weights.import_file("other", original)
+    assert DIGEST in str(err.value) and f"starts with {bad_prefix}" in str(err.value)
+    assert not (_cache() / other.filename).exists()
+
+
+def test_cli_import_without_arguments_says_what_to_pass():
+    from conftest import bench, one_error_line
+
+    line = one_error_line(bench("weights", "import"))
+    assert "pass the weights name and the file" in line and "bench weights import" in line
+
+
+def test_cli_import_of_any_file_as_vgg19_or_deeplab_is_refused(tmp_path):
+    from conftest import bench, one_error_line
+
+    from bench_plugins.models import vgg19
+
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"\x00" * 100)
+    narrow = vgg19.write_random_file(tmp_path / "narrow.pth", width=1)
+    env = {"BENCH_WEIGHTS_DIR": str(tmp_path / "cache")}
+    for name, file, expected in (("vgg19-imagenet", junk, "not a torch state dict"),
+                                 ("vgg19-imagenet", narrow, "starts with dcbb9e9d"),
+                                 ("deeplabv3-resnet50-coco-voc", junk, "not a torch state dict")):
+        line = one_error_line(bench("weights", "import", name, str(file), env=env))
+        assert str(file) in line and expected in line, line
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").glob("*.pth"))
+
+
+def test_vgg19_and_deeplab_structure_checks():
+    import torch
+
+    from bench_plugins.models import vgg19
+    from bench_plugins.segmenters import deeplab
+
+    assert vgg19.SPEC.check is not None and deeplab.SPEC.check is not None
+    assert vgg19.SPEC.hash_prefix == "dcbb9e9d" and deeplab.SPEC.hash_prefix == "cd0a2569"
+    narrow = {f"features.{i}.{k}": t for i, w, b in _vgg_like(torch) for k, t in (("weight", w), ("bias", b))}
+    assert vgg19.check_state_dict(narrow) is None
+    narrow["features.5.weight"] = torch.zeros(8, 4, 1, 1)
+    assert "features.5.weight" in vgg19.check_state_dict(narrow)
+    assert "first: backbone.conv1.weight" in deeplab.check_state_dict({"features.0.weight": torch.zeros(1)})
+
+
+def _vgg_like(torch):
+    from bench_plugins.models import vgg19
+
+    widths = [c // 16 for c in vgg19.CONFIG if c != "M"]
+    in_ch = 3
+    for i, out in zip(vgg19.conv_indices(), widths):
+        yield i, torch.zeros(out, in_ch, 3, 3), torch.zeros(out)
+        in_ch = out
