@@ -13,8 +13,9 @@ from benchmark.errors import BenchError
 
 EPILOG = """\
 examples:
-  bench run                                         the default benchmark: pix2pix and pix2pix+kl
-                                                    on synthetic-facades (nothing to download)
+  bench run                                         the default benchmark: spade against pix2pix and
+                                                    pix2pix+kl on synthetic-facades (nothing to download;
+                                                    without the VGG19 file spade trains without its VGG loss)
   bench run --models spade,pix2pix --dataset facades --profile paper
   bench run --models pix2pix --set pix2pix.lambda_l1=50 --config bench.toml
   bench run --models pix2pix --resume               continue the last unfinished run
@@ -29,8 +30,9 @@ can be used as NAME to set an option for that row only.
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("what to run")
-    g.add_argument("--models", help="comma-separated rows: NAME or NAME+PRESET (default: pix2pix,pix2pix+kl)")
-    g.add_argument("--dataset", help="a registered dataset (default: synthetic-facades)")
+    g.add_argument("--models", help="comma-separated rows: NAME or NAME+PRESET (default: the installed default run, "
+                                      "spade,pix2pix,pix2pix+kl)")
+    g.add_argument("--dataset", help="a registered dataset (default: the installed default run's, synthetic-facades)")
     g.add_argument("--profile", help="smoke (seconds), quick (minutes on a CPU; default), paper (the source's)")
     g.add_argument("--metrics", help="comma-separated metric plugins (default: all)")
     g = p.add_argument_group("how to run")
