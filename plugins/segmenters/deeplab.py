@@ -125,9 +125,9 @@ class DeepLabV3VOC(Segmenter):
                              f"{len(ctx.class_names)} other classes; use --set eval.segmenter=trained")
         path = weights.resolve(SPEC)
         sha = file_sha256(path)
-        if SPEC.hash_prefix and not sha.startswith(SPEC.hash_prefix):
+        if HASH_PREFIX and not sha.startswith(HASH_PREFIX):
             raise WeightsError(f"weights {SPEC.name!r}: {path} has sha256 {sha}, which does not start with "
-                               f"{SPEC.hash_prefix} as its name says; delete it and import a good copy "
+                               f"{HASH_PREFIX} as its name says; delete it and import a good copy "
                                f"(`{weights.import_command(SPEC)}`)")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
