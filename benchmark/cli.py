@@ -13,8 +13,9 @@ from benchmark.errors import BenchError
 
 EPILOG = """\
 examples:
-  bench run                                         the default benchmark: pix2pix and pix2pix+kl
-                                                    on synthetic-facades (nothing to download)
+  bench run                                         the default benchmark: spade against pix2pix and
+                                                    pix2pix+kl on synthetic-facades (nothing to download;
+                                                    without the VGG19 file spade trains without its VGG loss)
   bench run --models spade,pix2pix --dataset facades --profile paper
   bench run --models pix2pix --set pix2pix.lambda_l1=50 --config bench.toml
   bench run --models pix2pix --resume               continue the last unfinished run
@@ -29,8 +30,9 @@ can be used as NAME to set an option for that row only.
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("what to run")
-    g.add_argument("--models", help="comma-separated rows: NAME or NAME+PRESET (default: pix2pix,pix2pix+kl)")
-    g.add_argument("--dataset", help="a registered dataset (default: synthetic-facades)")
+    g.add_argument("--models", help="comma-separated rows: NAME or NAME+PRESET (default: the installed default run, "
+                                      "spade,pix2pix,pix2pix+kl)")
+    g.add_argument("--dataset", help="a registered dataset (default: the installed default run's, synthetic-facades)")
     g.add_argument("--profile", help="smoke (seconds), quick (minutes on a CPU; default), paper (the source's)")
     g.add_argument("--metrics", help="comma-separated metric plugins (default: all)")
     g = p.add_argument_group("how to run")
@@ -173,15 +175,21 @@ def cmd_datasets(args) -> int:
 
 
 def cmd_weights(args) -> int:
-    from benchmark import registry, weights
+    from benchmark import weights
+    from benchmark.errors import ConfigError
 
-    registry.default()  # plugins register the files they need when they are imported
     if args.action == "import":
-        path = weights.import_file(args.name, Path(args.file))
-        print(f"imported {args.name} -> {path}")
+        if not args.name or not args.file:
+            raise ConfigError("bench weights import: pass the weights name and the file, e.g. "
+                              "`bench weights import vgg19-imagenet vgg19-dcbb9e9d.pth` (names: `bench weights list`)")
+        path = weights.import_file(weights.get(args.name), Path(args.file))
+        print(f"imported {args.name} -> {path} (sha256 {weights.recorded_sha256(args.name)})")
         return 0
-    for name, spec in sorted(weights.registered().items()):
-        print(f"{name}\t{weights.status(name)}\t{spec.filename}\t{spec.sha256 or '-'}\t{spec.summary}")
+    for name, spec in weights.registered().items():
+        state = weights.status(spec)
+        sha = weights.recorded_sha256(spec) if state != weights.MISSING else spec.sha256
+        pinned = "" if spec.sha256 else " (recorded)" if sha else ""
+        print(f"{name}\t{state}\t{spec.filename}\t{(sha or '-') + pinned}\t{spec.summary}")
     return 0
 
 

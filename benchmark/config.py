@@ -60,9 +60,11 @@ class EvalConfig(Options):
 class RunConfig(Options):
     """Everything `bench run` needs. Every field can be set in a TOML file or with --set."""
 
-    models: list[str] = Field(["pix2pix", "pix2pix+kl"], min_length=1,
-                              description="model rows: NAME or NAME+PRESET (see `bench list models`)")
-    dataset: str = Field("synthetic-facades", description="a registered dataset (see `bench datasets list`)")
+    # no default here: the core names no plugin; a plain `bench run` takes them from the default_run hook
+    models: list[str] = Field(min_length=1, description="model rows: NAME or NAME+PRESET (see `bench list models`; "
+                                                        "default: the installed distribution's default run)")
+    dataset: str = Field(description="a registered dataset (see `bench datasets list`; default: the installed "
+                                     "distribution's default run)")
     profile: Profile = Field("quick", description="smoke (seconds), quick (minutes on a CPU), paper (the source's)")
     seed: int = Field(0, ge=0, description="seed for Python, NumPy, torch and the data order")
     device: str = Field("auto", description="auto (CUDA, else MPS, else CPU), cpu, mps, cuda or cuda:N")
@@ -206,6 +208,8 @@ class Layers:
                     guess = closest_first(key, RUN_KEYS)[:3]
                     raise ConfigError(f"unknown option '{key}'; did you mean {', '.join(guess)}? "
                                       f"(plugin options are NAME.KEY, e.g. pix2pix.lambda_l1)")
+        if "models" not in run or "dataset" not in run:
+            run, plugins = _with_default_run(run, plugins)
         profile = run.get("profile", RunConfig.model_fields["profile"].default)
         return cls(str(profile), run, plugins)
 
@@ -215,6 +219,29 @@ class Layers:
         if profile not in PROFILES:
             raise ConfigError(f"invalid value for 'profile': {profile!r}: allowed: {', '.join(PROFILES)}")
         return validate_run(merge(PROFILE_DEFAULTS[profile], self.run))
+
+
+def default_run() -> dict[str, Any]:
+    """The installed distribution's default run (the ``default_run`` hook); the core has none of its own."""
+    from benchmark import registry
+
+    found = registry.default().manager.hook.default_run()
+    if not isinstance(found, dict) or not found.get("models") or not found.get("dataset"):
+        raise ConfigError("no models or dataset given and no installed plugin provides a default run; "
+                          "pass --models NAME[,NAME+PRESET] and --dataset NAME (see `bench list`)")
+    return found
+
+
+def _with_default_run(run: dict, plugins: dict) -> tuple[dict, dict]:
+    """Fill in the default run's models and dataset; its plugin tables come with its models only."""
+    defaults = default_run()
+    run = {"dataset": defaults["dataset"], **run}
+    if "models" not in run:
+        run["models"] = list(defaults["models"])
+        for name, table in defaults.items():
+            if name not in RUN_KEYS and isinstance(table, dict):
+                plugins = {**plugins, name: merge(table, plugins.get(name, {}))}
+    return run, plugins
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Dataset specs, loaders for the common layouts, validation of files, and transforms.
+"""Dataset specs, loaders for the common layouts and validation of files (transforms: :mod:`benchmark.transforms`).
 
 A dataset plugin registers a :class:`Dataset`. The spec says what the data
 is (classes, palette, splits, licence, citation), where it comes from

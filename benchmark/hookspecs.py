@@ -1,4 +1,4 @@
-"""The hooks a plugin may implement.
+"""The hooks a plugin may implement: one ``register_<kind>`` per plugin kind, plus ``default_run``.
 
 Each hook receives a ``register`` callback; the plugin calls it once per object
 it provides::
@@ -34,3 +34,21 @@ def register_datasets(register):
 @hookspec
 def register_segmenters(register):
     """Register segmenters for mIoU and pixel accuracy: instances of :class:`benchmark.api.Segmenter`."""
+
+
+@hookspec
+def register_weights(register):
+    """Register the pretrained files the plugin needs: instances of :class:`benchmark.weights.WeightSpec`.
+
+    ``bench weights list|import`` and :func:`benchmark.weights.get` read them from the registry; two
+    plugins that need the same file may both register the same spec.
+    """
+
+
+@hookspec(firstresult=True)
+def default_run():
+    """The run settings of a plain ``bench run``: a dict such as ``{"models": [...], "dataset": "..."}``.
+
+    The core names no plugin; the distribution's own package (or a site's) provides these. The first
+    plugin that returns a dict wins.
+    """

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 @dataclass
 class MetricValue:
     value: float | None  # None: not computed, ``note`` says why
-    direction: str  # "up" (higher is better) or "down"
+    direction: str  # a benchmark.api.Direction: "up" (higher is better), "down" or "none" (never ranked)
     protocol: dict  # e.g. {"images": 106, "resolution": 64, "window": "gaussian 11/1.5"}
     note: str = ""
 

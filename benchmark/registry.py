@@ -1,14 +1,19 @@
-"""The plugin manager and the registries of models, metrics and datasets built from it.
+"""The plugin manager and the registries of models, metrics, datasets, segmenters and weights built from it.
 
 Built-in plugins and third-party packages are found the same way: through the
 ``bench`` entry-point group. Each hook implementation is called with its own
 ``register`` callback, so that every registered object knows which package
 provided it and a name registered twice can be reported with both providers.
+
+Names are checked when they are registered (:data:`NAME_RULE`): they become
+``--set NAME.KEY`` prefixes and ``NAME+PRESET`` row labels, so a ``.``, ``+``,
+``:``, ``@``, white space or an upper-case letter would make them ambiguous.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Generic, Iterable, TypeVar
@@ -21,6 +26,18 @@ from benchmark.names import unknown
 
 ENTRY_POINT_GROUP = "bench"
 KINDS = ("models", "metrics", "datasets", "segmenters")
+#: every hook ``register_<kind>``: the plugin kinds plus the pretrained files they need
+HOOK_KINDS = (*KINDS, "weights")
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+NAME_RULE = "lower-case letters, digits, '-' and '_', starting with a letter or digit (no '.', '+', ':', '@', space)"
+
+
+def check_name(name: object, what: str, provider: str) -> None:
+    """Refuse a plugin, preset or weights name that ``--set`` or a row label could not carry."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise PluginError(f"{provider} registered the {what} {name!r}: a name must use {NAME_RULE}; "
+                          f"rename it in {provider} (or uninstall that package)")
 
 T = TypeVar("T")
 
@@ -45,9 +62,19 @@ class Registry(Generic[T]):
 
     def add(self, obj: T, provider: str) -> None:
         name = getattr(obj, "name", None)
-        if not isinstance(name, str) or not name:
-            raise PluginError(f"{provider} registered a {self.kind[:-1]} without a 'name' string: {obj!r}")
+        what = self.kind[:-1] if self.kind != "weights" else "weights"
+        if not isinstance(name, str):
+            raise PluginError(f"{provider} registered a {what} without a 'name' string: {obj!r}")
+        check_name(name, what, provider)
+        for preset in getattr(obj, "presets", None) or {}:
+            check_name(preset, f"preset of {what} '{name}'", provider)
+        if self.kind == "weights":
+            from benchmark.weights import validate
+
+            validate(obj, provider)
         if name in self.entries:
+            if self.kind == "weights" and self.entries[name].obj == obj:
+                return  # plugins that share a file (e.g. one network for two metrics) register it alike
             first = self.entries[name].provider
             raise PluginError(
                 f"two plugins register the {self.kind[:-1]} '{name}': {first} and {provider}; "
@@ -79,6 +106,7 @@ class Plugins:
     metrics: Registry
     datasets: Registry
     segmenters: Registry
+    weights: Registry  # WeightSpec objects: the pretrained files the plugins need
 
     def registry(self, kind: str) -> Registry:
         if kind not in KINDS:
@@ -110,12 +138,12 @@ def build(extra_plugins: Iterable[Any] = (), *, entry_points: bool = True) -> Pl
     for plugin in extra_plugins:
         pm.register(plugin)
     providers = _providers(pm)
-    plugins = Plugins(pm, *(Registry(kind) for kind in KINDS))
-    for kind in KINDS:
+    plugins = Plugins(pm, *(Registry(kind) for kind in HOOK_KINDS))
+    for kind in HOOK_KINDS:
         hook = getattr(pm.hook, f"register_{kind}")
         for impl in hook.get_hookimpls():
             provider = providers.get(id(impl.plugin), getattr(impl.plugin, "__name__", impl.plugin_name))
-            registry = plugins.registry(kind)
+            registry = getattr(plugins, kind)
             impl.function(register=lambda obj, _r=registry, _p=provider: _r.add(obj, _p))
     return plugins
 

@@ -1,14 +1,20 @@
 """The one place that resolves pretrained files (feature extractors, inception, ...).
 
-A plugin describes each file it needs with a :class:`WeightSpec` and calls
-:func:`register` at import time; when it needs the file it calls
-:func:`resolve`, which returns a verified path in the cache, downloads it when
-allowed, or fails with one line saying how to import it by hand. Nothing here
-touches the network at import time.
+A plugin describes each file it needs with a :class:`WeightSpec` and registers it
+through the ``register_weights`` hook, like every other plugin object; the
+specs are read from :func:`benchmark.registry.default` (``.weights``). When it
+needs the file the plugin calls :func:`resolve` with its spec, which returns a
+verified path in the cache, downloads it when allowed, or fails with one line
+saying how to import it by hand. Nothing here touches the network at import time.
+
+A file whose sha256 is not pinned is checked by structure when it is imported
+(:func:`import_file`): it must load with ``torch.load(..., weights_only=True)``,
+pass the spec's ``check`` and, where the published file name carries the first
+hex digits of its sha256 (torchvision's ``vgg19-dcbb9e9d.pth``), match them.
 
 The checksum of a verified file is remembered in ``<file>.sha256`` together
 with its size and modification time, so a large file is hashed once, not on
-every run.
+every run; ``bench weights list`` shows it.
 """
 
 from __future__ import annotations
@@ -21,14 +27,19 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-from benchmark import archive
+from benchmark import archive, atomic
 from benchmark.errors import DataError, PluginError, WeightsError
 
 PRESENT, MISSING, BAD_CHECKSUM = "present", "missing", "bad checksum"
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_HEX = re.compile(r"[0-9a-f]{4,63}")
 _CHUNK = 1 << 20
+
+#: ``check(state_dict)`` returns None for the expected network, else a short reason
+StateDictCheck = Callable[[dict], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -37,13 +48,12 @@ class WeightSpec:
 
     name: str  # e.g. "vgg19-imagenet"
     filename: str  # file name in the cache
-    sha256: str | None  # None: accepted as-is, checksum recorded
+    sha256: str | None  # None: checked by structure at import, checksum recorded
     url: str | None  # where it is downloaded from when online
     summary: str = ""
     source: str = ""  # provenance / licence text shown by `bench weights list`
-
-
-_REGISTRY: dict[str, WeightSpec] = {}
+    hash_prefix: str | None = None  # the first hex digits of the sha256 that the published file name carries
+    check: StateDictCheck | None = None  # structure check of an unpinned file's state dict at import
 
 
 # --------------------------------------------------------------------------- registry
@@ -57,46 +67,40 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "bench" / "weights"
 
 
-def register(spec: WeightSpec) -> None:
-    """Add ``spec`` to the registry; registering the identical spec again is a no-op."""
-    _validate(spec)
-    known = _REGISTRY.get(spec.name)
-    if known is not None and known != spec:
-        raise PluginError(
-            f"weights {spec.name!r} registered twice with different specs: {known} and {spec}; "
-            f"give one of them another name"
-        )
-    _REGISTRY[spec.name] = spec
-
-
-def _validate(spec: WeightSpec) -> None:
+def validate(spec: WeightSpec, provider: str = "a plugin") -> None:
+    """Refuse a malformed spec with one line naming the package that registered it."""
+    if not isinstance(spec, WeightSpec):
+        raise PluginError(f"{provider} registered weights {spec!r} that are not a WeightSpec; register one")
     if not spec.name or not spec.filename:
-        raise PluginError(f"weights spec {spec}: name and filename must not be empty; fill them in")
+        raise PluginError(f"{provider}: weights spec {spec.name!r}: name and filename must not be empty; fill them in")
     if spec.filename in (".", "..") or "/" in spec.filename or "\\" in spec.filename:
-        raise PluginError(
-            f"weights {spec.name!r}: filename {spec.filename!r} must be a plain file name; drop the directories"
-        )
+        raise PluginError(f"{provider}: weights {spec.name!r}: filename {spec.filename!r} must be a plain file "
+                          f"name; drop the directories")
     if spec.sha256 is not None and not _SHA256.fullmatch(spec.sha256):
-        raise PluginError(
-            f"weights {spec.name!r}: sha256 {spec.sha256!r} is not 64 lower-case hex digits; fix or set None"
-        )
+        raise PluginError(f"{provider}: weights {spec.name!r}: sha256 {spec.sha256!r} is not 64 lower-case hex "
+                          f"digits; fix it or set None")
+    if spec.hash_prefix is not None and not (_HEX.fullmatch(spec.hash_prefix) and spec.hash_prefix in spec.filename):
+        raise PluginError(f"{provider}: weights {spec.name!r}: hash_prefix {spec.hash_prefix!r} must be lower-case "
+                          f"hex digits found in the file name {spec.filename!r}; fix it or set None")
 
 
 def registered() -> dict[str, WeightSpec]:
-    """A copy of the registry, sorted by name."""
-    return dict(sorted(_REGISTRY.items()))
+    """Every spec the installed plugins register, sorted by name."""
+    from benchmark import registry
+
+    return {entry.name: entry.obj for entry in registry.default().weights}
 
 
 def get(name: str) -> WeightSpec:
     """The spec registered under ``name``; unknown names list the known ones, closest first."""
+    known = registered()
     try:
-        return _REGISTRY[name]
+        return known[name]
     except KeyError:
-        raise WeightsError(f"unknown weights {name!r}; {_known_names(name)}") from None
+        raise WeightsError(f"unknown weights {name!r}; {_known_names(name, list(known))}") from None
 
 
-def _known_names(name: str) -> str:
-    names = list(_REGISTRY)
+def _known_names(name: str, names: list[str]) -> str:
     if not names:
         return "no weights are registered (is the plugin that needs them installed?)"
     ranked = difflib.get_close_matches(name, names, n=len(names), cutoff=0.0)
@@ -203,38 +207,32 @@ def _remember(path: Path, sha256: str) -> None:
     stat = path.stat()
     record = {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     try:
-        _write_atomic_text(_sidecar(path), json.dumps(record) + "\n")
+        atomic.write_text(_sidecar(path), json.dumps(record) + "\n")
     except OSError:
         pass
-
-
-def _write_atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- import and status
 
 
-def import_file(name: str, file: Path) -> Path:
-    """Copy a file obtained by hand into the cache, after verifying its checksum."""
-    spec = get(name)
+def import_file(spec_or_name: WeightSpec | str, file: Path) -> Path:
+    """Copy a file obtained by hand into the cache, after verifying it.
+
+    A pinned sha256 must match; an unpinned file must load as a state dict that passes
+    the spec's ``check`` and carry the hash prefix of its published name. Its sha256 is
+    recorded either way.
+    """
+    spec = _as_spec(spec_or_name)
     file = Path(file)
     if not file.is_file():
-        raise WeightsError(f"weights {name!r}: {file} does not exist or is not a file; check the path")
+        raise WeightsError(f"weights {spec.name!r}: {file} does not exist or is not a file; check the path")
     path = cached_path(spec)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
             actual = _copy_hashing(file, out)
-        _verify_import(spec, file, actual)
+        _verify_import(spec, file, actual, Path(tmp))
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -251,13 +249,55 @@ def _copy_hashing(src: Path, out) -> str:
     return digest.hexdigest()
 
 
-def _verify_import(spec: WeightSpec, file: Path, actual: str) -> None:
-    if spec.sha256 is not None and actual != spec.sha256:
-        where = f"download {spec.url}" if spec.url else "get the right file"
+def _verify_import(spec: WeightSpec, file: Path, actual: str, copy: Path) -> None:
+    where = f"download {spec.url}" if spec.url else "get the right file"
+    if spec.sha256 is not None:
+        if actual != spec.sha256:
+            raise WeightsError(
+                f"weights {spec.name!r}: {file} has sha256 {actual}, expected {spec.sha256} "
+                f"for {spec.filename}; it is the wrong file or damaged, {where} and import it again")
+        return
+    if spec.check is not None:
+        reason = _structure_problem(spec, copy)
+        if reason:
+            raise WeightsError(f"weights {spec.name!r}: {file} {reason}, so it is not {spec.filename}; "
+                               f"{where} and import that file")
+    if spec.hash_prefix and not actual.startswith(spec.hash_prefix):
         raise WeightsError(
-            f"weights {spec.name!r}: {file} has sha256 {actual}, expected {spec.sha256} "
-            f"for {spec.filename}; it is the wrong file or damaged, {where} and import it again"
-        )
+            f"weights {spec.name!r}: {file} has sha256 {actual}, but the published {spec.filename} starts with "
+            f"{spec.hash_prefix}; it is another file or damaged, {where} and import it again")
+
+
+def _structure_problem(spec: WeightSpec, copy: Path) -> str | None:
+    """Why the file is not the expected network, or None; loads it without running any pickled code."""
+    import torch
+
+    try:
+        state = torch.load(copy, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch's own message suggests unsafe loading; keep only the kind
+        return f"is not a torch state dict (it does not load with weights_only=True: {type(exc).__name__})"
+    state = unwrap_state_dict(state)
+    if not isinstance(state, dict):
+        return f"holds a {type(state).__name__}, not a state dict"
+    return spec.check(state)
+
+
+def unwrap_state_dict(state):
+    """A checkpoint's ``state_dict`` entry when it has one, else ``state`` itself."""
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        return state["state_dict"]
+    return state
+
+
+def recorded_sha256(spec_or_name: WeightSpec | str) -> str | None:
+    """The sha256 of the cached file as pinned, or as recorded when it was imported or downloaded."""
+    spec = _as_spec(spec_or_name)
+    if spec.sha256 is not None:
+        return spec.sha256
+    path = cached_path(spec)
+    if not path.is_file():
+        return None
+    return _checksum(path)
 
 
 def status(spec_or_name: WeightSpec | str) -> str:

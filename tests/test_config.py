@@ -29,7 +29,7 @@ def test_defaults_then_profile_then_file_then_set():
 def test_presets_are_rows_and_row_keys_beat_model_keys():
     kl = resolve(token="pix2pix+kl")
     assert kl.label == "pix2pix+kl" and kl.preset == "kl" and kl.options.beta_kl == pytest.approx(0.2)
-    row = resolve(sets=["pix2pix.beta_kl=0.1", "pix2pix+aug+kl.beta_kl=0.3"], token="pix2pix+aug+kl")
+    row = resolve(sets=["pix2pix.beta_kl=0.1", "pix2pix+aug-kl.beta_kl=0.3"], token="pix2pix+aug-kl")
     assert row.options.beta_kl == pytest.approx(0.3) and row.options.augment is True
     assert resolve(sets=["pix2pix.beta_kl=0.1"], token="pix2pix+kl").options.beta_kl == pytest.approx(0.1)
 

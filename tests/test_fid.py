@@ -284,9 +284,6 @@ def online_choice(tmp_path, monkeypatch):
     official = weights.WeightSpec("inception-2015-12-05", "inception-2015-12-05.pt", archive.sha256_file(served),
                                   served.as_uri())
     package = weights.WeightSpec("inception-2015-12-05-pool", "pool.pt", archive.sha256_file(packaged), None)
-    monkeypatch.setattr(weights, "_REGISTRY", {})
-    for spec in (official, package):
-        weights.register(spec)
     monkeypatch.setattr(inception_weights, "OFFICIAL", official)
     monkeypatch.setattr(inception_weights, "PACKAGED", package)
     monkeypatch.setattr(inception_weights, "package_file", lambda: packaged)

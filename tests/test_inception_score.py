@@ -84,8 +84,6 @@ def stand_in(tmp_path, monkeypatch) -> tuple[Path, StandIn]:
     torch.jit.script(net).save(str(path))
     spec = WeightSpec("inception-stand-in", path.name, archive.sha256_file(path), None)
     monkeypatch.setenv("BENCH_WEIGHTS_DIR", str(cache))
-    monkeypatch.setattr(weights, "_REGISTRY", {})
-    weights.register(spec)
     monkeypatch.setattr(inception_weights, "OFFICIAL", spec)
     return path, net
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from bench_plugins.models.label_cgan import LabelCGAN, register_models
-from bench_plugins.models.label_cgan.networks import EncoderStep, PatchDiscriminator, UNetGenerator
+from bench_plugins.models.label_cgan.networks import Down, PatchDiscriminator, UnetGenerator
 from bench_plugins.models.label_cgan.sketch import label_edges, xdog
 
 from benchmark.api import StepContext
@@ -46,8 +46,8 @@ def ctx(step=0, total=100, dtype=None):
 
 @pytest.mark.parametrize("size", [16, 64, 128])
 def test_generator_halves_to_1x1_and_returns_a_photo(size):
-    G = UNetGenerator(num_classes=5, image_size=size, ngf=4)
-    steps = [m for m in G.modules() if isinstance(m, EncoderStep)]
+    G = UnetGenerator(num_classes=5, image_size=size, ngf=4)
+    steps = [m for m in G.modules() if isinstance(m, Down)]
     assert len(steps) == int(math.log2(size))
     assert steps[0][0].in_channels == 1 + 5  # the sketch and one channel per class
     codes = []

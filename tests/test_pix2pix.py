@@ -100,9 +100,9 @@ def test_kl_matches_a_hand_computed_value():
 
 def test_presets_resolve_to_their_options():
     resolved = {name: options(**preset.options) for name, preset in PLUGIN.presets.items()}
-    assert set(resolved) == {"official", "kl", "aug", "aug+kl"}
+    assert set(resolved) == {"official", "kl", "aug", "aug-kl"}
     assert {n: (o.beta_kl, o.augment) for n, o in resolved.items()} == {
-        "official": (0.0, False), "kl": (0.2, False), "aug": (0.0, True), "aug+kl": (0.2, True)}
+        "official": (0.0, False), "kl": (0.2, False), "aug": (0.0, True), "aug-kl": (0.2, True)}
     official = resolved["official"]
     assert (official.ngf, official.ndf, official.n_layers_d, official.lambda_l1) == (64, 64, 3, 100.0)
     assert (official.lr, official.beta1, official.beta2, official.decay_start) == (2e-4, 0.5, 0.999, 0.5)

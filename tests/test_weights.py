@@ -1,4 +1,5 @@
-"""Resolving pretrained files: cache, checksums, offline errors, import; file:// URLs only."""
+"""Resolving pretrained files: the register_weights hook, cache, checksums, offline errors, import;
+file:// URLs only."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import weights
+from benchmark import hookimpl, registry, weights
 from benchmark.errors import PluginError, WeightsError
 from benchmark.weights import WeightSpec
 
@@ -17,12 +18,38 @@ PAYLOAD = b"pretend these are network weights\n" * 100
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
 
 
+class Provides:
+    """A plugin module stand-in whose register_weights hook registers ``specs``."""
+
+    def __init__(self, name: str, *specs: WeightSpec):
+        self.__name__ = name
+        self.specs = specs
+
+    @hookimpl
+    def register_weights(self, register):
+        for spec in self.specs:
+            register(spec)
+
+
+def install(monkeypatch, *plugins: Provides) -> registry.Plugins:
+    """Make ``plugins`` (and no installed package) what registry.default() returns."""
+    built = registry.build(plugins, entry_points=False)
+    monkeypatch.setattr(registry, "default", lambda: built)
+    return built
+
+
 @pytest.fixture(autouse=True)
 def isolated(tmp_path, monkeypatch):
     """A private cache directory and an empty registry for every test."""
     monkeypatch.setenv("BENCH_WEIGHTS_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("BENCH_OFFLINE", raising=False)
-    monkeypatch.setattr(weights, "_REGISTRY", {})
+    install(monkeypatch)
+
+
+@pytest.fixture
+def register(monkeypatch):
+    """register(*specs): one test plugin registering the specs."""
+    return lambda *specs: install(monkeypatch, Provides("tests.weights_plugin", *specs))
 
 
 @pytest.fixture
@@ -34,9 +61,9 @@ def original(tmp_path) -> Path:
 
 
 @pytest.fixture
-def spec(original) -> WeightSpec:
+def spec(original, register) -> WeightSpec:
     spec = WeightSpec("tiny-net", "tiny-net.pth", DIGEST, original.as_uri(), "a test net", "made up")
-    weights.register(spec)
+    register(spec)
     return spec
 
 
@@ -54,18 +81,19 @@ def test_cache_dir_from_env_and_default(tmp_path, monkeypatch):
     assert weights.cache_dir() == tmp_path / "home" / ".cache" / "bench" / "weights"
 
 
-def test_register_and_get(spec):
+def test_register_and_get(spec, monkeypatch):
     assert weights.get("tiny-net") is spec
     assert weights.registered() == {"tiny-net": spec}
-    weights.register(spec)  # the identical spec again is fine
-    assert len(weights.registered()) == 1
+    # two plugins that need the same file may both register it
+    install(monkeypatch, Provides("tests.a", spec), Provides("tests.b", spec))
+    assert weights.registered() == {"tiny-net": spec}
 
 
-def test_register_conflict_names_both(spec):
+def test_register_conflict_names_both_providers(spec):
     other = WeightSpec("tiny-net", "other.pth", None, None)
     with pytest.raises(PluginError) as err:
-        weights.register(other)
-    assert "tiny-net.pth" in str(err.value) and "other.pth" in str(err.value)
+        registry.build([Provides("tests.first", spec), Provides("tests.second", other)], entry_points=False)
+    assert "'tiny-net'" in str(err.value) and "tests.first" in str(err.value) and "tests.second" in str(err.value)
 
 
 @pytest.mark.parametrize(
@@ -74,16 +102,18 @@ def test_register_conflict_names_both(spec):
         WeightSpec("x", "dir/x.pth", None, None),
         WeightSpec("x", "x.pth", "ABC", None),
         WeightSpec("", "x.pth", None, None),
+        WeightSpec("My.Net", "x.pth", None, None),
+        WeightSpec("x", "x-abcd1234.pth", None, None, hash_prefix="ffff0000"),
     ],
 )
 def test_register_rejects_bad_specs(bad):
-    with pytest.raises(PluginError):
-        weights.register(bad)
+    with pytest.raises(PluginError, match="tests.bad_plugin"):
+        registry.build([Provides("tests.bad_plugin", bad)], entry_points=False)
 
 
-def test_get_unknown_lists_closest_first():
-    for name in ("alexnet-lpips", "vgg19-imagenet", "inception-fid"):
-        weights.register(WeightSpec(name, f"{name}.pth", None, None))
+def test_get_unknown_lists_closest_first(register):
+    register(*(WeightSpec(name, f"{name}.pth", None, None)
+               for name in ("alexnet-lpips", "vgg19-imagenet", "inception-fid")))
     with pytest.raises(WeightsError) as err:
         weights.get("vgg16-imagenet")
     message = str(err.value)
@@ -130,9 +160,9 @@ def test_resolve_download_true_overrides_offline_env(spec, monkeypatch):
     assert weights.resolve("tiny-net", download=True).read_bytes() == PAYLOAD
 
 
-def test_resolve_download_failure_is_a_weights_error(tmp_path):
+def test_resolve_download_failure_is_a_weights_error(tmp_path, register):
     url = (tmp_path / "gone.pth").as_uri()
-    weights.register(WeightSpec("gone", "gone.pth", DIGEST, url))
+    register(WeightSpec("gone", "gone.pth", DIGEST, url))
     with pytest.raises(WeightsError) as err:
         weights.resolve("gone")
     message = str(err.value)
@@ -141,16 +171,16 @@ def test_resolve_download_failure_is_a_weights_error(tmp_path):
     assert not (_cache() / "gone.pth").exists() and not (_cache() / "gone.pth.part").exists()
 
 
-def test_resolve_download_with_wrong_checksum(original):
-    weights.register(WeightSpec("liar", "liar.pth", "1" * 64, original.as_uri()))
+def test_resolve_download_with_wrong_checksum(original, register):
+    register(WeightSpec("liar", "liar.pth", "1" * 64, original.as_uri()))
     with pytest.raises(WeightsError) as err:
         weights.resolve("liar")
     assert "1" * 64 in str(err.value) and DIGEST in str(err.value)
     assert list(_cache().iterdir()) == []
 
 
-def test_resolve_without_url(tmp_path):
-    weights.register(WeightSpec("manual", "manual.pth", DIGEST, None))
+def test_resolve_without_url(tmp_path, register):
+    register(WeightSpec("manual", "manual.pth", DIGEST, None))
     with pytest.raises(WeightsError, match="no download URL"):
         weights.resolve("manual")
 
@@ -189,8 +219,8 @@ def test_stale_sidecar_is_ignored(spec):
     assert json.loads(sidecar.read_text())["sha256"] == DIGEST
 
 
-def test_unpinned_checksum_is_recorded(original):
-    weights.register(WeightSpec("loose", "loose.pth", None, original.as_uri()))
+def test_unpinned_checksum_is_recorded(original, register):
+    register(WeightSpec("loose", "loose.pth", None, original.as_uri()))
     path = weights.resolve("loose")
     assert json.loads(path.with_name("loose.pth.sha256").read_text())["sha256"] == DIGEST
     assert weights.status("loose") == "present"
@@ -237,3 +267,114 @@ def test_import_replaces_corrupted_file(spec, original):
     assert weights.status("tiny-net") == "bad checksum"
     weights.import_file("tiny-net", original)
     assert weights.status("tiny-net") == "present"
+
+
+# ---------------------------------------------------------------- unpinned files: structure and hash prefix
+
+
+def _keys_check(state: dict) -> str | None:
+    return None if set(state) == {"w", "b"} else f"has keys {sorted(state)}, expected b and w"
+
+
+@pytest.fixture
+def loose(register) -> WeightSpec:
+    spec = WeightSpec("loose-net", "loose-net.pth", None, None, check=_keys_check)
+    register(spec)
+    return spec
+
+
+def _save(path: Path, state) -> Path:
+    import torch
+
+    torch.save(state, path)
+    return path
+
+
+def test_unpinned_import_refuses_a_file_that_is_not_a_state_dict(loose, tmp_path):
+    junk = tmp_path / "junk.pth"
+    junk.write_text("not weights at all")
+    with pytest.raises(WeightsError) as err:
+        weights.import_file("loose-net", junk)
+    message = str(err.value)
+    assert str(junk) in message and "not a torch state dict" in message and "\n" not in message
+    assert "weights_only=False" not in message
+    assert not (_cache() / "loose-net.pth").exists()
+
+
+def test_unpinned_import_refuses_the_wrong_keys_and_accepts_the_right_ones(loose, tmp_path, capsys):
+    import torch
+
+    wrong = _save(tmp_path / "wrong.pth", {"w": torch.zeros(2), "other": torch.zeros(1)})
+    with pytest.raises(WeightsError, match=r"has keys \['other', 'w'\]"):
+        weights.import_file(loose, wrong)
+    assert not (_cache() / "loose-net.pth").exists()
+    right = _save(tmp_path / "right.pth", {"state_dict": {"w": torch.zeros(2), "b": torch.zeros(1)}})
+    weights.import_file(loose, right)
+    digest = hashlib.sha256(right.read_bytes()).hexdigest()
+    assert weights.recorded_sha256(loose) == digest
+    from benchmark import cli
+
+    assert cli.main(["weights", "list"]) == 0
+    row = capsys.readouterr().out.strip().split("\t")
+    assert row[:4] == ["loose-net", "present", "loose-net.pth", f"{digest} (recorded)"]
+
+
+def test_hash_prefix_of_the_published_name_is_checked(register, original, tmp_path):
+    good = WeightSpec("prefixed", f"prefixed-{DIGEST[:8]}.pth", None, None, hash_prefix=DIGEST[:8])
+    bad_prefix = "0" * 8 if not DIGEST.startswith("0" * 8) else "1" * 8
+    other = WeightSpec("other", f"other-{bad_prefix}.pth", None, None, hash_prefix=bad_prefix)
+    register(good, other)
+    assert weights.import_file("prefixed", original).read_bytes() == PAYLOAD
+    with pytest.raises(WeightsError) as err:
+        weights.import_file("other", original)
+    assert DIGEST in str(err.value) and f"starts with {bad_prefix}" in str(err.value)
+    assert not (_cache() / other.filename).exists()
+
+
+def test_cli_import_without_arguments_says_what_to_pass():
+    from conftest import bench, one_error_line
+
+    line = one_error_line(bench("weights", "import"))
+    assert "pass the weights name and the file" in line and "bench weights import" in line
+
+
+def test_cli_import_of_any_file_as_vgg19_or_deeplab_is_refused(tmp_path):
+    from conftest import bench, one_error_line
+
+    from bench_plugins.models import vgg19
+
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"\x00" * 100)
+    narrow = vgg19.write_random_file(tmp_path / "narrow.pth", width=1)
+    env = {"BENCH_WEIGHTS_DIR": str(tmp_path / "cache")}
+    for name, file, expected in (("vgg19-imagenet", junk, "not a torch state dict"),
+                                 ("vgg19-imagenet", narrow, "starts with dcbb9e9d"),
+                                 ("deeplabv3-resnet50-coco-voc", junk, "not a torch state dict")):
+        line = one_error_line(bench("weights", "import", name, str(file), env=env))
+        assert str(file) in line and expected in line, line
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").glob("*.pth"))
+
+
+def test_vgg19_and_deeplab_structure_checks():
+    import torch
+
+    from bench_plugins.models import vgg19
+    from bench_plugins.segmenters import deeplab
+
+    assert vgg19.SPEC.check is not None and deeplab.SPEC.check is not None
+    assert vgg19.SPEC.hash_prefix == "dcbb9e9d" and deeplab.SPEC.hash_prefix == "cd0a2569"
+    narrow = {f"features.{i}.{k}": t for i, w, b in _vgg_like(torch) for k, t in (("weight", w), ("bias", b))}
+    assert vgg19.check_state_dict(narrow) is None
+    narrow["features.5.weight"] = torch.zeros(8, 4, 1, 1)
+    assert "features.5.weight" in vgg19.check_state_dict(narrow)
+    assert "first: backbone.conv1.weight" in deeplab.check_state_dict({"features.0.weight": torch.zeros(1)})
+
+
+def _vgg_like(torch):
+    from bench_plugins.models import vgg19
+
+    widths = [c // 16 for c in vgg19.CONFIG if c != "M"]
+    in_ch = 3
+    for i, out in zip(vgg19.conv_indices(), widths):
+        yield i, torch.zeros(out, in_ch, 3, 3), torch.zeros(out)
+        in_ch = out

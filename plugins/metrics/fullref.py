@@ -7,7 +7,7 @@ protocol of every value records the window, the range, the channels and the
 conventions that make it comparable:
 
 - PSNR: piq's -10 log10(MSE + 1e-8) over all pixels and channels; identical images
-  score 80 dB (never inf).
+  score a finite value (``image_quality.PSNR_IDENTICAL``, recorded in the protocol).
 - SSIM: piq's, Gaussian window 11 / sigma 1.5, valid windows, per channel and averaged,
   no automatic downsampling.
 - UQI: Wang and Bovik's index in 8x8 box windows, per channel and averaged; flat
@@ -68,8 +68,8 @@ class PSNR(Metric):
     """Peak signal-to-noise ratio in dB, piq's definition: -10 log10(MSE + 1e-8) on [0, 1].
 
     Per image over all pixels and all three RGB channels, then the mean over the test
-    images. Identical images score 80 dB (the 1e-8, piq's, caps it; a plain formula
-    would give infinity); the 1e-8 shifts any PSNR below 50 dB by under 0.005 dB.
+    images. Identical images score ``image_quality.PSNR_IDENTICAL`` (piq's 1e-8 caps it; a
+    plain formula would give infinity); it shifts any PSNR below 50 dB by under 0.005 dB.
     """
 
     name = "psnr"
@@ -77,7 +77,7 @@ class PSNR(Metric):
     columns = {"PSNR": "up"}
 
     def compute(self, ctx, options):
-        protocol = {"range": "[0,1]", "channels": "RGB", "identical": "80 dB (MSE + 1e-8)"}
+        protocol = {"range": "[0,1]", "channels": "RGB", "identical": image_quality.PSNR_IDENTICAL}
         return result(ctx, "PSNR", image_quality.psnr, protocol, 1, "PSNR")
 
 

@@ -24,8 +24,11 @@ import math
 import torch
 from bench_plugins.metrics.windows import box_taps, filter2d, gaussian_taps, rows_first
 
-#: added to the MSE before the logarithm, as piq does: identical images score 80 dB, not inf
-PSNR_EPS = 1e-8
+#: added to the MSE before the logarithm, as piq does: identical images score PSNR_IDENTICAL, not inf
+_PSNR_EPS_TEXT = "1e-8"
+PSNR_EPS = float(_PSNR_EPS_TEXT)
+#: the PSNR of identical images, -10 log10(PSNR_EPS) dB: the one place this protocol fact is stated
+PSNR_IDENTICAL = f"{-10 * math.log10(PSNR_EPS):g} dB (MSE + {_PSNR_EPS_TEXT})"
 #: ITU-R BT.601 luma weights, as piq's VIF uses
 LUMA = (0.299, 0.587, 0.114)
 #: VIF's Gaussian windows per scale (side, sigma = side / 5); scales 2-4 first blur with
@@ -87,8 +90,8 @@ def _image_mean(maps: torch.Tensor) -> torch.Tensor:
 def psnr(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """Peak signal-to-noise ratio in dB, piq's definition on [0, 1]: -10 log10(MSE + 1e-8).
 
-    The MSE is over all pixels and channels of an image. The 1e-8 (piq's) makes identical
-    images score exactly 80 dB instead of infinity; it moves any image whose MSE is above
+    The MSE is over all pixels and channels of an image. :data:`PSNR_EPS` (piq's) makes
+    identical images score :data:`PSNR_IDENTICAL` instead of infinity; it moves any image whose MSE is above
     1e-5 (PSNR below 50 dB) by less than 0.005 dB.
     """
     mse = (fake.to(torch.float64) - real.to(torch.float64)).square_().mean(dim=(1, 2, 3))

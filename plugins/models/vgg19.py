@@ -11,9 +11,14 @@ are.
 Where the file comes from, in this order (:func:`resolve_file`):
 
 1. an explicit file given by the plugin's option (e.g. ``spade.vgg_weights=FILE``);
-2. ``benchmark.weights.resolve("vgg19-imagenet")``: the weights cache, downloaded from
-   torchvision's URL when online. Offline and missing, the error names the file, its
-   sha256 and the ``bench weights import`` command.
+2. ``benchmark.weights.resolve(SPEC)``: the weights cache, downloaded from torchvision's
+   URL when online. Offline and missing, the error names the file, its sha256 and the
+   ``bench weights import`` command.
+
+The plugins that use VGG19 register :data:`SPEC` in their ``register_weights`` hook.
+``bench weights import vgg19-imagenet FILE`` accepts a file only when it loads as a
+VGG19-shaped state dict (:func:`check_state_dict`) and its sha256 starts with the
+``dcbb9e9d`` of its published name.
 
 :func:`load_features` builds the layers from a state dict and reads every channel width
 from the tensors' shapes, so a *narrower* VGG-shaped file (same layer layout, fewer
@@ -36,20 +41,44 @@ from torch import nn
 
 from benchmark import WeightsError, WeightSpec, weights
 
+# torchvision's VGG19 configuration "E": channel counts, "M" for 2x2 max pooling.
+CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+          512, 512, 512, 512, "M")
+
+
+
+def check_state_dict(state: dict) -> str | None:
+    """None when ``state`` has VGG19's 16 3x3 convolutions (``features.<i>``) in the widths of
+    torchvision's, or all of them narrowed by one factor (the small files tests write); else why not."""
+    state = {k[len("features."):]: v for k, v in state.items() if isinstance(k, str) and k.startswith("features.")}
+    widths = [c for c in CONFIG if c != "M"]
+    in_ch, factor = 3, None
+    for i, full in zip(conv_indices(), widths):
+        w, b = state.get(f"{i}.weight"), state.get(f"{i}.bias")
+        if not (hasattr(w, "shape") and hasattr(b, "shape")):
+            return f"has no tensors features.{i}.weight/features.{i}.bias (VGG19 has 16 convolutions)"
+        if len(w.shape) != 4 or tuple(w.shape[1:]) != (in_ch, 3, 3) or tuple(b.shape) != (w.shape[0],):
+            return (f"has features.{i}.weight of shape {tuple(w.shape)}, not a 3x3 convolution of {in_ch} "
+                    f"input channels")
+        out_ch = int(w.shape[0])
+        factor = factor or (full // out_ch if out_ch and full % out_ch == 0 else -1)
+        if out_ch * factor != full:
+            return f"has features.{i}.weight with {out_ch} output channels where VGG19 has {full} (times one factor)"
+        in_ch = out_ch
+    return None
+
+
 SPEC = WeightSpec(
     name="vgg19-imagenet",
     filename="vgg19-dcbb9e9d.pth",
-    sha256=None,  # the full checksum is not published with the file; recorded on first import
+    sha256=None,  # the full checksum is not published with the file; recorded on import
     url="https://download.pytorch.org/models/vgg19-dcbb9e9d.pth",
     summary="VGG19 trained on ImageNet (torchvision): perceptual losses and style-transfer encoders",
     source="torchvision's ImageNet VGG19 state dict (about 548 MB), the file torchvision.models.vgg19 "
            "downloads; its name carries the first 8 hex digits of its sha256 (dcbb9e9d)",
+    hash_prefix="dcbb9e9d",
+    check=check_state_dict,
 )
-weights.register(SPEC)
-
-# torchvision's VGG19 configuration "E": channel counts, "M" for 2x2 max pooling.
-CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
-          512, 512, 512, 512, "M")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -110,8 +139,7 @@ def _state_dict(path: Path) -> dict[str, torch.Tensor]:
     except Exception as e:  # noqa: BLE001 - any unreadable file gets the same advice
         raise WeightsError(f"VGG19 weights {path} could not be read ({type(e).__name__}: {e}); "
                            f"it must be a torch state dict like {SPEC.filename}") from e
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
+    state = weights.unwrap_state_dict(state)
     if not isinstance(state, dict):
         raise WeightsError(f"VGG19 weights {path} hold a {type(state).__name__}, not a state dict")
     return state

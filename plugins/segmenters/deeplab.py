@@ -44,16 +44,6 @@ FILENAME = "deeplabv3_resnet50_coco-cd0a2569.pth"
 #: torch.hub's convention: the file name carries the first hex digits of its sha256
 HASH_PREFIX = "cd0a2569"
 
-SPEC = WeightSpec(
-    name="deeplabv3-resnet50-coco-voc",
-    filename=FILENAME,
-    sha256=None,
-    url=f"https://download.pytorch.org/models/{FILENAME}",
-    summary="DeepLabV3-ResNet50, 21 PASCAL VOC classes (torchvision COCO_WITH_VOC_LABELS_V1): mIoU on voc2012",
-    source="torchvision's DeepLabV3_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1 (BSD-3-Clause code; trained on the "
-           "COCO train2017 images of the 20 VOC categories); sha256 starts with cd0a2569",
-)
-weights.register(SPEC)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -77,6 +67,32 @@ def build_network() -> torch.nn.Module:
     from torchvision.models.segmentation import deeplabv3_resnet50
 
     return deeplabv3_resnet50(weights=None, weights_backbone=None, num_classes=len(VOC_CLASSES), aux_loss=True)
+
+
+def check_state_dict(state: dict) -> str | None:
+    """None when ``state`` has the keys and shapes of :func:`build_network`'s state dict, else why not."""
+    expected = build_network().state_dict()
+    missing = [k for k in expected if k not in state]
+    if missing:
+        return f"lacks {len(missing)} of DeepLabV3-ResNet50's {len(expected)} tensors (first: {missing[0]})"
+    for key, tensor in expected.items():
+        got = tuple(getattr(state[key], "shape", ()))
+        if got != tuple(tensor.shape):
+            return f"has {key} of shape {got}, expected {tuple(tensor.shape)} (21 VOC classes)"
+    return None
+
+
+SPEC = WeightSpec(
+    name="deeplabv3-resnet50-coco-voc",
+    filename=FILENAME,
+    sha256=None,  # not published; the name carries its first 8 hex digits (checked), the rest is recorded
+    url=f"https://download.pytorch.org/models/{FILENAME}",
+    summary="DeepLabV3-ResNet50, 21 PASCAL VOC classes (torchvision COCO_WITH_VOC_LABELS_V1): mIoU on voc2012",
+    source="torchvision's DeepLabV3_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1 (BSD-3-Clause code; trained on the "
+           "COCO train2017 images of the 20 VOC categories); sha256 starts with cd0a2569",
+    hash_prefix=HASH_PREFIX,
+    check=check_state_dict,
+)
 
 
 class DeepLabModel(SegmenterModel):
@@ -128,3 +144,8 @@ class DeepLabV3VOC(Segmenter):
 @hookimpl
 def register_segmenters(register):
     register(DeepLabV3VOC())
+
+
+@hookimpl
+def register_weights(register):
+    register(SPEC)

@@ -46,7 +46,7 @@ from typing import Any, ClassVar
 
 from benchmark import ConfigError, Model, Options, Preset, Trainable, TrainLength, TrainTransform, hookimpl
 
-from .networks import patch_grid
+from .networks import patch_grid_size
 from .options import LabelCGANOptions
 from .trainable import LabelCGANTrainable
 
@@ -95,8 +95,8 @@ class LabelCGAN(Model):
         if image_size < 16 or image_size & (image_size - 1):
             raise ConfigError(f"label-cgan: image_size must be a power of two >= 16 (16, 32, 64, 128, ...) "
                               f"for the U-Net to halve down to 1x1, got {image_size}")
-        if patch_grid(image_size, options.n_layers_d) < 1:
-            largest = max(n for n in range(1, image_size.bit_length()) if patch_grid(image_size, n) >= 1)
+        if patch_grid_size(image_size, options.n_layers_d) < 1:
+            largest = max(n for n in range(1, image_size.bit_length()) if patch_grid_size(image_size, n) >= 1)
             raise ConfigError(f"label-cgan: n_layers_d={options.n_layers_d} leaves no PatchGAN output at "
                               f"image_size {image_size}; use n_layers_d <= {largest} or a larger image_size")
 

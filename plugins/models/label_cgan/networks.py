@@ -26,12 +26,19 @@ entropy. ``PatchDiscriminator.forward`` returns the scores before the sigmoid
 (logits) and the losses use ``binary_cross_entropy_with_logits``, which is
 sigmoid + BCE computed in one numerically stable step (and safe under mixed
 precision); :meth:`PatchDiscriminator.probability` applies the sigmoid.
+
+The widths, the PatchGAN grid and the init are shared with pix2pix (:mod:`bench_plugins.models.unet`);
+the step and generator names follow pix2pix's (``Down``, ``Up``, ``UnetGenerator``).
 """
 
 from __future__ import annotations
 
 import torch
+from bench_plugins.models.unet import init_weights, patch_grid_size, unet_widths
 from torch import nn
+
+__all__ = ["Down", "PatchDiscriminator", "Up", "UnetGenerator", "broadcast_classes", "init_weights",
+           "patch_grid_size", "unet_widths"]
 
 
 def broadcast_classes(classes: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -39,12 +46,7 @@ def broadcast_classes(classes: torch.Tensor, height: int, width: int) -> torch.T
     return classes[:, :, None, None].expand(-1, -1, height, width)
 
 
-def level_widths(image_size: int, ngf: int) -> list[int]:
-    """Encoder widths, one per halving down to 1x1: ngf * 2**i, at most 8 * ngf."""
-    return [ngf * min(2 ** i, 8) for i in range(image_size.bit_length() - 1)]
-
-
-class EncoderStep(nn.Sequential):
+class Down(nn.Sequential):
     """4x4 stride-2 conv -> [BatchNorm] -> LeakyReLU(0.2)."""
 
     def __init__(self, in_ch: int, out_ch: int, normalize: bool):
@@ -55,7 +57,7 @@ class EncoderStep(nn.Sequential):
         super().__init__(*layers)
 
 
-class DecoderStep(nn.Sequential):
+class Up(nn.Sequential):
     """4x4 stride-2 transposed conv -> BatchNorm -> ReLU."""
 
     def __init__(self, in_ch: int, out_ch: int):
@@ -63,21 +65,21 @@ class DecoderStep(nn.Sequential):
                          nn.BatchNorm2d(out_ch), nn.ReLU())
 
 
-class UNetGenerator(nn.Module):
+class UnetGenerator(nn.Module):
     """Sketch (N,1,H,W) + classes (N,C) -> photo (N,3,H,W) in [-1, 1]."""
 
     def __init__(self, num_classes: int, image_size: int, ngf: int = 64, sketch_channels: int = 1):
         super().__init__()
-        widths = level_widths(image_size, ngf)
+        widths = unet_widths(image_size, ngf)
         last = len(widths) - 1
         self.encoder = nn.ModuleList(
-            EncoderStep(sketch_channels + num_classes if i == 0 else widths[i - 1], width,
+            Down(sketch_channels + num_classes if i == 0 else widths[i - 1], width,
                         normalize=0 < i < last)
             for i, width in enumerate(widths))
         # decoder[j] brings level last - j back to the resolution of level last - j - 1;
         # from the second step on it reads [previous decoder output, skip] (twice the width)
         self.decoder = nn.ModuleList(
-            DecoderStep(widths[i] if i == last else 2 * widths[i], widths[i - 1])
+            Up(widths[i] if i == last else 2 * widths[i], widths[i - 1])
             for i in range(last, 0, -1))
         self.to_image = nn.Sequential(nn.ConvTranspose2d(2 * widths[0], 3, 4, stride=2, padding=1), nn.Tanh())
 
@@ -116,20 +118,3 @@ class PatchDiscriminator(nn.Module):
     def probability(self, image: torch.Tensor, sketch: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         """The report's sigmoid output: per patch, the probability that the image is real."""
         return torch.sigmoid(self.forward(image, sketch, classes))
-
-
-def patch_grid(image_size: int, n_layers: int) -> int:
-    """Side of the discriminator's score grid: n_layers halvings, then two 4x4 stride-1 convs (-1 each)."""
-    return image_size // 2 ** n_layers - 2
-
-
-def init_normal(module: nn.Module, std: float = 0.02) -> None:
-    """Conv weights ~ N(0, std), BatchNorm scales ~ N(1, std), biases 0 (the DCGAN / pix2pix init)."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(m.weight, 0.0, std)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.normal_(m.weight, 1.0, std)
-            nn.init.zeros_(m.bias)

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from benchmark import StepContext, Trainable
 
-from .networks import PatchDiscriminator, UNetGenerator, init_normal
+from .networks import PatchDiscriminator, UnetGenerator, init_weights
 from .options import LabelCGANOptions
 from .sketch import label_edges, xdog
 
@@ -37,10 +37,10 @@ class LabelCGANTrainable(Trainable):
     def __init__(self, options: LabelCGANOptions, num_classes: int, image_size: int):
         super().__init__()
         self.options = options
-        self.G = UNetGenerator(num_classes, image_size, ngf=options.ngf)
+        self.G = UnetGenerator(num_classes, image_size, ngf=options.ngf)
         self.D = PatchDiscriminator(num_classes, ndf=options.ndf, n_layers=options.n_layers_d)
-        init_normal(self.G, options.init_std)
-        init_normal(self.D, options.init_std)
+        init_weights(self.G, options.init_std)
+        init_weights(self.D, options.init_std)
         self.optimizers = {}
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:

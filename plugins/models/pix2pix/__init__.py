@@ -12,10 +12,10 @@ Sources:
   (dropout on, BatchNorm on the test image's own statistics).
 - Source report 004 ("Image-to-image translation with Pix2Pix conditional GAN
   architecture") gives the variants: an added KL term with ``beta = 0.2``
-  (presets ``kl`` and ``aug+kl``; the reading of its KL is documented in
+  (presets ``kl`` and ``aug-kl``; the reading of its KL is documented in
   :func:`bench_plugins.models.pix2pix.losses.kl_loss`) and online augmentation by
   rotation and vertical flip on top of the official crop and horizontal flip
-  (presets ``aug`` and ``aug+kl``). The report gives no rotation angle:
+  (presets ``aug`` and ``aug-kl``). The report gives no rotation angle:
   ``rotate_degrees = 10`` is this plugin's choice. The report's footnote says
   lr 0.002 while also saying the paper's hyper-parameters were unchanged; the
   paper's 2e-4 is used. It trained 500 epochs; every preset here keeps the
@@ -169,7 +169,7 @@ class Pix2Pix(Model):
     Row ``pix2pix`` is the official setting. ``pix2pix+kl`` adds ``0.2 * KL`` (source
     004; KL(P_real || P_fake) of per-channel intensity distributions over pixel
     positions, see ``losses.kl_loss``), ``pix2pix+aug`` adds vertical flips and
-    +-10 degree rotations (the angle is this plugin's choice), ``pix2pix+aug+kl``
+    +-10 degree rotations (the angle is this plugin's choice), ``pix2pix+aug-kl``
     both. Generation follows the paper: dropout on and BatchNorm on each test
     image's own statistics (``test_mode='eval'`` for the usual eval mode).
     """
@@ -183,7 +183,7 @@ class Pix2Pix(Model):
         "official": Preset("pix2pix paper / official code defaults"),
         "kl": Preset("+ KL term, beta 0.2 (source 004)", {"beta_kl": 0.2}),
         "aug": Preset("+ rotation and vertical-flip augmentation (source 004)", {"augment": True}),
-        "aug+kl": Preset("+ augmentation and KL term, beta 0.2 (source 004's best)",
+        "aug-kl": Preset("+ augmentation and KL term, beta 0.2 (source 004's best)",
                          {"augment": True, "beta_kl": 0.2}),
     }
     profiles: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {

@@ -16,7 +16,11 @@ from __future__ import annotations
 from functools import partial
 
 import torch
+from bench_plugins.models.unet import init_weights, patch_grid_size, unet_widths
 from torch import nn
+
+__all__ = ["Down", "PatchDiscriminator", "Up", "UnetGenerator", "init_weights", "norm_layer", "patch_grid_size",
+           "unet_widths"]
 
 
 def norm_layer(kind: str) -> type[nn.Module] | partial:
@@ -26,12 +30,6 @@ def norm_layer(kind: str) -> type[nn.Module] | partial:
     if kind == "instance":
         return partial(nn.InstanceNorm2d, affine=False, track_running_stats=False)
     raise ValueError(f"unknown norm {kind!r}; use 'batch' or 'instance'")
-
-
-def unet_widths(image_size: int, ngf: int) -> list[int]:
-    """Encoder output widths, one per halving, down to 1x1: ngf * 2**i capped at 8 * ngf."""
-    num_downs = image_size.bit_length() - 1  # log2 of a power of two
-    return [ngf * min(2 ** i, 8) for i in range(num_downs)]
 
 
 class Down(nn.Module):
@@ -151,20 +149,3 @@ class PatchDiscriminator(nn.Module):
 
     def forward(self, condition: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         return self.model(torch.cat([condition, image], dim=1))
-
-
-def patch_grid_size(image_size: int, n_layers: int) -> int:
-    """Side of the discriminator's logit grid: n_layers halvings, then two 4x4 stride-1 convs."""
-    return image_size // 2 ** n_layers - 2
-
-
-def init_weights(module: nn.Module, gain: float = 0.02) -> None:
-    """Conv weights ~ N(0, gain), norm scales ~ N(1, gain), biases 0 (the official "normal" init)."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(m.weight, 0.0, gain)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.normal_(m.weight, 1.0, gain)
-            nn.init.zeros_(m.bias)

@@ -26,8 +26,10 @@ Sources:
 
 The VGG loss needs torchvision's ImageNet VGG19 (``vgg19-dcbb9e9d.pth``, see
 ``bench weights list``) or a file given with ``spade.vgg_weights=FILE``; offline and
-missing, the run stops before training with the command that imports it. With
-``spade.lambda_vgg=0`` no file is needed and the row says "no VGG loss".
+missing, the run stops before training with the command that imports it, unless
+``spade.vgg_if_missing=skip`` (which the default ``bench run`` sets): then the row
+trains without that loss. With ``spade.lambda_vgg=0`` no file is needed; either way
+the row's note says "no VGG loss".
 
 Differences from the official code forced by the benchmark: the label map is the
 dataset's one-hot map (no instance edge map, no "don't care" channel); the encoder reads
@@ -58,7 +60,7 @@ from benchmark import (
 
 from .encoder import encoder_depth
 from .generator import NUM_UP, start_size
-from .options import SpadeOptions
+from .options import SpadeOptions, effective
 from .trainable import SpadeTrainable
 
 SOURCE_000 = {"use_vae": True, "num_upsampling_layers": "more", "lambda_feat": 10.0, "lambda_vgg": 0.1,
@@ -128,7 +130,7 @@ class Spade(Model):
                               f"ngf/2 channels)")
         if (options.style_mixing > 0 or options.generate_z == "encoder") and not options.use_vae:
             raise ConfigError(f"{self.name}: style_mixing and generate_z='encoder' need use_vae=true (a latent z)")
-        if options.lambda_vgg > 0:
+        if effective(options).lambda_vgg > 0:
             # stops the run before any training when the VGG19 file is missing (offline) or broken
             try:
                 vgg19.resolve_file(options.vgg_weights or None)
@@ -141,7 +143,7 @@ class Spade(Model):
 
     def describe(self, options: Options) -> str:
         notes = []
-        if options.lambda_vgg == 0:
+        if effective(options).lambda_vgg == 0:
             notes.append("no VGG loss")
         if options.use_vae:
             notes.append("z from the test photo (style)" if options.generate_z == "encoder" else "z ~ N(0,I)")
@@ -155,3 +157,8 @@ class Spade(Model):
 @hookimpl
 def register_models(register):
     register(Spade())
+
+
+@hookimpl
+def register_weights(register):
+    register(vgg19.SPEC)

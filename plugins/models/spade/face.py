@@ -26,6 +26,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from bench_plugins.models import vgg19
+
 from benchmark import Preset, hookimpl
 
 from . import Spade
@@ -58,3 +60,8 @@ class FaceSpade(Spade):
 @hookimpl
 def register_models(register):
     register(FaceSpade())
+
+
+@hookimpl
+def register_weights(register):
+    register(vgg19.SPEC)  # its VGG loss, as spade's

@@ -6,7 +6,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from benchmark import Options
+from bench_plugins.models import vgg19
+
+from benchmark import Options, WeightsError
 
 
 class SpadeOptions(Options):
@@ -38,6 +40,10 @@ class SpadeOptions(Options):
     lambda_kld: float = Field(0.05, ge=0, description="weight of the KL term (VAE mode)")
     vgg_weights: str = Field("", description="VGG19 state dict file for the VGG loss; empty: torchvision's "
                                              "vgg19-dcbb9e9d.pth from the weights cache (`bench weights`)")
+    vgg_if_missing: Literal["error", "skip"] = Field(
+        "error", description="when lambda_vgg > 0 and the cached VGG19 file is absent: error (stop before "
+                             "training) or skip (train without the VGG loss; the row's note says 'no VGG loss'). "
+                             "The default `bench run` sets skip")
     vgg_input: Literal["raw", "imagenet"] = Field(
         "raw", description="what VGG19 reads: raw images in [-1, 1] (official code) or ImageNet-normalised")
     lr_G: float = Field(1e-4, gt=0, description="generator (and encoder) Adam lr (TTUR: half of 2e-4)")
@@ -61,3 +67,14 @@ class SpadeOptions(Options):
     style_mixing: float = Field(0.0, ge=0, le=1, description="probability per training batch of style mixing: "
                                                              "z from the encoder before a random block, a second "
                                                              "z ~ N(0, I) from it on; 0: off")
+
+
+def effective(options: SpadeOptions) -> SpadeOptions:
+    """``options`` as trained: without the VGG loss when ``vgg_if_missing="skip"`` and the cached VGG19
+    file is absent (an explicit ``vgg_weights`` file is always required)."""
+    if options.lambda_vgg > 0 and options.vgg_if_missing == "skip" and not options.vgg_weights:
+        try:
+            vgg19.resolve_file(None)
+        except WeightsError:
+            return options.model_copy(update={"lambda_vgg": 0.0})
+    return options

@@ -15,7 +15,7 @@ from .discriminator import MultiscaleDiscriminator
 from .encoder import ConvEncoder, reparameterize
 from .generator import SPADEGenerator
 from .losses import VGGLoss, feature_matching_loss, hinge_d_loss, hinge_g_loss, kld_loss
-from .options import SpadeOptions
+from .options import SpadeOptions, effective
 
 #: offset of the per-image seeds used at generation (z and noise), so that they differ from index 0, 1, ...
 GENERATION_SEED = 20_190_000
@@ -26,7 +26,7 @@ class SpadeTrainable(Trainable):
 
     def __init__(self, options: SpadeOptions, num_classes: int, image_size: int):
         super().__init__()
-        o = self.options = options
+        o = self.options = effective(options)  # without the VGG loss when it is skipped for a missing file
         self.G = SPADEGenerator(num_classes, image_size, ngf=o.ngf, num_upsampling_layers=o.num_upsampling_layers,
                                 use_vae=o.use_vae, z_dim=o.z_dim, norm=o.norm_G, hidden=o.spade_hidden,
                                 spectral=o.spectral_G, act=o.block_activation, noise=o.noise,

@@ -135,3 +135,8 @@ class SpadePis(Model):
 @hookimpl
 def register_models(register):
     register(SpadePis())
+
+
+@hookimpl
+def register_weights(register):
+    register(vgg19.SPEC)
