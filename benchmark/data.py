@@ -37,6 +37,9 @@ class Source:
     #: other archive checksums accepted (e.g. a re-encoded copy), checksum -> description
     known_sha256: dict[str, str] = field(default_factory=dict)
     instructions: str = ""
+    #: total size of the unpacked archive in bytes, when known: an import may unpack to 1.25x this
+    #: (``bench datasets import --max-unpacked-gb`` overrides it)
+    unpacked_bytes: int | None = None
 
 
 @dataclass
