@@ -9,7 +9,7 @@ as ``--set NAME.KEY=VALUE`` (e.g. ``--set synthetic-facades.train_size=20``).
 from __future__ import annotations
 
 import json
-import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -171,17 +171,17 @@ def cmd_import(args) -> int:
     root.mkdir(parents=True, exist_ok=True)
     staging.remove_stale(root)
     stage = staging.staging_folder(root, spec.name)
-    stage.mkdir()
     try:
-        with unpack_limit(_max_unpacked(args, spec)):
-            spec.import_from(src, stage)
-        new = spec.directory(stage)
+        stage.mkdir()
         try:
+            with unpack_limit(_max_unpacked(args, spec)):
+                spec.import_from(src, stage)
+            new = spec.directory(stage)
             skipped = _drop_bad_files(spec, stage, options) if getattr(args, "skip_bad", False) else []
             samples = {split: _load_split(spec, stage, split, options, new) for split in SPLITS}
         except DataError as exc:
             kept = f"; {dest} was left as it was" if dest.exists() else ""
-            raise DataError(_shown(str(exc), new, src) + kept) from None
+            raise DataError(_shown(str(exc), stage, src) + kept) from None
         if skipped:
             _note_skipped(new, skipped, src)
         staging.install(new, dest, stage)
@@ -202,9 +202,10 @@ def _max_unpacked(args, spec: Dataset) -> int | None:
     return int(declared * 1.25) if declared else None
 
 
-def _shown(message: str, new: Path, src: Path) -> str:
-    """Name files of the staging copy by where they came from: ``SRC: inner/path``."""
-    return message.replace(f"{new}{os.sep}", f"{src}: ").replace(str(new), str(src))
+def _shown(message: str, stage: Path, src: Path) -> str:
+    """Name files of the staging copy (``STAGE/NAME[.importing]/inner/path``) as ``SRC: inner/path``."""
+    inner = re.sub(re.escape(str(stage)) + r"/[^/\s]+/", lambda m: f"{src}: ", message)
+    return re.sub(re.escape(str(stage)) + r"(/[^/\s]+)?", lambda m: str(src), inner)
 
 
 def _drop_bad_files(spec: Dataset, stage: Path, options: Options) -> list[tuple[str, str]]:
