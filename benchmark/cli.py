@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from benchmark import __version__
-from benchmark.errors import BenchError
+from benchmark.errors import BenchError, disk_full
 
 EPILOG = """\
 examples:
@@ -265,12 +265,23 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.func(args)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    except Exception as exc:
+        error = disk_full(exc, _folder_of(args)) or (exc if isinstance(exc, BenchError) else None)
+        if error is None:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
     except KeyboardInterrupt:
         print(interrupted_message(args), file=sys.stderr)
         return 130
+
+
+def _folder_of(args) -> Path | None:
+    """The folder a command writes to, named when a full disk's error names no file."""
+    for key in ("output_root", "data_root", "run_dir"):
+        if getattr(args, key, None):
+            return Path(getattr(args, key))
+    return None
 
 
 def interrupted_message(args) -> str:
