@@ -13,6 +13,7 @@ import http.client
 import lzma
 import os
 import shutil
+import stat
 import sys
 import tarfile
 import tempfile
@@ -24,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Callable, Iterator
 
 from benchmark.errors import DataError
+from benchmark.unpack_limit import Budget, allowed_bytes, too_big
 
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60
@@ -54,7 +56,9 @@ def safe_extract(archive: Path, dest: Path) -> list[Path]:
 
     Members that would land outside ``dest`` (absolute names, ``..``, links
     pointing outside) and device or fifo members are refused with a
-    :class:`DataError`. The archive is unpacked into a temporary sibling of
+    :class:`DataError`, and so is an archive whose files would unpack to more than
+    :func:`allowed_bytes` (checked on the declared sizes before anything is written, and
+    counted again while writing). The archive is unpacked into a temporary sibling of
     ``dest`` that is renamed into place only when everything succeeded; an
     existing ``dest`` is replaced. Returns the extracted (non-directory) paths.
     """
@@ -90,9 +94,11 @@ def _extract_any(archive: Path, root: Path) -> list[str]:
 
 
 def _corrupt(archive: Path, error: BaseException) -> DataError:
+    # tarfile explains a file it cannot open as one line per compression method it tried
+    cause = "no tar or zip header found" if "could not be opened" in str(error) else " ".join(str(error).split())
     return DataError(
         f"{archive}: not a readable .tar/.tar.gz/.tar.bz2/.tar.xz/.zip archive, or truncated/corrupt "
-        f"({error}); delete it and download it again"
+        f"({cause}); delete it and download it again"
     )
 
 
@@ -153,7 +159,12 @@ def _check_lands_inside(archive: Path, root: str, name: str) -> None:
 def _extract_tar(archive: Path, root: Path) -> list[str]:
     names: list[str] = []
     with tarfile.open(archive, mode="r:*") as tar:
-        members = _checked_tar_members(tar, archive, os.path.realpath(root), names)
+        listed = tar.getmembers()  # reads every header (decompressing, writing nothing)
+        limit = allowed_bytes(archive)
+        declared = sum(m.size for m in listed if m.isreg())
+        if declared > limit:
+            raise too_big(archive, declared, limit, declared=True)
+        members = _checked_tar_members(listed, archive, os.path.realpath(root), names, limit)
         if not hasattr(tarfile, "data_filter"):
             tar.extractall(root, members=members)
             return names
@@ -165,15 +176,19 @@ def _extract_tar(archive: Path, root: Path) -> list[str]:
 
 
 def _checked_tar_members(
-    tar: tarfile.TarFile, archive: Path, root: str, names: list[str]
+    listed: list[tarfile.TarInfo], archive: Path, root: str, names: list[str], limit: int
 ) -> Iterator[tarfile.TarInfo]:
     """Yield members one by one, each checked just before ``extractall`` writes it.
 
     The check runs lazily so that links extracted earlier are already on disk
     and ``realpath`` sees exactly what the extraction will follow.
     """
-    for member in tar:
+    written = 0
+    for member in listed:
         _check_tar_member(archive, root, member)
+        written += member.size if member.isreg() else 0
+        if written > limit:
+            raise too_big(archive, written, limit, declared=False)
         if not member.isdir():
             names.append(member.name)
         yield member
@@ -214,13 +229,39 @@ def _extract_zip(archive: Path, root: Path) -> list[str]:
     names: list[str] = []
     real_root = os.path.realpath(root)
     with zipfile.ZipFile(archive) as zf:
-        for info in zf.infolist():
+        infos = zf.infolist()
+        limit = allowed_bytes(archive)
+        declared = sum(i.file_size for i in infos)
+        if declared > limit:
+            raise too_big(archive, declared, limit, declared=True)
+        budget = Budget(archive, limit)
+        for info in infos:
             _check_name(archive, info.filename)
+            if stat.S_ISLNK(info.external_attr >> 16):
+                raise _refuse(archive, info.filename, "symlink member (zip archives of a dataset hold none)")
             _check_lands_inside(archive, real_root, info.filename)
-            zf.extract(info, root)
+            try:
+                _write_zip_member(zf, info, root, budget)
+            except (NotADirectoryError, FileExistsError, IsADirectoryError) as e:
+                raise _refuse(archive, info.filename, "its path collides with another member's "
+                              f"({e.strerror})") from None
             if not info.is_dir():
                 names.append(info.filename)
     return names
+
+
+def _write_zip_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, root: Path,
+                      budget: Budget) -> None:
+    """Write one member below ``root``, counting its bytes against ``budget`` as they are copied."""
+    target = root.joinpath(*PurePosixPath(info.filename.replace("\\", "/")).parts)
+    if info.is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zf.open(info) as src, open(target, "xb") as out:
+        while block := src.read(_CHUNK):
+            budget.spend(len(block))
+            out.write(block)
 
 
 # --------------------------------------------------------------------------- download

@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from benchmark import __version__
-from benchmark.errors import BenchError
+from benchmark.errors import BenchError, disk_full
 
 EPILOG = """\
 examples:
@@ -252,6 +252,11 @@ def parser() -> argparse.ArgumentParser:
     ds.add_argument("--data-root", type=Path, default=Path("datasets"), dest="data_root")
     ds.add_argument("--set", action="append", default=[], dest="sets", metavar="KEY=VALUE")
     ds.add_argument("--count", type=int, default=8, help="preview: number of pairs")
+    ds.add_argument("--skip-bad", action="store_true", dest="skip_bad",
+                    help="import: leave unreadable or inconsistent files out of the copy (counted in a warning)")
+    ds.add_argument("--max-unpacked-gb", type=float, dest="max_unpacked_gb", metavar="N",
+                    help="import: refuse an archive that unpacks to more than N GB (default: the dataset's "
+                         "declared size, else 50x the archive, at least 0.25 GB)")
     ds.set_defaults(func=cmd_datasets)
 
     wt = command("weights", "list pretrained files, or import one for offline use")
@@ -270,12 +275,36 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return args.func(args)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    except Exception as exc:
+        error = disk_full(exc, _folder_of(args)) or (exc if isinstance(exc, BenchError) else None)
+        if error is None:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
     except KeyboardInterrupt:
-        print("interrupted; continue with `bench run ... --resume`", file=sys.stderr)
+        print(interrupted_message(args), file=sys.stderr)
         return 130
+
+
+def _folder_of(args) -> Path | None:
+    """The folder a command writes to, named when a full disk's error names no file."""
+    for key in ("output_root", "data_root", "run_dir"):
+        if getattr(args, key, None):
+            return Path(getattr(args, key))
+    return None
+
+
+def interrupted_message(args) -> str:
+    """What an interrupt (Ctrl-C) left behind, and how to go on, for the command that was running."""
+    command = getattr(args, "command", None)
+    if command in ("run", "train"):
+        return f"interrupted; continue with `bench {command} ... --resume`"
+    if command == "datasets" and getattr(args, "action", None) == "import":
+        return (f"interrupted; the import of {getattr(args, 'name', 'the dataset')} was abandoned and nothing "
+                f"in {getattr(args, 'data_root', 'the data root')} was changed; run the same import again")
+    if command == "evaluate":
+        return f"interrupted; measure again with `bench evaluate {args.run_dir}`"
+    return "interrupted; run the command again"
 
 
 if __name__ == "__main__":

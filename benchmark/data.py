@@ -37,6 +37,9 @@ class Source:
     #: other archive checksums accepted (e.g. a re-encoded copy), checksum -> description
     known_sha256: dict[str, str] = field(default_factory=dict)
     instructions: str = ""
+    #: total size of the unpacked archive in bytes, when known: an import may unpack to 1.25x this
+    #: (``bench datasets import --max-unpacked-gb`` overrides it)
+    unpacked_bytes: int | None = None
 
 
 @dataclass
@@ -201,9 +204,9 @@ def load_image_label_folders(images: Path, labels: Path, num_classes: int, ignor
     for folder in (images, labels):
         if not folder.is_dir():
             raise DataError(f"{folder}: folder not found; a dataset folder needs images/ and labels/")
-    label_files = {p.stem: p for p in list_images(labels, bad)}
+    label_files = _by_stem(list_images(labels, bad), bad)
     samples = []
-    for path in list_images(images, bad):
+    for path in _by_stem(list_images(images, bad), bad).values():
         label_path = label_files.pop(path.stem, None)
         if label_path is None:
             bad.report(path, "image without a label", f"add {labels / (path.stem + '.png')} or remove the image")
@@ -230,6 +233,18 @@ def load_image_label_folders(images: Path, labels: Path, num_classes: int, ignor
     for stem, label_path in label_files.items():
         bad.report(label_path, "label without an image", f"add the image {stem} to {images} or remove the label")
     return samples
+
+
+def _by_stem(files: list[Path], bad: BadFiles) -> dict[str, Path]:
+    """Files by stem; a second file with a stem already seen (x.jpg next to x.png) is ambiguous: reported."""
+    found: dict[str, Path] = {}
+    for path in files:
+        if path.stem in found:
+            bad.report(path, f"ambiguous stem: {found[path.stem].name} and {path.name} share the stem "
+                       f"'{path.stem}', so which one pairs with its label is unclear", "rename or remove one of them")
+            continue
+        found[path.stem] = path
+    return found
 
 
 def require_nonempty(samples: list[Sample], dataset: str, split: str, where: Path) -> list[Sample]:

@@ -9,6 +9,9 @@ as ``--set NAME.KEY=VALUE`` (e.g. ``--set synthetic-facades.train_size=20``).
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +32,8 @@ PAIRS_PER_ROW = 4
 USAGE = {
     "list": "bench datasets list [--data-root DIR]",
     "info": "bench datasets info NAME [--data-root DIR]",
-    "import": "bench datasets import NAME PATH [--data-root DIR]   (PATH: an archive or an unpacked folder)",
+    "import": "bench datasets import NAME PATH [--data-root DIR] [--skip-bad] [--max-unpacked-gb N]   "
+              "(PATH: an archive or an unpacked folder)",
     "verify": "bench datasets verify NAME [--data-root DIR] [--set NAME.KEY=VALUE]",
     "preview": "bench datasets preview NAME [OUT.png] [--count N] [--data-root DIR] [--set NAME.KEY=VALUE]",
 }
@@ -153,15 +157,82 @@ def cmd_info(args) -> int:
 
 
 def cmd_import(args) -> int:
+    """Unpack or copy into a staging folder, read every file there, and only then replace the old copy."""
+    from benchmark import staging
+    from benchmark.unpack_limit import unpack_limit
+
     spec = _spec(args)
     if not getattr(args, "path", None):
         raise BenchError(f"`bench datasets import {spec.name}` needs the archive or folder; usage: {USAGE['import']}")
     root = _root(args)
     options = _options(args, spec)
-    folder = spec.import_from(Path(args.path), root)
-    samples = {split: _load_split(spec, root, split, options, folder) for split in SPLITS}
-    print(f"imported {spec.name}: {_counts_line(samples)} images -> {folder}")
+    dest, src = spec.directory(root), Path(args.path)
+    root.mkdir(parents=True, exist_ok=True)
+    staging.remove_stale(root)
+    stage = staging.staging_folder(root, spec.name)
+    try:
+        stage.mkdir()
+        try:
+            with unpack_limit(_max_unpacked(args, spec)):
+                spec.import_from(src, stage)
+            new = spec.directory(stage)
+            skipped = _drop_bad_files(spec, stage, options) if getattr(args, "skip_bad", False) else []
+            samples = {split: _load_split(spec, stage, split, options, new) for split in SPLITS}
+        except DataError as exc:
+            kept = f"; {dest} was left as it was" if dest.exists() else ""
+            raise DataError(_shown(str(exc), stage, src) + kept) from None
+        if skipped:
+            _note_skipped(new, skipped, src)
+        staging.install(new, dest, stage)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    print(f"imported {spec.name}: {_counts_line(samples)} images -> {dest}")
     return 0
+
+
+def _max_unpacked(args, spec: Dataset) -> int | None:
+    """The unpack limit in bytes: --max-unpacked-gb, else the card's declared size (plus a margin)."""
+    gb = getattr(args, "max_unpacked_gb", None)
+    if gb is not None:
+        if gb <= 0:
+            raise ConfigError(f"--max-unpacked-gb {gb}: must be a positive size in GB, e.g. --max-unpacked-gb 5")
+        return int(gb * 1e9)
+    declared = spec.source.unpacked_bytes
+    return int(declared * 1.25) if declared else None
+
+
+def _shown(message: str, stage: Path, src: Path) -> str:
+    """Name files of the staging copy (``STAGE/NAME[.importing]/inner/path``) as ``SRC: inner/path``."""
+    inner = re.sub(re.escape(str(stage)) + r"/[^/\s]+/", lambda m: f"{src}: ", message)
+    return re.sub(re.escape(str(stage)) + r"(/[^/\s]+)?", lambda m: str(src), inner)
+
+
+def _drop_bad_files(spec: Dataset, stage: Path, options: Options) -> list[tuple[str, str]]:
+    """--skip-bad: delete the files the loader reports from the staging copy, until it reports none
+    (a dropped label leaves its image without one); returns (relative path, problem) of each."""
+    new = spec.directory(stage)
+    dropped: list[tuple[str, str]] = []
+    for _ in range(4):
+        bad = BadFiles(skip=True)
+        for split in SPLITS:
+            spec.load(stage, split, options, bad)
+        if not bad.items:
+            break
+        for path, problem in bad.items:
+            if path.resolve().is_relative_to(new.resolve()) and path.is_file():
+                path.unlink()
+                dropped.append((path.relative_to(new).as_posix(), problem))
+    return dropped
+
+
+def _note_skipped(new: Path, skipped: list[tuple[str, str]], src: Path) -> None:
+    manifest_path = new / "MANIFEST.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    manifest["skipped"] = [{"file": f, "problem": why} for f, why in skipped]
+    manifest_path.write_text(json.dumps(manifest, indent=2))
+    first = ", ".join(f"{f} ({why})" for f, why in skipped[:3])
+    print(f"warning: skipped {len(skipped)} bad file(s) of {src}: {first}{' ...' if len(skipped) > 3 else ''} "
+          f"(listed in {new.name}/MANIFEST.json)", file=sys.stderr)
 
 
 def cmd_verify(args) -> int:

@@ -19,8 +19,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from benchmark.api import StepContext, Trainable
+from benchmark.atomic import atomic_write
 from benchmark.config import RunConfig
-from benchmark.errors import BenchError, ConfigError, TrainingDiverged
+from benchmark.errors import BenchError, ConfigError, TrainingDiverged, disk_full
 from benchmark.imageio import colorize, to_uint8, write_png
 from benchmark.progress import Reporter, format_losses
 from benchmark.transforms import PairDataset, model_batch
@@ -75,9 +76,11 @@ def seed_everything(seed: int) -> None:
 # ---------------------------------------------------------------- checkpoints
 
 def atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    try:
+        with atomic_write(path, binary=True) as fh:
+            torch.save(obj, fh)
+    except Exception as exc:  # torch reports a full disk as a RuntimeError raised while handling ENOSPC
+        raise disk_full(exc, path.parent) or exc
 
 
 def checkpoints(run_dir: Path) -> list[Path]:
@@ -85,10 +88,37 @@ def checkpoints(run_dir: Path) -> list[Path]:
 
 
 def load_checkpoint(path: Path) -> dict:
+    """A checkpoint's dict, loaded with ``weights_only`` (tensors and plain data, never code); any other
+    file is one line saying what it is not and what to pass instead."""
+    import pickle
+    import re
+    import warnings
+    import zipfile
+
+    path = Path(path)
+    instead = "pass a checkpoint that bench wrote (RUN_DIR/checkpoints/step_N.pt)"
+    if not path.is_file():
+        raise BenchError(f"{path}: no such checkpoint file; {instead}")
+    if path.stat().st_size == 0:
+        raise BenchError(f"{path}: an empty file, not a PyTorch checkpoint; {instead}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():   # e.g. a pickle protocol torch does not expect: the error says it
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise BenchError(f"{path}: cannot load checkpoint ({exc}); pass another checkpoint or delete it") from None
+        text = str(exc)
+        code = re.search(r"unsupported GLOBAL (\S+)|Unsupported global: GLOBAL (\S+)", text)
+        if code:
+            raise BenchError(f"{path}: refused, it holds Python code objects ({code[1] or code[2]}) that could run "
+                             f"when loaded, so it is not a bench checkpoint; {instead}") from None
+        if not zipfile.is_zipfile(path) or isinstance(exc, (pickle.UnpicklingError, EOFError, KeyError)):
+            raise BenchError(f"{path}: not a PyTorch checkpoint (neither torch.save's zip format nor a readable "
+                             f"legacy one); {instead}") from None
+        first = " ".join(text.split())[:160] or type(exc).__name__
+        raise BenchError(f"{path}: a damaged or truncated PyTorch checkpoint ({first}); {instead}") from None
+    if not isinstance(state, dict) or "model" not in state:
+        raise BenchError(f"{path}: a PyTorch file but not a bench checkpoint (no 'model' entry); {instead}")
+    return state
 
 
 # ---------------------------------------------------------------- loss history
@@ -115,13 +145,14 @@ class LossHistory:
             self.path.unlink(missing_ok=True)
             return
         names = list(dict.fromkeys(k for row in self.rows for k in row))
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=names)
-            writer.writeheader()
-            for row in self.rows:
-                writer.writerow({k: (int(v) if k in ("step", "epoch") else repr(v)) for k, v in row.items()})
-        os.replace(tmp, self.path)
+        try:
+            with atomic_write(self.path, newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=names)
+                writer.writeheader()
+                for row in self.rows:
+                    writer.writerow({k: (int(v) if k in ("step", "epoch") else repr(v)) for k, v in row.items()})
+        except OSError as exc:
+            raise disk_full(exc, self.path.parent) or exc
 
     def last(self) -> dict[str, float]:
         return {k: v for k, v in self.rows[-1].items() if k not in ("step", "epoch")} if self.rows else {}
