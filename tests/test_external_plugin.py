@@ -104,7 +104,6 @@ def test_run_with_the_external_metric(site, tmp_path):
     # the stored value, at full precision
     board = json.loads((out / DATASET / "leaderboard.json").read_text())
     table = board["tables"][0]
-    column = next(m["column"] for m in table["metrics"] if m["name"] == "MAE")
     assert next(m["direction"] for m in table["metrics"] if m["name"] == "MAE") == "down"
-    assert table["rows"][0][column] == pytest.approx(expected, abs=1e-6)
+    assert table["rows"][0]["values"]["MAE"] == pytest.approx(expected, abs=1e-6)
     assert table["protocol"]["metrics"]["MAE"]["metric"] == "mae"
