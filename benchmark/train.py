@@ -19,10 +19,13 @@ import torch
 from torch.utils.data import DataLoader
 
 from benchmark.api import StepContext, Trainable
+from benchmark.atomic import atomic_write
+from benchmark.checkpoint import load_checkpoint, save_checkpoint
 from benchmark.config import RunConfig
-from benchmark.errors import BenchError, ConfigError, TrainingDiverged
+from benchmark.errors import ConfigError, TrainingDiverged
 from benchmark.imageio import colorize, to_uint8, write_png
 from benchmark.progress import Reporter, format_losses
+from benchmark.rundir import RunDir
 from benchmark.transforms import PairDataset, model_batch
 
 # ---------------------------------------------------------------- device and precision
@@ -74,21 +77,8 @@ def seed_everything(seed: int) -> None:
 
 # ---------------------------------------------------------------- checkpoints
 
-def atomic_save(obj, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
-def checkpoints(run_dir: Path) -> list[Path]:
-    return sorted((run_dir / "checkpoints").glob("step_*.pt"))
-
-
-def load_checkpoint(path: Path) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise BenchError(f"{path}: cannot load checkpoint ({exc}); pass another checkpoint or delete it") from None
+# checkpoints are read and written by benchmark.checkpoint
+__all__ = ["load_checkpoint"]
 
 
 # ---------------------------------------------------------------- loss history
@@ -115,13 +105,11 @@ class LossHistory:
             self.path.unlink(missing_ok=True)
             return
         names = list(dict.fromkeys(k for row in self.rows for k in row))
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", newline="") as fh:
+        with atomic_write(self.path, newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=names)
             writer.writeheader()
             for row in self.rows:
                 writer.writerow({k: (int(v) if k in ("step", "epoch") else repr(v)) for k, v in row.items()})
-        os.replace(tmp, self.path)
 
     def last(self) -> dict[str, float]:
         return {k: v for k, v in self.rows[-1].items() if k not in ("step", "epoch")} if self.rows else {}
@@ -144,7 +132,8 @@ class LossHistory:
         ax.set_title(title, fontsize=9)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(out)
+        with atomic_write(out, binary=True, durable=False) as fh:
+            fig.savefig(fh, format="png")
         plt.close(fig)
 
 
@@ -160,7 +149,7 @@ class TrainResult:
 
 
 class Trainer:
-    def __init__(self, trainable: Trainable, train_set: PairDataset, run: RunConfig, run_dir: Path, *,
+    def __init__(self, trainable: Trainable, train_set: PairDataset, run: RunConfig, run_dir: RunDir, *,
                  device: torch.device, dtype: torch.dtype | None, num_classes: int, ignore_index: int | None,
                  palette, sample_set: PairDataset | None, reporter: Reporter, label: str):
         self.model = trainable
@@ -178,7 +167,7 @@ class Trainer:
         self.batch_size = min(run.batch_size or 1, len(train_set))
         self.steps_per_epoch = max(1, len(train_set) // self.batch_size)
         self.total_steps = run.steps or (run.epochs or 1) * self.steps_per_epoch
-        self.history = LossHistory(run_dir / "losses.csv")
+        self.history = LossHistory(run_dir.losses)
 
     def batch_to_device(self, batch) -> dict[str, torch.Tensor]:
         return model_batch(batch, self.device, self.num_classes, self.ignore_index)
@@ -205,11 +194,9 @@ class Trainer:
         return state
 
     def save(self, step: int, ctx: StepContext) -> None:
-        folder = self.dir / "checkpoints"
-        folder.mkdir(parents=True, exist_ok=True)
         self.history.flush()
-        atomic_save(self.state(step, ctx), folder / f"step_{step:08d}.pt")
-        for old in checkpoints(self.dir)[: -self.run.keep_checkpoints]:
+        save_checkpoint(self.state(step, ctx), self.dir.checkpoint(step))
+        for old in self.dir.checkpoints()[: -self.run.keep_checkpoints]:
             old.unlink(missing_ok=True)
 
     def restore(self, path: Path, ctx: StepContext) -> int:
@@ -246,7 +233,7 @@ class Trainer:
         labels = [colorize(lab.cpu().numpy(), self.palette, self.ignore_index) for lab in batch["label"]]
         rows = [np.concatenate([lab, real, fk], axis=1)
                 for lab, real, fk in zip(labels, to_uint8(batch["image"]), to_uint8(fake))]
-        write_png(self.dir / "samples" / f"step_{step:08d}.png", np.concatenate(rows, axis=0))
+        write_png(self.dir.sample(step), np.concatenate(rows, axis=0))
 
     def fit(self, resume_from: Path | None = None) -> TrainResult:
         self.model.train()
@@ -283,7 +270,7 @@ class Trainer:
         finally:
             self.reporter.stop()
             self.history.flush()
-            self.history.plot(self.dir / "loss_curve.png", self.label)
+            self.history.plot(self.dir.loss_curve, self.label)
         seconds = time.perf_counter() - t0
         done = step - (resumed or 0)
         return TrainResult(step, self.history.last(), seconds, done * self.batch_size / max(seconds, 1e-9), resumed)
