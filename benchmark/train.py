@@ -84,7 +84,7 @@ __all__ = ["load_checkpoint"]
 # ---------------------------------------------------------------- loss history
 
 class LossHistory:
-    """losses.csv: one row per step; on resume, rows after the checkpoint are dropped."""
+    """The loss history file: one row per step; on resume, rows after the checkpoint are dropped."""
 
     def __init__(self, path: Path):
         self.path = path

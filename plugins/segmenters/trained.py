@@ -3,8 +3,8 @@
 Source report 000 measures segmentation consistency with a pretrained
 DeepLabV3; for datasets that no public segmenter covers (facades, faces, your
 own folder) bench trains one instead, from random weights, on the real
-training split at the evaluation resolution (``train_dir/real`` and
-``train_dir/label_ids``, written by the runner). Cross-entropy over the
+training split at the evaluation resolution (``ctx.train_images``: its photos
+and class ids, written by the harness). Cross-entropy over the
 dataset's classes with its ignore index, Adam, random horizontal flips, a
 sampled batch per step, seeded with the run's seed. The network is cached under
 ``CACHE/evalnets/trained-KEY.pt`` (KEY: content hash of the training split,
