@@ -19,7 +19,7 @@ from benchmark.config import Layers
 from benchmark.errors import WeightsError
 from benchmark.progress import Reporter
 from benchmark.results import ResultsStore
-from benchmark.runner import Benchmark
+from benchmark.execute import Execution
 from benchmark.train import checkpoints, load_checkpoint
 from tests.conftest import TINY_DATA, bench
 
@@ -142,7 +142,7 @@ def test_missing_vgg19_offline_stops_the_run_before_training_with_the_fix(tmp_pa
     flags = {"models": ["spade-pis"], "profile": "smoke", "data_root": tmp_path / "data",
              "output_root": tmp_path / "out"}
     with pytest.raises(WeightsError) as err:
-        Benchmark(Layers.from_sources({}, {"spade": {"lambda_vgg": 0}}, flags), Reporter(quiet=True))
+        Execution.from_layers(Layers.from_sources({}, {"spade": {"lambda_vgg": 0}}, flags), Reporter(quiet=True))
     message = str(err.value)
     assert "vgg19-dcbb9e9d.pth" in message and "offline" in message and "\n" not in message
     assert "bench weights import vgg19-imagenet" in message
