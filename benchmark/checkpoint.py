@@ -29,8 +29,11 @@ def load_checkpoint(path: Path) -> dict:
         raise BenchError(f"{path}: an empty file, not a checkpoint; {HINT}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise BenchError(f"{path}: holds objects other than tensors, which bench refuses to load; {HINT}") from None
+    except pickle.UnpicklingError as exc:
+        if "global" in str(exc).lower():  # a pickle naming classes or functions: it could run code
+            raise BenchError(f"{path}: holds objects other than tensors, which bench refuses to load; {HINT}") \
+                from None
+        raise BenchError(f"{path}: not a torch checkpoint file (unreadable or damaged); {HINT}") from None
     except Exception:
         raise BenchError(f"{path}: not a torch checkpoint file (unreadable or damaged); {HINT}") from None
     if not isinstance(state, dict) or not isinstance(state.get("model"), dict):

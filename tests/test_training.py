@@ -115,6 +115,13 @@ def test_checkpoint_and_evaluate_reproduce_the_numbers(tmp_path, roots):
 
     again = bench("evaluate", str(run_dir), "-q")
     assert again.returncode == 0, again.stderr
+    from benchmark.results import ResultsStore
+    (before,) = ResultsStore(out / "bench.sqlite").runs("synthetic-facades")
+    only_psnr = bench("evaluate", str(run_dir), "--set", 'eval.metrics=["psnr"]', "-q")
+    assert only_psnr.returncode == 0, only_psnr.stderr
+    (merged,) = ResultsStore(out / "bench.sqlite").runs("synthetic-facades")
+    assert list(merged.metrics) == list(before.metrics) and "SSIM" in merged.metrics  # re-measuring merges
+    assert merged.metrics["SSIM"] == before.metrics["SSIM"]
     ckpt = sorted(run_dir.glob("checkpoints/*.pt"))[-1]
     loaded = bench(*RUN[:5], "--checkpoint", str(ckpt), "--metrics", "psnr,ssim", *TINY_DATA, *roots, "-q")
     assert loaded.returncode == 0, loaded.stderr
