@@ -22,6 +22,8 @@ _EXPORTS = {
     **dict.fromkeys(("Options", "Preset", "TrainTransform", "TrainLength", "StepContext", "SetupContext",
                      "Trainable", "Model", "MetricResult", "EvalContext", "Metric", "Segmenter",
                      "SegmenterModel", "Direction"), "benchmark.api"),
+    **dict.fromkeys(("Progress", "ResolvedSegmenter"), "benchmark.context"),
+    **dict.fromkeys(("RunDir", "ImageSet"), "benchmark.rundir"),
     **dict.fromkeys(("Dataset", "Source", "Sample", "BadFiles", "find_dir", "import_tree", "list_images",
                      "load_side_by_side", "load_image_label_folders", "read_image"), "benchmark.data"),
     **dict.fromkeys(("BenchError", "ConfigError", "DataError", "WeightsError"), "benchmark.errors"),

@@ -19,10 +19,12 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterator, Literal
+from typing import Any, Callable, ClassVar, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict
+
+from benchmark.context import EvalContext, Progress, ResolvedSegmenter  # noqa: F401  (part of the API)
 
 
 class Options(BaseModel):
@@ -210,80 +212,6 @@ class MetricResult:
     notes: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
-class EvalContext:
-    """Everything a metric may read. Folders hold one PNG per test image, same stems.
-
-    ``train_dir`` holds the real training split at the evaluation resolution
-    (``train_dir/real/*.png`` photos, ``train_dir/label_ids/*.png`` class ids), for
-    metrics that compare against it or train on it (a segmenter, a classifier).
-    ``reference`` is set for the "real images" row: ``fake_dir`` then holds the
-    real test photos, so paired metrics have nothing to measure and distribution
-    metrics compare the real test split against the real training split.
-    """
-
-    fake_dir: Path
-    real_dir: Path
-    label_dir: Path  # class ids as 8-bit PNG
-    class_names: list[str]
-    ignore_index: int | None
-    device: torch.device
-    cache_dir: Path
-    batch_size: int = 16
-    options: dict[str, Any] = field(default_factory=dict)
-    train_dir: Path | None = None
-    reference: bool = False
-    image_size: int | None = None
-    seed: int = 0
-    #: the segmenter to use for mIoU (``eval.segmenter``, else the dataset's default)
-    segmenter: str | None = None
-    #: the loaded plugin registries (``plugins.segmenters.get(name)``); None in bare unit tests
-    plugins: Any = None
-    #: progress display (:class:`benchmark.progress.Reporter`) for long work such as training an
-    #: evaluation network; None: silent
-    reporter: Any = None
-
-    def stems(self) -> list[str]:
-        return sorted(p.stem for p in self.fake_dir.glob("*.png"))
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    def distribution_real_dir(self) -> Path:
-        """The real photos that distribution metrics (FID, KID) compare ``fake_dir`` against.
-
-        The real test split by default; the real training split when ``eval.real_split``
-        is ``train``, and always for the "real images" row (test against train).
-        """
-        if self.reference or self.options.get("real_split") == "train":
-            if self.train_dir is None:
-                from benchmark.errors import BenchError
-                raise BenchError("the real training split is not available to this metric; "
-                                 "run it through `bench run` or `bench evaluate`")
-            return self.train_dir / "real"
-        return self.real_dir
-
-    def image_classes(self, label_dir: Path | None = None) -> dict[str, list[int]]:
-        """Image-level class ids per stem: ``classes.json`` beside ``label_dir`` when the dataset
-        provides image-level labels, else the classes present in each label map (ignore index excluded)."""
-        from benchmark.imageio import image_classes
-
-        return image_classes(label_dir or self.label_dir, self.num_classes, self.ignore_index)
-
-    def pairs(self, batch_size: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """(fake, real) batches as float tensors in [0, 1], N,3,H,W, on the device."""
-        from benchmark.imageio import read_rgb
-
-        stems = self.stems()
-        bs = batch_size or self.batch_size
-        for i in range(0, len(stems), bs):
-            chunk = stems[i:i + bs]
-            fake = torch.stack([read_rgb(self.fake_dir / f"{s}.png") for s in chunk])
-            real = torch.stack([read_rgb(self.real_dir / f"{s}.png") for s in chunk])
-            yield fake.to(self.device), real.to(self.device)
-
-
 class Metric:
     """A metric plugin. ``columns`` maps each value it returns to its direction."""
 
@@ -304,7 +232,7 @@ class Segmenter:
 
     Register an instance in ``register_segmenters``. ``load`` returns a
     :class:`SegmenterModel` ready on ``ctx.device`` (training it on
-    ``ctx.train_dir`` and caching it under ``ctx.cache_dir`` if it must), or
+    ``ctx.train_images`` and caching it under ``ctx.cache_dir`` if it must), or
     raises :class:`benchmark.errors.BenchError` saying what is missing.
     """
 

@@ -31,6 +31,7 @@ def atomic_write(path: Path, *, binary: bool = False, newline: str | None = None
     try:
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": newline,
                                                                            "encoding": "utf-8"})) as fh:
+            fh.temp_path = tmp  # for a check of the written bytes before they replace the target
             yield fh
             if durable:
                 fh.flush()

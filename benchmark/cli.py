@@ -86,22 +86,23 @@ def publish(store, dataset: str, output_root: Path, quiet: bool) -> None:
 
 
 def cmd_run(args, train_only: bool = False) -> int:
-    from benchmark.runner import Benchmark
+    from benchmark.execute import Execution
+    from benchmark.plan import build_plan
 
-    layers = layers_from(args)
-    bench = Benchmark(layers, reporter_for(args))
+    plan = build_plan(layers_from(args))
+    bench = Execution(plan, reporter_for(args))
     resume = Path(args.resume) if args.resume not in (None, True) else bool(args.resume)
     records = bench.run(resume=resume, checkpoint=args.checkpoint, train_only=train_only)
     if train_only:
         for r in records:
             print(f"{r.label}: {r.status} {r.run_dir}")
     else:
-        publish(bench.store, bench.spec.name, bench.cfg.output_root, args.quiet)
+        publish(bench.store, plan.dataset.name, plan.config.output_root, args.quiet)
     return 0 if all(r.status == "ok" for r in records) else 1
 
 
 def cmd_evaluate(args) -> int:
-    from benchmark.runner import evaluate_run
+    from benchmark.reevaluate import evaluate_run
 
     layers = layers_from(args)
     record = evaluate_run(Path(args.run_dir), layers, reporter_for(args))

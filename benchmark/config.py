@@ -139,6 +139,19 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"--config {path}: not valid TOML ({exc}); fix the file") from None
 
 
+#: the two ways to say how long to train: a layer that sets either replaces both of the layers below
+LENGTH_KEYS = ("steps", "epochs")
+
+
+def overlay_run(base: dict, over: dict) -> dict:
+    """Run keys of a higher layer over a lower one. Training length is one setting: a layer
+    that sets ``steps`` or ``epochs`` drops both from the layers below it (``--epochs 2``
+    beats a profile's ``steps``); within one layer ``steps`` beats ``epochs``."""
+    if any(over.get(k) is not None for k in LENGTH_KEYS):
+        base = {k: v for k, v in base.items() if k not in LENGTH_KEYS}
+    return merge(base, over)
+
+
 def merge(base: dict, over: dict) -> dict:
     out = dict(base)
     for key, value in over.items():
@@ -199,6 +212,8 @@ class Layers:
         run: dict[str, Any] = {}
         plugins: dict[str, dict[str, Any]] = {}
         for tree in (file_tree, set_tree, {k: v for k, v in flags.items() if v is not None}):
+            if any(tree.get(k) is not None for k in LENGTH_KEYS):
+                run = {k: v for k, v in run.items() if k not in LENGTH_KEYS}
             for key, value in tree.items():
                 if key in RUN_KEYS:
                     run[key] = merge(run.get(key, {}), value) if isinstance(value, dict) else value
@@ -218,7 +233,7 @@ class Layers:
         profile = self.profile_name
         if profile not in PROFILES:
             raise ConfigError(f"invalid value for 'profile': {profile!r}: allowed: {', '.join(PROFILES)}")
-        return validate_run(merge(PROFILE_DEFAULTS[profile], self.run))
+        return validate_run(overlay_run(PROFILE_DEFAULTS[profile], self.run))
 
 
 def default_run() -> dict[str, Any]:
@@ -244,9 +259,11 @@ def _with_default_run(run: dict, plugins: dict) -> tuple[dict, dict]:
     return run, plugins
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelRun:
-    """One leaderboard row: a model with a preset, its options and its run settings."""
+    """One leaderboard row: a model with a preset, its options and its run settings (the
+    training length resolved: ``steps``, else ``epochs``, and ``batch_size``). Never changed
+    once built."""
 
     label: str
     plugin: Model
@@ -290,7 +307,7 @@ def row_label(plugin: Model, preset: str) -> str:
     return plugin.name if preset == plugin.default_preset else f"{plugin.name}+{preset}"
 
 
-def resolve_model(token: str, layers: Layers, models) -> ModelRun:
+def resolve_model(token: str, layers: Layers, models, dataset_options: Options | None = None) -> ModelRun:
     name, preset = split_label(token, models)
     plugin: Model = models.get(name)
     preset = preset or plugin.default_preset
@@ -306,16 +323,18 @@ def resolve_model(token: str, layers: Layers, models) -> ModelRun:
     for field_name, other in plugin.embeds.items():
         raw_opts[field_name] = merge(embedded_options(other, layers, models), raw_opts.get(field_name, {}))
     options = validate_options(plugin.Options, raw_opts, name)
-    run_raw = merge(merge(PROFILE_DEFAULTS.get(profile, {}), overrides.get("run", {})), layers.run)
+    run_raw = overlay_run(overlay_run(PROFILE_DEFAULTS.get(profile, {}), overrides.get("run", {})), layers.run)
     run = validate_run(run_raw)
     length = plugin.train_length(options, profile)
     updates: dict[str, Any] = {}
     if run.steps is None and run.epochs is None:
         updates.update(steps=length.steps, epochs=length.epochs)
+    elif run.steps is not None:
+        updates["epochs"] = None  # steps beat epochs set in the same layer: say which one trains
     if run.batch_size is None:
         updates["batch_size"] = length.batch_size
     run = run.model_copy(update=updates)
-    return ModelRun(label, plugin, preset, options, run)
+    return ModelRun(label, plugin, preset, options, run, dataset_options)
 
 
 def embedded_options(name: str, layers: Layers, models) -> dict[str, Any]:

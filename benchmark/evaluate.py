@@ -1,41 +1,40 @@
 """Evaluation: generate the whole test split to PNG, then run the metric plugins over the folders.
 
-Folders written under ``RUN_DIR/images``: ``fake/`` (generated), ``real/`` (the
-real test photos at the evaluation resolution), ``label/`` (coloured label
-maps, for people) and ``label_ids/`` (class ids, for metrics), one PNG per test
-image with the same stem in each.
+The images go to the run folder's :class:`benchmark.rundir.ImageSet` (generated,
+real, coloured label maps and class ids, one PNG per test image with the same
+stem in each).
 """
 
 from __future__ import annotations
 
 import traceback
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from benchmark.api import EvalContext, Metric, StepContext, Trainable
+from benchmark.atomic import write_text
 from benchmark.errors import BenchError
 from benchmark.imageio import colorize, to_uint8, write_classes, write_png
 from benchmark.progress import Reporter
+from benchmark.rundir import ImageSet
 from benchmark.records import MetricValue
 from benchmark.transforms import PairDataset, model_batch
 
-FOLDERS = ("fake", "real", "label", "label_ids")
 REAL_VS_ITSELF = "not applicable: the real images against themselves"
 
 
 @torch.no_grad()
-def generate_images(model: Trainable, test_set: PairDataset, out: Path, *, device: torch.device,
+def generate_images(model: Trainable, test_set: PairDataset, out: ImageSet, *, device: torch.device,
                     dtype: torch.dtype | None, num_classes: int, ignore_index: int | None, palette,
                     batch_size: int, reporter: Reporter, label: str = "") -> int:
     """Generate every test image; returns how many were written."""
-    for name in FOLDERS:
-        (out / name).mkdir(parents=True, exist_ok=True)
+    for folder in out.folders():
+        folder.mkdir(parents=True, exist_ok=True)
     model.eval()
     model.before_generation(test_set)
     n = len(test_set)
-    write_classes(out, {stem: list(ids) for stem, ids in zip(test_set.stems, test_set.classes)})
+    write_classes(out.root, {stem: list(ids) for stem, ids in zip(test_set.stems, test_set.classes)})
     reporter.start(f"generate {label}".strip(), n)
     try:
         for start in range(0, n, batch_size):
@@ -46,23 +45,23 @@ def generate_images(model: Trainable, test_set: PairDataset, out: Path, *, devic
             for j, (f, r) in enumerate(zip(to_uint8(fake), to_uint8(batch["image"]))):
                 stem = test_set.stems[start + j]
                 ids = batch["label"][j].to(torch.uint8).cpu().numpy()
-                write_png(out / "fake" / f"{stem}.png", f)
-                write_png(out / "real" / f"{stem}.png", r)
-                write_png(out / "label_ids" / f"{stem}.png", ids)
-                write_png(out / "label" / f"{stem}.png", colorize(ids, palette, ignore_index))
+                write_png(out.fake / f"{stem}.png", f)
+                write_png(out.real / f"{stem}.png", r)
+                write_png(out.label_ids / f"{stem}.png", ids)
+                write_png(out.label / f"{stem}.png", colorize(ids, palette, ignore_index))
             reporter.update(start + len(items))
     finally:
         reporter.stop()
     return n
 
 
-def write_real_split(test_set: PairDataset, out: Path, *, reporter: Reporter, label: str) -> Path:
+def write_real_split(test_set: PairDataset, out: ImageSet, *, reporter: Reporter, label: str) -> ImageSet:
     """The real photos, class ids and image-level classes of a split at the evaluation resolution.
 
-    Written once into ``out`` (``real/``, ``label_ids/``, ``classes.json``) and reused while
+    Written once into ``out`` (its real photos, class ids and classes file) and reused while
     the marker file says it is complete.
     """
-    done = out / "COMPLETE"
+    done = out.complete_marker
     if done.is_file():
         return out
     n = len(test_set)
@@ -71,13 +70,13 @@ def write_real_split(test_set: PairDataset, out: Path, *, reporter: Reporter, la
         for i in range(n):
             item = test_set[i]
             stem = test_set.stems[i]
-            write_png(out / "real" / f"{stem}.png", to_uint8(item["image"]))
-            write_png(out / "label_ids" / f"{stem}.png", item["label"].to(torch.uint8).numpy())
+            write_png(out.real / f"{stem}.png", to_uint8(item["image"]))
+            write_png(out.label_ids / f"{stem}.png", item["label"].to(torch.uint8).numpy())
             reporter.update(i + 1)
     finally:
         reporter.stop()
-    write_classes(out, {stem: list(ids) for stem, ids in zip(test_set.stems, test_set.classes)})
-    done.write_text(f"{n}\n")
+    write_classes(out.root, {stem: list(ids) for stem, ids in zip(test_set.stems, test_set.classes)})
+    write_text(done, f"{n}\n")
     return out
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+from benchmark.atomic import atomic_write, write_text
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -37,15 +37,8 @@ def read_label(path: Path) -> np.ndarray:
 
 def write_png(path: Path, array: np.ndarray) -> None:
     """Write atomically, so that an interrupted run never leaves half a PNG."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.png")
-    os.close(fd)
-    try:
-        Image.fromarray(array).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, binary=True, durable=False) as fh:
+        Image.fromarray(array).save(fh, format="PNG")
 
 
 def colorize(label: np.ndarray, palette: list[tuple[int, int, int]], ignore_index: int | None = None) -> np.ndarray:
@@ -63,10 +56,7 @@ CLASSES_FILE = "classes.json"
 
 def write_classes(folder: Path, classes: dict[str, list[int]]) -> None:
     """``folder/classes.json``: image-level class ids per stem, beside the label_ids folder."""
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / (CLASSES_FILE + ".tmp")
-    tmp.write_text(json.dumps(classes, sort_keys=True))
-    os.replace(tmp, folder / CLASSES_FILE)
+    write_text(folder / CLASSES_FILE, json.dumps(classes, sort_keys=True))
 
 
 def image_classes(label_dir: Path, num_classes: int, ignore_index: int | None) -> dict[str, list[int]]:

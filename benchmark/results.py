@@ -106,6 +106,18 @@ class ResultsStore:
             conn.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
             _insert_metrics(conn, run_id, metrics)
 
+    def merge_metrics(self, run_id: int, metrics: dict[str, MetricValue]) -> dict[str, MetricValue]:
+        """Replace the given metrics of a run and keep its others (a re-evaluation of some metrics);
+        returns the run's metrics after the merge."""
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+                raise BenchError(f"no run with id {run_id} in the results store {self.path}; "
+                                 "list the stored runs to find the right id")
+            merged = {**_load_metrics(conn, [run_id])[run_id], **metrics}  # stored order, new columns last
+            conn.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
+            _insert_metrics(conn, run_id, merged)
+            return merged
+
     def runs(self, dataset: str | None = None, status: str | None = None) -> list[RunRecord]:
         """Stored runs, newest first, optionally only one dataset and/or status."""
         clauses, args = [], []

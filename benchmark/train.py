@@ -20,10 +20,12 @@ from torch.utils.data import DataLoader
 
 from benchmark.api import StepContext, Trainable
 from benchmark.atomic import atomic_write
+from benchmark.checkpoint import load_checkpoint, save_checkpoint
 from benchmark.config import RunConfig
-from benchmark.errors import BenchError, ConfigError, TrainingDiverged, disk_full
+from benchmark.errors import ConfigError, TrainingDiverged, disk_full
 from benchmark.imageio import colorize, to_uint8, write_png
 from benchmark.progress import Reporter, format_losses
+from benchmark.rundir import RunDir
 from benchmark.transforms import PairDataset, model_batch
 
 # ---------------------------------------------------------------- device and precision
@@ -73,58 +75,10 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-# ---------------------------------------------------------------- checkpoints
-
-def atomic_save(obj, path: Path) -> None:
-    try:
-        with atomic_write(path, binary=True) as fh:
-            torch.save(obj, fh)
-    except Exception as exc:  # torch reports a full disk as a RuntimeError raised while handling ENOSPC
-        raise disk_full(exc, path.parent) or exc
-
-
-def checkpoints(run_dir: Path) -> list[Path]:
-    return sorted((run_dir / "checkpoints").glob("step_*.pt"))
-
-
-def load_checkpoint(path: Path) -> dict:
-    """A checkpoint's dict, loaded with ``weights_only`` (tensors and plain data, never code); any other
-    file is one line saying what it is not and what to pass instead."""
-    import pickle
-    import re
-    import warnings
-    import zipfile
-
-    path = Path(path)
-    instead = "pass a checkpoint that bench wrote (RUN_DIR/checkpoints/step_N.pt)"
-    if not path.is_file():
-        raise BenchError(f"{path}: no such checkpoint file; {instead}")
-    if path.stat().st_size == 0:
-        raise BenchError(f"{path}: an empty file, not a PyTorch checkpoint; {instead}")
-    try:
-        with warnings.catch_warnings():   # e.g. a pickle protocol torch does not expect: the error says it
-            warnings.simplefilter("ignore")
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        text = str(exc)
-        code = re.search(r"unsupported GLOBAL (\S+)|Unsupported global: GLOBAL (\S+)", text)
-        if code:
-            raise BenchError(f"{path}: refused, it holds Python code objects ({code[1] or code[2]}) that could run "
-                             f"when loaded, so it is not a bench checkpoint; {instead}") from None
-        if not zipfile.is_zipfile(path) or isinstance(exc, (pickle.UnpicklingError, EOFError, KeyError)):
-            raise BenchError(f"{path}: not a PyTorch checkpoint (neither torch.save's zip format nor a readable "
-                             f"legacy one); {instead}") from None
-        first = " ".join(text.split())[:160] or type(exc).__name__
-        raise BenchError(f"{path}: a damaged or truncated PyTorch checkpoint ({first}); {instead}") from None
-    if not isinstance(state, dict) or "model" not in state:
-        raise BenchError(f"{path}: a PyTorch file but not a bench checkpoint (no 'model' entry); {instead}")
-    return state
-
-
 # ---------------------------------------------------------------- loss history
 
 class LossHistory:
-    """losses.csv: one row per step; on resume, rows after the checkpoint are dropped."""
+    """The loss history file: one row per step; on resume, rows after the checkpoint are dropped."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -175,7 +129,8 @@ class LossHistory:
         ax.set_title(title, fontsize=9)
         ax.legend(fontsize=7)
         fig.tight_layout()
-        fig.savefig(out)
+        with atomic_write(out, binary=True, durable=False) as fh:
+            fig.savefig(fh, format="png")
         plt.close(fig)
 
 
@@ -191,7 +146,7 @@ class TrainResult:
 
 
 class Trainer:
-    def __init__(self, trainable: Trainable, train_set: PairDataset, run: RunConfig, run_dir: Path, *,
+    def __init__(self, trainable: Trainable, train_set: PairDataset, run: RunConfig, run_dir: RunDir, *,
                  device: torch.device, dtype: torch.dtype | None, num_classes: int, ignore_index: int | None,
                  palette, sample_set: PairDataset | None, reporter: Reporter, label: str):
         self.model = trainable
@@ -209,7 +164,7 @@ class Trainer:
         self.batch_size = min(run.batch_size or 1, len(train_set))
         self.steps_per_epoch = max(1, len(train_set) // self.batch_size)
         self.total_steps = run.steps or (run.epochs or 1) * self.steps_per_epoch
-        self.history = LossHistory(run_dir / "losses.csv")
+        self.history = LossHistory(run_dir.losses)
 
     def batch_to_device(self, batch) -> dict[str, torch.Tensor]:
         return model_batch(batch, self.device, self.num_classes, self.ignore_index)
@@ -236,11 +191,9 @@ class Trainer:
         return state
 
     def save(self, step: int, ctx: StepContext) -> None:
-        folder = self.dir / "checkpoints"
-        folder.mkdir(parents=True, exist_ok=True)
         self.history.flush()
-        atomic_save(self.state(step, ctx), folder / f"step_{step:08d}.pt")
-        for old in checkpoints(self.dir)[: -self.run.keep_checkpoints]:
+        save_checkpoint(self.state(step, ctx), self.dir.checkpoint(step))
+        for old in self.dir.checkpoints()[: -self.run.keep_checkpoints]:
             old.unlink(missing_ok=True)
 
     def restore(self, path: Path, ctx: StepContext) -> int:
@@ -278,7 +231,7 @@ class Trainer:
         from benchmark.grid import compose
 
         rows = [[lab, real, fk] for lab, real, fk in zip(labels, to_uint8(batch["image"]), to_uint8(fake))]
-        write_png(self.dir / "samples" / f"step_{step:08d}.png", compose(rows))
+        write_png(self.dir.sample(step), compose(rows))
 
     def fit(self, resume_from: Path | None = None) -> TrainResult:
         self.model.train()
@@ -315,7 +268,7 @@ class Trainer:
         finally:
             self.reporter.stop()
             self.history.flush()
-            self.history.plot(self.dir / "loss_curve.png", self.label)
+            self.history.plot(self.dir.loss_curve, self.label)
         seconds = time.perf_counter() - t0
         done = step - (resumed or 0)
         return TrainResult(step, self.history.last(), seconds, done * self.batch_size / max(seconds, 1e-9), resumed)

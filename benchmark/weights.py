@@ -24,12 +24,12 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from benchmark import archive, atomic
+from benchmark import archive
+from benchmark.atomic import atomic_write, write_text
 from benchmark.errors import DataError, PluginError, WeightsError
 
 PRESENT, MISSING, BAD_CHECKSUM = "present", "missing", "bad checksum"
@@ -207,7 +207,7 @@ def _remember(path: Path, sha256: str) -> None:
     stat = path.stat()
     record = {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     try:
-        atomic.write_text(_sidecar(path), json.dumps(record) + "\n")
+        write_text(_sidecar(path), json.dumps(record) + "\n")
     except OSError:
         pass
 
@@ -227,15 +227,10 @@ def import_file(spec_or_name: WeightSpec | str, file: Path) -> Path:
     if not file.is_file():
         raise WeightsError(f"weights {spec.name!r}: {file} does not exist or is not a file; check the path")
     path = cached_path(spec)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            actual = _copy_hashing(file, out)
-        _verify_import(spec, file, actual, Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_write(path, binary=True) as out:  # a refused file never replaces the cached one
+        actual = _copy_hashing(file, out)
+        out.flush()
+        _verify_import(spec, file, actual, Path(out.temp_path))
     _remember(path, actual)
     return path
 

@@ -8,7 +8,7 @@ import types
 from benchmark import hookimpl, registry
 from benchmark.config import Layers, parse_set
 from benchmark.progress import Reporter
-from benchmark.runner import Benchmark
+from benchmark.execute import Execution
 from tests.conftest import TINY_DATA
 from tests.test_model_hooks import Constant, Inner
 
@@ -47,7 +47,7 @@ def test_before_training_sees_the_training_split_once_before_any_step(tmp_path):
     sets = parse_set([a for a in TINY_DATA if a != "--set"] + ["samples=0", "seed=7"])
     flags = {"models": ["preparing"], "profile": "smoke", "data_root": tmp_path / "data",
              "output_root": tmp_path / "out", "eval": {"metrics": ["psnr"]}}
-    bench = Benchmark(Layers.from_sources({}, sets, flags), Reporter(quiet=True), registry.build([module]))
+    bench = Execution.from_layers(Layers.from_sources({}, sets, flags), Reporter(quiet=True), registry.build([module]))
     (row,) = bench.run()
     assert row.status == "ok"
     model = PreparingModel.built[-1]

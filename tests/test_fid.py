@@ -32,6 +32,7 @@ from benchmark.errors import BenchError, WeightsError
 from benchmark.evaluate import compute_metrics
 from benchmark.imageio import write_png
 from benchmark.progress import Reporter
+from benchmark.rundir import ImageSet
 from tests.conftest import bench, one_error_line
 
 CPU = torch.device("cpu")
@@ -184,11 +185,11 @@ def test_the_cache_is_hit_and_invalidated_when_a_file_changes(env, ours, tmp_pat
 
 
 def test_real_split_train_and_the_real_images_row(env, ours, tmp_path):
-    train = tmp_path / "train"
-    shutil.copytree(env["real"], train / "real")  # same content: the features come from the cache
+    train = ImageSet(tmp_path / "train")
+    shutil.copytree(env["real"], train.real)  # same content: the features come from the cache
     cache = env["root"] / "cache"
-    by_option = context(env["fake"], tmp_path / "nowhere", cache, train_dir=train, options={"real_split": "train"})
-    reference = context(env["fake"], tmp_path / "nowhere", cache, train_dir=train, reference=True)
+    by_option = context(env["fake"], tmp_path / "nowhere", cache, train_images=train, real_split="train")
+    reference = context(env["fake"], tmp_path / "nowhere", cache, train_images=train, reference=True)
     for ctx in (by_option, reference):
         result = FID().compute(ctx, FID.Options())
         assert result.protocol["real_split"] == "train"

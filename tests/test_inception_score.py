@@ -16,7 +16,7 @@ from bench_plugins.metrics import inception, inception_weights
 from bench_plugins.metrics.inception_score import InceptionScore, inception_score
 from cleanfid.fid import get_folder_features
 
-from benchmark import archive, weights
+from benchmark import archive
 from benchmark.api import EvalContext
 from benchmark.evaluate import compute_metrics
 from benchmark.imageio import write_png

@@ -15,7 +15,8 @@ from benchmark.api import StepContext
 from benchmark.config import Layers
 from benchmark.errors import ConfigError
 from benchmark.progress import Reporter
-from benchmark.runner import Benchmark, load_dataset
+from benchmark.execute import Execution
+from benchmark.rundir import RunDir
 from tests.conftest import TINY_DATA, bench, one_error_line
 
 PLUGIN = LabelCGAN()
@@ -218,7 +219,7 @@ def tiny_runner(tmp_path, models, set_tree=None):
     flags = {"models": models, "profile": "smoke", "data_root": tmp_path / "data", "output_root": tmp_path / "out",
              "eval": {"metrics": ["psnr"]}}
     tiny = {"synthetic-facades": {"train_size": 24, "test_size": 8, "size": 64}}
-    return Benchmark(Layers.from_sources({}, {**tiny, **(set_tree or {})}, flags), Reporter(quiet=True))
+    return Execution.from_layers(Layers.from_sources({}, {**tiny, **(set_tree or {})}, flags), Reporter(quiet=True))
 
 
 @pytest.mark.parametrize("key, value", [("xdog_k", 0.5), ("g_steps_per_d", 0), ("xdog_sigma", -1.0),
@@ -248,11 +249,11 @@ def test_quick_label_cgan_beats_untrained_on_held_out_psnr(tmp_path):
     """
     flags = {"models": ["label-cgan"], "profile": "quick", "data_root": tmp_path / "data",
              "output_root": tmp_path / "out", "eval": {"metrics": ["psnr", "ssim"]}}
-    runner = Benchmark(Layers.from_sources({}, {}, flags), Reporter(quiet=True))
-    (mr,) = runner.model_runs
-    data = load_dataset(runner.spec, runner.dataset_options, runner.cfg, runner.reporter)
-    untrained, _ = runner.build(mr)
-    before = runner.evaluate_model(untrained, mr, data, tmp_path / "untrained")
+    runner = Execution.from_layers(Layers.from_sources({}, {}, flags), Reporter(quiet=True))
+    (mr,) = runner.plan.rows
+    data = runner.load_dataset()
+    untrained = runner.build(mr)
+    before = runner.evaluate_model(untrained, mr, data, RunDir(tmp_path / "untrained"))
     (trained,) = runner.run()
     after = trained.metrics
     assert trained.status == "ok" and trained.protocol["images"] == 106

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from benchmark.config import Layers
 from benchmark.progress import Reporter
-from benchmark.runner import Benchmark, load_dataset
+from benchmark.execute import Execution
+from benchmark.rundir import RunDir
 
 
 def untrained_and_trained(layers: Layers, out):
     """Metrics of the untrained model and the trained run (its status, note and metrics)."""
-    bench = Benchmark(layers, Reporter(quiet=True))
-    (mr,) = bench.model_runs
-    data = load_dataset(bench.spec, bench.dataset_options, bench.cfg, bench.reporter)
-    untrained, _ = bench.build(mr)
-    before = bench.evaluate_model(untrained, mr, data, out / "untrained")
+    bench = Execution.from_layers(layers, Reporter(quiet=True))
+    (mr,) = bench.plan.rows
+    data = bench.load_dataset()
+    untrained = bench.build(mr)
+    before = bench.evaluate_model(untrained, mr, data, RunDir(out / "untrained"))
     (trained,) = bench.run()
     return before, trained
 

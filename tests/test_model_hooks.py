@@ -14,7 +14,7 @@ from benchmark.config import Layers, parse_set, resolve_model
 from benchmark.errors import ConfigError
 from benchmark.progress import Reporter
 from benchmark.records import MetricValue
-from benchmark.runner import Benchmark
+from benchmark.execute import Execution
 from tests.conftest import TINY_DATA
 
 
@@ -101,7 +101,7 @@ def test_split_is_shown_before_generation_and_own_numbers_reach_the_row(tmp_path
     sets = parse_set([a for a in TINY_DATA if a != "--set"] + ["samples=0"])
     flags = {"models": ["outer"], "profile": "smoke", "data_root": tmp_path / "data",
              "output_root": tmp_path / "out", "eval": {"metrics": ["psnr"]}}
-    bench = Benchmark(Layers.from_sources({}, sets, flags), Reporter(quiet=True), toy_plugins())
+    bench = Execution.from_layers(Layers.from_sources({}, sets, flags), Reporter(quiet=True), toy_plugins())
     (row,) = bench.run()
     assert row.status == "ok"
     assert row.metrics["SEEN"].value == 8.0 and row.metrics["SEEN"].direction == "none"

@@ -14,7 +14,7 @@ from benchmark.evaluate import REAL_VS_ITSELF
 from benchmark.imageio import read_rgb
 from benchmark.progress import Reporter
 from benchmark.records import REFERENCE_LABEL, REFERENCE_MODEL, MetricValue, RunRecord, is_reference
-from benchmark.runner import Benchmark
+from benchmark.execute import Execution
 from tests.conftest import TINY_DATA
 from tests.test_report import md_rows, record
 
@@ -47,7 +47,7 @@ def run(tmp_path, metrics):
     sets = parse_set([a for a in TINY_DATA if a != "--set"] + ["samples=0"])
     flags = {"models": ["pix2pix"], "profile": "smoke", "data_root": tmp_path / "data",
              "output_root": tmp_path / "out", "eval": {"metrics": metrics}}
-    bench = Benchmark(Layers.from_sources({}, sets, flags), Reporter(quiet=True), toy_plugins())
+    bench = Execution.from_layers(Layers.from_sources({}, sets, flags), Reporter(quiet=True), toy_plugins())
     bench.run()
     return bench
 

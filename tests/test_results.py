@@ -195,3 +195,21 @@ def test_store_overwritten_after_creation(tmp_path):
     path.write_bytes(b"\x00garbage" * 1000)
     with pytest.raises(BenchError, match="not a readable SQLite database"):
         store.runs()
+
+
+def test_merge_metrics_replaces_what_was_measured_and_keeps_the_rest(tmp_path):
+    store = ResultsStore(tmp_path / "bench.sqlite")
+    record = make_record()
+    record.metrics = {"PSNR": MetricValue(10.0, "up", {"metric": "psnr"}),
+                      "FID": MetricValue(50.0, "down", {"metric": "fid"}),
+                      "SSIM": MetricValue(0.1, "up", {"metric": "ssim"})}
+    run_id = store.add_run(record)
+    merged = store.merge_metrics(run_id, {"SSIM": MetricValue(0.5, "up", {"metric": "ssim", "v": 2}),
+                                          "LPIPS": MetricValue(0.3, "down", {"metric": "lpips"})})
+    (stored,) = store.runs()
+    assert stored.metrics == merged
+    assert list(stored.metrics) == ["PSNR", "FID", "SSIM", "LPIPS"]  # stored order, new columns last
+    assert stored.metrics["FID"].value == 50.0 and stored.metrics["PSNR"].value == 10.0
+    assert stored.metrics["SSIM"].value == 0.5 and stored.metrics["SSIM"].protocol["v"] == 2
+    with pytest.raises(BenchError, match="no run with id 99"):
+        store.merge_metrics(99, {})

@@ -16,8 +16,7 @@ from bench_plugins.segmenters.networks import SmallUNet
 from bench_plugins.segmenters.scores import confusion, scores
 from bench_plugins.segmenters.trained import TrainedOptions, TrainedSegmenter, UNetModel
 
-from benchmark import registry
-from benchmark.api import EvalContext, Options
+from benchmark.api import EvalContext, Options, ResolvedSegmenter
 from benchmark.config import Layers, parse_set
 from benchmark.data import BadFiles, Sample
 from benchmark.errors import ConfigError, WeightsError
@@ -26,24 +25,25 @@ from benchmark.imageio import read_label
 from benchmark.progress import Reporter
 from benchmark.records import is_reference
 from benchmark.results import ResultsStore
-from benchmark.runner import Benchmark
+from benchmark.plan import build_plan
+from benchmark.rundir import ImageSet, RunDir
 from benchmark.transforms import PairDataset
 from tests.conftest import TINY_DATA, bench, one_error_line
 
 CPU = torch.device("cpu")
 
 
-def context(train_dir, test_dir, class_names, cache, **kw) -> EvalContext:
+def context(train: ImageSet, test: ImageSet, class_names, cache, **kw) -> EvalContext:
     """The context `bench run` gives the "real images" row: the real test photos stand in for fakes."""
-    return EvalContext(fake_dir=test_dir / "real", real_dir=test_dir / "real", label_dir=test_dir / "label_ids",
+    return EvalContext(fake_dir=test.real, real_dir=test.real, label_dir=test.label_ids,
                        class_names=list(class_names), ignore_index=kw.pop("ignore_index", None), device=CPU,
-                       cache_dir=cache, train_dir=train_dir, image_size=32, seed=kw.pop("seed", 0),
-                       options={"profile": "smoke", **kw.pop("options", {})}, reference=True, **kw)
+                       cache_dir=cache, train_images=train, image_size=32, seed=kw.pop("seed", 0),
+                       profile="smoke", reference=True, **kw)
 
 
 def write_splits(folder, train: list[Sample], test: list[Sample], size: int = 32):
     quiet = Reporter(quiet=True)
-    return [write_real_split(PairDataset(samples, size), folder / split, reporter=quiet, label=split)
+    return [write_real_split(PairDataset(samples, size), ImageSet(folder / split), reporter=quiet, label=split)
             for split, samples in (("train", train), ("test", test))]
 
 
@@ -137,7 +137,7 @@ def shapes_samples(n: int, seed: int) -> list[Sample]:
 def test_classifier_beats_chance_on_held_out_real_images(tmp_path):
     train_dir, test_dir = write_splits(tmp_path, shapes_samples(64, 0), shapes_samples(32, 1))
     ctx = context(train_dir, test_dir, ["ground", "red", "green", "blue"], tmp_path / "cache",
-                  options={"run_dir": str(tmp_path)})
+                  run=RunDir(tmp_path))
     metric = cls_metric.Classifier()
     result = metric.compute(ctx, cls_metric.ClassifierOptions(steps=80))
     # chance (any coin, or a constant answer) is 0.5 balanced accuracy and 1/8 exact sets; measured: 0.99 and 0.97
@@ -168,8 +168,7 @@ def voc_context(tmp_path) -> EvalContext:
                       rng.integers(0, 21, (40, 40)).astype(np.uint8)) for i in range(3)]
     train_dir, test_dir = write_splits(tmp_path, samples[:1], samples)
     return context(train_dir, test_dir, VOC_CLASSES, tmp_path / "cache", ignore_index=255,
-                   segmenter="deeplabv3-voc", plugins=registry.default(),
-                   options={"segmenter_options": {"input_size": 64}})
+                   segmenter=ResolvedSegmenter(deeplab.DeepLabV3VOC(), deeplab.DeepLabOptions(input_size=64)))
 
 
 def test_deeplab_loads_weights_through_the_cache_and_predicts_voc_ids(tmp_path, monkeypatch):
@@ -220,11 +219,12 @@ def layers(tmp_path, *sets):
 
 def test_unknown_segmenter_or_option_stops_the_run_before_training(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown segmenter \(eval.segmenter\) 'deeplab'.*deeplabv3-voc.*trained"):
-        Benchmark(layers(tmp_path, "eval.segmenter=deeplab"), Reporter(quiet=True))
+        build_plan(layers(tmp_path, "eval.segmenter=deeplab"))
     with pytest.raises(ConfigError, match="unknown option 'trained.stepz'; did you mean steps"):
-        Benchmark(layers(tmp_path, "trained.stepz=3"), Reporter(quiet=True))
-    bench_ = Benchmark(layers(tmp_path, "trained.steps=7"), Reporter(quiet=True))
-    assert bench_.segmenter == "trained" and bench_.segmenter_options["steps"] == 7
+        build_plan(layers(tmp_path, "trained.stepz=3"))
+    plan = build_plan(layers(tmp_path, "trained.steps=7"))
+    assert plan.segmenter.name == "trained" and plan.segmenter.options.steps == 7
+    assert plan.evaluation()["segmenter"] == {"name": "trained", "options": plan.segmenter.options.model_dump()}
     assert not (tmp_path / "out" / "runs").exists()
 
 
@@ -257,7 +257,7 @@ def test_smoke_run_fills_miou_and_classifier_for_the_model_and_the_real_images_r
 
 def test_a_large_split_is_read_batch_by_batch_with_the_same_pixels(facades, monkeypatch):
     train_dir, _ = facades
-    stems = [p.stem for p in fitting.split_files(train_dir, "real")]
+    stems = [p.stem for p in fitting.split_files(train_dir.real)]
     preloaded = fitting.SplitImages(train_dir, stems, with_labels=True)
     monkeypatch.setattr(fitting, "PRELOAD_BYTES", 0)
     lazy = fitting.SplitImages(train_dir, stems, with_labels=True)

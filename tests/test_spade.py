@@ -22,7 +22,7 @@ from benchmark.api import StepContext
 from benchmark.config import Layers
 from benchmark.errors import ConfigError, WeightsError
 from benchmark.progress import Reporter
-from benchmark.runner import Benchmark
+from benchmark.execute import Execution
 
 PLUGIN, FACE = Spade(), FaceSpade()
 CPU = torch.device("cpu")
@@ -192,7 +192,7 @@ def test_missing_vgg_weights_stop_the_run_before_training(tmp_path, monkeypatch)
     flags = {"models": ["spade"], "profile": "smoke", "dataset": "synthetic-facades",
              "data_root": tmp_path / "data", "output_root": tmp_path / "out"}
     with pytest.raises(WeightsError) as err:
-        Benchmark(Layers.from_sources({}, {}, flags), Reporter(quiet=True))
+        Execution.from_layers(Layers.from_sources({}, {}, flags), Reporter(quiet=True))
     message = str(err.value)
     for needed in (vgg19.SPEC.filename, "sha256", f"bench weights import {vgg19.SPEC.name}", vgg19.SPEC.url,
                    "--set spade.lambda_vgg=0"):

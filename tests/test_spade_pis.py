@@ -19,8 +19,9 @@ from benchmark.config import Layers
 from benchmark.errors import WeightsError
 from benchmark.progress import Reporter
 from benchmark.results import ResultsStore
-from benchmark.runner import Benchmark
-from benchmark.train import checkpoints, load_checkpoint
+from benchmark.execute import Execution
+from benchmark.checkpoint import load_checkpoint
+from benchmark.rundir import RunDir
 from tests.conftest import TINY_DATA, bench
 
 COLUMNS = ("STYLE", "STYLE_SPADE", "DIVERSITY", "T_SPADE_MS", "T_PWCT_MS", "T_SMOOTH_MS")
@@ -109,8 +110,8 @@ def test_smoke_run_end_to_end_exact_and_fast_then_spade_from_that_run(tmp_path, 
         assert read_fakes(Path(row.run_dir)).shape == (8, 32, 32, 3)
         assert f"{label} measured T_SMOOTH_MS=" in log
     # the embedded SPADE is the `spade` row's SPADE: same options, seed and random numbers
-    spade_state = load_checkpoint(checkpoints(Path(rows["spade"].run_dir))[-1])["model"]
-    pis_state = load_checkpoint(checkpoints(Path(rows["spade-pis"].run_dir))[-1])["model"]
+    spade_state = load_checkpoint(RunDir(Path(rows["spade"].run_dir)).checkpoints()[-1])["model"]
+    pis_state = load_checkpoint(RunDir(Path(rows["spade-pis"].run_dir)).checkpoints()[-1])["model"]
     assert spade_state.keys() == {k[len("spade."):] for k in pis_state if k.startswith("spade.")}
     assert all(torch.equal(v, pis_state[f"spade.{k}"]) for k, v in spade_state.items())
     # the decoders were trained once, for the first row, and reused by the second
@@ -142,7 +143,7 @@ def test_missing_vgg19_offline_stops_the_run_before_training_with_the_fix(tmp_pa
     flags = {"models": ["spade-pis"], "profile": "smoke", "data_root": tmp_path / "data",
              "output_root": tmp_path / "out"}
     with pytest.raises(WeightsError) as err:
-        Benchmark(Layers.from_sources({}, {"spade": {"lambda_vgg": 0}}, flags), Reporter(quiet=True))
+        Execution.from_layers(Layers.from_sources({}, {"spade": {"lambda_vgg": 0}}, flags), Reporter(quiet=True))
     message = str(err.value)
     assert "vgg19-dcbb9e9d.pth" in message and "offline" in message and "\n" not in message
     assert "bench weights import vgg19-imagenet" in message

@@ -18,7 +18,7 @@ from benchmark import hookimpl, registry
 from benchmark.api import Model, Trainable, TrainLength
 from benchmark.config import Layers, parse_set
 from benchmark.progress import Reporter
-from benchmark.runner import Benchmark
+from benchmark.execute import Execution
 from tests.conftest import TINY_DATA, bench
 
 RUN = ["run", "--models", "pix2pix", "--profile", "smoke", "--steps", "300", "--set", "checkpoint_every=20",
@@ -97,11 +97,11 @@ def test_nan_loss_fails_that_model_and_the_run_goes_on(tmp_path):
     sets = parse_set([a for a in TINY_DATA if a != "--set"] + ["samples=0"])
     flags = {"models": ["nan-model", "pix2pix"], "profile": "smoke", "steps": 3, "data_root": tmp_path / "d",
              "output_root": tmp_path / "o", "eval": {"metrics": ["psnr"]}}
-    records = Benchmark(Layers.from_sources({}, sets, flags), Reporter(quiet=True), plugin_set).run()
+    records = Execution.from_layers(Layers.from_sources({}, sets, flags), Reporter(quiet=True), plugin_set).run()
     failed, ok = records
     assert failed.status == "failed" and "nan" in failed.reason and "step 3" in failed.reason
     assert ok.status == "ok" and ok.metrics["PSNR"].value is not None
-    saved = json.loads((Path(ok.run_dir) / "config.json").read_text())
+    saved = json.loads((Path(ok.run_dir) / "plan.json").read_text())
     assert saved["run"]["steps"] == 3 and saved["options"]["lambda_l1"] == 100.0
 
 
@@ -115,6 +115,13 @@ def test_checkpoint_and_evaluate_reproduce_the_numbers(tmp_path, roots):
 
     again = bench("evaluate", str(run_dir), "-q")
     assert again.returncode == 0, again.stderr
+    from benchmark.results import ResultsStore
+    (before,) = ResultsStore(out / "bench.sqlite").runs("synthetic-facades")
+    only_psnr = bench("evaluate", str(run_dir), "--set", 'eval.metrics=["psnr"]', "-q")
+    assert only_psnr.returncode == 0, only_psnr.stderr
+    (merged,) = ResultsStore(out / "bench.sqlite").runs("synthetic-facades")
+    assert list(merged.metrics) == list(before.metrics) and "SSIM" in merged.metrics  # re-measuring merges
+    assert merged.metrics["SSIM"] == before.metrics["SSIM"]
     ckpt = sorted(run_dir.glob("checkpoints/*.pt"))[-1]
     loaded = bench(*RUN[:5], "--checkpoint", str(ckpt), "--metrics", "psnr,ssim", *TINY_DATA, *roots, "-q")
     assert loaded.returncode == 0, loaded.stderr

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from bench_plugins.datasets.synthetic_render import render_facade
 from pydantic import Field
 
 from benchmark import Dataset, Options, Sample, Source, hookimpl
+from benchmark.atomic import atomic_write
 
 GENERATOR_VERSION = 1
 
@@ -54,10 +54,9 @@ class SyntheticFacades(Dataset):
             n = options.train_size + options.test_size
             # the split seeds never overlap: test pairs come after all training pairs
             pairs = [render_facade(options.seed * 1_000_003 + i, options.size) for i in range(n)]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.stem + ".tmp.npz")
-            np.savez_compressed(tmp, photos=np.stack([p for p, _ in pairs]), labels=np.stack([lab for _, lab in pairs]))
-            os.replace(tmp, path)
+            with atomic_write(path, binary=True) as fh:
+                np.savez_compressed(fh, photos=np.stack([p for p, _ in pairs]),
+                                    labels=np.stack([lab for _, lab in pairs]))
         return path.parent
 
     def load(self, root, split, options, bad):

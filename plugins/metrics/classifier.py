@@ -110,25 +110,25 @@ class TrainedClassifier:
 
 def load_classifier(ctx: EvalContext, options: ClassifierOptions) -> TrainedClassifier:
     """Train the classifier on the real training split, or reuse the cached one."""
-    train_dir = fitting.require_train_dir(ctx, "the classifier metric")
-    classes = ctx.image_classes(train_dir / "label_ids")
+    train = fitting.require_train_images(ctx, "the classifier metric")
+    classes = ctx.image_classes(train.label_ids)
     stems = sorted(classes)
     if not stems:
-        raise BenchError(f"{train_dir}: no training images with classes for the classifier")
+        raise BenchError(f"{train.root}: no training images with classes for the classifier")
     single_label = all(len(classes[s]) == 1 for s in stems)
-    steps = options.steps or STEPS.get(ctx.options.get("profile") or "quick", STEPS["quick"])
+    steps = options.steps or STEPS.get(ctx.profile or "quick", STEPS["quick"])
     depth = options.depth or default_depth(ctx.image_size or 64)
     key = fitting.cache_key(name="classifier", options=options.model_dump(exclude={"threshold"}), steps=steps,
                             depth=depth,
                             seed=ctx.seed, classes=list(ctx.class_names), labels=classes,
-                            data=fitting.content_hash(train_dir, ("real",)))
+                            data=fitting.content_hash(train, with_labels=False))
     path = fitting.cache_file(ctx.cache_dir, "classifier", key)
     net = fitting.seeded(ctx.seed, lambda: SmallClassifier(ctx.num_classes, options.width, depth))
     cached = fitting.load(path)
     if cached is not None:
         net.load_state_dict(cached["state_dict"])
     else:
-        data = fitting.SplitImages(train_dir, stems, with_labels=False)
+        data = fitting.SplitImages(train, stems, with_labels=False)
         target = multi_hot(classes, stems, ctx.num_classes)
         positives = target.sum(0)
         # each class's positives weigh as much as its negatives, so 0.5 is the balanced decision
@@ -143,7 +143,7 @@ def load_classifier(ctx: EvalContext, options: ClassifierOptions) -> TrainedClas
             return torch.nn.functional.binary_cross_entropy_with_logits(logits, target[idx].to(ctx.device),
                                                                       pos_weight=pos_weight)
 
-        losses = fitting.fit(net, loss_of, steps=steps, lr=options.lr, seed=ctx.seed, reporter=ctx.reporter,
+        losses = fitting.fit(net, loss_of, steps=steps, lr=options.lr, seed=ctx.seed, reporter=ctx.progress,
                              label=f"train classifier on {len(stems)} real images")
         fitting.save(path, net, {"train_images": len(stems), "steps": steps, "final_loss": losses[-1]})
     protocol = {"classifier": f"CNN width {options.width} depth {depth}, {steps} steps on {len(stems)} real "

@@ -21,7 +21,7 @@ from benchmark import EvalContext, Metric, MetricResult, Options, hookimpl
 
 def real_split(ctx: EvalContext) -> str:
     """Which real split ``ctx.distribution_real_dir()`` is: "train" or "test"."""
-    train = ctx.train_dir / "real" if ctx.train_dir is not None else None
+    train = ctx.train_images.real if ctx.train_images is not None else None
     return "train" if ctx.distribution_real_dir() == train else "test"
 
 

@@ -24,8 +24,6 @@ import contextlib
 import hashlib
 import importlib.metadata
 import json
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +36,7 @@ from cleanfid.resize import build_resizer
 from PIL import Image
 
 from benchmark import BenchError, DataError, EvalContext
+from benchmark.atomic import atomic_write
 
 RESIZE = "clean-fid clean: PIL bicubic to 299x299 per float32 channel clipped to 0-255"
 NETWORK = "Inception TensorFlow 2015-12-05 pool3 2048-d fp32"
@@ -216,13 +215,7 @@ def _read_cache(path: Path, count: int) -> np.ndarray | None:
 def _write_cache(path: Path, features: np.ndarray) -> None:
     """Atomically (temp file + rename); a cache that cannot be written only costs time next run."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, features)
-            os.replace(tmp, path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
+        with atomic_write(path, binary=True) as fh:
+            np.save(fh, features)
     except OSError:
         pass

@@ -21,7 +21,7 @@ facades and faces: a U-Net bench trains on the real training photos;
 maps, which stay at the evaluation resolution. The protocol records the
 segmenter, its weights' checksum and the same scores on the real test photos
 (``real_miou``, ``real_pixel_acc``): the ceiling, also shown as the "real
-images" row. Per-class IoU and the confusion matrix go to ``RUN_DIR/miou.json``.
+images" row. Per-class IoU and the confusion matrix go to the run folder's ``miou.json``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from bench_plugins.segmenters import fitting
 from bench_plugins.segmenters.scores import MEAN_OVER, confusion, scores
 
 from benchmark import BenchError, EvalContext, Metric, MetricResult, hookimpl
-from benchmark.config import validate_options
+from benchmark.atomic import write_json
 from benchmark.imageio import read_label, read_rgb
 
 MIOU, PIXEL_ACC = "mIoU", "pixel acc"
@@ -43,14 +43,10 @@ MIOU, PIXEL_ACC = "mIoU", "pixel acc"
 
 def load_segmenter(ctx: EvalContext):
     """The segmenter of this evaluation, loaded (trained or read from weights); BenchError says why not."""
-    if not ctx.segmenter:
-        raise BenchError(f"dataset '{ctx.options.get('dataset', '?')}' names no default segmenter; "
+    if ctx.segmenter is None:
+        raise BenchError(f"dataset '{ctx.dataset or '?'}' names no default segmenter; "
                          f"choose one with --set eval.segmenter=trained (see `bench list segmenters`)")
-    if ctx.plugins is None:
-        raise BenchError("no plugin registry in this evaluation context; run mIoU through `bench run`")
-    segmenter = ctx.plugins.segmenters.get(ctx.segmenter)
-    options = validate_options(segmenter.Options, ctx.options.get("segmenter_options", {}), segmenter.name)
-    return segmenter.load(ctx, options)
+    return ctx.segmenter.segmenter.load(ctx, ctx.segmenter.options)
 
 
 def confusion_of(model, image_dir: Path, label_dir: Path, stems: list[str], ctx: EvalContext) -> torch.Tensor:
@@ -63,7 +59,7 @@ def confusion_of(model, image_dir: Path, label_dir: Path, stems: list[str], ctx:
         target = torch.stack([torch.from_numpy(read_label(label_dir / f"{s}.png").astype("int64")) for s in chunk])
         pred = model.predict(images)
         if pred.shape != target.shape:
-            raise BenchError(f"segmenter {ctx.segmenter!r} predicted maps of shape {tuple(pred.shape)} for labels "
+            raise BenchError(f"segmenter {ctx.segmenter.name!r} predicted maps of shape {tuple(pred.shape)} for labels "
                              f"{tuple(target.shape)}; a segmenter must predict at the label maps' size")
         cm += confusion(target, pred, n, ctx.ignore_index)
     return cm
@@ -96,11 +92,10 @@ class MIoU(Metric):
                     "real_miou": _round(ceiling["miou"]), "real_pixel_acc": _round(ceiling["pixel_accuracy"])}
         if ctx.ignore_index is not None:
             protocol["ignored_label"] = ctx.ignore_index
-        run_dir = ctx.options.get("run_dir")
-        if run_dir:
+        if ctx.run is not None:
             detail = {"classes": list(ctx.class_names), "iou": result["iou"], "confusion": cm.tolist(),
                       "real_iou": ceiling["iou"], **protocol}
-            (Path(run_dir) / "miou.json").write_text(json.dumps(detail, indent=1, default=str))
+            write_json(ctx.run.side_file("miou.json"), detail, indent=1)
         notes = {}
         if result["miou"] is None:
             notes = {MIOU: "no labelled pixels", PIXEL_ACC: "no labelled pixels"}

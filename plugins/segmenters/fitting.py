@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -24,14 +22,16 @@ import torch
 from PIL import Image
 
 from benchmark import BenchError
+from benchmark.atomic import atomic_write, write_text
 from benchmark.imageio import read_label
+from benchmark.rundir import ImageSet
 
 #: bump when the training code changes what a cached network would be
 FIT_VERSION = 1
 
 
-def split_files(folder: Path, sub: str) -> list[Path]:
-    return sorted((folder / sub).glob("*.png"))
+def split_files(folder: Path) -> list[Path]:
+    return sorted(Path(folder).glob("*.png"))
 
 
 def png_digest(*folders: Path) -> str:
@@ -44,9 +44,9 @@ def png_digest(*folders: Path) -> str:
     return digest.hexdigest()
 
 
-def content_hash(folder: Path, subs: tuple[str, ...] = ("real", "label_ids")) -> str:
-    """sha256 over the names and bytes of the PNGs in ``folder/<sub>`` for each sub-folder."""
-    return png_digest(*(folder / sub for sub in subs))
+def content_hash(images: ImageSet, with_labels: bool = True) -> str:
+    """sha256 over the names and bytes of a split's photos (and class-id maps)."""
+    return png_digest(images.real, images.label_ids) if with_labels else png_digest(images.real)
 
 
 def cache_key(**parts: Any) -> str:
@@ -75,14 +75,14 @@ class SplitImages:
     """The photos (and optionally class-id maps) of a written split, in memory when they fit in
     :data:`PRELOAD_BYTES`, else read from their PNGs for each batch."""
 
-    def __init__(self, folder: Path, stems: list[str], with_labels: bool):
-        self.folder, self.stems, self.with_labels = folder, stems, with_labels
-        with Image.open(folder / "real" / f"{stems[0]}.png") as im:
+    def __init__(self, images: ImageSet, stems: list[str], with_labels: bool):
+        self.images, self.stems, self.with_labels = images, stems, with_labels
+        with Image.open(images.real / f"{stems[0]}.png") as im:
             w, h = im.size
         self.preloaded = len(stems) * w * h * (4 if with_labels else 3) <= PRELOAD_BYTES
         if self.preloaded:
-            self.photos = read_photos(folder / "real", stems)
-            self.labels = read_labels(folder / "label_ids", stems) if with_labels else None
+            self.photos = read_photos(images.real, stems)
+            self.labels = read_labels(images.label_ids, stems) if with_labels else None
 
     def __len__(self) -> int:
         return len(self.stems)
@@ -92,8 +92,8 @@ class SplitImages:
         if self.preloaded:
             return self.photos[idx], (self.labels[idx] if self.labels is not None else None)
         chosen = [self.stems[i] for i in idx.tolist()]
-        labels = read_labels(self.folder / "label_ids", chosen) if self.with_labels else None
-        return read_photos(self.folder / "real", chosen), labels
+        labels = read_labels(self.images.label_ids, chosen) if self.with_labels else None
+        return read_photos(self.images.real, chosen), labels
 
 
 def normalize(photos: torch.Tensor) -> torch.Tensor:
@@ -104,11 +104,12 @@ def normalize(photos: torch.Tensor) -> torch.Tensor:
     return x * 2 - 1
 
 
-def require_train_dir(ctx, what: str) -> Path:
-    if ctx.train_dir is None or not (ctx.train_dir / "real").is_dir():
+def require_train_images(ctx, what: str) -> ImageSet:
+    """The real training split of an evaluation context, or one clear error."""
+    if ctx.train_images is None or not ctx.train_images.real.is_dir():
         raise BenchError(f"{what} trains on the real training split, which this evaluation does not provide; "
                          f"run it through `bench run` or `bench evaluate`")
-    return ctx.train_dir
+    return ctx.train_images
 
 
 def _devices() -> list[int]:
@@ -181,23 +182,15 @@ def cached_json(path: Path, compute: Callable[[], dict]) -> dict:
     if path.is_file():
         return json.loads(path.read_text())
     result = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result))
+    write_text(path, json.dumps(result))
     return result
 
 
 def save(path: Path, net: torch.nn.Module, meta: dict) -> None:
     """Atomically write the weights and what they are."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-        torch.save({"state_dict": state, "meta": meta}, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+    with atomic_write(path, binary=True) as fh:
+        torch.save({"state_dict": state, "meta": meta}, fh)
 
 
 def load(path: Path) -> dict | None:

@@ -3,8 +3,8 @@
 Source report 000 measures segmentation consistency with a pretrained
 DeepLabV3; for datasets that no public segmenter covers (facades, faces, your
 own folder) bench trains one instead, from random weights, on the real
-training split at the evaluation resolution (``train_dir/real`` and
-``train_dir/label_ids``, written by the runner). Cross-entropy over the
+training split at the evaluation resolution (``ctx.train_images``: its photos
+and class ids, written by the harness). Cross-entropy over the
 dataset's classes with its ignore index, Adam, random horizontal flips, a
 sampled batch per step, seeded with the run's seed. The network is cached under
 ``CACHE/evalnets/trained-KEY.pt`` (KEY: content hash of the training split,
@@ -25,7 +25,7 @@ from bench_plugins.segmenters import fitting
 from bench_plugins.segmenters.networks import SmallUNet
 from pydantic import Field
 
-from benchmark import EvalContext, Options, Segmenter, SegmenterModel, hookimpl
+from benchmark import EvalContext, ImageSet, Options, Segmenter, SegmenterModel, hookimpl
 
 #: training steps when ``steps`` is not set, by the run's profile
 STEPS = {"smoke": 60, "quick": 400, "paper": 4000}
@@ -77,12 +77,11 @@ class TrainedSegmenter(Segmenter):
     Options = TrainedOptions
 
     def load(self, ctx: EvalContext, options: TrainedOptions) -> UNetModel:
-        train_dir = fitting.require_train_dir(ctx, "the 'trained' segmenter")
-        profile = ctx.options.get("profile")
-        steps = steps_for(options, profile)
+        train = fitting.require_train_images(ctx, "the 'trained' segmenter")
+        steps = steps_for(options, ctx.profile)
         key = fitting.cache_key(name=self.name, options=options.model_dump(), steps=steps, seed=ctx.seed,
                                 classes=list(ctx.class_names), ignore_index=ctx.ignore_index,
-                                data=fitting.content_hash(train_dir))
+                                data=fitting.content_hash(train))
         path = fitting.cache_file(ctx.cache_dir, self.name, key)
         net = fitting.seeded(ctx.seed, lambda: SmallUNet(ctx.num_classes, options.width, options.depth))
         cached = fitting.load(path)
@@ -90,7 +89,7 @@ class TrainedSegmenter(Segmenter):
             net.load_state_dict(cached["state_dict"])
             meta = cached["meta"]
         else:
-            meta = self.train(net, ctx, options, steps, train_dir)
+            meta = self.train(net, ctx, options, steps, train)
             fitting.save(path, net, meta)
         side = options.input_size or ctx.image_size
         protocol = {"segmenter": f"{self.name}: U-Net width {options.width} depth {options.depth}, {steps} steps on "
@@ -99,9 +98,10 @@ class TrainedSegmenter(Segmenter):
                     "segmenter_input": f"{side} px" if side else "the evaluation resolution"}
         return UNetModel(net, ctx.device, options.input_size, protocol)
 
-    def train(self, net: SmallUNet, ctx: EvalContext, options: TrainedOptions, steps: int, train_dir) -> dict:
-        stems = [p.stem for p in fitting.split_files(train_dir, "real")]
-        data = fitting.SplitImages(train_dir, stems, with_labels=True)
+    def train(self, net: SmallUNet, ctx: EvalContext, options: TrainedOptions, steps: int,
+              train: ImageSet) -> dict:
+        stems = [p.stem for p in fitting.split_files(train.real)]
+        data = fitting.SplitImages(train, stems, with_labels=True)
         ignore = ctx.ignore_index if ctx.ignore_index is not None else -100
         net.to(ctx.device)
 
@@ -113,7 +113,7 @@ class TrainedSegmenter(Segmenter):
             return torch.nn.functional.cross_entropy(logits, y.to(ctx.device), ignore_index=ignore)
 
         losses = fitting.fit(net, loss_of, steps=steps, lr=options.lr, seed=ctx.seed,
-                             reporter=getattr(ctx, "reporter", None),
+                             reporter=ctx.progress,
                              label=f"train segmenter on {len(stems)} real images")
         return {"train_images": len(stems), "steps": steps, "final_loss": losses[-1]}
 

@@ -8,8 +8,8 @@ One ``train_step`` (source report 002, "Training"):
 2. once: discriminator loss ``(BCE(D(real, ...), real) + BCE(D(fake, ...), fake)) / 2``
    on the last generated batch (detached); one Adam step of D.
 
-BCE is averaged over every patch score and the batch; "real" targets are 1 and
-"fake" targets 0 (see ``networks`` for the sigmoid). The logged G losses are
+BCE is averaged over every patch score and the batch; real targets are 1 and
+fake targets 0 (see ``networks`` for the sigmoid). The logged G losses are
 the means over the generator updates of the step.
 """
 

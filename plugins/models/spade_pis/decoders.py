@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
+
+from benchmark.atomic import atomic_write
 
 from .photowct import PhotoWCT
 
@@ -125,8 +126,6 @@ def prepare_decoders(model: PhotoWCT, photos_u8: torch.Tensor, training: Decoder
         return DecoderRecord(path, True, state.get("losses", {}))
     log(f"  training PhotoWCT decoders on {len(photos_u8)} training photos ({training.steps} steps per level)")
     losses = train_decoders(model, photos_u8, training, log)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    torch.save({"decoders": {k: v.cpu() for k, v in model.decoders.state_dict().items()}, "losses": losses}, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path, binary=True) as fh:
+        torch.save({"decoders": {k: v.cpu() for k, v in model.decoders.state_dict().items()}, "losses": losses}, fh)
     return DecoderRecord(path, False, losses)

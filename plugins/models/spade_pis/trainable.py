@@ -11,16 +11,16 @@ photo is chosen, show SPADE's output alone.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 from bench_plugins.models import vgg19
 from bench_plugins.models.spade.options import SpadeOptions
 
-from benchmark import ConfigError, MetricValue, SetupContext, StepContext, Trainable
+from benchmark import BenchError, ConfigError, MetricValue, SetupContext, StepContext, Trainable
+from benchmark.checkpoint import load_checkpoint
 from benchmark.imageio import to_uint8, write_png
-from benchmark.train import checkpoints, load_checkpoint
+from benchmark.rundir import RunDir
 
 from .decoders import DecoderTraining, prepare_decoders
 from .measures import Tally, colour_distance, diversity
@@ -39,12 +39,11 @@ def spade_source(path_text: str, image_size: int) -> tuple[SpadeOptions | None, 
     path = Path(path_text).expanduser()
     options = None
     if path.is_dir():
-        conf_file = path / "config.json"
         try:
-            conf = json.loads(conf_file.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"invalid value for 'spade-pis.spade_run': {conf_file} cannot be read ({exc}); "
-                              f"give a run folder of spade (results/runs/...) or a checkpoint file") from None
+            run = RunDir.open(path)
+            conf = run.read_plan()
+        except BenchError as exc:
+            raise ConfigError(f"invalid value for 'spade-pis.spade_run': {exc} (or a spade checkpoint file)") from None
         if conf.get("model") not in ("spade", "spade-pis"):
             raise ConfigError(f"invalid value for 'spade-pis.spade_run': {path} is a run of "
                               f"{conf.get('model')!r}, not of spade; give a spade run folder")
@@ -54,7 +53,7 @@ def spade_source(path_text: str, image_size: int) -> tuple[SpadeOptions | None, 
         if size is not None and size != image_size:
             raise ConfigError(f"invalid value for 'spade-pis.spade_run': {path} was trained at {size} px, this "
                               f"run is at {image_size} px; set image_size={size}")
-        found = checkpoints(path)
+        found = run.checkpoints()
         if not found:
             raise ConfigError(f"invalid value for 'spade-pis.spade_run': {path} has no checkpoint; finish that "
                               f"run first (bench run --resume)")

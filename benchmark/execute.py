@@ -1,0 +1,208 @@
+"""`bench run`: carry out a :class:`benchmark.plan.RunPlan`.
+
+Checkpoint problems (`--checkpoint`, `--resume RUN_DIR`) are found before the dataset
+loads and before any run folder exists. Then each model row is trained (or loaded),
+its test split generated and measured, and its record stored. A model whose loss
+diverges (or that crashes) is recorded as failed with the reason, and the run goes
+on with the next one.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmark.api import SetupContext, Trainable
+from benchmark.checkpoint import load_checkpoint, mismatch
+from benchmark.config import Layers, ModelRun
+from benchmark.data import BadFiles, Sample, require_nonempty
+from benchmark.errors import BenchError, ConfigError, TrainingDiverged
+from benchmark.evaluate import compute_metrics, generate_images
+from benchmark.measure import Measure
+from benchmark.plan import RunPlan, build_plan
+from benchmark.progress import Reporter
+from benchmark.records import RunRecord
+from benchmark.results import ResultsStore
+from benchmark.rundir import RunDir
+from benchmark.train import Trainer, configure_backends, seed_everything
+from benchmark.transforms import PairDataset
+
+
+@dataclass(frozen=True)
+class DatasetSplits:
+    train: list[Sample]
+    test: list[Sample]
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where a row starts: a run folder to continue, or a checkpoint to evaluate (already
+    loaded into its model), decided before the dataset loads."""
+
+    run: RunDir | None = None
+    resume_from: Path | None = None
+    checkpoint: Path | None = None
+    state: dict | None = None
+
+
+class Execution:
+    """One `bench run` of a plan: the dataset, then each row's train / evaluate / store."""
+
+    def __init__(self, plan: RunPlan, reporter: Reporter):
+        self.plan = plan
+        self.reporter = reporter
+        self.store = ResultsStore(plan.config.output_root / "bench.sqlite")
+        self.measure = Measure(plan, reporter, self.store)
+
+    @classmethod
+    def from_layers(cls, layers: Layers, reporter: Reporter, plugins=None) -> "Execution":
+        return cls(build_plan(layers, plugins), reporter)
+
+    # ------------------------------------------------------------ the whole run
+
+    def run(self, *, resume: bool | Path = False, checkpoint: Path | None = None,
+            train_only: bool = False) -> list[RunRecord]:
+        rows = self.plan.rows
+        if checkpoint is not None and len(rows) != 1:
+            raise ConfigError("--checkpoint evaluates one model: pass exactly one row with --models")
+        if isinstance(resume, Path) and len(rows) != 1:
+            raise ConfigError("--resume RUN_DIR continues one run: pass exactly one row with --models")
+        configure_backends(self.plan.device, self.plan.config.threads)
+        starts = [self.start(row, resume, checkpoint) for row in rows]
+        data = self.load_dataset()
+        records = [self.run_model(row, start, data, train_only) for row, start in zip(rows, starts)]
+        if not train_only and self.plan.config.eval.reference_row and self.plan.needs_real_train():
+            sizes = sorted({self.plan.image_size(row) for row, r in zip(rows, records) if r.status == "ok"})
+            for size in sizes:
+                self.measure.reference_row(data.train, self.test_samples(data), size)
+        return records
+
+    def load_dataset(self) -> DatasetSplits:
+        spec, options, cfg = self.plan.dataset, self.plan.dataset_options, self.plan.config
+        folder = spec.prepare(cfg.data_root, options)
+        bad = BadFiles(cfg.skip_bad)
+        splits = {split: require_nonempty(spec.load(cfg.data_root, split, options, bad), spec.name, split, folder)
+                  for split in ("train", "test")}
+        warning = bad.warning()
+        if warning:
+            self.reporter.log(f"[yellow]warning:[/] {warning}")
+        self.reporter.log(f"dataset {spec.name}: {len(splits['train'])} train, {len(splits['test'])} test images")
+        return DatasetSplits(splits["train"], splits["test"])
+
+    def start(self, row: ModelRun, resume: bool | Path, checkpoint: Path | None) -> Start:
+        if checkpoint is not None:
+            state = load_checkpoint(checkpoint)
+            problem = mismatch(self.build(row), state, row.options, row.plugin.name)
+            if problem:
+                raise BenchError(f"{checkpoint}: does not fit {row.label}: {problem}")
+            return Start(checkpoint=Path(checkpoint), state=state)
+        if isinstance(resume, Path):
+            run = RunDir.open(resume)
+        elif resume:
+            run = self.find_resumable(row)
+            if run is None:
+                self.reporter.log(f"{row.label}: no unfinished run with this config to resume; starting a new one")
+                return Start()
+        else:
+            return Start()
+        found = run.checkpoints()
+        if not found:
+            raise BenchError(f"{run.root}: no checkpoint to resume from; start the run again without --resume")
+        load_checkpoint(found[-1])  # a damaged file stops here, before the dataset loads
+        return Start(run=run, resume_from=found[-1])
+
+    def find_resumable(self, row: ModelRun) -> RunDir | None:
+        """The newest unfinished run of the same model row, config and dataset that has a checkpoint."""
+        for run in RunDir.of_row(self.plan.config.output_root, self.plan.dataset.name, row.label):
+            try:
+                plan = run.read_plan()
+            except BenchError:
+                continue
+            if plan.get("config_hash") == row.config_hash() and run.read_status().get("status") != "ok" \
+                    and run.checkpoints():
+                return run
+        return None
+
+    def run_model(self, row: ModelRun, start: Start, data: DatasetSplits, train_only: bool) -> RunRecord:
+        plan = self.plan
+        run = start.run or RunDir.create(plan.config.output_root, plan.dataset.name, row.label)
+        row_plan = plan.row_plan(row)
+        run.write_plan(row_plan)
+        run.write_status("running")
+        self.reporter.log(f"[bold]{row.label}[/] on {plan.dataset.name} ({row.run.profile}) -> {run.root}")
+        t0 = time.perf_counter()
+        status, reason, extra = "ok", None, {}
+        try:
+            if start.state is not None:
+                model = self.build(row)
+                model.load_state_dict(start.state["model"])
+                extra = {"checkpoint": str(start.checkpoint), "steps": start.state.get("step")}
+            else:
+                model, extra = self.train(row, data, run, start.resume_from)
+            metrics = {} if train_only else self.evaluate_model(model, row, data, run)
+        except TrainingDiverged as exc:
+            status, reason, metrics = "failed", str(exc), {}
+        except BenchError:
+            run.write_status("failed", reason="stopped by an error")
+            raise
+        except Exception as exc:  # record the crash, keep the other models going
+            run.error_log.write_text(traceback.format_exc())
+            status, reason, metrics = "failed", f"{type(exc).__name__}: {exc} (see {run.error_log})", {}
+        wall = time.perf_counter() - t0
+        run.write_status(status, reason=reason, **extra)
+        if status == "failed":
+            self.reporter.log(f"[red]{row.label} failed:[/] {reason}")
+        images = min(len(data.test), plan.config.eval.max_images or len(data.test))
+        record = self.measure.record(row, run, row_plan, metrics, status, reason, wall, images)
+        if not train_only:
+            record.id = self.store.add_run(record)
+        return record
+
+    # ------------------------------------------------------------ stages
+
+    def build(self, row: ModelRun) -> Trainable:
+        """The row's model, seeded, on its device, with its optimisers: the one place they are set."""
+        seed_everything(row.run.seed)
+        model = row.plugin.build(row.options, self.plan.dataset.num_classes, self.plan.image_size(row))
+        model.to(self.plan.device)
+        model.optimizers = model.configure_optimizers()
+        return model
+
+    def train(self, row: ModelRun, data: DatasetSplits, run: RunDir, resume_from: Path | None):
+        plan, spec = self.plan, self.plan.dataset
+        model = self.build(row)
+        size = plan.image_size(row)
+        transform = row.plugin.train_transform(row.options, size)
+        fill = spec.ignore_index if spec.ignore_index is not None else 0
+        train_set = PairDataset(data.train, size, transform, seed=row.run.seed, fill_label=fill)
+        sample_set = PairDataset(data.test[:4], size)
+        model.before_training(train_set, SetupContext(device=plan.device, dtype=plan.dtype,
+                                                      cache_dir=self.measure.cache_dir, seed=row.run.seed,
+                                                      log=self.reporter.log))
+        trainer = Trainer(model, train_set, row.run, run, device=plan.device, dtype=plan.dtype,
+                          num_classes=spec.num_classes, ignore_index=spec.ignore_index, palette=spec.palette,
+                          sample_set=sample_set, reporter=self.reporter, label=row.label)
+        result = trainer.fit(resume_from)
+        return model, {"steps": result.steps, "final_losses": result.final_losses,
+                       "train_seconds": round(result.seconds, 2),
+                       "images_per_second": round(result.images_per_second, 2),
+                       "resumed_from_step": result.resumed_from}
+
+    def test_samples(self, data: DatasetSplits) -> list[Sample]:
+        limit = self.plan.config.eval.max_images
+        return data.test[:limit] if limit else data.test
+
+    def evaluate_model(self, model: Trainable, row: ModelRun, data: DatasetSplits, run: RunDir):
+        spec, size = self.plan.dataset, self.plan.image_size(row)
+        test_set = PairDataset(self.test_samples(data), size)
+        generate_images(model, test_set, run.images, device=self.plan.device, dtype=self.plan.dtype,
+                        num_classes=spec.num_classes, ignore_index=spec.ignore_index, palette=spec.palette,
+                        batch_size=self.plan.config.eval.batch_size, reporter=self.reporter, label=row.label)
+        train = self.measure.real_split(data.train, "train", size) if self.plan.needs_real_train() else None
+        ctx = self.measure.context(run.images, run, train, size, row.run.seed)
+        own = model.generation_metrics()
+        for column, value in own.items():
+            self.reporter.log(f"  {row.label} measured {column}={value.value}")
+        return {**compute_metrics(self.plan.metrics, ctx, self.reporter), **own}

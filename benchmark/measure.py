@@ -1,0 +1,98 @@
+"""What evaluation needs around the metrics: the real splits at the evaluation resolution
+(cached), the typed :class:`EvalContext`, the "real images" reference row and the records."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmark.config import ModelRun
+from benchmark.context import EvalContext
+from benchmark.data import Sample
+from benchmark.evaluate import compute_metrics, write_real_split
+from benchmark.plan import RunPlan, versions
+from benchmark.progress import Reporter
+from benchmark.records import REFERENCE_LABEL, REFERENCE_MODEL, RunRecord
+from benchmark.results import ResultsStore
+from benchmark.rundir import ImageSet, RunDir, slug
+from benchmark.transforms import PairDataset
+
+TEST_RESIZE = "photos bicubic, labels nearest, to a square of image_size"
+
+
+class Measure:
+    def __init__(self, plan: RunPlan, reporter: Reporter, store: ResultsStore):
+        self.plan = plan
+        self.reporter = reporter
+        self.store = store
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.plan.config.output_root / "cache"
+
+    def real_split(self, samples: list[Sample], split: str, size: int) -> ImageSet:
+        """A real split at the evaluation resolution, written once per dataset config, size and count."""
+        spec = self.plan.dataset
+        key = json.dumps({"dataset": spec.name, "options": self.plan.dataset_options.model_dump(mode="json"),
+                          "size": size, "count": len(samples)}, sort_keys=True)
+        digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+        images = ImageSet(self.cache_dir / "real" / f"{slug(spec.name)}-{size}px-{digest}" / split)
+        write_real_split(PairDataset(samples, size), images, reporter=self.reporter,
+                         label=f"write real {spec.name} {split} split")
+        return images
+
+    def context(self, images: ImageSet, run: RunDir | None, train: ImageSet | None, size: int, seed: int,
+                reference: bool = False) -> EvalContext:
+        plan, spec = self.plan, self.plan.dataset
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        return EvalContext(
+            fake_dir=images.real if reference else images.fake,  # the reference row measures the real photos
+            real_dir=images.real, label_dir=images.label_ids, class_names=list(spec.class_names),
+            ignore_index=spec.ignore_index, device=plan.device, cache_dir=self.cache_dir,
+            batch_size=plan.config.eval.batch_size, train_images=train, reference=reference, image_size=size,
+            seed=seed, run=run, dataset=spec.name, palette=spec.palette, real_split=plan.config.eval.real_split,
+            profile=plan.config.profile, segmenter=plan.segmenter, progress=self.reporter)
+
+    def reference_row(self, train: list[Sample], test: list[Sample], size: int) -> RunRecord:
+        """The "real images" row: the real test photos measured as if they were generated."""
+        plan, cfg, name = self.plan, self.plan.config, self.plan.dataset.name
+        test_images = self.real_split(test, "test", size)
+        run = RunDir.create(cfg.output_root, name, REFERENCE_MODEL)
+        conf = {"dataset": name, "label": REFERENCE_LABEL, "model": REFERENCE_MODEL,
+                "run": cfg.model_dump(mode="json"), "image_size": size, "real_test_dir": str(test_images.root),
+                "dataset_options": plan.dataset_options.model_dump(mode="json"), **plan.evaluation(),
+                "versions": versions()}
+        run.write_plan(conf)
+        self.reporter.log(f"[bold]{REFERENCE_LABEL}[/] on {name} at {size} px (reference row)")
+        t0 = time.perf_counter()
+        ctx = self.context(test_images, run, self.real_split(train, "train", size), size, cfg.seed, reference=True)
+        metrics = compute_metrics(plan.metrics, ctx, self.reporter)
+        run.write_status("ok")
+        record = RunRecord(
+            label=REFERENCE_LABEL, model=REFERENCE_MODEL, preset="reference", dataset=name,
+            profile=cfg.profile, seed=cfg.seed, options={}, config=conf,
+            protocol=self.protocol(size, len(test)), versions=versions(), device=str(plan.device),
+            wall_time_s=round(time.perf_counter() - t0, 2), status="ok", reason=None, run_dir=str(run.root),
+            input_kind="-", note="reference", metrics=metrics)
+        record.id = self.store.add_run(record)
+        return record
+
+    def protocol(self, size: int, images: int) -> dict[str, Any]:
+        plan = self.plan
+        return {"dataset": plan.dataset.name, "dataset_options": plan.dataset_options.model_dump(mode="json"),
+                "images": images, "resolution": size, "resize": TEST_RESIZE,
+                "real_split": plan.config.eval.real_split}
+
+    def record(self, row: ModelRun, run: RunDir, conf: dict, metrics, status: str, reason: str | None,
+               wall: float, images: int) -> RunRecord:
+        plan = self.plan
+        return RunRecord(
+            label=row.label, model=row.plugin.name, preset=row.preset, dataset=plan.dataset.name,
+            profile=row.run.profile, seed=row.run.seed, options=row.options.model_dump(mode="json"),
+            config=conf, protocol=self.protocol(plan.image_size(row), images), versions=versions(),
+            device=str(plan.device), wall_time_s=round(wall, 2), status=status, reason=reason,
+            run_dir=str(run.root), input_kind=row.plugin.input_of(row.options),
+            note=row.plugin.describe(row.options), metrics=metrics)

@@ -1,0 +1,162 @@
+"""The plan of a `bench run`: every setting resolved and validated before anything trains.
+
+:func:`build_plan` turns the user's layers (defaults < profile < config file < flags) into
+a :class:`RunPlan`: each model row with its options and run settings (training length
+included), the dataset and its options, the metrics and their options, the segmenter
+(looked up and validated once), the device and the precision. A plan is never changed
+once built; each row's part is written to its run folder (``plan.json``) and
+:func:`plan_from_run` builds the same plan again from it for `bench evaluate`.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+import benchmark
+from benchmark import registry
+from benchmark.api import Metric, Options
+from benchmark.config import (
+    Layers,
+    ModelRun,
+    RunConfig,
+    check_plugin_tables,
+    merge,
+    overlay_run,
+    resolve_model,
+    row_label,
+    validate_options,
+)
+from benchmark.context import ResolvedSegmenter
+from benchmark.data import Dataset
+from benchmark.errors import BenchError, ConfigError
+from benchmark.names import unknown
+from benchmark.rundir import RunDir
+from benchmark.train import resolve_device, resolve_precision
+
+
+def versions() -> dict[str, str]:
+    out = {"bench": benchmark.__version__, "torch": torch.__version__, "python": platform.python_version()}
+    if torch.cuda.is_available():
+        out["cuda"] = torch.version.cuda or ""
+    return out
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """One `bench run`, fully resolved. Build it with :func:`build_plan`."""
+
+    config: RunConfig
+    dataset: Dataset
+    dataset_options: Options
+    rows: tuple[ModelRun, ...]
+    metrics: tuple[tuple[Metric, Options], ...]
+    segmenter: ResolvedSegmenter | None
+    device: torch.device
+    #: the autocast dtype; None: full fp32
+    dtype: torch.dtype | None
+
+    @property
+    def precision(self) -> str:
+        return str(self.dtype or "fp32")
+
+    def image_size(self, row: ModelRun) -> int:
+        """The side a row trains and is evaluated at."""
+        return row.run.image_size or self.dataset.native_size[0]
+
+    def needs_real_train(self) -> bool:
+        """Only metrics that are not paired (distribution, segmentation, classifier) read the
+        real training split, and only they have anything to say about the real-images row."""
+        return any(metric.kind != "paired" for metric, _ in self.metrics)
+
+    def evaluation(self) -> dict[str, Any]:
+        """The metrics and segmenter with their validated options, as JSON."""
+        seg = self.segmenter
+        return {"metrics": {m.name: o.model_dump(mode="json") for m, o in self.metrics},
+                "segmenter": None if seg is None else {"name": seg.name,
+                                                       "options": seg.options.model_dump(mode="json")}}
+
+    def row_plan(self, row: ModelRun) -> dict[str, Any]:
+        """A row's part of the plan, as written to its run folder's ``plan.json``."""
+        return {"config_hash": row.config_hash(), "dataset": self.dataset.name, **row.to_dict(),
+                "image_size": self.image_size(row), **self.evaluation(), "device": str(self.device),
+                "precision": self.precision, "versions": versions()}
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole plan as JSON (what `bench run` will do)."""
+        return {"dataset": self.dataset.name, "dataset_options": self.dataset_options.model_dump(mode="json"),
+                "run": self.config.model_dump(mode="json"), "rows": [self.row_plan(r) for r in self.rows],
+                **self.evaluation(), "device": str(self.device), "precision": self.precision}
+
+
+def build_plan(layers: Layers, plugins: registry.Plugins | None = None) -> RunPlan:
+    """Resolve and validate everything a `bench run` will use; raise ConfigError on the first problem."""
+    plugins = plugins or registry.default()
+    cfg = layers.run_config()
+    spec: Dataset = plugins.datasets.get(cfg.dataset)
+    known = set(plugins.models.names()) | set(plugins.metrics.names()) | set(plugins.datasets.names())
+    known |= {row_label(e.obj, p) for e in plugins.models for p in e.obj.presets}
+    known |= set(plugins.segmenters.names())
+    check_plugin_tables(layers, known)
+    dataset_options = validate_options(spec.Options, layers.plugins.get(spec.name, {}), spec.name)
+    rows = tuple(resolve_model(token, layers, plugins.models, dataset_options) for token in cfg.models)
+    labels = [row.label for row in rows]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"invalid value for 'models': {cfg.models}: a row is listed twice; list each once")
+    for row in rows:
+        row.plugin.check(row.options, row.run.image_size or spec.native_size[0], spec.num_classes)
+    metrics = resolve_metrics(cfg.eval.metrics, layers, plugins.metrics)
+    segmenter = resolve_segmenter(cfg, spec, metrics, layers, plugins)
+    device = resolve_device(cfg.device)
+    return RunPlan(cfg, spec, dataset_options, rows, metrics, segmenter, device,
+                   resolve_precision(cfg.precision, device))
+
+
+def resolve_metrics(names: list[str] | None, layers: Layers, metrics) -> tuple[tuple[Metric, Options], ...]:
+    chosen = names if names is not None else metrics.names()
+    out = []
+    for name in chosen:
+        metric = metrics.get(name)
+        out.append((metric, validate_options(metric.Options, layers.plugins.get(name, {}), name)))
+    return tuple(out)
+
+
+def resolve_segmenter(cfg: RunConfig, spec: Dataset, metrics, layers: Layers, plugins) -> ResolvedSegmenter | None:
+    """``eval.segmenter`` (else the dataset's default) with its validated options, checked before
+    any training whenever it is set explicitly or a segmentation metric will use it."""
+    name = cfg.eval.segmenter or spec.default_segmenter
+    used = cfg.eval.segmenter is not None or any(m.kind == "segmentation" for m, _ in metrics)
+    if name is None or not used:
+        return None
+    if name not in plugins.segmenters:
+        where = "eval.segmenter" if cfg.eval.segmenter else f"the default segmenter of {spec.name}"
+        raise ConfigError(unknown(f"segmenter ({where})", name, plugins.segmenters.names(),
+                                  "see `bench list segmenters`; choose one with --set eval.segmenter=NAME"))
+    segmenter = plugins.segmenters.get(name)
+    return ResolvedSegmenter(segmenter, validate_options(segmenter.Options, layers.plugins.get(name, {}), name))
+
+
+def plan_from_run(run: RunDir, layers: Layers, plugins: registry.Plugins | None = None) -> RunPlan:
+    """The one-row plan a run folder's ``plan.json`` records, with the user's layers on top
+    (e.g. ``--set 'eval.metrics=["psnr"]'``), validated like a new plan."""
+    stored = run.read_plan()
+    try:
+        label, dataset, stored_run = stored["label"], stored["dataset"], dict(stored["run"])
+    except (KeyError, TypeError):
+        raise BenchError(f"{run.plan_file}: not a model run's plan (no label, dataset or run); "
+                         f"pass the folder of a trained model row") from None
+    stored_run.update(dataset=dataset, models=[label])
+    tables: dict[str, dict[str, Any]] = {label: stored.get("options", {}),
+                                         dataset: stored.get("dataset_options", {}),
+                                         **stored.get("metrics", {})}
+    seg = stored.get("segmenter")
+    if seg:
+        tables[seg["name"]] = seg.get("options", {})
+    for key, table in layers.plugins.items():
+        tables[key] = merge(tables.get(key, {}), table)
+    run_keys = overlay_run(stored_run, layers.run)
+    run_keys.update(dataset=dataset, models=[label])
+    return build_plan(Layers(str(run_keys.get("profile", "quick")), run_keys, tables), plugins)

@@ -1,0 +1,45 @@
+"""`bench evaluate RUN_DIR`: build the run's plan again from its ``plan.json`` (with the user's
+``--set`` on top), regenerate the test split from its last checkpoint and re-measure.
+
+Re-measuring merges into the stored record: the metrics measured now replace the same
+metrics, the others stay (``--set 'eval.metrics=["psnr"]'`` keeps FID, mIoU, ...).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmark.checkpoint import load_checkpoint
+from benchmark.config import Layers
+from benchmark.errors import BenchError
+from benchmark.execute import Execution
+from benchmark.plan import plan_from_run
+from benchmark.progress import Reporter
+from benchmark.records import RunRecord
+from benchmark.rundir import RunDir
+
+
+def evaluate_run(run_dir: Path, layers: Layers, reporter: Reporter, plugins=None) -> RunRecord:
+    run = RunDir.open(run_dir)
+    found = run.checkpoints()
+    if not found:
+        raise BenchError(f"{run.root}: the run has no checkpoint to evaluate; train it first (bench run)")
+    state = load_checkpoint(found[-1])
+    plan = plan_from_run(run, layers, plugins)
+    execution = Execution(plan, reporter)
+    (row,) = plan.rows
+    data = execution.load_dataset()
+    model = execution.build(row)
+    model.load_state_dict(state["model"])
+    metrics = execution.evaluate_model(model, row, data, run)
+    store = execution.store
+    existing = store.find_by_run_dir(str(run.root))
+    if existing is not None and existing.id is not None:
+        existing.metrics = store.merge_metrics(existing.id, metrics)
+        return existing
+    status = run.read_status()
+    images = min(len(data.test), plan.config.eval.max_images or len(data.test))
+    record = execution.measure.record(row, run, plan.row_plan(row), metrics, "ok", None,
+                                      float(status.get("train_seconds", 0.0)), images)
+    record.id = store.add_run(record)
+    return record
