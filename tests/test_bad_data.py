@@ -23,6 +23,7 @@ import pytest
 from PIL import Image
 
 from benchmark import cli
+from benchmark.testing import one_error_line
 
 N_IMAGES = 6
 SIZE = 32
@@ -202,14 +203,10 @@ def flat(text: str) -> str:
 
 
 def assert_one_clear_line(code: int, stderr: str, expect: list[str]) -> str:
-    assert code != 0, stderr
-    assert "Traceback" not in stderr, stderr
-    lines = [ln for ln in stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("error:"), lines[0]
+    line = one_error_line(code, stderr)
     for text in expect:
-        assert text in lines[0], (text, lines[0])
-    return lines[0]
+        assert text in line, (text, line)
+    return line
 
 
 def check_stopped(case: Case, code: int, stderr: str) -> None:

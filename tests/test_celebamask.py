@@ -20,6 +20,7 @@ from PIL import Image
 from benchmark import cli, datasets_cli
 from benchmark.data import BadFiles
 from benchmark.registry import default
+from benchmark.testing import one_error_line
 
 PHOTO = 64                    # the release's photos are 1024 px; any square size is read the same way
 MASK = 512
@@ -42,12 +43,7 @@ def run_cli(*argv) -> tuple[int, str, str]:
 
 def error_line(code: int, err: str) -> str:
     """The one error line (after any progress lines of the import), no traceback."""
-    assert code == 2, err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith("error:")]
-    assert len(errors) == 1 and lines[-1] == errors[0], err
-    assert all(ln.startswith("celebamask-hq: ") for ln in lines[:-1]), err
-    return " ".join(errors[0].split())
+    return " ".join(one_error_line(code, err, exit_code=2, progress_prefix="celebamask-hq: ").split())
 
 
 def spec():

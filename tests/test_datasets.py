@@ -18,6 +18,7 @@ from scipy import ndimage
 from benchmark import cli, datasets_cli
 from benchmark.data import BadFiles, nearest_palette
 from benchmark.registry import default
+from benchmark.testing import one_error_line
 
 ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "facades.tar.gz"
 REENCODED_SHA256 = "e819e4d7a1034f7050ceb7b4ff7fb22e725358accf032ea595c0c1fac4af1be1"
@@ -34,11 +35,7 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
 
 
 def error_line(code: int, err: str) -> str:
-    assert code == 2, err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    assert "Traceback" not in err
-    return lines[0]
+    return one_error_line(code, err, exit_code=2)
 
 
 def spec(name: str):

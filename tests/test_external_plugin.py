@@ -1,8 +1,7 @@
 """A third-party plugin package, installed from outside the tree, is found and used end to end.
 
 The example package in ``examples/bench-example-plugin`` is installed into a
-temporary folder (``pip install --target``, no network, no build isolation: the
-installed setuptools builds it) and put on ``PYTHONPATH`` of ``bench``
+temporary folder (``tests/install.py``) and put on ``PYTHONPATH`` of ``bench``
 subprocesses, so the global environment is never touched.
 """
 
@@ -11,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,24 +18,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLE = ROOT / "examples" / "bench-example-plugin"
+from tests.install import install_example
+
 DATASET = "synthetic-facades"
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     """The example plugin installed into its own folder."""
-    tmp = tmp_path_factory.mktemp("external")
-    src = tmp / "src"
-    # Build from a copy: setuptools writes build/ and *.egg-info next to the sources.
-    shutil.copytree(EXAMPLE, src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    target = tmp / "site"
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
-         "--disable-pip-version-check", "--quiet", "--target", str(target), str(src)],
-        capture_output=True, text=True, env={**os.environ, "PIP_NO_INPUT": "1"}, timeout=300)
-    assert proc.returncode == 0, f"pip install failed:\n{proc.stdout}\n{proc.stderr}"
+    target = install_example("bench-example-plugin", tmp_path_factory.mktemp("external"))
     assert (target / "bench_example_plugin" / "__init__.py").exists()
     return target
 

@@ -8,15 +8,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 from bench_plugins.models.label_cgan import LabelCGAN, register_models
-from bench_plugins.models.label_cgan.networks import Down, PatchDiscriminator, UnetGenerator
+from bench_plugins.models.label_cgan.networks import (
+    Down,
+    PatchDiscriminator,
+    UnetGenerator,
+)
 from bench_plugins.models.label_cgan.sketch import label_edges, xdog
 
 from benchmark.api import StepContext
 from benchmark.config import Layers
 from benchmark.errors import ConfigError
-from benchmark.progress import Reporter
 from benchmark.execute import Execution
-from benchmark.rundir import RunDir
+from benchmark.progress import Reporter
+from benchmark.testing import assert_learned, untrained_and_trained
 from tests.conftest import TINY_DATA, bench, one_error_line
 
 PLUGIN = LabelCGAN()
@@ -249,13 +253,6 @@ def test_quick_label_cgan_beats_untrained_on_held_out_psnr(tmp_path):
     """
     flags = {"models": ["label-cgan"], "profile": "quick", "data_root": tmp_path / "data",
              "output_root": tmp_path / "out", "eval": {"metrics": ["psnr", "ssim"]}}
-    runner = Execution.from_layers(Layers.from_sources({}, {}, flags), Reporter(quiet=True))
-    (mr,) = runner.plan.rows
-    data = runner.load_dataset()
-    untrained = runner.build(mr)
-    before = runner.evaluate_model(untrained, mr, data, RunDir(tmp_path / "untrained"))
-    (trained,) = runner.run()
-    after = trained.metrics
+    before, trained = untrained_and_trained(flags, tmp_path)
     assert trained.status == "ok" and trained.protocol["images"] == 106
-    assert after["PSNR"].value > before["PSNR"].value + 2.0, (before, after)
-    assert after["SSIM"].value > before["SSIM"].value + 0.3, (before, after)
+    assert_learned(before, trained.metrics, {"PSNR": 2.0, "SSIM": 0.3})

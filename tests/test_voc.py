@@ -21,6 +21,7 @@ from benchmark.data import BadFiles
 from benchmark.errors import DataError
 from benchmark.registry import default
 from benchmark.results import ResultsStore
+from benchmark.testing import one_error_line
 
 N_TRAIN, N_VAL = 1464, 1449
 SIZES = [(12, 9), (9, 12), (10, 10)]        # (width, height): VOC photos vary in size
@@ -34,10 +35,8 @@ def run_cli(*argv) -> tuple[int, str, str]:
 
 
 def error_line(code: int, err: str) -> str:
-    assert code == 2, err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: "), err
-    return " ".join(lines[0].split())
+    """The one error line, whitespace collapsed (rich wraps long lines)."""
+    return " ".join(one_error_line(code, err, exit_code=2).split())
 
 
 def spec():
