@@ -30,7 +30,8 @@ PAIRS_PER_ROW = 4
 USAGE = {
     "list": "bench datasets list [--data-root DIR]",
     "info": "bench datasets info NAME [--data-root DIR]",
-    "import": "bench datasets import NAME PATH [--data-root DIR]   (PATH: an archive or an unpacked folder)",
+    "import": "bench datasets import NAME PATH [PATH...] [--data-root DIR]   (PATH: an archive or an unpacked "
+              "folder; some datasets come as several archives)",
     "verify": "bench datasets verify NAME [--data-root DIR] [--set NAME.KEY=VALUE]",
     "preview": "bench datasets preview NAME [OUT.png] [--count N] [--data-root DIR] [--set NAME.KEY=VALUE]",
 }
@@ -63,6 +64,14 @@ def _options(args, spec: Dataset) -> Options:
             raise ConfigError(unknown("dataset", key, datasets.names(),
                                       "dataset options are NAME.KEY=VALUE, e.g. --set synthetic-facades.size=64"))
     return validate_options(spec.Options, tree.get(spec.name, {}), spec.name)
+
+
+def _paths(args) -> list[Path]:
+    """The PATH arguments (several for import; an older caller may pass one path or None)."""
+    value = getattr(args, "path", None)
+    if value is None:
+        return []
+    return [Path(p) for p in value] if isinstance(value, (list, tuple)) else [Path(value)]
 
 
 def _root(args) -> Path:
@@ -129,6 +138,11 @@ def cmd_list(args) -> int:
         classes = str(spec.num_classes) if any(spec.splits.values()) else "from its card"
         table.add_row(spec.name, classes, splits, spec.source.kind, status_text(spec, root))
     _console().print(table, markup=False)
+    for entry in _plugins().datasets:   # one plain line each, so nothing is cut by the terminal's width
+        spec = entry.obj
+        if spec.downloads:
+            where = f" from {spec.source.url}" if spec.source.url else ""
+            print(f"{spec.name}: get {' + '.join(spec.downloads)}{where}; licence: {spec.license}")
     return 0
 
 
@@ -155,11 +169,12 @@ def cmd_info(args) -> int:
 
 def cmd_import(args) -> int:
     spec = _spec(args)
-    if not getattr(args, "path", None):
+    paths = _paths(args)
+    if not paths:
         raise BenchError(f"`bench datasets import {spec.name}` needs the archive or folder; usage: {USAGE['import']}")
     root = _root(args)
     options = _options(args, spec)
-    folder = spec.import_from(Path(args.path), root)
+    folder = spec.import_files(paths, root)
     samples = {split: _load_split(spec, root, split, options, folder) for split in SPLITS}
     print(f"imported {spec.name}: {_counts_line(samples)} images -> {folder}")
     return 0
@@ -216,7 +231,10 @@ def cmd_preview(args) -> int:
     folder = _prepare(spec, root, options)
     samples = _load_split(spec, root, "train", options, folder)[:count]
     pairs = [(colorize(s.label, spec.palette, spec.ignore_index), s.image) for s in samples]
-    out = Path(args.path) if getattr(args, "path", None) else spec.directory(root) / "preview.png"
+    paths = _paths(args)
+    if len(paths) > 1:
+        raise BenchError(f"`bench datasets preview` writes one PNG, got {len(paths)} paths; usage: {USAGE['preview']}")
+    out = paths[0] if paths else spec.directory(root) / "preview.png"
     write_png(out, preview_grid(pairs))
     print(f"wrote {out} ({len(pairs)} pairs: label | photo)")
     return 0
