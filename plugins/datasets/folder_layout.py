@@ -76,7 +76,7 @@ def read_split(layout: Layout, suffixes: list[str], num_classes: int, ignore_ind
     stems = []
     for stem, path in photos.items():
         if stem not in labels:
-            bad.report(path, "image without a label", f"add its label map to {layout.labels} or remove the image")
+            bad.report(path, "image without a label", f"add {layout.labels / (stem + '.png')} or remove the image")
         elif instances is not None and stem not in instances:
             bad.report(path, f"no instance map in {layout.instances} (the other images have one)",
                        f"add it, or remove {layout.instances.name}/ to use no instance maps")
