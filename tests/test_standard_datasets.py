@@ -276,3 +276,22 @@ def test_list_shows_the_three_with_sizes_licence_and_downloads():
         assert size in row, row
         note = next(line for line in out.splitlines() if line.startswith(f"{name}: get "))
         assert download in note and licence in note, note
+
+
+# ---------------------------------------------------------------- the split index
+
+def test_split_index_is_cached_by_the_listing(tmp_path):
+    from bench_plugins.datasets.split_index import split_index
+
+    split = tmp_path / "train"
+    for i in range(3):
+        png_bytes(np.zeros((2, 2), np.uint8), split / "labels" / f"s{i}.png")
+        (split / "images").mkdir(exist_ok=True)
+        (split / "images" / f"s{i}.jpg").write_bytes(b"not decoded by the index")
+    first = split_index(split)
+    assert first["stems"] == ["s0", "s1", "s2"] and not first["instances"]
+    assert json.loads((split / ".index.json").read_text())["key"] == first["key"]
+    assert split_index(split)["key"] == first["key"]
+    (split / "images" / "s3.jpg").write_bytes(b"x")
+    second = split_index(split)
+    assert second["key"] != first["key"] and second["stems"][-1] == "s3"

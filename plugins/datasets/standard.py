@@ -24,6 +24,7 @@ from typing import Callable
 
 import numpy as np
 from bench_plugins.datasets.parallel import Problem, read_all, try_read
+from bench_plugins.datasets.split_index import split_index
 from PIL import Image
 
 from benchmark import BadFiles, DataError, Sample
@@ -150,20 +151,22 @@ def id_table(valid: dict[int, int]) -> np.ndarray:
 
 
 def split_stems(folder: Path, split: str, name: str) -> list[str]:
+    """The stems of a stored split, from its cached index (see :mod:`.split_index`)."""
     images = folder / split / "images"
     if not images.is_dir():
         raise DataError(f"{images}: folder not found; import the dataset with `bench datasets import {name} ...` "
                         f"(`bench datasets info {name}` says what to download)")
-    return sorted(p.stem for p in images.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+    return split_index(folder / split, PHOTO_SUFFIXES)["stems"]
 
 
 def load_split(folder: Path, split: str, name: str, table: np.ndarray, size: tuple[int, int] | None,
                limit: int | None, bad: BadFiles, instances: bool) -> list[Sample]:
     """The samples of a stored split, in stem order, at ``size`` (width, height; None: as stored)."""
-    stems = split_stems(folder, split, name)[:limit]
-    photos = {p.stem: p for p in (folder / split / "images").iterdir()}
+    split_stems(folder, split, name)   # a clear error when the split is missing
     base = folder / split
-    return read_all(lambda s: read_one(base, photos[s], s, table, size, instances), stems, bad)
+    index = split_index(base, PHOTO_SUFFIXES)
+    stems, photos = index["stems"][:limit], index["photos"]
+    return read_all(lambda s: read_one(base, base / "images" / photos[s], s, table, size, instances), stems, bad)
 
 
 def read_one(base: Path, photo_path: Path, stem: str, table: np.ndarray, size, instances: bool) -> Sample | Problem:
