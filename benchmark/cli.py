@@ -249,7 +249,8 @@ def parser() -> argparse.ArgumentParser:
     ds = command("datasets", "list, describe, import, verify and preview datasets")
     ds.add_argument("action", choices=["list", "info", "import", "verify", "preview"])
     ds.add_argument("name", nargs="?")
-    ds.add_argument("path", nargs="?", type=Path, help="import: archive or folder; preview: output PNG")
+    ds.add_argument("path", nargs="*", type=Path,
+                    help="import: archive(s) or folder; preview: output PNG")
     ds.add_argument("--data-root", type=Path, default=Path("datasets"), dest="data_root")
     ds.add_argument("--set", action="append", default=[], dest="sets", metavar="KEY=VALUE")
     ds.add_argument("--count", type=int, default=8, help="preview: number of pairs")

@@ -49,6 +49,8 @@ class Sample:
     label: np.ndarray  # uint8 (H, W)
     #: image-level class ids, for datasets that have them; None: the classes present in ``label``
     classes: tuple[int, ...] | None = None
+    #: instance map (H, W) of integer instance ids (e.g. Cityscapes' id*1000+k), for datasets that have one
+    instance: np.ndarray | None = None
 
     def class_ids(self) -> tuple[int, ...]:
         """The image-level classes: the dataset's own, else those present in the label map."""
@@ -87,7 +89,13 @@ class Dataset:
     ignore_index: ClassVar[int | None] = None
     splits: ClassVar[dict[str, int]] = {}
     native_size: ClassVar[tuple[int, int]] = (256, 256)
+    #: width / height of the images as the reference implementation trains on them (SPADE's aspect_ratio)
+    aspect_ratio: ClassVar[float] = 1.0
+    #: whether imported samples carry instance maps (``Sample.instance``)
+    has_instances: ClassVar[bool] = False
     source: ClassVar[Source] = Source("manual")
+    #: the files a user fetches (shown by `bench datasets list`), e.g. the official archives
+    downloads: ClassVar[tuple[str, ...]] = ()
     layout: ClassVar[str] = ""
     license: ClassVar[str] = ""
     citation: ClassVar[str] = ""
@@ -120,11 +128,19 @@ class Dataset:
         """`bench datasets import NAME PATH`: unpack or copy, then verify."""
         raise DataError(f"dataset '{self.name}' cannot be imported: {self.source.instructions or 'it is generated'}")
 
+    def import_files(self, sources: list[Path], root: Path) -> Path:
+        """`bench datasets import NAME PATH...`: datasets released as several archives override this."""
+        if len(sources) != 1:
+            raise DataError(f"dataset '{self.name}' is imported from one archive or folder, got {len(sources)} "
+                            f"paths; pass one (bench datasets info {self.name} says which)")
+        return self.import_from(Path(sources[0]), root)
+
     def card(self) -> dict[str, Any]:
         return {
             "name": self.name, "summary": self.summary, "classes": list(self.class_names),
             "ignore_index": self.ignore_index, "splits": dict(self.splits),
-            "native_size": list(self.native_size), "source": self.source.kind,
+            "native_size": list(self.native_size), "aspect_ratio": self.aspect_ratio,
+            "instance_maps": self.has_instances, "source": self.source.kind,
             "url": self.source.url, "sha256": self.source.sha256, "layout": self.layout,
             "license": self.license, "citation": self.citation,
         }

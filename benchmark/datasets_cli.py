@@ -32,8 +32,8 @@ PAIRS_PER_ROW = 4
 USAGE = {
     "list": "bench datasets list [--data-root DIR]",
     "info": "bench datasets info NAME [--data-root DIR]",
-    "import": "bench datasets import NAME PATH [--data-root DIR] [--skip-bad] [--max-unpacked-gb N]   "
-              "(PATH: an archive or an unpacked folder)",
+    "import": "bench datasets import NAME PATH [PATH...] [--data-root DIR] [--skip-bad] [--max-unpacked-gb N]   "
+              "(PATH: an archive or an unpacked folder; some datasets come as several archives)",
     "verify": "bench datasets verify NAME [--data-root DIR] [--set NAME.KEY=VALUE]",
     "preview": "bench datasets preview NAME [OUT.png] [--count N] [--data-root DIR] [--set NAME.KEY=VALUE]",
 }
@@ -66,6 +66,14 @@ def _options(args, spec: Dataset) -> Options:
             raise ConfigError(unknown("dataset", key, datasets.names(),
                                       "dataset options are NAME.KEY=VALUE, e.g. --set synthetic-facades.size=64"))
     return validate_options(spec.Options, tree.get(spec.name, {}), spec.name)
+
+
+def _paths(args) -> list[Path]:
+    """The PATH arguments (several for import; an older caller may pass one path or None)."""
+    value = getattr(args, "path", None)
+    if value is None:
+        return []
+    return [Path(p) for p in value] if isinstance(value, (list, tuple)) else [Path(value)]
 
 
 def _root(args) -> Path:
@@ -132,6 +140,11 @@ def cmd_list(args) -> int:
         classes = str(spec.num_classes) if any(spec.splits.values()) else "from its card"
         table.add_row(spec.name, classes, splits, spec.source.kind, status_text(spec, root))
     _console().print(table, markup=False)
+    for entry in _plugins().datasets:   # one plain line each, so nothing is cut by the terminal's width
+        spec = entry.obj
+        if spec.downloads:
+            where = f" from {spec.source.url}" if spec.source.url else ""
+            print(f"{spec.name}: get {' + '.join(spec.downloads)}{where}; licence: {spec.license}")
     return 0
 
 
@@ -162,11 +175,12 @@ def cmd_import(args) -> int:
     from benchmark.unpack_limit import unpack_limit
 
     spec = _spec(args)
-    if not getattr(args, "path", None):
+    paths = _paths(args)
+    if not paths:
         raise BenchError(f"`bench datasets import {spec.name}` needs the archive or folder; usage: {USAGE['import']}")
     root = _root(args)
     options = _options(args, spec)
-    dest, src = spec.directory(root), Path(args.path)
+    dest, src = spec.directory(root), paths[0]
     root.mkdir(parents=True, exist_ok=True)
     staging.remove_stale(root)
     stage = staging.staging_folder(root, spec.name)
@@ -174,7 +188,7 @@ def cmd_import(args) -> int:
         stage.mkdir()
         try:
             with unpack_limit(_max_unpacked(args, spec)):
-                spec.import_from(src, stage)
+                spec.import_files(paths, stage)
             new = spec.directory(stage)
             skipped = _drop_bad_files(spec, stage, options) if getattr(args, "skip_bad", False) else []
             samples = {split: _load_split(spec, stage, split, options, new) for split in SPLITS}
@@ -281,7 +295,10 @@ def cmd_preview(args) -> int:
     folder = _prepare(spec, root, options)
     samples = _load_split(spec, root, "train", options, folder)[:count]
     pairs = [(colorize(s.label, spec.palette, spec.ignore_index), s.image) for s in samples]
-    out = Path(args.path) if getattr(args, "path", None) else spec.directory(root) / "preview.png"
+    paths = _paths(args)
+    if len(paths) > 1:
+        raise BenchError(f"`bench datasets preview` writes one PNG, got {len(paths)} paths; usage: {USAGE['preview']}")
+    out = paths[0] if paths else spec.directory(root) / "preview.png"
     write_png(out, preview_grid(pairs))
     print(f"wrote {out} ({len(pairs)} pairs: label | photo)")
     return 0

@@ -1,17 +1,25 @@
-"""`folder`: a user's own data.
+"""`folder`: a user's own data, in bench's layout or in SPADE's / pix2pixHD's.
 
-Layout (``--set folder.path=DIR``, or import it with ``bench datasets import folder DIR``)::
+Layouts (``--set folder.path=DIR``, or import it with ``bench datasets import folder DIR``), detected
+from the folder (see :mod:`bench_plugins.datasets.folder_layout`)::
 
-    DIR/dataset.toml        classes = ["sky", "road", ...]   (required)
+    DIR/images/STEM.png|jpg + DIR/labels/STEM.png (+ DIR/instances/STEM.png)        bench's own
+    DIR/{train,val|test}_img/, _label/ (+ _inst/)                                   SPADE / pix2pixHD
+
+    DIR/dataset.toml        classes = ["sky", "road", ...]   (required) or a count (classes = 35: names
+                                                             generated) or a registered dataset's name
+                                                             (classes = "coco-stuff": its classes, palette
+                                                             and ignore id)
+                            aspect_ratio = 2.0               (optional: width / height, recorded)
+                            suffixes = ["_leftImg8bit", ...] (optional: removed from stems before matching;
+                                                             default: Cityscapes' three)
                             ignore_index = 255               (optional)
                             palette = [[r, g, b], ...]       (optional, one per class)
-                            test = ["stem", ...]             (optional: the test stems)
-                            test_fraction = 0.2              (optional, default 0.2)
-    DIR/images/STEM.png|jpg photos
-    DIR/labels/STEM.png     class ids (single channel), same stems
+                            test = ["stem", ...]             (optional, bench's layout: the test stems)
+                            test_fraction = 0.2              (optional, bench's layout, default 0.2)
 
-Without an explicit ``test`` list, the last ``test_fraction`` of the stems in
-sorted order form the test split.
+In bench's layout, without an explicit ``test`` list, the last ``test_fraction`` of the stems in
+sorted order form the test split; in SPADE's layout the ``val_`` (or ``test_``) folders are it.
 """
 
 from __future__ import annotations
@@ -21,8 +29,11 @@ from pathlib import Path
 import numpy as np
 from pydantic import Field, ValidationError
 
-from benchmark import DataError, Dataset, Options, Source, hookimpl, import_tree, load_image_label_folders
+from bench_plugins.datasets.folder_layout import DEFAULT_SUFFIXES, detect, read_split
+
+from benchmark import DataError, Dataset, Options, Source, hookimpl, import_tree
 from benchmark.config import explain
+from benchmark.names import unknown
 
 try:
     import tomllib
@@ -31,7 +42,9 @@ except ModuleNotFoundError:
 
 
 class Card(Options):
-    classes: list[str] = Field(min_length=1)
+    classes: list[str] | int | str = Field(description="class names, a count, or a registered dataset's name")
+    aspect_ratio: float = Field(1.0, gt=0)
+    suffixes: list[str] = Field(default_factory=lambda: list(DEFAULT_SUFFIXES))
     ignore_index: int | None = None
     palette: list[tuple[int, int, int]] | None = None
     test: list[str] | None = None
@@ -50,13 +63,15 @@ def default_palette(n: int) -> list[tuple[int, int, int]]:
 
 class Folder(Dataset):
     name = "folder"
-    summary = "your own data: images/ and labels/ (PNG class ids) with a dataset.toml naming the classes"
+    summary = ("your own data: images/ + labels/ or SPADE's train_img/ + train_label/ (+ _inst/), PNG class ids, "
+               "with a dataset.toml giving the classes")
     class_names = ["class"]
     palette = [(0, 0, 0)]
     splits = {"train": 0, "test": 0}
     source = Source("manual", instructions="point --set folder.path=DIR at the folder, "
                     "or run: bench datasets import folder DIR")
-    layout = "images/STEM.(png|jpg) + labels/STEM.png + dataset.toml"
+    layout = ("images/STEM.(png|jpg) + labels/STEM.png (+ instances/), or {train,val,test}_{img,label,inst}/; "
+              "+ dataset.toml")
     license = "the user's"
     Options = FolderOptions
     default_segmenter = "trained"  # a U-Net bench trains on the real training photos
@@ -82,13 +97,35 @@ class Folder(Dataset):
         if not folder.is_dir():
             raise DataError(self.missing_message(folder))
         card = self.read_card(folder)
-        self.class_names = list(card.classes)
-        self.ignore_index = card.ignore_index
-        self.palette = [tuple(c) for c in card.palette] if card.palette else default_palette(len(card.classes))
+        where = folder / "dataset.toml"
+        names, palette, ignore = self.classes_of(card, where)
+        self.class_names = names
+        self.ignore_index = card.ignore_index if card.ignore_index is not None else ignore
+        self.palette = [tuple(c) for c in card.palette] if card.palette else (palette or default_palette(len(names)))
+        self.aspect_ratio = card.aspect_ratio
         if len(self.palette) != len(self.class_names):
-            raise DataError(f"{folder / 'dataset.toml'}: {len(self.palette)} palette colours for "
+            raise DataError(f"{where}: {len(self.palette)} palette colours for "
                             f"{len(self.class_names)} classes; give one colour per class")
         return card
+
+    def classes_of(self, card: Card, where: Path):
+        """(names, palette or None, ignore id or None) from the card's ``classes``."""
+        if isinstance(card.classes, int):
+            if not 1 <= card.classes <= 256:
+                raise DataError(f"{where}: classes = {card.classes}; give a count from 1 to 256")
+            return [f"class {i}" for i in range(card.classes)], None, None
+        if isinstance(card.classes, str):
+            from benchmark.registry import default
+
+            datasets = default().datasets
+            if card.classes not in datasets.names() or card.classes == self.name:
+                raise DataError(f"{where}: " + unknown("dataset", card.classes, [n for n in datasets.names()
+                                if n != self.name], "classes = NAME reuses a registered dataset's classes"))
+            other = datasets.get(card.classes)
+            return list(other.class_names), list(other.palette), other.ignore_index
+        if not card.classes:
+            raise DataError(f"{where}: classes = []; list the class names, give a count, or a dataset's name")
+        return list(card.classes), None, None
 
     def prepare(self, root, options):
         self.configure(root, options)
@@ -97,11 +134,14 @@ class Folder(Dataset):
     def load(self, root, split, options, bad):
         card = self.configure(root, options)
         folder = self.root_of(root, options)
+        layout = detect(folder, split)
+        self.has_instances = layout.instances is not None
+        samples = read_split(layout, card.suffixes, self.num_classes, self.ignore_index, bad)
+        if layout.kind == "spade":
+            return samples
         if card.test == []:
             raise DataError(f"{folder / 'dataset.toml'}: test = [] leaves the test split empty; list the test "
                             f"stems, or remove 'test' to use the last test_fraction of the stems")
-        samples = load_image_label_folders(folder / "images", folder / "labels", len(card.classes),
-                                           card.ignore_index, bad)
         stems = [s.stem for s in samples]
         if card.test is not None:
             missing = sorted(set(card.test) - set(stems))
