@@ -15,7 +15,7 @@ from benchmark.api import Options
 from benchmark.atomic import atomic_write
 from benchmark.errors import BenchError, disk_full
 
-HINT = "pass a checkpoint bench wrote (results/runs/RUN/checkpoints/step_*.pt)"
+HINT = "pass a checkpoint that bench wrote (results/runs/RUN/checkpoints/step_*.pt)"
 
 
 def save_checkpoint(state: dict, path: Path) -> None:

@@ -92,7 +92,7 @@ def test_checkpoint_of_other_widths_or_no_checkpoint_is_one_line_before_anything
     text = tmp_path / "notes.pt"
     text.write_text("not a checkpoint\n")
     line = one_error_line(bench(*run, "--checkpoint", str(text)))
-    assert str(text) in line and "not a torch checkpoint" in line and "weights_only" not in line, line
+    assert str(text) in line and "not a PyTorch checkpoint" in line and "weights_only" not in line, line
     empty = tmp_path / "empty.pt"
     empty.write_bytes(b"")
     assert "empty file" in one_error_line(bench(*run, "--checkpoint", str(empty)))

@@ -62,7 +62,7 @@ def index(folder: Path, suffixes: list[str], bad: BadFiles) -> dict[str, Path]:
     for path in list_images(folder, bad):
         key = strip(path.stem, suffixes)
         if key in out:
-            raise DataError(f"{path}: same stem '{key}' as {out[key].name} after removing the suffixes "
+            raise DataError(f"{path}: ambiguous, same stem '{key}' as {out[key].name} after removing the suffixes "
                             f"{suffixes}; rename one or change 'suffixes' in dataset.toml")
         out[key] = path
     return out
