@@ -28,9 +28,15 @@ REAL_VS_ITSELF = "not applicable: the real images against themselves"
 def generate_images(model: Trainable, test_set: PairDataset, out: ImageSet, *, device: torch.device,
                     dtype: torch.dtype | None, num_classes: int, ignore_index: int | None, palette,
                     batch_size: int, reporter: Reporter, label: str = "") -> int:
-    """Generate every test image; returns how many were written."""
+    """Generate every test image; returns how many were written. Images of an earlier
+    evaluation that this one does not cover (a smaller ``eval.max_images``) are removed, so
+    that the metrics read exactly this split."""
+    keep = {f"{stem}.png" for stem in test_set.stems}
     for folder in out.folders():
         folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("*.png"):
+            if old.name not in keep:
+                old.unlink()
     model.eval()
     model.before_generation(test_set)
     n = len(test_set)

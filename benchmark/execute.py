@@ -5,6 +5,13 @@ loads and before any run folder exists. Then each model row is trained (or loade
 its test split generated and measured, and its record stored. A model whose loss
 diverges (or that crashes) is recorded as failed with the reason, and the run goes
 on with the next one.
+
+Nothing is lost to a fault: a process holds its run folder's lock while it works there;
+a finished row writes ``record.json`` into its folder, then its store row (replacing any
+row of the same folder), and only then says ``ok`` in ``status.json``; so ``--resume``
+after a kill at any moment either continues training from the newest readable
+checkpoint or completes the bookkeeping of a row that had finished, never a second row.
+Ctrl-C leaves ``interrupted`` in ``status.json``.
 """
 
 from __future__ import annotations
@@ -23,9 +30,10 @@ from benchmark.evaluate import compute_metrics, generate_images
 from benchmark.measure import Measure
 from benchmark.plan import RunPlan, build_plan
 from benchmark.progress import Reporter
-from benchmark.records import RunRecord
+from benchmark.records import RunRecord, record_from_dict, record_to_dict, utc_now
 from benchmark.results import ResultsStore
 from benchmark.rundir import RunDir
+from benchmark.runlock import RunLock
 from benchmark.train import Trainer, configure_backends, seed_everything
 from benchmark.transforms import PairDataset
 
@@ -38,11 +46,14 @@ class DatasetSplits:
 
 @dataclass(frozen=True)
 class Start:
-    """Where a row starts: a run folder to continue, or a checkpoint to evaluate (already
-    loaded into its model), decided before the dataset loads."""
+    """Where a row starts, decided before the dataset loads: a new run folder, a run folder to
+    continue (locked for this process), a finished one whose record only needs storing, or a
+    checkpoint to evaluate (already loaded)."""
 
     run: RunDir | None = None
+    lock: RunLock | None = None
     resume_from: Path | None = None
+    finished: dict | None = None
     checkpoint: Path | None = None
     state: dict | None = None
 
@@ -107,27 +118,71 @@ class Execution:
                 return Start()
         else:
             return Start()
+        lock = RunLock(run).acquire()
+        try:
+            finished = run.read_record()
+            if finished is not None and finished["record"].get("status") == "ok":
+                self.reporter.log(f"{row.label}: {run.root} had finished; storing its result")
+                return Start(run=run, lock=lock, finished=finished)
+            return Start(run=run, lock=lock, resume_from=self.last_readable_checkpoint(run))
+        except BaseException:
+            lock.release()
+            raise
+
+    def last_readable_checkpoint(self, run: RunDir) -> Path:
+        """The newest kept checkpoint that loads; a damaged newer one is set aside (renamed
+        ``*.damaged``) with a warning, and an older one is used instead."""
         found = run.checkpoints()
         if not found:
             raise BenchError(f"{run.root}: no checkpoint to resume from; start the run again without --resume")
-        load_checkpoint(found[-1])  # a damaged file stops here, before the dataset loads
-        return Start(run=run, resume_from=found[-1])
+        problems = []
+        for path in reversed(found):
+            try:
+                load_checkpoint(path)  # a damaged file stops here, before the dataset loads
+            except BenchError as exc:
+                problems.append(str(exc))
+                continue
+            for problem, bad in zip(problems, reversed(found)):
+                bad.rename(bad.with_name(bad.name + ".damaged"))
+                self.reporter.warn(f"{problem.split('; pass ')[0]}; set aside as "
+                                  f"{bad.name}.damaged, resuming from the previous kept checkpoint {path.name}")
+            return path
+        raise BenchError(f"{run.root}: none of its {len(found)} checkpoints can be read (newest: {problems[0]})")
 
     def find_resumable(self, row: ModelRun) -> RunDir | None:
-        """The newest unfinished run of the same model row, config and dataset that has a checkpoint."""
+        """The newest run folder of the same model row, config and dataset that is unfinished and
+        has a checkpoint, or that finished (``record.json``) but whose status never said ok."""
         for run in RunDir.of_row(self.plan.config.output_root, self.plan.dataset.name, row.label):
             try:
                 plan = run.read_plan()
             except BenchError:
                 continue
-            if plan.get("config_hash") == row.config_hash() and run.read_status().get("status") != "ok" \
-                    and run.checkpoints():
+            if plan.get("config_hash") != row.config_hash():
+                continue
+            if run.read_status().get("status") == "ok":
+                if run.read_record() is None:  # finished before record.json existed: a new run
+                    continue
+                return run
+            if run.checkpoints() or run.read_record() is not None:
                 return run
         return None
 
     def run_model(self, row: ModelRun, start: Start, data: DatasetSplits, train_only: bool) -> RunRecord:
+        run = start.run or RunDir.create(self.plan.config.output_root, self.plan.dataset.name, row.label)
+        lock = start.lock or RunLock(run).acquire()
+        try:
+            if start.finished is not None:
+                return self.store_finished(run, start.finished, train_only)
+            return self.train_and_measure(row, start, run, data, train_only)
+        except KeyboardInterrupt:
+            run.write_status("interrupted", reason="stopped by Ctrl-C; continue with --resume")
+            raise
+        finally:
+            lock.release()
+
+    def train_and_measure(self, row: ModelRun, start: Start, run: RunDir, data: DatasetSplits,
+                          train_only: bool) -> RunRecord:
         plan = self.plan
-        run = start.run or RunDir.create(plan.config.output_root, plan.dataset.name, row.label)
         row_plan = plan.row_plan(row)
         run.write_plan(row_plan)
         run.write_status("running")
@@ -151,13 +206,29 @@ class Execution:
             run.error_log.write_text(traceback.format_exc())
             status, reason, metrics = "failed", f"{type(exc).__name__}: {exc} (see {run.error_log})", {}
         wall = time.perf_counter() - t0
-        run.write_status(status, reason=reason, **extra)
         if status == "failed":
             self.reporter.log(f"[red]{row.label} failed:[/] {reason}")
         images = min(len(data.test), plan.config.eval.max_images or len(data.test))
         record = self.measure.record(row, run, row_plan, metrics, status, reason, wall, images)
-        if not train_only:
-            record.id = self.store.add_run(record)
+        final = {"status": status, "reason": reason, **extra}
+        if train_only:
+            run.write_status(**final)
+            return record
+        record.created = utc_now()
+        run.write_record(record_to_dict(record), final)  # first in the folder, then the store,
+        record.id = self.store.put_run(record)          # then the status: a kill in between is
+        run.write_status(**final)                       # completed by --resume
+        return record
+
+    def store_finished(self, run: RunDir, finished: dict, train_only: bool) -> RunRecord:
+        """Complete a row that had finished when its process was stopped: one store row, final status."""
+        record = record_from_dict(finished["record"])
+        stored = self.store.find_by_run_dir(str(run.root))
+        if stored is not None and stored.status == record.status:
+            record = stored  # already stored (and perhaps re-measured since): keep that row
+        elif not train_only:
+            record.id = self.store.put_run(record)
+        run.write_status(**finished["status"])
         return record
 
     # ------------------------------------------------------------ stages

@@ -31,6 +31,10 @@ class Reporter:
         if not self.quiet:
             self.console.print(message, highlight=False)
 
+    def warn(self, message: str) -> None:
+        """A warning: shown even with --quiet (something the user must know happened)."""
+        self.console.print(f"[yellow]warning:[/] {message}", highlight=False)
+
     def start(self, label: str, total: int, done: int = 0) -> None:
         self._label, self._total, self._done = label, total, done
         self._t0, self._done0 = time.perf_counter(), done

@@ -8,7 +8,7 @@ without knowing how they are stored.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 
@@ -71,3 +71,14 @@ def utc_now() -> str:
 def newest_key(record: RunRecord) -> tuple[str, int]:
     """Sort key, larger is newer: ``created``, then the id for runs created at the same time."""
     return record.created, record.id if record.id is not None else -1
+
+
+def record_to_dict(record: RunRecord) -> dict:
+    """A record as plain JSON data (what a run folder keeps in ``record.json``)."""
+    return asdict(record)
+
+
+def record_from_dict(data: dict) -> RunRecord:
+    """The inverse of :func:`record_to_dict`."""
+    metrics = {name: MetricValue(**value) for name, value in data.get("metrics", {}).items()}
+    return RunRecord(**{**data, "metrics": metrics})

@@ -15,12 +15,21 @@ from benchmark.errors import BenchError
 from benchmark.execute import Execution
 from benchmark.plan import plan_from_run
 from benchmark.progress import Reporter
-from benchmark.records import RunRecord
+from benchmark.records import RunRecord, record_to_dict
 from benchmark.rundir import RunDir
+from benchmark.runlock import RunLock
 
 
 def evaluate_run(run_dir: Path, layers: Layers, reporter: Reporter, plugins=None) -> RunRecord:
     run = RunDir.open(run_dir)
+    with RunLock(run):
+        record = measure_again(run, layers, reporter, plugins)
+    if run.read_record() is not None:  # the folder's copy of the record follows the store's
+        run.write_record(record_to_dict(record), run.read_status() or {"status": record.status})
+    return record
+
+
+def measure_again(run: RunDir, layers: Layers, reporter: Reporter, plugins=None) -> RunRecord:
     found = run.checkpoints()
     if not found:
         raise BenchError(f"{run.root}: the run has no checkpoint to evaluate; train it first (bench run)")

@@ -85,12 +85,24 @@ class ResultsStore:
 
     def add_run(self, record: RunRecord) -> int:
         """Insert the run and all its metric rows at once; fills ``record.id`` and ``created``."""
+        return self._insert(record, replace=False)
+
+    def put_run(self, record: RunRecord) -> int:
+        """:meth:`add_run`, replacing what the store holds for the same run folder: storing a run
+        twice (a process killed after its row was written, then resumed) leaves one row."""
+        return self._insert(record, replace=True)
+
+    def _insert(self, record: RunRecord, replace: bool) -> int:
         created = record.created or utc_now()
         row = _run_row(record, created)
         placeholders = ", ".join("?" for _ in _RUN_COLUMNS)
-        sql = f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({placeholders})"
         with self._write() as conn:
-            run_id = conn.execute(sql, row).lastrowid
+            if replace:
+                old = [(r[0],) for r in conn.execute("SELECT id FROM runs WHERE run_dir = ?", (record.run_dir,))]
+                conn.executemany("DELETE FROM metrics WHERE run_id = ?", old)
+                conn.executemany("DELETE FROM runs WHERE id = ?", old)
+            run_id = conn.execute(f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({placeholders})",
+                                  row).lastrowid
             _insert_metrics(conn, run_id, record.metrics)
         record.id, record.created = run_id, created
         return run_id

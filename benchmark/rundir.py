@@ -5,6 +5,7 @@ Train, evaluate, report and the metrics ask a :class:`RunDir` (or the
 path. A run folder holds::
 
     plan.json  status.json                 the run's resolved plan; running / ok / failed / interrupted
+    record.json                            the finished run's record, written before status says ok
     losses.csv  loss_curve.png             loss history
     checkpoints/step_00000250.pt           the last checkpoints (written atomically)
     samples/step_00000250.png              label | real | fake grids made during training
@@ -27,6 +28,7 @@ from benchmark.errors import BenchError
 
 PLAN_FILE = "plan.json"
 STATUS_FILE = "status.json"
+RECORD_FILE = "record.json"
 
 
 def slug(text: str) -> str:
@@ -119,6 +121,10 @@ class RunDir:
         return self.root / STATUS_FILE
 
     @property
+    def record_file(self) -> Path:
+        return self.root / RECORD_FILE
+
+    @property
     def losses(self) -> Path:
         return self.root / "losses.csv"
 
@@ -183,6 +189,19 @@ class RunDir:
 
     def write_status(self, status: str, **details: Any) -> None:
         write_json(self.status_file, {"status": status, **details})
+
+    def write_record(self, record: dict[str, Any], status: dict[str, Any]) -> None:
+        """The finished run's record and the status it ends with, kept so that a process killed
+        before the results store or status file caught up can be completed by ``--resume``."""
+        write_json(self.record_file, {"record": record, "status": status})
+
+    def read_record(self) -> dict[str, Any] | None:
+        """``{"record": ..., "status": ...}`` of a finished run, or None (not finished, or unreadable)."""
+        try:
+            data = json.loads(self.record_file.read_text())
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+            return None
+        return data if isinstance(data, dict) and "record" in data and "status" in data else None
 
     def read_status(self) -> dict[str, Any]:
         """The status file, or ``{}`` where there is none or it cannot be read."""

@@ -49,9 +49,6 @@ def outcome(out: Path) -> tuple[list[dict], dict, list[str]]:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="known fault in benchmark/runner.py: a kill after status.json says ok (the "
-                   "store row not yet written, or the leaderboard being published) makes --resume start a new run "
-                   "folder instead of finishing that one")
 def test_sigkill_at_ten_random_moments_then_resume_matches_an_uninterrupted_run(tmp_path):
     data = tmp_path / "data"
     reference = tmp_path / "reference"

@@ -1,0 +1,134 @@
+"""Run folders under faults (issue 14, section 1): a damaged newest checkpoint, Ctrl-C, two
+processes in one run folder, and a run killed after it finished but before its status said so."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmark.errors import BenchError
+from benchmark.results import ResultsStore
+from benchmark.rundir import RunDir
+from benchmark.runlock import RunLock
+from tests.conftest import TINY_DATA, bench, one_error_line
+
+RUN = ["run", "--models", "pix2pix", "--profile", "smoke", "--metrics", "psnr,ssim", "--set", "samples=0",
+       "--set", "checkpoint_every=2", *TINY_DATA, "-q"]
+
+
+def finished_run(tmp_path: Path, roots: list[str], steps: int = 4) -> tuple[RunDir, list]:
+    done = bench(*RUN, "--steps", str(steps), *roots)
+    assert done.returncode == 0, done.stderr
+    (folder,) = list((tmp_path / "out" / "runs").iterdir())
+    return RunDir(folder), stored(tmp_path)
+
+
+def stored(tmp_path: Path) -> list:
+    return ResultsStore(tmp_path / "out" / "bench.sqlite").runs("synthetic-facades")
+
+
+def metric_values(records) -> list[dict]:
+    return [{name: m.value for name, m in r.metrics.items()} for r in records]
+
+
+def test_resume_falls_back_from_a_damaged_newest_checkpoint(tmp_path, roots):
+    run, before = finished_run(tmp_path, roots)
+    newest = run.checkpoints()[-1]
+    assert [p.name for p in run.checkpoints()] == ["step_00000002.pt", "step_00000004.pt"]
+    run.record_file.unlink()  # as if killed while writing the newest checkpoint's successor
+    run.write_status("running")
+    newest.write_bytes(newest.read_bytes()[:1000])  # truncated
+    resumed = bench(*RUN, "--steps", "4", *roots, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    said = " ".join((resumed.stdout + resumed.stderr).split())
+    assert "step_00000004.pt" in said and "previous kept checkpoint step_00000002.pt" in said, said
+    assert (newest.parent / "step_00000004.pt.damaged").is_file()
+    assert run.read_status()["status"] == "ok" and run.read_status()["resumed_from_step"] == 2
+    after = stored(tmp_path)
+    assert [r.status for r in after] == ["ok"]  # the re-finished run replaced its own row
+    assert metric_values(after) == metric_values(before)  # steps 3-4 retrained to the same model
+
+
+def test_resume_with_no_readable_checkpoint_is_one_line(tmp_path, roots):
+    run, before = finished_run(tmp_path, roots)
+    run.record_file.unlink()
+    run.write_status("running")
+    for path in run.checkpoints():
+        path.write_bytes(b"not a checkpoint")
+    line = one_error_line(bench(*RUN, "--steps", "4", *roots, "--resume", run.root))
+    assert str(run.root) in line and "none of its 2 checkpoints can be read" in line, line
+    assert metric_values(stored(tmp_path)) == metric_values(before)
+
+
+def test_a_run_killed_after_finishing_is_stored_once_by_resume(tmp_path, roots):
+    run, before = finished_run(tmp_path, roots)
+    run.write_status("running")  # killed after record.json (and perhaps the store row), before status ok
+    resumed = bench(*RUN, "--steps", "4", *roots, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert run.read_status()["status"] == "ok"
+    assert len(list((tmp_path / "out" / "runs").iterdir())) == 1
+    after = stored(tmp_path)
+    assert [r.status for r in after] == ["ok"] and metric_values(after) == metric_values(before)
+
+
+def test_resume_keeps_metrics_measured_again_after_the_run(tmp_path, roots):
+    run, before = finished_run(tmp_path, roots, steps=2)
+    again = bench("evaluate", run.root, "--set", 'eval.metrics=["psnr"]', "--set", "eval.max_images=4", "-q")
+    assert again.returncode == 0, again.stderr
+    measured = metric_values(stored(tmp_path))
+    assert measured != metric_values(before)  # PSNR now over 4 images
+    assert json.loads(run.record_file.read_text())["record"]["metrics"]["PSNR"]["value"] == measured[0]["PSNR"]
+    resumed = bench(*RUN, "--steps", "2", *roots, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert metric_values(stored(tmp_path)) == measured
+
+
+def test_a_second_process_in_a_locked_run_folder_gets_one_line(tmp_path, roots):
+    run, before = finished_run(tmp_path, roots)
+    run.record_file.unlink()
+    run.write_status("running")
+    with RunLock(run):  # another process is training this folder
+        line = one_error_line(bench(*RUN, "--steps", "4", *roots, "--resume"))
+        assert str(run.root) in line and "another bench process (pid " in line, line
+        line = one_error_line(bench("evaluate", run.root, "-q"))
+        assert "another bench process" in line, line
+    assert run.read_status()["status"] == "running"  # the waiting process changed nothing
+    assert metric_values(stored(tmp_path)) == metric_values(before)
+    assert bench(*RUN, "--steps", "4", *roots, "--resume").returncode == 0  # free again
+
+
+def test_run_lock_is_exclusive_and_released(tmp_path):
+    run = RunDir(tmp_path)
+    with RunLock(run):
+        with pytest.raises(BenchError, match=f"pid {os.getpid()}"):
+            RunLock(run).acquire()
+    with RunLock(run):  # released on exit
+        pass
+
+
+def test_ctrl_c_says_interrupted_and_resume_finishes(tmp_path, roots):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "benchmark.cli", *RUN, "--steps", "40", *roots]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and not list((tmp_path / "out").glob("runs/*/checkpoints/step_*.pt")):
+        assert time.monotonic() < deadline, "no checkpoint within 300 s"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "continue with `bench run ... --resume`" in err, err
+    (folder,) = list((tmp_path / "out" / "runs").iterdir())
+    status = RunDir(folder).read_status()
+    assert status["status"] == "interrupted" and "--resume" in status["reason"], status
+    assert stored(tmp_path) == []
+    resumed = bench(*RUN, "--steps", "40", *roots, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert [r.status for r in stored(tmp_path)] == ["ok"] and RunDir(folder).read_status()["status"] == "ok"
