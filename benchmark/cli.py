@@ -20,6 +20,7 @@ examples:
   bench run --models pix2pix --set pix2pix.lambda_l1=50 --config bench.toml
   bench run --models pix2pix --resume               continue the last unfinished run
   bench report --dataset facades --format tex -o table.tex
+  bench score --dataset facades --images out/ --label "my-method"   a row from your own images
   bench list models          bench info pix2pix     bench datasets import facades facades.tar.gz
 
 Options are combined as: defaults < --profile < --config FILE.toml < --set KEY=VALUE and flags.
@@ -266,6 +267,10 @@ def parser() -> argparse.ArgumentParser:
     wt.add_argument("name", nargs="?")
     wt.add_argument("file", nargs="?")
     wt.set_defaults(func=cmd_weights)
+
+    from benchmark import score_cli
+
+    score_cli.add_parser(command)
     return p
 
 
