@@ -38,6 +38,7 @@ _EXPORTS = {
     "FolderScore": "benchmark.score_folders",
     "Leaderboard": "benchmark.report.leaderboard",
     "WeightSpec": "benchmark.weights",
+    "ZooEntry": "benchmark.zoo",
 }
 
 __all__ = ["hookimpl", "__version__", *_EXPORTS]

@@ -268,9 +268,10 @@ def parser() -> argparse.ArgumentParser:
     wt.add_argument("file", nargs="?")
     wt.set_defaults(func=cmd_weights)
 
-    from benchmark import score_cli
+    from benchmark import score_cli, zoo_cli
 
     score_cli.add_parser(command)
+    zoo_cli.add_parser(command)
     return p
 
 
