@@ -115,23 +115,11 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from benchmark.pyapi import report_records
     from benchmark.report import print_console, render, write_output
-    from benchmark.results import ResultsStore
 
-    store_path = args.output_root / "bench.sqlite"
-    if not store_path.exists():
-        raise BenchError(f"{store_path}: no results yet; run `bench run` first or pass --output-root")
-    store = ResultsStore(store_path)
-    if not store.datasets():
-        raise BenchError(f"{store_path}: no finished runs yet; wait for `bench run` to finish a row, "
-                         f"or pass the --output-root of another run")
-    datasets = [args.dataset] if args.dataset else store.datasets()
-    if args.dataset and args.dataset not in store.datasets():
-        from benchmark.names import unknown
-        raise BenchError(unknown("dataset in the results", args.dataset, store.datasets()))
+    records = report_records(args.dataset, args.output_root, args.failed)  # what benchmark.leaderboard ranks
     columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns is not None else None
-    records = [r for ds in datasets
-               for r in store.latest(ds) + (store.runs(ds, status="failed") if args.failed else [])]
     if args.format == "console" and not args.output:
         print_console(records, Console(), title="Leaderboard", columns=columns)
         return 0

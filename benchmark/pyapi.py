@@ -130,8 +130,17 @@ def leaderboard(dataset: str | None = None, *, output_root: str | Path = "result
                 columns: list[str] | None = None, failed: bool = False):
     """The leaderboard `bench report` prints: the latest successful run of every row of ``dataset``
     (every dataset when None), grouped by protocol, best values marked (a ``Leaderboard``)."""
-    from benchmark.names import unknown
     from benchmark.report import build_leaderboard
+
+    records = report_records(dataset, output_root, failed)
+    return build_leaderboard(records, title="Leaderboard", columns=columns)
+
+
+def report_records(dataset: str | None, output_root: str | Path, failed: bool = False) -> list:
+    """The stored records a leaderboard is built from (`bench report` and :func:`leaderboard`): the
+    newest successful run of every row of ``dataset`` (every dataset when None), and the failed ones
+    when ``failed``; one clear line when there is nothing to show."""
+    from benchmark.names import unknown
     from benchmark.results import ResultsStore
 
     path = Path(output_root) / "bench.sqlite"
@@ -139,8 +148,10 @@ def leaderboard(dataset: str | None = None, *, output_root: str | Path = "result
         raise BenchError(f"{path}: no results yet; run `bench run` first or pass --output-root")
     store = ResultsStore(path)
     known = store.datasets()
+    if not known:
+        raise BenchError(f"{path}: no finished runs yet; wait for `bench run` to finish a row, "
+                         f"or pass the --output-root of another run")
     if dataset is not None and dataset not in known:
         raise BenchError(unknown("dataset in the results", dataset, known))
     datasets = [dataset] if dataset else known
-    records = [r for ds in datasets for r in store.latest(ds) + (store.runs(ds, status="failed") if failed else [])]
-    return build_leaderboard(records, title="Leaderboard", columns=columns)
+    return [r for ds in datasets for r in store.latest(ds) + (store.runs(ds, status="failed") if failed else [])]

@@ -80,7 +80,7 @@ def cmd_score(args) -> int:
         return 0
     from benchmark.results import ResultsStore
 
-    store = ResultsStore(Path(record.config["settings"]["output_root"]) / "bench.sqlite")
+    store = ResultsStore(Path(record.config["run"]["output_root"]) / "bench.sqlite")
     print_console(store.latest(record.dataset) + store.runs(record.dataset, status="failed"), Console(),
                   title="Leaderboard")
     if not args.quiet:

@@ -30,9 +30,9 @@ from PIL import Image
 
 from benchmark import registry
 from benchmark.api import Trainable
-from benchmark.config import Layers, check_plugin_tables, row_label, validate_options
+from benchmark.config import Layers, check_plugin_tables, merge, overlay_run, row_label, validate_options
 from benchmark.data import Dataset, read_image
-from benchmark.errors import ConfigError, DataError
+from benchmark.errors import BenchError, ConfigError, DataError
 from benchmark.evaluate import compute_metrics, generate_images
 from benchmark.execute import Execution
 from benchmark.imageio import from_uint8
@@ -49,6 +49,8 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".
 #: ``RunRecord.model`` and ``input_kind`` of a row scored from a folder of images
 SCORED_MODEL = "images"
 SCORED_INPUT = "images"
+#: ``plan.json``'s ``kind`` in the run folder of a scored row
+SCORED_KIND = "scored images"
 RESIZE_NOTE = "PIL bicubic to a square of image_size, as the real photos"
 
 
@@ -136,7 +138,8 @@ def score_plan(layers: Layers, plugins: registry.Plugins | None = None) -> RunPl
     cfg = layers.run_config()
     spec: Dataset = plugins.datasets.get(cfg.dataset)
     known = set(plugins.metrics.names()) | set(plugins.datasets.names()) | set(plugins.segmenters.names())
-    check_plugin_tables(layers, known)
+    known |= set(plugins.models.names()) | {row_label(e.obj, p) for e in plugins.models for p in e.obj.presets}
+    check_plugin_tables(layers, known)  # a model's table is allowed (a config file shared with `bench run`)
     dataset_options = validate_options(spec.Options, layers.plugins.get(spec.name, {}), spec.name)
     metrics = resolve_metrics(cfg.eval.metrics, layers, plugins.metrics)
     segmenter = resolve_segmenter(cfg, spec, metrics, layers, plugins)
@@ -186,8 +189,8 @@ def _measure(plan: RunPlan, bench: Execution, run: RunDir, request: ScoreRequest
              resized: dict[str, int], samples, data, size: int) -> RunRecord:
     cfg, spec, reporter = plan.config, plan.dataset, bench.reporter
     conf: dict[str, Any] = {
-        "kind": "scored images", "label": request.label, "dataset": spec.name, "images_dir": str(request.images),
-        "settings": cfg.model_dump(mode="json"), "image_size": size,
+        "kind": SCORED_KIND, "label": request.label, "dataset": spec.name, "images_dir": str(request.images),
+        "run": cfg.model_dump(mode="json"), "image_size": size,
         "dataset_options": plan.dataset_options.model_dump(mode="json"),
         "resized": {"from": resized, "method": RESIZE_NOTE} if resized else None,
         **plan.evaluation(), "device": str(plan.device), "precision": plan.precision, "versions": versions()}
@@ -196,13 +199,7 @@ def _measure(plan: RunPlan, bench: Execution, run: RunDir, request: ScoreRequest
     reporter.log(f"[bold]{request.label}[/] ({len(images)} images from {request.images}) on {spec.name} -> {run.root}")
     t0 = time.perf_counter()
     try:
-        generate_images(FolderImages(images), PairDataset(samples, size), run.images, device=plan.device,
-                        dtype=None, num_classes=spec.num_classes, ignore_index=spec.ignore_index,
-                        palette=spec.palette, batch_size=cfg.eval.batch_size, reporter=reporter,
-                        label=request.label)
-        train = bench.measure.real_split(data.train, "train", size) if plan.needs_real_train() else None
-        ctx = bench.measure.context(run.images, run, train, size, cfg.seed)
-        metrics = compute_metrics(plan.metrics, ctx, reporter)
+        metrics = _evaluate(plan, bench, run, images, samples, data, size, request.label)
     except BaseException:
         run.write_status("failed", reason="stopped by an error")
         raise
@@ -220,3 +217,50 @@ def _measure(plan: RunPlan, bench: Execution, run: RunDir, request: ScoreRequest
     record.id = bench.store.put_run(record)
     run.write_status(**final)
     return record
+
+
+def _evaluate(plan: RunPlan, bench: Execution, run: RunDir, images: dict, samples, data, size: int, label: str):
+    """Write the images as a model's into the run folder and measure them as a trained row's."""
+    spec, cfg = plan.dataset, plan.config
+    generate_images(FolderImages(images), PairDataset(samples, size), run.images, device=plan.device, dtype=None,
+                    num_classes=spec.num_classes, ignore_index=spec.ignore_index, palette=spec.palette,
+                    batch_size=cfg.eval.batch_size, reporter=bench.reporter, label=label)
+    train = bench.measure.real_split(data.train, "train", size) if plan.needs_real_train() else None
+    ctx = bench.measure.context(run.images, run, train, size, cfg.seed)
+    return compute_metrics(plan.metrics, ctx, bench.reporter)
+
+
+def is_scored(run: RunDir) -> bool:
+    try:
+        return run.read_plan().get("kind") == SCORED_KIND
+    except BenchError:
+        return False
+
+
+def measure_again(run: RunDir, layers: Layers, reporter: Reporter, plugins=None) -> RunRecord:
+    """`bench evaluate` of a scored row: its images (kept in the run folder at the evaluation side)
+    measured again under the stored settings with the user's ``--set`` on top; the metrics measured
+    now replace the same metrics of its stored record."""
+    stored = run.read_plan()
+    label, dataset = stored["label"], stored["dataset"]
+    tables: dict[str, dict] = {dataset: stored.get("dataset_options", {}), **stored.get("metrics", {})}
+    if stored.get("segmenter"):
+        tables[stored["segmenter"]["name"]] = stored["segmenter"].get("options", {})
+    for key, table in layers.plugins.items():
+        tables[key] = merge(tables.get(key, {}), table)
+    run_keys = overlay_run(stored["run"], layers.run)
+    run_keys.update(dataset=dataset, models=[label])
+    plan = score_plan(Layers(str(run_keys.get("profile", "quick")), run_keys, tables), plugins)
+    bench = Execution(plan, reporter)
+    data = bench.load_dataset()
+    samples = bench.test_samples(data)
+    files = image_files(run.images.fake, "the run folder's images/fake")
+    match_stems(files, [s.stem for s in samples], [s.stem for s in data.test], run.images.fake, dataset)
+    images, _ = read_images(files, [s.stem for s in samples], stored["image_size"], resize=False)
+    metrics = _evaluate(plan, bench, run, images, samples, data, stored["image_size"], label)
+    existing = bench.store.find_by_run_dir(str(run.root))
+    if existing is None or existing.id is None:
+        raise BenchError(f"{run.root}: its row is not in the results store {bench.store.path}; score the images "
+                         f"again with `bench score --dataset {dataset} --images DIR --label \"{label}\"`")
+    existing.metrics = bench.store.merge_metrics(existing.id, metrics)
+    return existing

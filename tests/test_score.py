@@ -150,7 +150,24 @@ def test_two_folders_of_paired_metrics_pair_files_by_stem(trained, tmp_path, cap
     folder = benchmark.score(real=images.real, fake=images.fake, metrics="psnr", output_root=tmp_path / "out")
     assert folder.metrics["PSNR"].value == pytest.approx(model.metrics["PSNR"].value, rel=1e-12)
     (real / sorted(p.name for p in real.iterdir())[0]).unlink()
-    code = cli.main(["score", "--real", str(real), "--fake", str(images.fake), "--metrics", "psnr", "-q"])
+    out_root = ["--output-root", str(tmp_path / "out"), "-q"]
+    code = cli.main(["score", "--real", str(real), "--fake", str(images.fake), "--metrics", "psnr", *out_root])
     assert "no image for 1 stem(s)" in one_error_line(code, capsys.readouterr().err)
-    code = cli.main(["score", "--real", str(real), "--fake", str(images.fake), "--metrics", "miou", "-q"])
+    code = cli.main(["score", "--real", str(real), "--fake", str(images.fake), "--metrics", "miou", *out_root])
     assert "needs the dataset's label maps" in one_error_line(code, capsys.readouterr().err)
+
+
+def test_bench_evaluate_measures_a_scored_rows_images_again(trained, tmp_path, capsys):
+    root, model = trained
+    images = RunDir(Path(model.run_dir)).images
+    record = benchmark.score(copy_folder(images.fake, tmp_path / "again"), label="again", **keys(root))
+    run = RunDir(Path(record.run_dir))
+    for path in run.images.fake.glob("*.png"):  # now the folder holds the real photos
+        shutil.copy(run.images.real / path.name, path)
+    code = cli.main(["evaluate", str(run.root), "--set", 'eval.metrics=["psnr"]', "-q"])
+    assert code == 0, capsys.readouterr().err
+    (stored,) = [r for r in benchmark.leaderboard("synthetic-facades", output_root=root / "out").shown
+                 if r.label == "again"]
+    assert stored.metrics["PSNR"].value == pytest.approx(80.0, abs=1e-9)  # measured again
+    assert stored.metrics["SSIM"].value == record.metrics["SSIM"].value  # not asked for: kept
+    assert record_from_dict(run.read_record()["record"]).metrics["PSNR"].value == stored.metrics["PSNR"].value
