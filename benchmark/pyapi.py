@@ -91,13 +91,14 @@ def score(images: str | Path | None = None, *, dataset: str | None = None, label
     if dataset is None or images is None:
         raise ConfigError("score: pass --dataset D --images DIR --label NAME (a leaderboard row), "
                           "or --real DIR --fake DIR (two folders)")
-    from benchmark.score_images import ScoreRequest, check_label, score_images, score_plan
+    from benchmark.score_images import ScoreRequest, check_label, published_numbers, score_images, score_plan
 
     name = check_label(label, plugins)
     layers = _layers(config, tables, {"models": [name], "dataset": dataset, "profile": profile,
                                       "metrics": metrics, **keys})
     plan = score_plan(layers, plugins)
-    record = score_images(plan, ScoreRequest(Path(images), name, resize), _reporter(quiet))
+    request = ScoreRequest(Path(images), name, resize, published_numbers(name, plan.dataset.name, plugins))
+    record = score_images(plan, request, _reporter(quiet))
     publish_files(plan.config.output_root, plan.dataset.name)
     return record
 

@@ -163,6 +163,20 @@ class ScoreRequest:
     images: Path
     label: str
     resize: bool = False
+    #: the paper's numbers when the label names a published checkpoint (``MODEL@TAG``) of this dataset
+    published: dict | None = None
+
+
+def published_numbers(label: str, dataset: str, plugins: registry.Plugins) -> dict | None:
+    """The zoo entry's reported numbers when ``label`` names one (the images were generated with
+    that checkpoint by the official code), to show "published" beside "measured"."""
+    if label not in plugins.zoo:
+        return None
+    entry = plugins.zoo.get(label)
+    if entry.dataset != dataset:
+        raise ConfigError(f"--label {label!r} names the published checkpoint for {entry.dataset}, not {dataset}; "
+                          f"pass --dataset {entry.dataset} or another label")
+    return {"paper": entry.paper, "values": dict(entry.reported)}
 
 
 def score_images(plan: RunPlan, request: ScoreRequest, reporter: Reporter) -> RunRecord:
@@ -192,7 +206,7 @@ def _measure(plan: RunPlan, bench: Execution, run: RunDir, request: ScoreRequest
         "kind": SCORED_KIND, "label": request.label, "dataset": spec.name, "images_dir": str(request.images),
         "run": cfg.model_dump(mode="json"), "image_size": size,
         "dataset_options": plan.dataset_options.model_dump(mode="json"),
-        "resized": {"from": resized, "method": RESIZE_NOTE} if resized else None,
+        "resized": {"from": resized, "method": RESIZE_NOTE} if resized else None, "published": request.published,
         **plan.evaluation(), "device": str(plan.device), "precision": plan.precision, "versions": versions()}
     run.write_plan(conf)
     run.write_status("running")
@@ -206,6 +220,9 @@ def _measure(plan: RunPlan, bench: Execution, run: RunDir, request: ScoreRequest
     note = "images from outside bench"
     if resized:
         note += " resized from " + ", ".join(resized)
+    if request.published is not None:
+        reported = ", ".join(f"{k} {v:g}" for k, v in request.published["values"].items()) or "no numbers"
+        note += f"; published: {reported}"
     record = RunRecord(
         label=request.label, model=SCORED_MODEL, preset="-", dataset=spec.name, profile=cfg.profile,
         seed=cfg.seed, options={"images_dir": str(request.images), "resize": request.resize}, config=conf,

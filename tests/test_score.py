@@ -171,3 +171,29 @@ def test_bench_evaluate_measures_a_scored_rows_images_again(trained, tmp_path, c
     assert stored.metrics["PSNR"].value == pytest.approx(80.0, abs=1e-9)  # measured again
     assert stored.metrics["SSIM"].value == record.metrics["SSIM"].value  # not asked for: kept
     assert record_from_dict(run.read_record()["record"]).metrics["PSNR"].value == stored.metrics["PSNR"].value
+
+
+class TinyZoo:
+    """A published checkpoint of synthetic-facades, registered by a test plugin."""
+
+    @staticmethod
+    @benchmark.hookimpl
+    def register_zoo(register):
+        spec = benchmark.WeightSpec(name="pix2pix-tiny-paper", filename="tiny.pth", sha256=None, url=None)
+        register(benchmark.ZooEntry(model="pix2pix", tag="tiny-paper", dataset="synthetic-facades", weights=spec,
+                                    source_url="https://example.org/tiny.pth", licence="none", paper="a paper",
+                                    reported={"PSNR": 21.5, "SSIM": 0.61}))
+
+
+def test_images_of_a_published_checkpoint_show_the_papers_numbers_beside(trained, tmp_path):
+    from benchmark.registry import build
+
+    root, model = trained
+    plugins = build([TinyZoo])
+    folder = copy_folder(RunDir(Path(model.run_dir)).images.fake, tmp_path / "official")
+    record = benchmark.score(folder, label="pix2pix@tiny-paper", plugins=plugins, **keys(root))
+    assert record.note == "images from outside bench; published: PSNR 21.5, SSIM 0.61"
+    assert record.config["published"] == {"paper": "a paper", "values": {"PSNR": 21.5, "SSIM": 0.61}}
+    assert record.metrics["PSNR"].value == model.metrics["PSNR"].value  # measured: the images' own
+    with pytest.raises(benchmark.ConfigError, match="names the published checkpoint for synthetic-facades"):
+        benchmark.score(folder, label="pix2pix@tiny-paper", plugins=plugins, **{**keys(root), "dataset": "facades"})
