@@ -214,6 +214,9 @@ def _measure(plan: RunPlan, bench: Execution, run: RunDir, request: ScoreRequest
     t0 = time.perf_counter()
     try:
         metrics = _evaluate(plan, bench, run, images, samples, data, size, request.label)
+    except KeyboardInterrupt:
+        run.write_status("interrupted", reason="stopped by Ctrl-C; run the same `bench score` again")
+        raise
     except BaseException:
         run.write_status("failed", reason="stopped by an error")
         raise
