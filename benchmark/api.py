@@ -243,14 +243,24 @@ class Segmenter:
     def load(self, ctx: EvalContext, options: Options) -> "SegmenterModel":
         raise NotImplementedError
 
+    def check(self, options: Options) -> None:
+        """Raise :class:`benchmark.errors.BenchError` when ``load`` cannot work (e.g. a weight
+        file is missing); called when the run is planned, before any training."""
+
 
 class SegmenterModel:
     """A loaded segmenter: ``predict`` maps photos to class ids; ``protocol`` says what it is."""
 
     #: e.g. {"segmenter": "trained", "architecture": ..., "weights_sha256": ..., "input_size": 64}
     protocol: dict[str, Any] = {}
+    #: the classes ``predict`` returns when they are not the dataset's (None: the dataset's ids);
+    #: mIoU is then computed over these classes
+    classes: list[str] | None = None
+    #: with ``classes``: a lookup table dataset id -> class id (ids >= len(classes) are not counted)
+    target_ids: torch.Tensor | None = None
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor) -> torch.Tensor:
-        """(N,3,H,W) float photos in [0, 1] on the device -> (N,H,W) int64 class ids of the dataset."""
+        """(N,3,H,W) float photos in [0, 1] on the device -> (N,H,W) int64 class ids of the dataset
+        (of ``classes`` when set)."""
         raise NotImplementedError

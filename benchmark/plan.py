@@ -137,7 +137,9 @@ def resolve_segmenter(cfg: RunConfig, spec: Dataset, metrics, layers: Layers, pl
         raise ConfigError(unknown(f"segmenter ({where})", name, plugins.segmenters.names(),
                                   "see `bench list segmenters`; choose one with --set eval.segmenter=NAME"))
     segmenter = plugins.segmenters.get(name)
-    return ResolvedSegmenter(segmenter, validate_options(segmenter.Options, layers.plugins.get(name, {}), name))
+    options = validate_options(segmenter.Options, layers.plugins.get(name, {}), name)
+    segmenter.check(options)  # e.g. its weight file is missing: stop before any training
+    return ResolvedSegmenter(segmenter, options)
 
 
 def plan_from_run(run: RunDir, layers: Layers, plugins: registry.Plugins | None = None) -> RunPlan:

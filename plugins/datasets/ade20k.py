@@ -69,7 +69,7 @@ class Ade20k(Dataset):
                "owners, see the MIT CSAIL ADE20K page)")
     citation = CITATION
     Options = Ade20kOptions
-    default_segmenter = "trained"
+    default_segmenter = "upernet-101"  # the standard one; needs its published weights
 
     def card(self):
         return {**super().card(), "download": [ARCHIVE], "notes": (

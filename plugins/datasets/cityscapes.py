@@ -66,7 +66,7 @@ class Cityscapes(Dataset):
                "cite the paper")
     citation = CITATION
     Options = CityscapesOptions
-    default_segmenter = "trained"
+    default_segmenter = "drn-d-105"  # the standard one; needs its published weights
 
     def card(self):
         return {**super().card(), "download": list(ARCHIVES), "notes": (

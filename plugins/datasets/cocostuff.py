@@ -61,7 +61,7 @@ class CocoStuff(Dataset):
                "owners' licences (COCO terms of use)")
     citation = CITATION
     Options = CocoStuffOptions
-    default_segmenter = "trained"
+    default_segmenter = "deeplabv2-cocostuff"  # the standard one; needs its published weights
 
     def card(self):
         return {**super().card(), "download": list(self.downloads), "notes": (

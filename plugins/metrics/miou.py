@@ -14,11 +14,16 @@ label map the image was generated from. Definitions (see
 
 The segmenter is ``eval.segmenter`` or the dataset's default (``trained`` for
 facades and faces: a U-Net bench trains on the real training photos;
-``deeplabv3-voc`` for PASCAL VOC); its options come from its own table
+``deeplabv3-voc`` for PASCAL VOC; the standard segmenters of semantic image
+synthesis papers for the others: ``drn-d-105`` for Cityscapes, ``upernet-101``
+for ADE20K, ``deeplabv2-cocostuff`` for COCO-Stuff, each with its published
+weights and evaluation, which stop the run before training when missing); its options come from its own table
 (``--set trained.steps=800``). It reads the images at its own input size
 (``trained``: the evaluation resolution unless ``trained.input_size`` is set;
 ``deeplabv3-voc``: 520x520), and its logits are resized bilinearly to the label
-maps, which stay at the evaluation resolution. The protocol records the
+maps, which stay at the evaluation resolution. A segmenter whose classes are not the
+dataset's (``drn-d-105``: the 19 Cityscapes train ids) maps the label maps to them
+(other ids are not counted) and mIoU is the mean over its classes. The protocol records the
 segmenter, its weights' checksum and the same scores on the real test photos
 (``real_miou``, ``real_pixel_acc``): the ceiling, also shown as the "real
 images" row. Per-class IoU and the confusion matrix go to the run folder's ``miou.json``.
@@ -51,7 +56,11 @@ def load_segmenter(ctx: EvalContext):
 
 def confusion_of(model, image_dir: Path, label_dir: Path, stems: list[str], ctx: EvalContext) -> torch.Tensor:
     """The confusion matrix of ``model`` on ``image_dir/STEM.png`` against ``label_dir/STEM.png``."""
-    n = ctx.num_classes
+    n, ignore, table = ctx.num_classes, ctx.ignore_index, getattr(model, "target_ids", None)
+    if getattr(model, "classes", None):  # the segmenter's own classes (e.g. Cityscapes' 19 train ids)
+        n = len(model.classes)
+    if table is not None:
+        ignore = None  # the table sends ignored ids outside 0..n-1
     cm = torch.zeros(n, n, dtype=torch.int64)
     for i in range(0, len(stems), ctx.batch_size):
         chunk = stems[i:i + ctx.batch_size]
@@ -61,7 +70,9 @@ def confusion_of(model, image_dir: Path, label_dir: Path, stems: list[str], ctx:
         if pred.shape != target.shape:
             raise BenchError(f"segmenter {ctx.segmenter.name!r} predicted maps of shape {tuple(pred.shape)} for labels "
                              f"{tuple(target.shape)}; a segmenter must predict at the label maps' size")
-        cm += confusion(target, pred, n, ctx.ignore_index)
+        if table is not None:  # dataset ids -> the segmenter's classes; unmapped ids fall outside 0..n-1
+            target = table.cpu()[target.clamp(0, len(table) - 1)]
+        cm += confusion(target, pred, n, ignore)
     return cm
 
 
@@ -93,7 +104,7 @@ class MIoU(Metric):
         if ctx.ignore_index is not None:
             protocol["ignored_label"] = ctx.ignore_index
         if ctx.run is not None:
-            detail = {"classes": list(ctx.class_names), "iou": result["iou"], "confusion": cm.tolist(),
+            detail = {"classes": list(getattr(model, "classes", None) or ctx.class_names), "iou": result["iou"], "confusion": cm.tolist(),
                       "real_iou": ceiling["iou"], **protocol}
             write_json(ctx.run.side_file("miou.json"), detail, indent=1)
         notes = {}
