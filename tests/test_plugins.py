@@ -16,7 +16,7 @@ BUILT_INS = {
     "models": {"spade", "face-spade", "pix2pix", "label-cgan", "spade-pis"},
     "metrics": {"fid", "kid", "is", "psnr", "ssim", "uqi", "vif", "miou", "classifier"},
     "datasets": {"synthetic-facades", "facades", "folder", "voc2012", "celebamask-hq"},
-    "segmenters": {"trained", "deeplabv3-voc"},
+    "segmenters": {"trained", "deeplabv3-voc", "drn-d-105", "upernet-101", "deeplabv2-cocostuff"},
 }
 
 
