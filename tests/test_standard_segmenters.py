@@ -213,3 +213,30 @@ def test_bench_list_segmenters_lists_the_three(capsys):
     out = capsys.readouterr().out
     for name in SEGMENTERS:
         assert name in out
+
+
+def test_upernet_decoder_follows_the_published_order_on_narrow_widths():
+    """The published UPerNet upsamples each pooled map before its 1x1 conv, then runs the FPN
+    top-down; written out here with plain ops on a narrow stand-in (widths 8/4, 5 classes)."""
+    torch.manual_seed(0)
+    dec = upernet.Decoder(num_classes=5, fc_dim=8, fpn_dim=4, inplanes=(2, 3, 4, 8)).eval()
+    for m in dec.modules():  # non-trivial BatchNorm statistics
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1), m.running_var.uniform_(0.5, 2), m.weight.data.uniform_(0.5, 2)
+    feats = [torch.randn(1, c, s, s) for c, s in ((2, 16), (3, 8), (4, 4), (8, 3))]
+
+    def cbr(seq, x):  # conv, BN, ReLU of a Sequential
+        return torch.relu(seq[1](seq[0](x)))
+
+    with torch.no_grad():
+        top = feats[-1]
+        ppm = [cbr(conv, F.interpolate(F.adaptive_avg_pool2d(top, s), size=(3, 3), mode="bilinear"))
+               for s, conv in zip((1, 2, 3, 6), dec.ppm_conv)]
+        f = cbr(dec.ppm_last_conv, torch.cat([top, *ppm], 1))
+        outs = [f]
+        for i in (2, 1, 0):
+            f = cbr(dec.fpn_in[i], feats[i]) + F.interpolate(f, size=feats[i].shape[-2:], mode="bilinear")
+            outs.insert(0, cbr(dec.fpn_out[i][0], f))
+        fused = torch.cat([F.interpolate(o, size=(16, 16), mode="bilinear") for o in outs], 1)
+        expected = dec.conv_last[1](cbr(dec.conv_last[0], fused))
+        assert torch.allclose(dec(feats), expected, atol=1e-5)

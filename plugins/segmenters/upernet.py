@@ -8,8 +8,8 @@ SPADE and its successors score ADE20K with the scene-parsing benchmark's release
   ``conv2`` 64->64, ``conv3`` 64->128, each with ``bn1``..``bn3``, then a 3x3 max pool),
   ``layer1``..``layer4`` of 3, 4, 23, 3 bottlenecks (stride on the 3x3 conv, projection
   ``downsample.0``/``.1``), not dilated; its four stage outputs feed the decoder;
-- decoder (UPerNet, ``fc_dim`` 2048, ``fpn_dim`` 512): ``ppm_conv.i`` 1x1 conv 2048->512 + BN after
-  adaptive pools of 1, 2, 3, 6; ``ppm_last_conv`` 3x3 (2048+4*512)->512 + BN; ``fpn_in.i`` 1x1
+- decoder (UPerNet, ``fc_dim`` 2048, ``fpn_dim`` 512): ``ppm_conv.i`` 1x1 conv 2048->512 + BN on
+  adaptive pools of 1, 2, 3, 6 upsampled (bilinear) to the last stage's size; ``ppm_last_conv`` 3x3 (2048+4*512)->512 + BN; ``fpn_in.i`` 1x1
   256/512/1024->512 + BN; ``fpn_out.i.0`` 3x3 512->512 + BN; ``conv_last.0`` 3x3 2048->512 + BN and
   ``conv_last.1`` 1x1 512->150 with bias.
 
@@ -105,7 +105,8 @@ class Decoder(nn.Module):
     def forward(self, feats):
         top = feats[-1]
         size = top.shape[-2:]
-        pooled = [F.interpolate(conv(F.adaptive_avg_pool2d(top, s)), size=size, mode="bilinear", align_corners=False)
+        # as published: each pooled map is upsampled first, then convolved
+        pooled = [conv(F.interpolate(F.adaptive_avg_pool2d(top, s), size=size, mode="bilinear", align_corners=False))
                   for s, conv in zip(self.pool_scales, self.ppm_conv)]
         f = self.ppm_last_conv(torch.cat([top, *pooled], 1))
         pyramid = [f]
