@@ -73,7 +73,11 @@ class RunConfig(Options):
     steps: int | None = Field(None, ge=1, description="training steps (overrides epochs)")
     epochs: int | None = Field(None, ge=1, description="training epochs")
     batch_size: int | None = Field(None, ge=1, description="training batch size (default: the model's)")
-    image_size: int | None = Field(None, ge=16, le=2048, description="training and evaluation side in pixels")
+    image_size: int | None = Field(None, ge=16, le=2048, description="training and evaluation height in pixels "
+                                   "(the width is image_size * aspect_ratio)")
+    aspect_ratio: float | None = Field(None, gt=0.125, le=8, description="width / height of the training and "
+                                       "evaluation images, SPADE's meaning (default: the dataset's, e.g. "
+                                       "cityscapes 2.0: 512x256 at image_size 256)")
     data_root: Path = Field(Path("datasets"), description="where datasets are stored")
     output_root: Path = Field(Path("results"), description="where runs, the store and leaderboards go")
     checkpoint_every: int = Field(250, ge=1, description="steps between checkpoints")

@@ -85,7 +85,7 @@ class Execution:
         data = self.load_dataset()
         records = [self.run_model(row, start, data, train_only) for row, start in zip(rows, starts)]
         if not train_only and self.plan.config.eval.reference_row and self.plan.needs_real_train():
-            sizes = sorted({self.plan.image_size(row) for row, r in zip(rows, records) if r.status == "ok"})
+            sizes = sorted({self.plan.size(row) for row, r in zip(rows, records) if r.status == "ok"})
             for size in sizes:
                 self.measure.reference_row(data.train, self.test_samples(data), size)
         return records
@@ -236,7 +236,7 @@ class Execution:
     def build(self, row: ModelRun) -> Trainable:
         """The row's model, seeded, on its device, with its optimisers: the one place they are set."""
         seed_everything(row.run.seed)
-        model = row.plugin.build(row.options, self.plan.dataset.num_classes, self.plan.image_size(row))
+        model = row.plugin.build(row.options, self.plan.dataset.num_classes, self.plan.model_size(row))
         model.to(self.plan.device)
         model.optimizers = model.configure_optimizers()
         return model
@@ -244,8 +244,8 @@ class Execution:
     def train(self, row: ModelRun, data: DatasetSplits, run: RunDir, resume_from: Path | None):
         plan, spec = self.plan, self.plan.dataset
         model = self.build(row)
-        size = plan.image_size(row)
-        transform = row.plugin.train_transform(row.options, size)
+        size = plan.size(row)
+        transform = row.plugin.train_transform(row.options, plan.model_size(row))
         fill = spec.ignore_index if spec.ignore_index is not None else 0
         train_set = PairDataset(data.train, size, transform, seed=row.run.seed, fill_label=fill)
         sample_set = PairDataset(data.test[:4], size)
@@ -266,7 +266,7 @@ class Execution:
         return data.test[:limit] if limit else data.test
 
     def evaluate_model(self, model: Trainable, row: ModelRun, data: DatasetSplits, run: RunDir):
-        spec, size = self.plan.dataset, self.plan.image_size(row)
+        spec, size = self.plan.dataset, self.plan.size(row)
         test_set = PairDataset(self.test_samples(data), size)
         generate_images(model, test_set, run.images, device=self.plan.device, dtype=self.plan.dtype,
                         num_classes=spec.num_classes, ignore_index=spec.ignore_index, palette=spec.palette,
