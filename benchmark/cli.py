@@ -42,7 +42,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--steps", type=int, help="training steps (default: the model's for the profile)")
     g.add_argument("--epochs", type=int, help="training epochs, instead of steps")
     g.add_argument("--batch-size", type=int, dest="batch_size", help="training batch size")
-    g.add_argument("--image-size", type=int, dest="image_size", help="training and evaluation side in pixels")
+    g.add_argument("--image-size", type=int, dest="image_size",
+                   help="training and evaluation height in pixels (the width is image_size * aspect_ratio)")
     g.add_argument("--data-root", type=Path, dest="data_root", help="dataset folder (default: datasets)")
     g.add_argument("--output-root", type=Path, dest="output_root", help="output folder (default: results)")
     g.add_argument("--skip-bad", action="store_true", default=None, dest="skip_bad",
