@@ -189,15 +189,15 @@ class Trainable(torch.nn.Module):
 
     def before_training(self, split, ctx: SetupContext) -> None:
         """Called once before the first ``train_step`` with the training split (a
-        :class:`benchmark.transforms.PairDataset`: ``photos`` uint8 (N,3,L,L) at the load size,
-        ``labels``, ``stems``), e.g. to fit fixed parts of the model on it or load them from a
+        :class:`benchmark.transforms.PairDataset`: ``photos`` uint8 (N,3,LH,LW) at the load size,
+        ``labels``, ``instances`` (or None), ``stems``), e.g. to fit fixed parts of the model on it or load them from a
         cache under ``ctx.cache_dir``. Not called for ``--checkpoint``; on ``--resume`` it runs
         before the checkpoint is restored. Default: nothing."""
 
     def before_generation(self, split) -> None:
         """Called once before the test split is generated, with that split (a
-        :class:`benchmark.transforms.PairDataset`: ``photos`` uint8 (N,3,S,S), ``labels``
-        (N,S,S), ``stems``), e.g. to pick style images from it. Default: nothing."""
+        :class:`benchmark.transforms.PairDataset`: ``photos`` uint8 (N,3,H,W), ``labels``
+        (N,H,W), ``stems``), e.g. to pick style images from it. Default: nothing."""
 
     def generation_metrics(self) -> dict[str, Any]:
         """Numbers the model measured itself while generating the test split (stage timings,
