@@ -37,6 +37,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--metrics", help="comma-separated metric plugins (default: all)")
     g = p.add_argument_group("how to run")
     g.add_argument("--seed", type=int, help="seed for Python, NumPy, torch and the data order (default 0)")
+    g.add_argument("--seeds", help="train each row once per seed: N (seeds 0..N-1) or a list, e.g. 0,1,2; "
+                                   "finished (row, seed) runs are reused; cells show mean ± std (n)")
     g.add_argument("--device", help="auto (default), cpu, mps, cuda, cuda:N")
     g.add_argument("--precision", help="auto (bf16 on CUDA, fp32 elsewhere), fp32, bf16, fp16")
     g.add_argument("--steps", type=int, help="training steps (default: the model's for the profile)")
@@ -57,7 +59,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 def layers_from(args):
     from benchmark.config import Layers, load_toml, parse_set
 
-    flags = {k: getattr(args, k, None) for k in ("dataset", "profile", "seed", "device", "precision", "steps",
+    flags = {k: getattr(args, k, None) for k in ("dataset", "profile", "seed", "seeds", "device", "precision", "steps",
                                                  "epochs", "batch_size", "image_size", "data_root",
                                                  "output_root", "skip_bad")}
     if getattr(args, "models", None):
