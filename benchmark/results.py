@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from benchmark.errors import BenchError
-from benchmark.records import MetricValue, RunRecord, row_key, utc_now
+from benchmark.aggregate import seed_groups
+from benchmark.records import MetricValue, RunRecord, newest_key, utc_now
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_S = 30.0
@@ -143,15 +144,11 @@ class ResultsStore:
         return self._select(f"{where} ORDER BY created DESC, id DESC", args)
 
     def latest(self, dataset: str | None = None) -> list[RunRecord]:
-        """The newest successful run of every row (see :func:`row_key`), newest first."""
-        seen: set[tuple] = set()
-        chosen = []
-        for record in self.runs(dataset=dataset, status="ok"):
-            key = row_key(record)
-            if key not in seen:
-                seen.add(key)
-                chosen.append(record)
-        return chosen
+        """What the leaderboard shows, newest first: the newest successful run of every row (see
+        :func:`row_key`) and, beside it, the newest run of each other seed of that row trained
+        with the same config (see :mod:`benchmark.aggregate`)."""
+        groups = seed_groups(self.runs(dataset=dataset, status="ok"))
+        return sorted((r for group in groups.values() for r in group), key=newest_key, reverse=True)
 
     def find_by_run_dir(self, run_dir: str) -> RunRecord | None:
         """The newest run written to ``run_dir``, or None."""
