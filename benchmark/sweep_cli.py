@@ -8,9 +8,10 @@ from pathlib import Path
 from benchmark.errors import ConfigError
 
 
-def add_executor_options(p: argparse.ArgumentParser) -> None:
-    from benchmark.executors import EXECUTORS
+EXECUTORS = ("inline", "local", "slurm", "submitit-local")  # as benchmark.executors.SweepOptions
 
+
+def add_executor_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("sweeps (one job per row and seed; see `bench status`)")
     g.add_argument("--executor", choices=EXECUTORS,
                    help="inline: in this process (default); local: one child process per (row, seed); "

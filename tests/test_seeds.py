@@ -16,7 +16,7 @@ from benchmark.aggregate import seed_groups
 from benchmark.report.console import plain_text
 from benchmark.report.leaderboard import build_leaderboard
 from benchmark.seeds import normalize_seeds, parse_seeds
-from benchmark.testing import TINY_DATA, one_error_line, run_cli
+from benchmark.testing import TINY_DATA, one_error_line
 from tests.test_report import record
 
 
@@ -119,16 +119,15 @@ def test_seeds_run_then_more_seeds_trains_only_the_missing_one(tmp_path, capsys)
     from benchmark.cli import main
 
     args = ["run", "--models", "pix2pix,pix2pix+kl", "--dataset", "synthetic-facades", "--profile", "smoke",
-            "--steps", "2", "--metrics", "psnr,ssim", *TINY_DATA, "--data-root", tmp_path / "data",
-            "--output-root", tmp_path / "out"]
-    first = run_cli(*args, "--seeds", "2")
-    assert first.returncode == 0, first.stderr
-    assert "± " in first.stdout and "(n=2)" in first.stdout
-    second = run_cli(*args, "--seeds", "3")
-    assert second.returncode == 0, second.stderr
-    reused = [ln for ln in second.stderr.splitlines() if "reusing the finished run" in ln]
-    assert len(reused) == 4, second.stderr  # seeds 0 and 1 of both rows
-    assert second.stderr.count("train pix2pix: 2/2") == 1 and second.stderr.count("train pix2pix+kl: 2/2") == 1
+            "--steps", "2", "--metrics", "psnr,ssim", *TINY_DATA, "--data-root", str(tmp_path / "data"),
+            "--output-root", str(tmp_path / "out")]
+    assert main([*args, "--seeds", "2"]) == 0
+    first = capsys.readouterr()
+    assert "± " in first.out and "(n=2)" in first.out
+    assert main([*args, "--seeds", "3"]) == 0
+    second = capsys.readouterr()
+    assert second.err.replace("\n", " ").count("reusing the finished run") == 4, second.err  # seeds 0, 1 of 2 rows
+    assert second.err.count("train pix2pix: 2/2") == 1 and second.err.count("train pix2pix+kl: 2/2") == 1
     runs_made = sorted((tmp_path / "out" / "runs").glob("*-pix2pix*"))
     assert len(runs_made) == 6  # every (row, seed) once, none trained twice
     data = json.loads((tmp_path / "out" / "synthetic-facades" / "leaderboard.json").read_text())
