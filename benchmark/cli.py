@@ -131,6 +131,9 @@ def cmd_report(args) -> int:
     if not store_path.exists():
         raise BenchError(f"{store_path}: no results yet; run `bench run` first or pass --output-root")
     store = ResultsStore(store_path)
+    if not store.datasets():
+        raise BenchError(f"{store_path}: no finished runs yet; wait for `bench run` to finish a row, "
+                         f"or pass the --output-root of another run")
     datasets = [args.dataset] if args.dataset else store.datasets()
     if args.dataset and args.dataset not in store.datasets():
         from benchmark.names import unknown

@@ -9,6 +9,8 @@ from typing import Iterable
 def closest_first(name: str, choices: Iterable[str]) -> list[str]:
     """All choices, the ones most similar to ``name`` first."""
     choices = sorted(set(choices))
+    if not choices:
+        return []
     close = difflib.get_close_matches(name, choices, n=len(choices), cutoff=0.0)
     return close + [c for c in choices if c not in close]
 

@@ -316,3 +316,14 @@ def test_print_console_does_not_parse_markup_in_labels():
     report.print_console([record("[bold]x", 1.0, None, run_id=1)], console)
     text = console.export_text()
     assert "[bold]x" in text and "needs 2048 images" in text
+
+
+def test_report_of_a_store_without_finished_runs_is_one_line(tmp_path):
+    from benchmark.names import closest_first
+    from benchmark.results import ResultsStore
+    from benchmark.testing import one_error_line, run_cli
+
+    assert closest_first("x", []) == []
+    ResultsStore(tmp_path / "bench.sqlite")  # created by a run that has not finished a row yet
+    line = one_error_line(run_cli("report", "--dataset", "synthetic-facades", "--output-root", tmp_path))
+    assert str(tmp_path / "bench.sqlite") in line and "no finished runs yet" in line, line
