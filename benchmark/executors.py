@@ -27,7 +27,7 @@ from pydantic import Field, ValidationError
 
 from benchmark.api import Options
 from benchmark.config import Layers, explain
-from benchmark.errors import ConfigError
+from benchmark.errors import BenchError, ConfigError
 from benchmark.progress import Reporter
 from benchmark.records import RunRecord
 from benchmark.results import ResultsStore
@@ -189,7 +189,7 @@ class Submitit:
         ex = self.submitit.AutoExecutor(folder=folder, cluster=cluster)
         params = {"timeout_min": o.timeout_min, "name": "bench"}
         if cluster == "slurm":
-            params.update(slurm_array_parallelism=o.max_parallel, gpus_per_node=o.gpus_per_job,
+            params.update(slurm_array_parallelism=o.max_parallel, gpus_per_node=o.gpus_per_job or None,
                           cpus_per_task=o.cpus_per_job, slurm_partition=o.slurm_partition)
         ex.update_parameters(**{k: v for k, v in params.items() if v is not None})
         return ex
@@ -200,9 +200,14 @@ class Submitit:
         self.reporter.log(f"{job.name}: submitted (job {handle.job_id}) for {job.run.root}")
 
     def _slurm(self, jobs: list[Job]) -> list[tuple[Job, object]]:
-        ex = self._executor("slurm", self.log_root / "%A_%a")
-        with ex.batch():
-            handles = [ex.submit(JobEntry(), str(job.run.root)) for job in jobs]
+        ex = self._executor("slurm", self.log_root / "%j")
+        try:
+            with ex.batch():
+                handles = [ex.submit(JobEntry(), str(job.run.root)) for job in jobs]
+        except Exception as exc:  # sbatch refused (no Slurm, a bad partition, ...): one line, no traceback
+            text = " ".join(str(exc).split())[:300]
+            raise BenchError(f"--executor slurm: submitting {len(jobs)} job(s) failed ({text}); "
+                             f"check `sinfo` and --slurm-partition") from None
         for job, handle in zip(jobs, handles):
             self._note(job, handle)
         return list(zip(jobs, handles))

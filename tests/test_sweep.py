@@ -171,3 +171,36 @@ def test_sixteen_concurrent_writers_lose_and_duplicate_nothing(tmp_path):
     expected = {str(tmp_path / "runs" / f"w{i:02d}-{j:02d}") for i in range(16) for j in range(25)}
     assert len(dirs) == 400 and set(dirs) == expected  # 400/400 present, none twice
     assert metric_rows == 800  # PSNR and FID of each, no orphans
+
+
+def _slurm_ready() -> str | None:
+    """None when a single-node Slurm runs here (started by scripts/slurm-single-node.sh), else why not."""
+    script = Path(__file__).parent.parent / "scripts" / "slurm-single-node.sh"
+    if os.name != "posix" or os.geteuid() != 0:
+        return "needs root on Linux to start Slurm"
+    try:
+        started = subprocess.run(["bash", str(script), "start"], capture_output=True, text=True, timeout=90)
+    except subprocess.TimeoutExpired:
+        return "Slurm did not start within 90 s"
+    return None if started.returncode == 0 else (started.stderr.strip() or started.stdout.strip())
+
+
+@pytest.mark.slow
+def test_a_real_single_node_slurm_runs_the_sweep(tmp_path):
+    pytest.importorskip("submitit")
+    reason = _slurm_ready()
+    if reason:
+        print(f"skipped: {reason}")
+        pytest.skip(reason)
+    result = run_cli(*sweep_args(tmp_path, "--models", "pix2pix,pix2pix+kl", "--steps", "1", "--seeds", "2",
+                                 "--executor", "slurm", "--max-parallel", "2", "--cpus-per-job", "1",
+                                 "--timeout-min", "10"), timeout=600)
+    assert result.returncode == 0, result.stderr
+    jobs = jobs_of(tmp_path / "out")
+    assert len(jobs) == 4
+    for job in jobs:
+        (sub,) = job["submissions"]
+        assert sub["executor"] == "slurm" and "_" in sub["job_id"]  # an array task: JOBID_INDEX
+        assert Path(sub["stdout"]).is_file()
+    data = json.loads((tmp_path / "out" / "synthetic-facades" / "leaderboard.json").read_text())
+    assert sorted((r["label"], r["n"]) for r in data["tables"][0]["rows"]) == [("pix2pix", 2), ("pix2pix+kl", 2)]
