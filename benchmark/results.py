@@ -20,7 +20,7 @@ from benchmark.errors import BenchError
 from benchmark.aggregate import seed_groups
 from benchmark.records import MetricValue, RunRecord, newest_key, utc_now
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: metrics.ci (a bootstrap interval); a version-1 file gains the column
 BUSY_TIMEOUT_S = 30.0
 _IDS_PER_QUERY = 500  # well below SQLite's limit on bound parameters
 
@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS metrics (
     direction TEXT NOT NULL,
     protocol TEXT NOT NULL,
     note TEXT NOT NULL,
+    ci TEXT,
     PRIMARY KEY (run_id, name)
 );
 """
@@ -174,6 +175,8 @@ class ResultsStore:
                 conn.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
         with self._write() as conn:
             _run_script(conn, _SCHEMA)
+            if "ci" not in {row[1] for row in conn.execute("PRAGMA table_info(metrics)")}:
+                conn.execute("ALTER TABLE metrics ADD COLUMN ci TEXT")  # a version-1 store
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextlib.contextmanager
@@ -277,10 +280,11 @@ def _insert_metrics(conn: sqlite3.Connection, run_id: int, metrics: dict[str, Me
     rows = []
     for position, (name, m) in enumerate(metrics.items()):
         value, note = _storable(m)
-        rows.append((run_id, position, name, value, m.direction, _to_json(m.protocol), note))
+        ci = None if m.ci is None else _to_json(list(m.ci))
+        rows.append((run_id, position, name, value, m.direction, _to_json(m.protocol), note, ci))
     conn.executemany(
-        "INSERT INTO metrics (run_id, position, name, value, direction, protocol, note) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO metrics (run_id, position, name, value, direction, protocol, note, ci) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
 
@@ -300,10 +304,11 @@ def _load_metrics(conn: sqlite3.Connection, run_ids: list[int]) -> dict[int, dic
     for start in range(0, len(run_ids), _IDS_PER_QUERY):
         chunk = run_ids[start:start + _IDS_PER_QUERY]
         rows = conn.execute(
-            "SELECT run_id, name, value, direction, protocol, note FROM metrics "
+            "SELECT run_id, name, value, direction, protocol, note, ci FROM metrics "
             f"WHERE run_id IN ({', '.join('?' for _ in chunk)}) ORDER BY run_id, position",
             chunk,
         ).fetchall()
-        for run_id, name, value, direction, protocol, note in rows:
-            out[run_id][name] = MetricValue(value, direction, json.loads(protocol), note)
+        for run_id, name, value, direction, protocol, note, ci in rows:
+            out[run_id][name] = MetricValue(value, direction, json.loads(protocol), note,
+                                            None if ci is None else json.loads(ci))
     return out

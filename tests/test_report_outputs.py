@@ -113,7 +113,7 @@ def test_json_schema_uses_metric_names_with_version_and_time(three):
     assert set(data) == {"schema_version", "generated", "title", "note", "tables", "failed"}
     row = data["tables"][0]["rows"][0]
     assert set(row) == {"label", "name", "model", "input", "reference", "profile", "seed", "run", "run_dir",
-                        "values", "best", "notes", "n", "seeds", "runs", "run_dirs", "std", "per_seed", "tied"}
+                        "values", "best", "notes", "n", "seeds", "runs", "run_dirs", "std", "per_seed", "tied", "ci"}
     assert set(row["values"]) == {"PSNR", "FID"}
     assert not any("↑" in key or "↓" in key for key in json.dumps(data["tables"][0]["rows"]))
 

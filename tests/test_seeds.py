@@ -135,6 +135,8 @@ def test_seeds_run_then_more_seeds_trains_only_the_missing_one(tmp_path, capsys)
     assert {label: (row["n"], row["seeds"]) for label, row in rows.items()} == {
         "pix2pix": (3, [0, 1, 2]), "pix2pix+kl": (3, [0, 1, 2])}
     assert all(len(row["per_seed"]["PSNR"]) == 3 and row["std"]["PSNR"] > 0 for row in rows.values())
+    for row in rows.values():  # each seed's 95% bootstrap interval over the 8 test images holds its mean
+        assert all(lo < v < hi for (lo, hi), v in zip(row["ci"]["SSIM"], row["per_seed"]["SSIM"]))
     for fmt, mark in (("md", "(n=3)"), ("tex", "(n=3)"), ("html", "(n=3)"), ("csv", "PSNR per seed")):
         assert main(["report", "--format", fmt, "--output-root", str(tmp_path / "out")]) == 0
         assert mark in capsys.readouterr().out, fmt

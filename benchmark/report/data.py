@@ -63,6 +63,7 @@ def _row(board: Board, record: RunRecord) -> dict:
     values: dict[str, float | None] = {}
     std: dict[str, float | None] = {}
     per_seed: dict[str, list[float | None]] = {}
+    ci: dict[str, list[list[float] | None]] = {}
     best, tied, notes = [], [], {}
     group = board.group(record)
     for metric, cell in zip(board.metrics, board.cells(record)):
@@ -70,6 +71,7 @@ def _row(board: Board, record: RunRecord) -> dict:
         values[metric] = cell.value if finite else None
         std[metric] = cell.stats.std if cell.stats else None
         per_seed[metric] = list(cell.stats.values) if cell.stats else [None] * len(group)
+        ci[metric] = [_ci(r, metric) for r in group]
         if cell.best:
             best.append(metric)
         if cell.tied:
@@ -82,7 +84,13 @@ def _row(board: Board, record: RunRecord) -> dict:
         "run_dir": record.run_dir, "values": values, "best": best, "notes": notes,
         "n": len(group), "seeds": [r.seed for r in group], "runs": [r.id for r in group],
         "run_dirs": [r.run_dir for r in group], "std": std, "per_seed": per_seed, "tied": tied,
+        "ci": ci,
     }
+
+
+def _ci(record: RunRecord, metric: str) -> list[float] | None:
+    value = record.metrics.get(metric)
+    return None if value is None or value.ci is None else list(value.ci)
 
 
 def _failed(record: RunRecord) -> dict:
