@@ -27,6 +27,7 @@ from pydantic import Field, ValidationError, field_validator
 from benchmark.api import Model, Options
 from benchmark.errors import ConfigError
 from benchmark.names import closest_first, unknown
+from benchmark.seeds import Seeds
 
 try:
     import tomllib
@@ -67,7 +68,7 @@ class RunConfig(Options):
                                      "distribution's default run)")
     profile: Profile = Field("quick", description="smoke (seconds), quick (minutes on a CPU), paper (the source's)")
     seed: int = Field(0, ge=0, description="seed for Python, NumPy, torch and the data order")
-    seeds: list[int] | None = Field(None, description="train each row once per seed: a count N (seeds 0..N-1) "
+    seeds: Seeds = Field(None, description="train each row once per seed: a count N (seeds 0..N-1) "
                                     "or a list, e.g. [0, 1, 2]; the leaderboard shows mean ± std (n)")
     device: str = Field("auto", description="auto (CUDA, else MPS, else CPU), cpu, mps, cuda or cuda:N")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
@@ -86,12 +87,6 @@ class RunConfig(Options):
                                 "at least 1: small convolutions slow down badly when threads compete)")
     skip_bad: bool = Field(False, description="skip unreadable or inconsistent data files (counted in a warning)")
     eval: EvalConfig = Field(default_factory=EvalConfig)
-
-    @field_validator("seeds", mode="before")
-    @classmethod
-    def _seeds(cls, value: Any) -> list[int] | None:
-        from benchmark.seeds import normalize_seeds
-        return normalize_seeds(value)
 
     @field_validator("device")
     @classmethod

@@ -11,7 +11,9 @@ again: its finished run folder is reused (and stored again, idempotently), so ``
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
 
 from benchmark.rundir import RunDir
 
@@ -42,6 +44,10 @@ def normalize_seeds(value: Any) -> list[int] | None:
             raise ValueError(f"a seed is listed twice in {seeds}; list each once")
         return seeds
     raise ValueError("give a count (3 means seeds 0,1,2) or a list of seeds, e.g. [0, 1, 2]")
+
+
+#: the type of the ``seeds`` run key: validated and normalised to a list (or None)
+Seeds = Annotated["list[int] | None", BeforeValidator(lambda value: normalize_seeds(value))]
 
 
 def parse_seeds(text: str) -> list[int]:
