@@ -161,7 +161,7 @@ class Execution:
 
     def find_resumable(self, row: ModelRun) -> RunDir | None:
         """The newest run folder of the same model row, config and dataset that is unfinished and
-        has a checkpoint, or that finished (``record.json``) but whose status never said ok."""
+        has a checkpoint, or that finished (``record.json`` says ok: its bookkeeping is completed)."""
         for run in RunDir.of_row(self.plan.config.output_root, self.plan.dataset.name, row.label):
             try:
                 plan = run.read_plan()
@@ -169,11 +169,9 @@ class Execution:
                 continue
             if plan.get("config_hash") != row.config_hash():
                 continue
-            if run.read_status().get("status") == "ok":
-                if run.read_record() is None:  # finished before record.json existed: a new run
-                    continue
-                return run
-            if run.checkpoints() or run.read_record() is not None:
+            record = run.read_record()
+            finished = record is not None and record["record"].get("status") == "ok"
+            if finished or (run.read_status().get("status") != "ok" and run.checkpoints()):
                 return run
         return None
 
