@@ -210,6 +210,9 @@ class MetricResult:
     protocol: dict[str, Any]
     #: why a value is missing (shown in the table cell)
     notes: dict[str, str] = field(default_factory=dict)
+    #: column -> one value per test image, when the value is their mean: the harness then records
+    #: a 95% bootstrap interval over the images (benchmark.bootstrap)
+    per_image: dict[str, list[float]] = field(default_factory=dict)
 
 
 class Metric:
