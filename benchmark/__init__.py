@@ -6,6 +6,12 @@ needs is importable from here::
 
     from benchmark import hookimpl, Model, Metric, Dataset, Options, Preset
 
+The Python API, the same records the CLI prints::
+
+    records = benchmark.run(models=["pix2pix"], dataset="facades", profile="quick")
+    row = benchmark.score("my_images/", dataset="facades", label="my-method")
+    table = benchmark.leaderboard("facades")
+
 The names are loaded on first use, so ``import benchmark`` stays cheap.
 """
 
@@ -27,8 +33,12 @@ _EXPORTS = {
     **dict.fromkeys(("Dataset", "Source", "Sample", "BadFiles", "find_dir", "import_tree", "list_images",
                      "load_side_by_side", "load_image_label_folders", "read_image"), "benchmark.data"),
     **dict.fromkeys(("BenchError", "ConfigError", "DataError", "WeightsError"), "benchmark.errors"),
-    "MetricValue": "benchmark.records",
+    **dict.fromkeys(("MetricValue", "RunRecord"), "benchmark.records"),
+    **dict.fromkeys(("run", "score", "leaderboard"), "benchmark.pyapi"),
+    "FolderScore": "benchmark.score_folders",
+    "Leaderboard": "benchmark.report.leaderboard",
     "WeightSpec": "benchmark.weights",
+    "ZooEntry": "benchmark.zoo",
 }
 
 __all__ = ["hookimpl", "__version__", *_EXPORTS]

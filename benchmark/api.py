@@ -53,10 +53,13 @@ class Size(NamedTuple):
     width: int
 
     @classmethod
-    def of(cls, size: "int | tuple[int, int]") -> "Size":
-        """A side (a square) or a (height, width) pair."""
+    def of(cls, size: "int | str | tuple[int, int]") -> "Size":
+        """A side (a square), a protocol's ``"WxH"`` or a (height, width) pair."""
         if isinstance(size, int):
             return cls(size, size)
+        if isinstance(size, str):
+            width, _, height = size.partition("x")
+            return cls(int(height), int(width)) if height else cls(int(width), int(width))
         return cls(int(size[0]), int(size[1]))
 
     @property
@@ -265,6 +268,9 @@ class MetricResult:
     protocol: dict[str, Any]
     #: why a value is missing (shown in the table cell)
     notes: dict[str, str] = field(default_factory=dict)
+    #: column -> one value per test image, when the value is their mean: the harness then records
+    #: a 95% bootstrap interval over the images (benchmark.bootstrap)
+    per_image: dict[str, list[float]] = field(default_factory=dict)
 
 
 class Metric:

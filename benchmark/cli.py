@@ -20,6 +20,7 @@ examples:
   bench run --models pix2pix --set pix2pix.lambda_l1=50 --config bench.toml
   bench run --models pix2pix --resume               continue the last unfinished run
   bench report --dataset facades --format tex -o table.tex
+  bench score --dataset facades --images out/ --label "my-method"   a row from your own images
   bench list models          bench info pix2pix     bench datasets import facades facades.tar.gz
 
 Options are combined as: defaults < --profile < --config FILE.toml < --set KEY=VALUE and flags.
@@ -37,6 +38,8 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--metrics", help="comma-separated metric plugins (default: all)")
     g = p.add_argument_group("how to run")
     g.add_argument("--seed", type=int, help="seed for Python, NumPy, torch and the data order (default 0)")
+    g.add_argument("--seeds", help="train each row once per seed: N (seeds 0..N-1) or a list, e.g. 0,1,2; "
+                                   "finished (row, seed) runs are reused; cells show mean ± std (n)")
     g.add_argument("--device", help="auto (default), cpu, mps, cuda, cuda:N")
     g.add_argument("--precision", help="auto (bf16 on CUDA, fp32 elsewhere), fp32, bf16, fp16")
     g.add_argument("--steps", type=int, help="training steps (default: the model's for the profile)")
@@ -57,8 +60,12 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 def layers_from(args):
     from benchmark.config import Layers, load_toml, parse_set
+    from benchmark.errors import ConfigError
 
-    flags = {k: getattr(args, k, None) for k in ("dataset", "profile", "seed", "device", "precision", "steps",
+    if getattr(args, "seed", None) is not None and getattr(args, "seeds", None):
+        raise ConfigError("pass --seed S (one run) or --seeds N|A,B,C (one run per seed), not both")
+
+    flags = {k: getattr(args, k, None) for k in ("dataset", "profile", "seed", "seeds", "device", "precision", "steps",
                                                  "epochs", "batch_size", "image_size", "data_root",
                                                  "output_root", "skip_bad")}
     if getattr(args, "models", None):
@@ -90,7 +97,11 @@ def cmd_run(args, train_only: bool = False) -> int:
     from benchmark.execute import Execution
     from benchmark.plan import build_plan
 
-    plan = build_plan(layers_from(args))
+    layers = layers_from(args)
+    plan = build_plan(layers)
+    from benchmark import sweep_cli
+    if sweep_cli.uses_executor(args):
+        return sweep_cli.run_with_executor(args, plan, layers, reporter_for(args), publish)
     bench = Execution(plan, reporter_for(args))
     resume = Path(args.resume) if args.resume not in (None, True) else bool(args.resume)
     records = bench.run(resume=resume, checkpoint=args.checkpoint, train_only=train_only)
@@ -115,23 +126,11 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from benchmark.pyapi import report_records
     from benchmark.report import print_console, render, write_output
-    from benchmark.results import ResultsStore
 
-    store_path = args.output_root / "bench.sqlite"
-    if not store_path.exists():
-        raise BenchError(f"{store_path}: no results yet; run `bench run` first or pass --output-root")
-    store = ResultsStore(store_path)
-    if not store.datasets():
-        raise BenchError(f"{store_path}: no finished runs yet; wait for `bench run` to finish a row, "
-                         f"or pass the --output-root of another run")
-    datasets = [args.dataset] if args.dataset else store.datasets()
-    if args.dataset and args.dataset not in store.datasets():
-        from benchmark.names import unknown
-        raise BenchError(unknown("dataset in the results", args.dataset, store.datasets()))
+    records = report_records(args.dataset, args.output_root, args.failed)  # what benchmark.leaderboard ranks
     columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns is not None else None
-    records = [r for ds in datasets
-               for r in store.latest(ds) + (store.runs(ds, status="failed") if args.failed else [])]
     if args.format == "console" and not args.output:
         print_console(records, Console(), title="Leaderboard", columns=columns)
         return 0
@@ -216,6 +215,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
                      help="continue the newest unfinished run with the same config (or RUN_DIR) from its checkpoint")
     run.add_argument("--checkpoint", type=Path, help="evaluate this checkpoint instead of training (one model)")
+    from benchmark import sweep_cli
+    sweep_cli.add_executor_options(run)
     run.set_defaults(func=cmd_run)
 
     train = command("train", "train each model and keep its checkpoints, without evaluating")
@@ -265,11 +266,18 @@ def parser() -> argparse.ArgumentParser:
                          "declared size, else 50x the archive, at least 0.25 GB)")
     ds.set_defaults(func=cmd_datasets)
 
+    sweep_cli.add_commands(command)
+
     wt = command("weights", "list pretrained files, or import one for offline use")
     wt.add_argument("action", choices=["list", "import"])
     wt.add_argument("name", nargs="?")
     wt.add_argument("file", nargs="?")
     wt.set_defaults(func=cmd_weights)
+
+    from benchmark import score_cli, zoo_cli
+
+    score_cli.add_parser(command)
+    zoo_cli.add_parser(command)
     return p
 
 

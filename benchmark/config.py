@@ -27,6 +27,7 @@ from pydantic import Field, ValidationError, field_validator
 from benchmark.api import Model, Options
 from benchmark.errors import ConfigError
 from benchmark.names import closest_first, unknown
+from benchmark.seeds import Seeds
 
 try:
     import tomllib
@@ -67,6 +68,8 @@ class RunConfig(Options):
                                      "distribution's default run)")
     profile: Profile = Field("quick", description="smoke (seconds), quick (minutes on a CPU), paper (the source's)")
     seed: int = Field(0, ge=0, description="seed for Python, NumPy, torch and the data order")
+    seeds: Seeds = Field(None, description="train each row once per seed: a count N (seeds 0..N-1) "
+                                    "or a list, e.g. [0, 1, 2]; the leaderboard shows mean ± std (n)")
     device: str = Field("auto", description="auto (CUDA, else MPS, else CPU), cpu, mps, cuda or cuda:N")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="autocast precision; auto = bf16 on CUDA, fp32 elsewhere")
@@ -289,7 +292,7 @@ class ModelRun:
     def config_hash(self) -> str:
         """Identifies runs that train the same thing (ignores paths and eval settings)."""
         d = self.to_dict()
-        d["run"] = {k: v for k, v in d["run"].items() if k not in {"data_root", "output_root", "eval", "models"}}
+        d["run"] = {k: v for k, v in d["run"].items() if k not in {"data_root", "output_root", "eval", "models", "seeds"}}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -1,4 +1,5 @@
-"""The hooks a plugin may implement: one ``register_<kind>`` per plugin kind, plus ``default_run``.
+"""The hooks a plugin may implement: one ``register_<kind>`` per plugin kind (and ``register_weights``,
+``register_zoo``), plus ``default_run``.
 
 Each hook receives a ``register`` callback; the plugin calls it once per object
 it provides::
@@ -43,6 +44,12 @@ def register_weights(register):
     ``bench weights list|import`` and :func:`benchmark.weights.get` read them from the registry; two
     plugins that need the same file may both register the same spec.
     """
+
+
+@hookspec
+def register_zoo(register):
+    """Register published checkpoints: instances of :class:`benchmark.zoo.ZooEntry` (register each
+    entry's ``weights`` spec through ``register_weights`` too, so that `bench weights import` takes it)."""
 
 
 @hookspec(firstresult=True)

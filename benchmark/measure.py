@@ -36,8 +36,9 @@ class Measure:
     def cache_dir(self) -> Path:
         return self.plan.config.output_root / "cache"
 
-    def real_split(self, samples: list[Sample], split: str, size: Size) -> ImageSet:
+    def real_split(self, samples: list[Sample], split: str, size: Size | int) -> ImageSet:
         """A real split at the evaluation resolution, written once per dataset config, size and count."""
+        size = Size.of(size)
         spec = self.plan.dataset
         key = json.dumps({"dataset": spec.name, "options": self.plan.dataset_options.model_dump(mode="json"),
                           "size": size.height if size.square else list(size), "count": len(samples)},
@@ -49,8 +50,9 @@ class Measure:
                          label=f"write real {spec.name} {split} split")
         return images
 
-    def context(self, images: ImageSet, run: RunDir | None, train: ImageSet | None, size: Size, seed: int,
+    def context(self, images: ImageSet, run: RunDir | None, train: ImageSet | None, size: Size | int, seed: int,
                 reference: bool = False) -> EvalContext:
+        size = Size.of(size)
         plan, spec = self.plan, self.plan.dataset
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         return EvalContext(
@@ -62,8 +64,10 @@ class Measure:
             seed=seed, run=run, dataset=spec.name, palette=spec.palette, real_split=plan.config.eval.real_split,
             profile=plan.config.profile, segmenter=plan.segmenter, progress=self.reporter)
 
-    def reference_row(self, train: list[Sample], test: list[Sample], size: Size) -> RunRecord:
-        """The "real images" row: the real test photos measured as if they were generated."""
+    def reference_row(self, train: list[Sample], test: list[Sample], size: Size | int | str) -> RunRecord:
+        """The "real images" row: the real test photos measured as if they were generated (``size``:
+        a :class:`Size`, a side, or a protocol's resolution)."""
+        size = Size.of(size)
         plan, cfg, name = self.plan, self.plan.config, self.plan.dataset.name
         test_images = self.real_split(test, "test", size)
         run = RunDir.create(cfg.output_root, name, REFERENCE_MODEL)
@@ -87,9 +91,10 @@ class Measure:
         record.id = self.store.add_run(record)
         return record
 
-    def protocol(self, size: Size, images: int) -> dict[str, Any]:
+    def protocol(self, size: Size | int, images: int) -> dict[str, Any]:
         """The run's protocol; a square run's resolution is its side (as before non-square runs),
         another's ``WxH``."""
+        size = Size.of(size)
         plan = self.plan
         return {"dataset": plan.dataset.name, "dataset_options": plan.dataset_options.model_dump(mode="json"),
                 "images": images, "resolution": size.height if size.square else size.text(),

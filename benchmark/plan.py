@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 import benchmark
-from benchmark import registry
+from benchmark import registry, zoo
 from benchmark.api import DataFacts, Metric, Options, Size
 from benchmark.config import (
     Layers,
@@ -105,6 +105,7 @@ def build_plan(layers: Layers, plugins: registry.Plugins | None = None) -> RunPl
     """Resolve and validate everything a `bench run` will use; raise ConfigError on the first problem."""
     plugins = plugins or registry.default()
     cfg = layers.run_config()
+    zoo.check_rows(cfg.models, cfg.dataset, plugins)  # published checkpoints (MODEL@TAG) stop here, at once
     spec: Dataset = plugins.datasets.get(cfg.dataset)
     known = set(plugins.models.names()) | set(plugins.metrics.names()) | set(plugins.datasets.names())
     known |= {row_label(e.obj, p) for e in plugins.models for p in e.obj.presets}

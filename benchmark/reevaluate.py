@@ -30,6 +30,10 @@ def evaluate_run(run_dir: Path, layers: Layers, reporter: Reporter, plugins=None
 
 
 def measure_again(run: RunDir, layers: Layers, reporter: Reporter, plugins=None) -> RunRecord:
+    from benchmark import score_images
+
+    if score_images.is_scored(run):  # a row of images made outside bench: measure its images again
+        return score_images.measure_again(run, layers, reporter, plugins)
     found = run.checkpoints()
     if not found:
         raise BenchError(f"{run.root}: the run has no checkpoint to evaluate; train it first (bench run)")

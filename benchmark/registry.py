@@ -26,8 +26,9 @@ from benchmark.names import unknown
 
 ENTRY_POINT_GROUP = "bench"
 KINDS = ("models", "metrics", "datasets", "segmenters")
-#: every hook ``register_<kind>``: the plugin kinds plus the pretrained files they need
-HOOK_KINDS = (*KINDS, "weights")
+#: every hook ``register_<kind>``: the plugin kinds plus the pretrained files they need and the
+#: published checkpoints (the model zoo)
+HOOK_KINDS = (*KINDS, "weights", "zoo")
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 NAME_RULE = "lower-case letters, digits, '-' and '_', starting with a letter or digit (no '.', '+', ':', '@', space)"
@@ -61,11 +62,16 @@ class Registry(Generic[T]):
         self.entries: dict[str, Entry[T]] = {}
 
     def add(self, obj: T, provider: str) -> None:
+        if self.kind == "zoo":
+            from benchmark.zoo import validate as validate_entry
+
+            validate_entry(obj, provider)  # its name is MODEL@TAG, each part checked
         name = getattr(obj, "name", None)
-        what = self.kind[:-1] if self.kind != "weights" else "weights"
+        what = {"weights": "weights", "zoo": "zoo entry"}.get(self.kind, self.kind[:-1])
         if not isinstance(name, str):
             raise PluginError(f"{provider} registered a {what} without a 'name' string: {obj!r}")
-        check_name(name, what, provider)
+        if self.kind != "zoo":
+            check_name(name, what, provider)
         for preset in getattr(obj, "presets", None) or {}:
             check_name(preset, f"preset of {what} '{name}'", provider)
         if self.kind == "weights":
@@ -76,9 +82,10 @@ class Registry(Generic[T]):
             if self.kind == "weights" and self.entries[name].obj == obj:
                 return  # plugins that share a file (e.g. one network for two metrics) register it alike
             first = self.entries[name].provider
+            noun = "zoo entry" if self.kind == "zoo" else self.kind[:-1]
             raise PluginError(
-                f"two plugins register the {self.kind[:-1]} '{name}': {first} and {provider}; "
-                f"uninstall one of them or rename its {self.kind[:-1]}")
+                f"two plugins register the {noun} '{name}': {first} and {provider}; "
+                f"uninstall one of them or rename its {noun}")
         self.entries[name] = Entry(name, obj, provider)
 
     def get(self, name: str) -> T:
@@ -107,6 +114,7 @@ class Plugins:
     datasets: Registry
     segmenters: Registry
     weights: Registry  # WeightSpec objects: the pretrained files the plugins need
+    zoo: Registry  # ZooEntry objects: published checkpoints (benchmark.zoo)
 
     def registry(self, kind: str) -> Registry:
         if kind not in KINDS:

@@ -11,6 +11,7 @@ bit-identical statistics is square-rooted once (a different input is still compu
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import socket
 from pathlib import Path
@@ -26,7 +27,7 @@ from bench_plugins.metrics.fid import FID, KID
 from bench_plugins.metrics.fullref import PSNR
 from bench_plugins.metrics.inception_score import InceptionScore
 
-from benchmark import archive, weights
+from benchmark import archive, cli, weights
 from benchmark.api import EvalContext
 from benchmark.errors import BenchError, WeightsError
 from benchmark.evaluate import compute_metrics
@@ -123,6 +124,32 @@ def test_fid_and_kid_equal_clean_fids_compute_fid_and_compute_kid(env, ours, mon
         assert p["weights_sha256"] == w.spec.sha256 and p["weights"] == w.spec.filename
         assert "299" in p["resize"] and "bicubic" in p["resize"] and "2015-12-05" in p["network"]
     assert (kid.protocol["kid_subsets"], kid.protocol["kid_subset_size"]) == (100, 6)
+
+
+def test_bench_score_of_two_folders_equals_clean_fids_compute_fid(env, ours, monkeypatch, capsys, tmp_path):
+    """`bench score --real --fake` against clean-fid's full ``compute_fid`` on the same folders,
+    clean-fid given bench's network file (its ``build_feature_extractor`` would download it). The
+    real photos are renamed to the generated ones' stems, so that SSIM can pair them."""
+    real = tmp_path / "real"
+    real.mkdir()
+    for path, twin in zip(sorted(env["real"].iterdir()), sorted(env["fake"].iterdir())):
+        shutil.copy(path, real / twin.name)
+    extractor = inception.cleanfid_feature_function(env["w"])
+    monkeypatch.setattr(cleanfid.fid, "build_feature_extractor", lambda *a, **k: extractor)
+    ref_fid = cleanfid.fid.compute_fid(str(env["fake"]), str(real), mode="clean", num_workers=0,
+                                       batch_size=4, device=CPU, verbose=False)
+    capsys.readouterr()  # what clean-fid printed
+    code = cli.main(["score", "--real", str(real), "--fake", str(env["fake"]), "--metrics", "fid,kid,ssim",
+                     "--seed", "3", "--device", "cpu", "--json", "-q", "--output-root", str(env["root"])])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    out = json.loads(captured.out)
+    assert list(out["metrics"]) == ["FID", "KID", "SSIM"]
+    assert ref_fid > 10 and rel(out["metrics"]["FID"]["value"], ref_fid) < 1e-6, (out, ref_fid)
+    assert rel(out["metrics"]["FID"]["value"], ours[0].values["FID"]) < 1e-9  # names do not matter to FID
+    assert out["metrics"]["KID"]["value"] == ours[1].values["KID"]  # same features, same seed
+    assert out["metrics"]["FID"]["protocol"]["weights_sha256"] == env["w"].spec.sha256
+    assert 0 < out["metrics"]["SSIM"]["value"] < 0.9  # two different sets of facades, paired by stem
 
 
 def test_fid_of_a_set_against_itself_is_about_zero(env, ours):

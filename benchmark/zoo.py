@@ -1,0 +1,112 @@
+"""The model zoo: published checkpoints, registered by plugins like every other plugin object.
+
+A plugin describes each published checkpoint with a :class:`ZooEntry` (the model and a
+tag, the dataset it was trained on, its file as a :class:`benchmark.weights.WeightSpec`,
+where it is published, the licence, the options of the official code it implies and the
+numbers its paper reports) and registers it through the ``register_zoo`` hook; the file's
+spec is registered through ``register_weights`` too, so ``bench weights import`` takes it.
+
+A row ``MODEL@TAG`` (``bench run --models spade@ade20k-official``) names an entry. It is
+checked when the plan is built, before any data loads: an unknown entry, a missing file
+(one line: the file, where it is published and the ``bench weights import`` command), a
+damaged file or another dataset each stop the run at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmark import weights
+from benchmark.errors import ConfigError, PluginError, WeightsError
+from benchmark.names import unknown
+
+SEPARATOR = "@"
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """One published checkpoint. ``name`` is ``MODEL@TAG``."""
+
+    model: str  # the bench model family, e.g. "spade"
+    tag: str  # e.g. "ade20k-official"
+    dataset: str  # the bench dataset it was trained on
+    weights: weights.WeightSpec  # the file in bench's weights cache
+    source_url: str  # where it is published (a page or archive, or the file itself)
+    licence: str
+    paper: str  # the paper that reports the numbers, by title and venue
+    #: the paper's numbers for this dataset, under bench's column names (FID, mIoU, pixel acc)
+    reported: dict[str, float] = field(default_factory=dict)
+    #: the official code's options that this checkpoint implies (label channels, sizes, norms)
+    options: dict[str, Any] = field(default_factory=dict)
+    #: where the file sits inside the download, when it is an archive
+    member: str = ""
+    summary: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}{SEPARATOR}{self.tag}"
+
+    def obtain(self) -> str:
+        """How to get the file by hand, as one clause."""
+        inside = f", take {self.member} out of it" if self.member else ""
+        return (f"download {self.source_url}{inside} and run "
+                f"`{weights.import_command(self.weights, self.member.rsplit('/', 1)[-1] or 'FILE')}`")
+
+
+def validate(entry: object, provider: str) -> None:
+    """Refuse a malformed entry with one line naming the package that registered it."""
+    from benchmark.registry import check_name
+
+    if not isinstance(entry, ZooEntry):
+        raise PluginError(f"{provider} registered a zoo entry {entry!r} that is not a ZooEntry; register one")
+    check_name(entry.model, "zoo entry's model", provider)
+    check_name(entry.tag, "zoo entry's tag", provider)
+    weights.validate(entry.weights, provider)
+
+
+def find(token: str, plugins) -> ZooEntry:
+    if token not in plugins.zoo:
+        raise ConfigError(unknown("published checkpoint", token, plugins.zoo.names(), "see `bench zoo list`"))
+    return plugins.zoo.get(token)
+
+
+def check_rows(models: list[str], dataset: str, plugins) -> None:
+    """Stop at once for a ``MODEL@TAG`` row: an unknown entry, its file missing or damaged, another
+    dataset; with the file present, say that the official format cannot be evaluated yet."""
+    for token in models:
+        if SEPARATOR not in token:
+            continue
+        entry = find(token, plugins)
+        state = weights.status(entry.weights)
+        if state == weights.MISSING:
+            try:
+                path = weights.resolve(entry.weights)  # downloads when online and the file has a direct URL
+            except WeightsError:
+                raise WeightsError(f"{token}: the published checkpoint {entry.weights.filename} is not in "
+                                   f"{weights.cache_dir()}; {entry.obtain()}") from None
+        elif state == weights.BAD_CHECKSUM:
+            raise WeightsError(f"{token}: {weights.cached_path(entry.weights)} does not have the published "
+                               f"sha256 {entry.weights.sha256}; {entry.obtain()}")
+        else:
+            path = weights.cached_path(entry.weights)
+        if dataset != entry.dataset:
+            raise ConfigError(f"{token} was trained on {entry.dataset}, not {dataset}; pass --dataset {entry.dataset}")
+        raise ConfigError(f"{token}: {path} is imported, but bench cannot evaluate the official {entry.model} "
+                          f"format yet; generate the test split with the official code and add the row with "
+                          f"`bench score --dataset {entry.dataset} --images DIR --label \"{token}\"`")
+
+
+def rows(plugins) -> list[dict[str, Any]]:
+    """Every entry as plain data for `bench zoo list` (and its ``--json``)."""
+    out = []
+    for item in plugins.zoo:
+        entry: ZooEntry = item.obj
+        state = weights.status(entry.weights)
+        out.append({"name": entry.name, "model": entry.model, "dataset": entry.dataset, "file": entry.weights.filename,
+                    "weights": entry.weights.name, "status": state, "sha256": weights.recorded_sha256(entry.weights)
+                    if state != weights.MISSING else entry.weights.sha256, "source": entry.source_url,
+                    "member": entry.member, "licence": entry.licence, "paper": entry.paper,
+                    "reported": dict(entry.reported), "options": dict(entry.options), "summary": entry.summary,
+                    "provider": item.provider})
+    return out

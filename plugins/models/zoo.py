@@ -1,0 +1,98 @@
+"""The published checkpoints of the built-in model families (the model zoo, ``bench zoo list``).
+
+- SPADE: the generators the official code releases for COCO-Stuff, ADE20K and
+  Cityscapes, all three in one archive (``checkpoints.tar.gz`` on Google Drive, CC
+  BY-NC-SA 4.0); the numbers are Table 1 of "Semantic Image Synthesis with
+  Spatially-Adaptive Normalization" (CVPR 2019): mIoU, pixel accuracy and FID.
+- pix2pix: ``facades_label2photo.pth`` of the official PyTorch code of
+  "Image-to-Image Translation with Conditional Adversarial Networks" (CVPR 2017), a
+  ``unet_256`` generator whose input is the colour label image; the paper reports no
+  FID, mIoU or pixel accuracy for CMP Facades.
+
+No sha256 is published for these files: each is checked by its tensors when it is
+imported (``bench weights import``) and its sha256 recorded then.
+"""
+
+from __future__ import annotations
+
+from benchmark import WeightSpec, ZooEntry, hookimpl
+
+SPADE_ARCHIVE = "https://drive.google.com/file/d/12gvlTbMvUcJewQlSEaZdeb2CdOB-b8kQ/view"
+SPADE_PAPER = "Semantic Image Synthesis with Spatially-Adaptive Normalization (CVPR 2019), Table 1"
+SPADE_LICENCE = "CC BY-NC-SA 4.0 (non-commercial)"
+PIX2PIX_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch/facades_label2photo.pth"
+PIX2PIX_PAPER = "Image-to-Image Translation with Conditional Adversarial Networks (CVPR 2017)"
+
+
+def spade_check(channels: int):
+    """A SPADE generator state dict: its first layer reads ``channels`` label channels."""
+    def check(state: dict) -> str | None:
+        for key in ("fc.weight", "conv_img.weight"):
+            if key not in state:
+                return f"has no tensor {key!r} of the official SPADE generator"
+        if not any(k.startswith("head_0.") for k in state):
+            return "has no head_0 block of the official SPADE generator"
+        found = tuple(state["fc.weight"].shape)
+        if len(found) != 4 or found[1] != channels:
+            return f"reads {found[1] if len(found) > 1 else '?'} label channels (fc.weight {list(found)}), not {channels}"
+        return None
+    return check
+
+
+def unet_check(state: dict) -> str | None:
+    first = state.get("model.model.0.weight")
+    if first is None:
+        return "has no tensor 'model.model.0.weight' of the official unet_256 generator"
+    if tuple(first.shape) != (64, 3, 4, 4):
+        return f"has a first layer of shape {list(first.shape)}, not unet_256's [64, 3, 4, 4]"
+    return None
+
+
+def spade_entry(dataset: str, folder: str, reported: dict[str, float], options: dict) -> ZooEntry:
+    channels = options["label_nc"] + int(options["contain_dontcare_label"]) + int(not options["no_instance"])
+    spec = WeightSpec(
+        name=f"spade-{dataset}-official", filename=f"spade-{folder}-latest_net_G.pth", sha256=None, url=None,
+        summary=f"official SPADE generator for {dataset} ({folder}/latest_net_G.pth)",
+        source=f"{folder}/latest_net_G.pth inside checkpoints.tar.gz, {SPADE_ARCHIVE}; {SPADE_LICENCE}",
+        check=spade_check(channels))
+    return ZooEntry(model="spade", tag=f"{dataset}-official", dataset=dataset, weights=spec, source_url=SPADE_ARCHIVE,
+                    member=f"{folder}/latest_net_G.pth", licence=SPADE_LICENCE, paper=SPADE_PAPER, reported=reported,
+                    options={**options, "ngf": 64, "use_vae": False, "norm_G": "spectralspadesyncbatch3x3",
+                             "semantic_nc": channels},
+                    summary=f"the official code's released {dataset} generator")
+
+
+ENTRIES = (
+    spade_entry("coco-stuff", "coco_pretrained", {"mIoU": 37.4, "pixel acc": 67.9, "FID": 22.6},
+                {"label_nc": 182, "contain_dontcare_label": True, "no_instance": False, "crop_size": 256,
+                 "aspect_ratio": 1.0, "num_upsampling_layers": "normal"}),
+    spade_entry("ade20k", "ade20k_pretrained", {"mIoU": 38.5, "pixel acc": 79.9, "FID": 33.9},
+                {"label_nc": 150, "contain_dontcare_label": True, "no_instance": True, "crop_size": 256,
+                 "aspect_ratio": 1.0, "num_upsampling_layers": "normal"}),
+    spade_entry("cityscapes", "cityscapes_pretrained", {"mIoU": 62.3, "pixel acc": 81.9, "FID": 71.8},
+                {"label_nc": 35, "contain_dontcare_label": False, "no_instance": False, "crop_size": 512,
+                 "aspect_ratio": 2.0, "num_upsampling_layers": "more"}),
+    ZooEntry(
+        model="pix2pix", tag="facades-official", dataset="facades",
+        weights=WeightSpec(name="pix2pix-facades-official", filename="pix2pix-facades_label2photo.pth", sha256=None,
+                           url=PIX2PIX_URL, summary="official pix2pix facades_label2photo generator (unet_256)",
+                           source=f"{PIX2PIX_URL} (the official PyTorch code's download script; BSD licence)",
+                           check=unet_check),
+        source_url=PIX2PIX_URL, licence="BSD (the official PyTorch code); CMP Facades: research use",
+        paper=PIX2PIX_PAPER, reported={},
+        options={"netG": "unet_256", "ngf": 64, "norm": "batch", "no_dropout": False, "input_nc": 3,
+                 "input": "colour label image", "direction": "BtoA", "load_size": 256, "crop_size": 256},
+        summary="the paper reports no FID, mIoU or pixel accuracy for CMP Facades"),
+)
+
+
+@hookimpl
+def register_zoo(register):
+    for entry in ENTRIES:
+        register(entry)
+
+
+@hookimpl
+def register_weights(register):
+    for entry in ENTRIES:
+        register(entry.weights)

@@ -1,0 +1,80 @@
+"""The model zoo: `bench zoo list` shows the published checkpoints with their papers' numbers, and a
+`MODEL@TAG` row stops before anything loads, with one line saying what to do."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from benchmark import cli
+from tests.conftest import one_error_line
+
+SPADE_URL = "https://drive.google.com/file/d/12gvlTbMvUcJewQlSEaZdeb2CdOB-b8kQ/view"
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCH_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.chdir(tmp_path)  # no run folder may appear here
+    return tmp_path
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = cli.main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_zoo_list_has_the_published_checkpoints_and_their_papers_numbers(cache, capsys):
+    code, out, _ = run(capsys, "zoo", "list", "--json")
+    assert code == 0
+    rows = {row["name"]: row for row in json.loads(out)}
+    assert set(rows) == {"spade@coco-stuff-official", "spade@ade20k-official", "spade@cityscapes-official",
+                         "pix2pix@facades-official"}
+    # SPADE paper, Table 1 (mIoU, accuracy, FID)
+    assert rows["spade@coco-stuff-official"]["reported"] == {"mIoU": 37.4, "pixel acc": 67.9, "FID": 22.6}
+    assert rows["spade@ade20k-official"]["reported"] == {"mIoU": 38.5, "pixel acc": 79.9, "FID": 33.9}
+    assert rows["spade@cityscapes-official"]["reported"] == {"mIoU": 62.3, "pixel acc": 81.9, "FID": 71.8}
+    assert rows["pix2pix@facades-official"]["reported"] == {}
+    city = rows["spade@cityscapes-official"]
+    assert (city["options"]["semantic_nc"], city["options"]["aspect_ratio"], city["status"]) == (36, 2.0, "missing")
+    assert rows["spade@ade20k-official"]["options"]["semantic_nc"] == 151  # 150 classes + dontcare, no instances
+    assert all(row["licence"] and row["source"].startswith("http") for row in rows.values())
+    code, out, _ = run(capsys, "zoo", "list")
+    assert code == 0 and "spade@ade20k-official" in out and "FID 33.9" in out
+
+
+def test_without_the_file_a_zoo_row_stops_at_once_naming_file_url_and_import(cache, capsys):
+    code, _, err = run(capsys, "run", "--models", "spade@ade20k-official", "--dataset", "ade20k")
+    line = one_error_line(code, err)
+    assert "spade-ade20k_pretrained-latest_net_G.pth" in line and SPADE_URL in line
+    assert "ade20k_pretrained/latest_net_G.pth" in line
+    assert "`bench weights import spade-ade20k-official latest_net_G.pth`" in line
+    assert not (cache / "results").exists()
+    code, _, err = run(capsys, "run", "--models", "spade@nowhere", "--dataset", "ade20k")
+    assert "spade@ade20k-official" in one_error_line(code, err)  # the closest known entries
+
+
+def spade_state(channels: int) -> dict:
+    return {"fc.weight": torch.zeros(4, channels, 3, 3), "fc.bias": torch.zeros(4),
+            "head_0.conv_0.weight_orig": torch.zeros(4, 4, 3, 3), "conv_img.weight": torch.zeros(3, 4, 3, 3)}
+
+
+def test_an_imported_file_is_checked_and_the_row_says_what_works_today(cache, capsys):
+    wrong = cache / "wrong.pth"
+    torch.save(spade_state(150), wrong)  # no dontcare channel: not the ade20k generator
+    code, _, err = run(capsys, "weights", "import", "spade-ade20k-official", str(wrong))
+    assert "reads 150 label channels" in one_error_line(code, err)
+    good = cache / "latest_net_G.pth"
+    torch.save(spade_state(151), good)
+    code, out, _ = run(capsys, "weights", "import", "spade-ade20k-official", str(good))
+    assert code == 0 and "imported spade-ade20k-official" in out
+    code, _, err = run(capsys, "run", "--models", "spade@ade20k-official", "--dataset", "facades")
+    assert "was trained on ade20k, not facades; pass --dataset ade20k" in one_error_line(code, err)
+    code, _, err = run(capsys, "run", "--models", "spade@ade20k-official", "--dataset", "ade20k")
+    line = one_error_line(code, err)
+    assert "cannot evaluate the official spade format yet" in line and "bench score --dataset ade20k" in line
+    assert not (cache / "results").exists()
