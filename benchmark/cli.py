@@ -53,6 +53,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
                    help="set any option, e.g. seed=3, eval.batch_size=8, pix2pix.lambda_l1=50 (repeatable)")
     g.add_argument("--quiet", "-q", action="store_true", help="no progress, only errors and the final table")
+    from benchmark.launch import add_launch_options
+
+    add_launch_options(p)
 
 
 def layers_from(args):
@@ -90,10 +93,19 @@ def cmd_run(args, train_only: bool = False) -> int:
     from benchmark.execute import Execution
     from benchmark.plan import build_plan
 
+    from benchmark import distributed, launch
+
     plan = build_plan(layers_from(args))
+    if args.nproc_per_node and not distributed.launched():
+        launch.check(args, plan)
+        return launch.launch(args, args.argv)
     bench = Execution(plan, reporter_for(args))
+    if args.resume is None and launch.restarted():
+        args.resume = True  # the elastic launcher restarted the workers: continue from the checkpoint
     resume = Path(args.resume) if args.resume not in (None, True) else bool(args.resume)
     records = bench.run(resume=resume, checkpoint=args.checkpoint, train_only=train_only)
+    if distributed.is_follower():
+        return 0  # rank 0 reports
     if train_only:
         for r in records:
             print(f"{r.label}: {r.status} {r.run_dir}")
@@ -269,6 +281,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if not getattr(args, "func", None):
         p.print_help()
         return 0
