@@ -89,7 +89,9 @@ def launch(args, argv: list[str]) -> int:
     try:
         elastic_launch(config, sys.executable)(*entry)
     except ChildFailedError as exc:
-        rank, failure = min(exc.failures.items())
+        # the launcher stops the other workers with SIGTERM: name the one that failed first
+        first = [(r, f) for r, f in exc.failures.items() if f.exitcode != -signal.SIGTERM] or list(exc.failures.items())
+        rank, failure = min(first, key=lambda item: (item[1].timestamp, item[0]))
         if failure.exitcode == BenchError.exit_code:
             return failure.exitcode  # the worker said why, in one line
         if failure.exitcode < 0:
