@@ -202,6 +202,33 @@ def _sync_norms(module: nn.Module, device: torch.device) -> list[tuple[nn.Module
     return switched
 
 
+class _DDP(nn.parallel.DistributedDataParallel):
+    """DDP that lends the wrapped network's attributes (a trainable may read ``self.G.depth``)."""
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.__dict__["_modules"]["module"], name)
+
+
+def check_in_step(module: nn.Module, label: str) -> None:
+    """Every rank must hold the same weights; they drift apart only when a network was used outside
+    its ``forward`` (DDP then does not synchronize its gradients)."""
+    if _world is None:
+        return
+    with torch.no_grad():
+        total = torch.stack([p.double().sum() for p in module.parameters()]).sum().reshape(1)
+    found = [torch.zeros_like(total) for _ in range(_world.size)]
+    dist.all_gather(found, total)
+    if any(not torch.equal(f, found[0]) for f in found):
+        from benchmark.errors import BenchError
+
+        raise BenchError(f"{label}: the workers' weights differ after training; the model calls a network "
+                         f"other than through its forward, which data-parallel training cannot synchronize; "
+                         f"train it in one process (no --nproc-per-node)")
+
+
 class Parallel:
     """The Trainable's networks wrapped for the training loop; :meth:`unwrap` restores them."""
 
@@ -221,7 +248,7 @@ class Parallel:
             # broadcast_buffers off: synchronized norms keep running statistics equal on every rank;
             # find_unused_parameters off: a GAN step calls D with its parameters frozen (no gradient
             # at all), which DDP allows, and a network's parameters all get a gradient otherwise.
-            ddp = nn.parallel.DistributedDataParallel(child, device_ids=ids, broadcast_buffers=False)
+            ddp = _DDP(child, device_ids=ids, broadcast_buffers=False)
             trainable._modules[name] = ddp
             self.wrapped.append((name, child, ddp))
 
