@@ -75,10 +75,19 @@ def setup(device: torch.device) -> World | None:
         raise ConfigError(f"invalid value for 'device': {str(device)!r}: data-parallel workers run on CUDA "
                           f"(NCCL) or the CPU (gloo); use --device cuda or cpu")
     if not dist.is_initialized():
-        dist.init_process_group(backend, rank=rank, world_size=size, timeout=TIMEOUT,
+        dist.init_process_group(backend, store=_store(rank, size), rank=rank, world_size=size, timeout=TIMEOUT,
                                 device_id=device if backend == "nccl" else None)
     _world = World(rank, size, local, device)
     return _world
+
+
+def _store(rank: int, size: int) -> dist.Store:
+    """The launcher's store, its keys prefixed by the restart count: workers restarted by the elastic
+    launcher may share the store of the failed attempt, whose stale addresses must not be read."""
+    agent = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), size,
+                          is_master=not agent and rank == 0, timeout=timedelta(minutes=5))
+    return dist.PrefixStore(f"bench/attempt_{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
 
 
 def current() -> World | None:

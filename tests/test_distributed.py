@@ -47,12 +47,20 @@ def one_run(out: Path) -> Path:
     return runs[0]
 
 
-def test_two_workers_match_one(tmp_path):
-    data = ["--data-root", str(tmp_path / "data")]
-    single = run_cli(*RUN, *data, "--output-root", tmp_path / "one")
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """One worker x batch 4 and two workers x batch 2, same data and settings."""
+    root = tmp_path_factory.mktemp("ddp")
+    data = ["--data-root", str(root / "data")]
+    single = run_cli(*RUN, *data, "--output-root", root / "one")
     assert single.returncode == 0, single.stderr
-    double = run_cli(*RUN, *data, "--output-root", tmp_path / "two", "--nproc-per-node", "2", timeout=300)
+    double = run_cli(*RUN, *data, "--output-root", root / "two", "--nproc-per-node", "2", timeout=300)
     assert double.returncode == 0, double.stderr
+    return root
+
+
+def test_two_workers_match_one(runs):
+    tmp_path = runs
     a, b = one_run(tmp_path / "one"), one_run(tmp_path / "two")
 
     la, lb = losses(a), losses(b)
@@ -116,25 +124,44 @@ def local_rank(pid: int) -> str | None:
     return next((e.split(b"=", 1)[1].decode() for e in env if e.startswith(b"LOCAL_RANK=")), None)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the workers through /proc")
-def test_dead_worker_stops_the_run(tmp_path):
-    out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "benchmark.cli", *RUN, "--steps", "2000", "--set", "checkpoint_every=1",
-           "--nproc-per-node", "2", "--data-root", str(tmp_path / "data"), "--output-root", str(out)]
+def kill_worker_1(out: Path, data: Path, *extra: str) -> tuple[subprocess.Popen, int, str, float]:
+    """Start 2 workers, SIGKILL worker 1 once the first checkpoint exists; the launcher's exit, its
+    pid, its stderr and the seconds from the kill to the launcher's exit."""
+    cmd = [sys.executable, "-m", "benchmark.cli", *RUN, *extra, "--nproc-per-node", "2",
+           "--data-root", str(data), "--output-root", str(out)]
     proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         while not list(out.glob("runs/*/checkpoints/step_*.pt")):
             assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else ""
-            time.sleep(0.05)
+            time.sleep(0.02)
         worker = next(p for p in children(proc.pid) if local_rank(p) == "1")
         os.kill(worker, signal.SIGKILL)
         killed = time.monotonic()
-        _, err = proc.communicate(timeout=60)
-        assert time.monotonic() - killed < 60
+        _, err = proc.communicate(timeout=120)
+        return proc, worker, err, time.monotonic() - killed
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the workers through /proc")
+def test_dead_worker_stops_the_run(tmp_path):
+    proc, worker, err, seconds = kill_worker_1(tmp_path / "out", tmp_path / "data", "--steps", "2000")
+    assert seconds < 60
     line = one_error_line(proc.returncode, err)
     assert line.startswith(f"error: worker rank 1 (pid {worker}) was killed by SIGKILL; the run stopped")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the workers through /proc")
+def test_max_restarts_resumes(runs, tmp_path):
+    """With --max-restarts 1 the launcher restarts both workers after the kill; they continue from
+    the last checkpoint and end with the uninterrupted 2-worker run's losses, in one run folder."""
+    proc, _, err, _ = kill_worker_1(tmp_path / "out", runs / "data", "--max-restarts", "1")
+    assert proc.returncode == 0, err
+    run = one_run(tmp_path / "out")
+    status = json.loads((run / "status.json").read_text())
+    assert status["status"] == "ok" and status["resumed_from_step"] in (1, 2, 3, 4), status
+    assert losses(run) == losses(one_run(runs / "two"))
+    assert len(ResultsStore(tmp_path / "out" / "bench.sqlite").runs()) == 1
