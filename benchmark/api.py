@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Literal
+from typing import Any, Callable, ClassVar, Literal, NamedTuple
 
 import torch
 from pydantic import BaseModel, ConfigDict
@@ -41,12 +41,57 @@ class Preset:
     options: dict[str, Any] = field(default_factory=dict)
 
 
+class Size(NamedTuple):
+    """An image size in pixels, (height, width) as torch orders them.
+
+    A run's size is ``image_size`` high and ``round(image_size * aspect_ratio)`` wide
+    (``aspect_ratio`` = width / height, SPADE's meaning): Cityscapes at ``image_size`` 256
+    is 512x256 (width x height), as SPADE trains it.
+    """
+
+    height: int
+    width: int
+
+    @classmethod
+    def of(cls, size: "int | str | tuple[int, int]") -> "Size":
+        """A side (a square), a protocol's ``"WxH"`` or a (height, width) pair."""
+        if isinstance(size, int):
+            return cls(size, size)
+        if isinstance(size, str):
+            width, _, height = size.partition("x")
+            return cls(int(height), int(width)) if height else cls(int(width), int(width))
+        return cls(int(size[0]), int(size[1]))
+
+    @property
+    def square(self) -> bool:
+        return self.height == self.width
+
+    def text(self) -> str:
+        """``WxH``, as papers write resolutions."""
+        return f"{self.width}x{self.height}"
+
+
+@dataclass(frozen=True)
+class DataFacts:
+    """What a model may adapt its option defaults to (:meth:`Model.for_dataset`)."""
+
+    name: str
+    num_classes: int
+    ignore_index: int | None
+    #: the samples carry instance maps (``batch["instance"]``)
+    instance_maps: bool
+    #: the reference implementation gives ``ignore_index`` pixels their own input channel
+    #: (SPADE's ``contain_dontcare_label``)
+    dontcare_label: bool
+
+
 @dataclass(frozen=True)
 class TrainTransform:
     """What the harness does to a training pair before ``train_step``.
 
     ``load_size`` is the side the pair is resized to before a random crop of
-    ``image_size`` (``None``: no crop). Labels are always resized with nearest
+    ``image_size`` (``None``: no crop); for a non-square run it is the height, and the
+    width keeps the run's aspect ratio. Labels are always resized with nearest
     neighbour. Randomness is derived from (seed, epoch, sample index), so it is
     reproducible and survives ``--resume``.
     """
@@ -125,7 +170,9 @@ class Trainable(torch.nn.Module):
     test photo, which a fair model reads only as a style reference if at all),
     ``index`` (N int64, position in the split: seed per-image randomness with it),
     ``classes`` (N,C float multi-hot image-level labels: the dataset's, else the
-    classes present in the label map).
+    classes present in the label map), and only where the dataset has instance maps
+    ``instance`` (N,H,W int64 instance ids, e.g. Cityscapes' ``class * 1000 + k``): a
+    model that does not use it ignores it.
     """
 
     optimizers: dict[str, torch.optim.Optimizer]
@@ -145,15 +192,15 @@ class Trainable(torch.nn.Module):
 
     def before_training(self, split, ctx: SetupContext) -> None:
         """Called once before the first ``train_step`` with the training split (a
-        :class:`benchmark.transforms.PairDataset`: ``photos`` uint8 (N,3,L,L) at the load size,
-        ``labels``, ``stems``), e.g. to fit fixed parts of the model on it or load them from a
+        :class:`benchmark.transforms.PairDataset`: ``photos`` uint8 (N,3,LH,LW) at the load size,
+        ``labels``, ``instances`` (or None), ``stems``), e.g. to fit fixed parts of the model on it or load them from a
         cache under ``ctx.cache_dir``. Not called for ``--checkpoint``; on ``--resume`` it runs
         before the checkpoint is restored. Default: nothing."""
 
     def before_generation(self, split) -> None:
         """Called once before the test split is generated, with that split (a
-        :class:`benchmark.transforms.PairDataset`: ``photos`` uint8 (N,3,S,S), ``labels``
-        (N,S,S), ``stems``), e.g. to pick style images from it. Default: nothing."""
+        :class:`benchmark.transforms.PairDataset`: ``photos`` uint8 (N,3,H,W), ``labels``
+        (N,H,W), ``stems``), e.g. to pick style images from it. Default: nothing."""
 
     def generation_metrics(self) -> dict[str, Any]:
         """Numbers the model measured itself while generating the test split (stage timings,
@@ -178,17 +225,28 @@ class Model:
     #: (typed as that model's Options) is filled from that model's defaults, profile overrides and
     #: the user's table for it (``--set spade.lambda_vgg=0``), then this model's nested keys.
     embeds: ClassVar[dict[str, str]] = {}
+    #: True: ``check``, ``build`` and ``train_transform`` receive a :class:`Size` (height, width)
+    #: and the model trains at any aspect ratio; False (the default): they receive one int side
+    #: and a run at another aspect ratio than 1 stops before training with one line
+    non_square: ClassVar[bool] = False
+
+    def for_dataset(self, options: Options, data: DataFacts) -> Options:
+        """Options with their dataset-dependent defaults filled in (e.g. an option left ``None``
+        meaning "the source's setting for this dataset"); called once when the plan is built,
+        and the returned options are the row's recorded ones. Default: unchanged."""
+        return options
 
     def train_length(self, options: Options, profile: str) -> TrainLength:
         return TrainLength(steps=100, batch_size=1)
 
-    def train_transform(self, options: Options, image_size: int) -> TrainTransform:
+    def train_transform(self, options: Options, image_size: "int | Size") -> TrainTransform:
         return TrainTransform()
 
-    def check(self, options: Options, image_size: int, num_classes: int) -> None:
-        """Raise :class:`benchmark.errors.ConfigError` for option combinations that cannot work."""
+    def check(self, options: Options, image_size: "int | Size", num_classes: int) -> None:
+        """Raise :class:`benchmark.errors.ConfigError` for option combinations that cannot work
+        (``image_size``: a :class:`Size` for ``non_square`` models, else the side)."""
 
-    def build(self, options: Options, num_classes: int, image_size: int) -> Trainable:
+    def build(self, options: Options, num_classes: int, image_size: "int | Size") -> Trainable:
         raise NotImplementedError
 
     def describe(self, options: Options) -> str:
@@ -210,6 +268,9 @@ class MetricResult:
     protocol: dict[str, Any]
     #: why a value is missing (shown in the table cell)
     notes: dict[str, str] = field(default_factory=dict)
+    #: column -> one value per test image, when the value is their mean: the harness then records
+    #: a 95% bootstrap interval over the images (benchmark.bootstrap)
+    per_image: dict[str, list[float]] = field(default_factory=dict)
 
 
 class Metric:

@@ -38,12 +38,15 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--metrics", help="comma-separated metric plugins (default: all)")
     g = p.add_argument_group("how to run")
     g.add_argument("--seed", type=int, help="seed for Python, NumPy, torch and the data order (default 0)")
+    g.add_argument("--seeds", help="train each row once per seed: N (seeds 0..N-1) or a list, e.g. 0,1,2; "
+                                   "finished (row, seed) runs are reused; cells show mean ± std (n)")
     g.add_argument("--device", help="auto (default), cpu, mps, cuda, cuda:N")
     g.add_argument("--precision", help="auto (bf16 on CUDA, fp32 elsewhere), fp32, bf16, fp16")
     g.add_argument("--steps", type=int, help="training steps (default: the model's for the profile)")
     g.add_argument("--epochs", type=int, help="training epochs, instead of steps")
     g.add_argument("--batch-size", type=int, dest="batch_size", help="training batch size")
-    g.add_argument("--image-size", type=int, dest="image_size", help="training and evaluation side in pixels")
+    g.add_argument("--image-size", type=int, dest="image_size",
+                   help="training and evaluation height in pixels (the width is image_size * aspect_ratio)")
     g.add_argument("--data-root", type=Path, dest="data_root", help="dataset folder (default: datasets)")
     g.add_argument("--output-root", type=Path, dest="output_root", help="output folder (default: results)")
     g.add_argument("--skip-bad", action="store_true", default=None, dest="skip_bad",
@@ -60,8 +63,12 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 def layers_from(args):
     from benchmark.config import Layers, load_toml, parse_set
+    from benchmark.errors import ConfigError
 
-    flags = {k: getattr(args, k, None) for k in ("dataset", "profile", "seed", "device", "precision", "steps",
+    if getattr(args, "seed", None) is not None and getattr(args, "seeds", None):
+        raise ConfigError("pass --seed S (one run) or --seeds N|A,B,C (one run per seed), not both")
+
+    flags = {k: getattr(args, k, None) for k in ("dataset", "profile", "seed", "seeds", "device", "precision", "steps",
                                                  "epochs", "batch_size", "image_size", "data_root",
                                                  "output_root", "skip_bad")}
     if getattr(args, "models", None):
@@ -95,10 +102,14 @@ def cmd_run(args, train_only: bool = False) -> int:
 
     from benchmark import distributed, launch
 
-    plan = build_plan(layers_from(args))
+    layers = layers_from(args)
+    plan = build_plan(layers)
     if args.nproc_per_node and not distributed.launched():
         launch.check(args, plan)
         return launch.launch(args, args.argv)
+    from benchmark import sweep_cli
+    if sweep_cli.uses_executor(args):
+        return sweep_cli.run_with_executor(args, plan, layers, reporter_for(args), publish)
     bench = Execution(plan, reporter_for(args))
     if args.resume is None and launch.restarted():
         args.resume = True  # the elastic launcher restarted the workers: continue from the checkpoint
@@ -216,6 +227,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
                      help="continue the newest unfinished run with the same config (or RUN_DIR) from its checkpoint")
     run.add_argument("--checkpoint", type=Path, help="evaluate this checkpoint instead of training (one model)")
+    from benchmark import sweep_cli
+    sweep_cli.add_executor_options(run)
     run.set_defaults(func=cmd_run)
 
     train = command("train", "train each model and keep its checkpoints, without evaluating")
@@ -264,6 +277,8 @@ def parser() -> argparse.ArgumentParser:
                     help="import: refuse an archive that unpacks to more than N GB (default: the dataset's "
                          "declared size, else 50x the archive, at least 0.25 GB)")
     ds.set_defaults(func=cmd_datasets)
+
+    sweep_cli.add_commands(command)
 
     wt = command("weights", "list pretrained files, or import one for offline use")
     wt.add_argument("action", choices=["list", "import"])

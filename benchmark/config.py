@@ -27,6 +27,7 @@ from pydantic import Field, ValidationError, field_validator
 from benchmark.api import Model, Options
 from benchmark.errors import ConfigError
 from benchmark.names import closest_first, unknown
+from benchmark.seeds import Seeds
 
 try:
     import tomllib
@@ -67,13 +68,19 @@ class RunConfig(Options):
                                      "distribution's default run)")
     profile: Profile = Field("quick", description="smoke (seconds), quick (minutes on a CPU), paper (the source's)")
     seed: int = Field(0, ge=0, description="seed for Python, NumPy, torch and the data order")
+    seeds: Seeds = Field(None, description="train each row once per seed: a count N (seeds 0..N-1) "
+                                    "or a list, e.g. [0, 1, 2]; the leaderboard shows mean ± std (n)")
     device: str = Field("auto", description="auto (CUDA, else MPS, else CPU), cpu, mps, cuda or cuda:N")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="autocast precision; auto = bf16 on CUDA, fp32 elsewhere")
     steps: int | None = Field(None, ge=1, description="training steps (overrides epochs)")
     epochs: int | None = Field(None, ge=1, description="training epochs")
     batch_size: int | None = Field(None, ge=1, description="training batch size (default: the model's)")
-    image_size: int | None = Field(None, ge=16, le=2048, description="training and evaluation side in pixels")
+    image_size: int | None = Field(None, ge=16, le=2048, description="training and evaluation height in pixels "
+                                   "(the width is image_size * aspect_ratio)")
+    aspect_ratio: float | None = Field(None, gt=0.125, le=8, description="width / height of the training and "
+                                       "evaluation images, SPADE's meaning (default: the dataset's, e.g. "
+                                       "cityscapes 2.0: 512x256 at image_size 256)")
     data_root: Path = Field(Path("datasets"), description="where datasets are stored")
     output_root: Path = Field(Path("results"), description="where runs, the store and leaderboards go")
     checkpoint_every: int = Field(250, ge=1, description="steps between checkpoints")
@@ -285,7 +292,7 @@ class ModelRun:
     def config_hash(self) -> str:
         """Identifies runs that train the same thing (ignores paths and eval settings)."""
         d = self.to_dict()
-        d["run"] = {k: v for k, v in d["run"].items() if k not in {"data_root", "output_root", "eval", "models"}}
+        d["run"] = {k: v for k, v in d["run"].items() if k not in {"data_root", "output_root", "eval", "models", "seeds"}}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -64,7 +64,10 @@ class EvalContext:
     batch_size: int = 16
     train_images: ImageSet | None = None
     reference: bool = False
+    #: the evaluation height in pixels (and the side of a square run)
     image_size: int | None = None
+    #: the evaluation width; None: the same as ``image_size``
+    image_width: int | None = None
     seed: int = 0
     run: RunDir | None = None
     dataset: str = ""

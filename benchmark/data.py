@@ -93,6 +93,9 @@ class Dataset:
     aspect_ratio: ClassVar[float] = 1.0
     #: whether imported samples carry instance maps (``Sample.instance``)
     has_instances: ClassVar[bool] = False
+    #: whether the reference implementation gives ``ignore_index`` pixels their own input channel
+    #: (SPADE's ``contain_dontcare_label``: ADE20K, COCO-Stuff)
+    dontcare_label: ClassVar[bool] = False
     source: ClassVar[Source] = Source("manual")
     #: the files a user fetches (shown by `bench datasets list`), e.g. the official archives
     downloads: ClassVar[tuple[str, ...]] = ()
@@ -109,6 +112,11 @@ class Dataset:
 
     def directory(self, root: Path) -> Path:
         return Path(root) / self.name
+
+    def configure(self, root: Path, options: Options) -> None:
+        """Read what the stored data says about itself (a card's classes and aspect ratio, whether
+        instance maps were imported) before the run is planned; must be cheap (no download, no
+        reading every file) and quiet when the data is not there yet. Default: nothing."""
 
     def prepare(self, root: Path, options: Options) -> Path:
         """Make the data available (generate, or check it was imported); return its folder."""
@@ -140,7 +148,7 @@ class Dataset:
             "name": self.name, "summary": self.summary, "classes": list(self.class_names),
             "ignore_index": self.ignore_index, "splits": dict(self.splits),
             "native_size": list(self.native_size), "aspect_ratio": self.aspect_ratio,
-            "instance_maps": self.has_instances, "source": self.source.kind,
+            "instance_maps": self.has_instances, "dontcare_label": self.dontcare_label, "source": self.source.kind,
             "url": self.source.url, "sha256": self.source.sha256, "layout": self.layout,
             "license": self.license, "citation": self.citation,
         }

@@ -110,7 +110,7 @@ def compute_metrics(metrics: list[tuple[Metric, Any]], ctx: EvalContext,
                 continue
             values[column] = MetricValue(result.values.get(column), direction,
                                          {"metric": metric.name, **result.protocol},
-                                         result.notes.get(column, ""))
+                                         result.notes.get(column, ""), _interval(result, column))
         if result is not None:
             shown = ", ".join(f"{k}={v:.4g}" for k, v in result.values.items() if v is not None)
             missing = "; ".join(dict.fromkeys(result.notes.values()))
@@ -118,3 +118,12 @@ def compute_metrics(metrics: list[tuple[Metric, Any]], ctx: EvalContext,
         else:
             reporter.log(f"  {metric.name}: not computed ({reason})")
     return values
+
+
+def _interval(result, column: str) -> list[float] | None:
+    """The 95% bootstrap interval of a per-image mean, when the metric gave its per-image values."""
+    from benchmark.bootstrap import bootstrap_ci
+
+    values = result.per_image.get(column)
+    found = bootstrap_ci(values) if values else None
+    return None if found is None else list(found)

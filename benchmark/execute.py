@@ -37,6 +37,7 @@ from benchmark.records import RunRecord, record_from_dict, record_to_dict, utc_n
 from benchmark.results import ResultsStore
 from benchmark.rundir import RunDir
 from benchmark.runlock import RunLock
+from benchmark.seeds import finished_run, reuse_line, seed_jobs
 from benchmark.train import Trainer, configure_backends, seed_everything
 from benchmark.transforms import PairDataset
 
@@ -64,11 +65,14 @@ class Start:
 class Execution:
     """One `bench run` of a plan: the dataset, then each row's train / evaluate / store."""
 
-    def __init__(self, plan: RunPlan, reporter: Reporter):
+    def __init__(self, plan: RunPlan, reporter: Reporter, *, job: bool = False):
         world = distributed.setup(plan.device)  # a worker of a data-parallel run: see benchmark.distributed
-        self.plan = dataclasses.replace(plan, device=world.device) if world else plan
-        self.reporter = Reporter(quiet=True) if distributed.is_follower() else reporter
-        self.store = ResultsStore(plan.config.output_root / "bench.sqlite")
+        self.plan = plan = dataclasses.replace(plan, device=world.device) if world else plan
+        self.reporter = reporter = Reporter(quiet=True) if distributed.is_follower() else reporter
+        #: one job of a sweep (benchmark.sweep): it writes only its own run folder, the parent
+        #: ingests ``record.json`` into the store; the folder exists already (``--resume RUN_DIR``)
+        self.job = job
+        self.store = None if job else ResultsStore(plan.config.output_root / "bench.sqlite")
         self.measure = Measure(plan, reporter, self.store)
 
     @classmethod
@@ -79,7 +83,7 @@ class Execution:
 
     def run(self, *, resume: bool | Path = False, checkpoint: Path | None = None,
             train_only: bool = False) -> list[RunRecord]:
-        rows = self.plan.rows
+        rows = seed_jobs(self.plan)  # one row per (row, seed) when `seeds` is set
         if checkpoint is not None and len(rows) != 1:
             raise ConfigError("--checkpoint evaluates one model: pass exactly one row with --models")
         if isinstance(resume, Path) and len(rows) != 1:
@@ -92,8 +96,8 @@ class Execution:
         distributed.barrier()  # the other workers read the dataset once rank 0 has prepared it
         records = [self.run_model(row, start, data, train_only) for row, start in zip(rows, starts)]
         distributed.announce(None)  # the other workers stop
-        if not train_only and self.plan.config.eval.reference_row and self.plan.needs_real_train():
-            sizes = sorted({self.plan.image_size(row) for row, r in zip(rows, records) if r.status == "ok"})
+        if not train_only and not self.job and self.plan.config.eval.reference_row and self.plan.needs_real_train():
+            sizes = sorted({self.plan.size(row) for row, r in zip(rows, records) if r.status == "ok"})
             for size in sizes:
                 self.measure.reference_row(data.train, self.test_samples(data), size)
         return records
@@ -124,6 +128,10 @@ class Execution:
             if run is None:
                 self.reporter.log(f"{row.label}: no unfinished run with this config to resume; starting a new one")
                 return Start()
+        elif self.plan.config.seeds is not None and (found := finished_run(
+                self.plan.config.output_root, self.plan.dataset.name, row)) is not None:
+            self.reporter.log(reuse_line(row, found[0]))
+            return Start(run=found[0], lock=RunLock(found[0]).acquire(), finished=found[1])
         else:
             return Start()
         lock = RunLock(run).acquire()
@@ -132,6 +140,8 @@ class Execution:
             if finished is not None and finished["record"].get("status") == "ok":
                 self.reporter.log(f"{row.label}: {run.root} had finished; storing its result")
                 return Start(run=run, lock=lock, finished=finished)
+            if self.job and not run.checkpoints():  # a job's first start in the folder made for it
+                return Start(run=run, lock=lock)
             return Start(run=run, lock=lock, resume_from=self.last_readable_checkpoint(run))
         except BaseException:
             lock.release()
@@ -225,17 +235,18 @@ class Execution:
             return record
         record.created = utc_now()
         run.write_record(record_to_dict(record), final)  # first in the folder, then the store,
-        record.id = self.store.put_run(record)          # then the status: a kill in between is
-        run.write_status(**final)                       # completed by --resume
+        if not self.job:                                # then the status: a kill in between is
+            record.id = self.store.put_run(record)      # completed by --resume
+        run.write_status(**final)
         return record
 
     def store_finished(self, run: RunDir, finished: dict, train_only: bool) -> RunRecord:
         """Complete a row that had finished when its process was stopped: one store row, final status."""
         record = record_from_dict(finished["record"])
-        stored = self.store.find_by_run_dir(str(run.root))
+        stored = None if self.job else self.store.find_by_run_dir(str(run.root))
         if stored is not None and stored.status == record.status:
             record = stored  # already stored (and perhaps re-measured since): keep that row
-        elif not train_only:
+        elif not train_only and not self.job:
             record.id = self.store.put_run(record)
         run.write_status(**finished["status"])
         return record
@@ -245,7 +256,7 @@ class Execution:
     def build(self, row: ModelRun) -> Trainable:
         """The row's model, seeded, on its device, with its optimisers: the one place they are set."""
         seed_everything(row.run.seed)
-        model = row.plugin.build(row.options, self.plan.dataset.num_classes, self.plan.image_size(row))
+        model = row.plugin.build(row.options, self.plan.dataset.num_classes, self.plan.model_size(row))
         model.to(self.plan.device)
         model.optimizers = model.configure_optimizers()
         return model
@@ -256,8 +267,8 @@ class Execution:
         if not distributed.is_follower():
             distributed.announce((index, str(run.root), resume_from))  # the other workers train along
         model = self.build(row)
-        size = plan.image_size(row)
-        transform = row.plugin.train_transform(row.options, size)
+        size = plan.size(row)
+        transform = row.plugin.train_transform(row.options, plan.model_size(row))
         fill = spec.ignore_index if spec.ignore_index is not None else 0
         train_set = PairDataset(data.train, size, transform, seed=row.run.seed, fill_label=fill)
         sample_set = PairDataset(data.test[:4], size)
@@ -278,7 +289,7 @@ class Execution:
         return data.test[:limit] if limit else data.test
 
     def evaluate_model(self, model: Trainable, row: ModelRun, data: DatasetSplits, run: RunDir):
-        spec, size = self.plan.dataset, self.plan.image_size(row)
+        spec, size = self.plan.dataset, self.plan.size(row)
         test_set = PairDataset(self.test_samples(data), size)
         generate_images(model, test_set, run.images, device=self.plan.device, dtype=self.plan.dtype,
                         num_classes=spec.num_classes, ignore_index=spec.ignore_index, palette=spec.palette,

@@ -1,7 +1,8 @@
 """One image-grid helper: training sample grids, the report's sample grid and `bench datasets preview`.
 
 A grid is a list of rows, each a list of RGB uint8 arrays (H, W, 3). Tiles are resized to
-``tile`` px squares (``tile=None`` keeps the images' own size, which must then agree),
+``tile`` px high tiles with the first image's aspect ratio (squares for square images;
+``tile=None`` keeps the images' own size, which must then agree),
 ``group`` neighbouring tiles are placed without a gap between them (a label | photo pair)
 and groups are separated by ``gap`` px of background, also around the border. Optional
 ``headers`` are written above the columns of groups. Columns listed in ``nearest`` are
@@ -24,7 +25,9 @@ def compose(rows: Sequence[Sequence[np.ndarray]], *, tile: int | None = None, ga
     """The grid as one RGB uint8 array; see the module docstring for the layout."""
     if not rows or not any(rows):
         raise ValueError("an image grid needs at least one image")
-    cells = [[_fit(image, tile, col in nearest) for col, image in enumerate(row)] for row in rows]
+    first = np.asarray(next(image for row in rows for image in row))
+    shape = None if tile is None else (tile, max(1, round(tile * first.shape[1] / first.shape[0])))
+    cells = [[_fit(image, shape, col in nearest) for col, image in enumerate(row)] for row in rows]
     tile_h, tile_w = cells[0][0].shape[:2]
     columns = max(len(row) for row in cells)
     groups = -(-columns // group)
@@ -58,17 +61,17 @@ def _x(col: int, group: int, tile_w: int, gap: int) -> int:
     return gap + number * (group * tile_w + gap) + inside * tile_w
 
 
-def _fit(image: np.ndarray, tile: int | None, nearest: bool) -> np.ndarray:
+def _fit(image: np.ndarray, tile: tuple[int, int] | None, nearest: bool) -> np.ndarray:
     image = np.asarray(image)
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
     image = image[..., :3].astype(np.uint8, copy=False)
-    if tile is None or image.shape[:2] == (tile, tile):
+    if tile is None or image.shape[:2] == tile:
         return image
     from PIL import Image
 
     resample = Image.NEAREST if nearest else Image.BICUBIC
-    return np.asarray(Image.fromarray(image).resize((tile, tile), resample))
+    return np.asarray(Image.fromarray(image).resize((tile[1], tile[0]), resample))
 
 
 def _write_headers(canvas: np.ndarray, headers: Sequence[str], column_w: int, gap: int) -> np.ndarray:

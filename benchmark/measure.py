@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmark.api import Size
 from benchmark.config import ModelRun
 from benchmark.context import EvalContext
 from benchmark.data import Sample
@@ -21,6 +22,8 @@ from benchmark.rundir import ImageSet, RunDir, slug
 from benchmark.transforms import PairDataset
 
 TEST_RESIZE = "photos bicubic, labels nearest, to a square of image_size"
+#: the same for a run at another aspect ratio than 1 (the protocol's resolution says WxH)
+TEST_RESIZE_ASPECT = "photos bicubic, labels nearest, to image_size high and image_size * aspect_ratio wide"
 
 
 class Measure:
@@ -33,40 +36,48 @@ class Measure:
     def cache_dir(self) -> Path:
         return self.plan.config.output_root / "cache"
 
-    def real_split(self, samples: list[Sample], split: str, size: int) -> ImageSet:
+    def real_split(self, samples: list[Sample], split: str, size: Size | int) -> ImageSet:
         """A real split at the evaluation resolution, written once per dataset config, size and count."""
+        size = Size.of(size)
         spec = self.plan.dataset
         key = json.dumps({"dataset": spec.name, "options": self.plan.dataset_options.model_dump(mode="json"),
-                          "size": size, "count": len(samples)}, sort_keys=True)
+                          "size": size.height if size.square else list(size), "count": len(samples)},
+                         sort_keys=True)
         digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-        images = ImageSet(self.cache_dir / "real" / f"{slug(spec.name)}-{size}px-{digest}" / split)
+        shown = f"{size.height}px" if size.square else size.text()
+        images = ImageSet(self.cache_dir / "real" / f"{slug(spec.name)}-{shown}-{digest}" / split)
         write_real_split(PairDataset(samples, size), images, reporter=self.reporter,
                          label=f"write real {spec.name} {split} split")
         return images
 
-    def context(self, images: ImageSet, run: RunDir | None, train: ImageSet | None, size: int, seed: int,
+    def context(self, images: ImageSet, run: RunDir | None, train: ImageSet | None, size: Size | int, seed: int,
                 reference: bool = False) -> EvalContext:
+        size = Size.of(size)
         plan, spec = self.plan, self.plan.dataset
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         return EvalContext(
             fake_dir=images.real if reference else images.fake,  # the reference row measures the real photos
             real_dir=images.real, label_dir=images.label_ids, class_names=list(spec.class_names),
             ignore_index=spec.ignore_index, device=plan.device, cache_dir=self.cache_dir,
-            batch_size=plan.config.eval.batch_size, train_images=train, reference=reference, image_size=size,
+            batch_size=plan.config.eval.batch_size, train_images=train, reference=reference, image_size=size.height,
+            image_width=size.width,
             seed=seed, run=run, dataset=spec.name, palette=spec.palette, real_split=plan.config.eval.real_split,
             profile=plan.config.profile, segmenter=plan.segmenter, progress=self.reporter)
 
-    def reference_row(self, train: list[Sample], test: list[Sample], size: int) -> RunRecord:
-        """The "real images" row: the real test photos measured as if they were generated."""
+    def reference_row(self, train: list[Sample], test: list[Sample], size: Size | int | str) -> RunRecord:
+        """The "real images" row: the real test photos measured as if they were generated (``size``:
+        a :class:`Size`, a side, or a protocol's resolution)."""
+        size = Size.of(size)
         plan, cfg, name = self.plan, self.plan.config, self.plan.dataset.name
         test_images = self.real_split(test, "test", size)
         run = RunDir.create(cfg.output_root, name, REFERENCE_MODEL)
         conf = {"dataset": name, "label": REFERENCE_LABEL, "model": REFERENCE_MODEL,
-                "run": cfg.model_dump(mode="json"), "image_size": size, "real_test_dir": str(test_images.root),
+                "run": cfg.model_dump(mode="json"), "image_size": size.height,
+                "resolution": size.text(), "real_test_dir": str(test_images.root),
                 "dataset_options": plan.dataset_options.model_dump(mode="json"), **plan.evaluation(),
                 "versions": versions()}
         run.write_plan(conf)
-        self.reporter.log(f"[bold]{REFERENCE_LABEL}[/] on {name} at {size} px (reference row)")
+        self.reporter.log(f"[bold]{REFERENCE_LABEL}[/] on {name} at {size.text()} px (reference row)")
         t0 = time.perf_counter()
         ctx = self.context(test_images, run, self.real_split(train, "train", size), size, cfg.seed, reference=True)
         metrics = compute_metrics(plan.metrics, ctx, self.reporter)
@@ -80,10 +91,14 @@ class Measure:
         record.id = self.store.add_run(record)
         return record
 
-    def protocol(self, size: int, images: int) -> dict[str, Any]:
+    def protocol(self, size: Size | int, images: int) -> dict[str, Any]:
+        """The run's protocol; a square run's resolution is its side (as before non-square runs),
+        another's ``WxH``."""
+        size = Size.of(size)
         plan = self.plan
         return {"dataset": plan.dataset.name, "dataset_options": plan.dataset_options.model_dump(mode="json"),
-                "images": images, "resolution": size, "resize": TEST_RESIZE,
+                "images": images, "resolution": size.height if size.square else size.text(),
+                "resize": TEST_RESIZE if size.square else TEST_RESIZE_ASPECT,
                 "real_split": plan.config.eval.real_split}
 
     def record(self, row: ModelRun, run: RunDir, conf: dict, metrics, status: str, reason: str | None,
@@ -92,7 +107,7 @@ class Measure:
         return RunRecord(
             label=row.label, model=row.plugin.name, preset=row.preset, dataset=plan.dataset.name,
             profile=row.run.profile, seed=row.run.seed, options=row.options.model_dump(mode="json"),
-            config=conf, protocol=self.protocol(plan.image_size(row), images), versions=versions(),
+            config=conf, protocol=self.protocol(plan.size(row), images), versions=versions(),
             device=str(plan.device), wall_time_s=round(wall, 2), status=status, reason=reason,
             run_dir=str(run.root), input_kind=row.plugin.input_of(row.options),
             note=row.plugin.describe(row.options), metrics=metrics)

@@ -11,14 +11,14 @@ once built; each row's part is written to its run folder (``plan.json``) and
 from __future__ import annotations
 
 import platform
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 
 import benchmark
 from benchmark import registry, zoo
-from benchmark.api import Metric, Options
+from benchmark.api import DataFacts, Metric, Options, Size
 from benchmark.config import (
     Layers,
     ModelRun,
@@ -64,8 +64,17 @@ class RunPlan:
         return str(self.dtype or "fp32")
 
     def image_size(self, row: ModelRun) -> int:
-        """The side a row trains and is evaluated at."""
+        """The height a row trains and is evaluated at."""
         return row.run.image_size or self.dataset.native_size[0]
+
+    def size(self, row: ModelRun) -> Size:
+        """(height, width) a row trains and is evaluated at: ``image_size`` high, ``aspect_ratio``
+        (the run's, else the dataset's) times as wide."""
+        return size_of(self.image_size(row), row.run.aspect_ratio or self.dataset.aspect_ratio)
+
+    def model_size(self, row: ModelRun) -> Size | int:
+        """The size as the row's model receives it (see :func:`model_size`)."""
+        return model_size(row, self.size(row))
 
     def needs_real_train(self) -> bool:
         """Only metrics that are not paired (distribution, segmentation, classifier) read the
@@ -82,7 +91,7 @@ class RunPlan:
     def row_plan(self, row: ModelRun) -> dict[str, Any]:
         """A row's part of the plan, as written to its run folder's ``plan.json``."""
         return {"config_hash": row.config_hash(), "dataset": self.dataset.name, **row.to_dict(),
-                "image_size": self.image_size(row), **self.evaluation(), "device": str(self.device),
+                "image_size": self.image_size(row), "resolution": self.size(row).text(), **self.evaluation(), "device": str(self.device),
                 "precision": self.precision, "versions": versions()}
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,13 +116,34 @@ def build_plan(layers: Layers, plugins: registry.Plugins | None = None) -> RunPl
     labels = [row.label for row in rows]
     if len(set(labels)) != len(labels):
         raise ConfigError(f"invalid value for 'models': {cfg.models}: a row is listed twice; list each once")
+    spec.configure(cfg.data_root, dataset_options)
+    facts = DataFacts(spec.name, spec.num_classes, spec.ignore_index, bool(spec.has_instances),
+                      bool(spec.dontcare_label))
+    rows = tuple(replace(row, options=row.plugin.for_dataset(row.options, facts)) for row in rows)
     for row in rows:
-        row.plugin.check(row.options, row.run.image_size or spec.native_size[0], spec.num_classes)
+        size = size_of(row.run.image_size or spec.native_size[0], row.run.aspect_ratio or spec.aspect_ratio)
+        row.plugin.check(row.options, model_size(row, size), spec.num_classes)
     metrics = resolve_metrics(cfg.eval.metrics, layers, plugins.metrics)
     segmenter = resolve_segmenter(cfg, spec, metrics, layers, plugins)
     device = resolve_device(cfg.device)
     return RunPlan(cfg, spec, dataset_options, rows, metrics, segmenter, device,
                    resolve_precision(cfg.precision, device))
+
+
+def size_of(height: int, aspect_ratio: float) -> Size:
+    return Size(height, max(1, round(height * aspect_ratio)))
+
+
+def model_size(row: ModelRun, size: Size) -> Size | int:
+    """What a model's ``check``/``build``/``train_transform`` receive: the :class:`Size` where the
+    model declares ``non_square``, else the side of a square (other sizes: one clear line)."""
+    if row.plugin.non_square:
+        return size
+    if not size.square:
+        raise ConfigError(f"{row.plugin.name} trains square images only, and this run is {size.text()} "
+                          f"(aspect ratio {size.width / size.height:g}); add --set aspect_ratio=1 to train it "
+                          f"on squares")
+    return size.height
 
 
 def resolve_metrics(names: list[str] | None, layers: Layers, metrics) -> tuple[tuple[Metric, Options], ...]:

@@ -18,6 +18,8 @@ class MetricValue:
     direction: str  # a benchmark.api.Direction: "up" (higher is better), "down" or "none" (never ranked)
     protocol: dict  # e.g. {"images": 106, "resolution": 64, "window": "gaussian 11/1.5"}
     note: str = ""
+    #: [low, high]: 95% bootstrap interval over the test images of a per-image mean (benchmark.bootstrap)
+    ci: list[float] | None = None
 
 
 @dataclass

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from benchmark.errors import BenchError
-from benchmark.records import MetricValue, RunRecord, row_key, utc_now
+from benchmark.aggregate import seed_groups
+from benchmark.records import MetricValue, RunRecord, newest_key, utc_now
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: metrics.ci (a bootstrap interval); a version-1 file gains the column
 BUSY_TIMEOUT_S = 30.0
 _IDS_PER_QUERY = 500  # well below SQLite's limit on bound parameters
 
@@ -55,6 +56,7 @@ CREATE TABLE IF NOT EXISTS metrics (
     direction TEXT NOT NULL,
     protocol TEXT NOT NULL,
     note TEXT NOT NULL,
+    ci TEXT,
     PRIMARY KEY (run_id, name)
 );
 """
@@ -143,15 +145,11 @@ class ResultsStore:
         return self._select(f"{where} ORDER BY created DESC, id DESC", args)
 
     def latest(self, dataset: str | None = None) -> list[RunRecord]:
-        """The newest successful run of every row (see :func:`row_key`), newest first."""
-        seen: set[tuple] = set()
-        chosen = []
-        for record in self.runs(dataset=dataset, status="ok"):
-            key = row_key(record)
-            if key not in seen:
-                seen.add(key)
-                chosen.append(record)
-        return chosen
+        """What the leaderboard shows, newest first: the newest successful run of every row (see
+        :func:`row_key`) and, beside it, the newest run of each other seed of that row trained
+        with the same config (see :mod:`benchmark.aggregate`)."""
+        groups = seed_groups(self.runs(dataset=dataset, status="ok"))
+        return sorted((r for group in groups.values() for r in group), key=newest_key, reverse=True)
 
     def find_by_run_dir(self, run_dir: str) -> RunRecord | None:
         """The newest run written to ``run_dir``, or None."""
@@ -177,6 +175,8 @@ class ResultsStore:
                 conn.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
         with self._write() as conn:
             _run_script(conn, _SCHEMA)
+            if "ci" not in {row[1] for row in conn.execute("PRAGMA table_info(metrics)")}:
+                conn.execute("ALTER TABLE metrics ADD COLUMN ci TEXT")  # a version-1 store
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextlib.contextmanager
@@ -280,10 +280,11 @@ def _insert_metrics(conn: sqlite3.Connection, run_id: int, metrics: dict[str, Me
     rows = []
     for position, (name, m) in enumerate(metrics.items()):
         value, note = _storable(m)
-        rows.append((run_id, position, name, value, m.direction, _to_json(m.protocol), note))
+        ci = None if m.ci is None else _to_json(list(m.ci))
+        rows.append((run_id, position, name, value, m.direction, _to_json(m.protocol), note, ci))
     conn.executemany(
-        "INSERT INTO metrics (run_id, position, name, value, direction, protocol, note) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO metrics (run_id, position, name, value, direction, protocol, note, ci) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
 
@@ -303,10 +304,11 @@ def _load_metrics(conn: sqlite3.Connection, run_ids: list[int]) -> dict[int, dic
     for start in range(0, len(run_ids), _IDS_PER_QUERY):
         chunk = run_ids[start:start + _IDS_PER_QUERY]
         rows = conn.execute(
-            "SELECT run_id, name, value, direction, protocol, note FROM metrics "
+            "SELECT run_id, name, value, direction, protocol, note, ci FROM metrics "
             f"WHERE run_id IN ({', '.join('?' for _ in chunk)}) ORDER BY run_id, position",
             chunk,
         ).fetchall()
-        for run_id, name, value, direction, protocol, note in rows:
-            out[run_id][name] = MetricValue(value, direction, json.loads(protocol), note)
+        for run_id, name, value, direction, protocol, note, ci in rows:
+            out[run_id][name] = MetricValue(value, direction, json.loads(protocol), note,
+                                            None if ci is None else json.loads(ci))
     return out

@@ -11,6 +11,7 @@ path. A run folder holds::
     samples/step_00000250.png              label | real | fake grids made during training
     images/{fake,real,label,label_ids}/    the evaluated test split as PNG (+ images/classes.json)
     error.log                              the traceback of a crash
+    job.json  job.out  job.err             a sweep job's spec, submissions (executor, job id, logs), output
     <metric side files>                    e.g. miou.json: per-class detail a metric keeps
 """
 
@@ -135,6 +136,20 @@ class RunDir:
     @property
     def error_log(self) -> Path:
         return self.root / "error.log"
+
+    @property
+    def job_file(self) -> Path:
+        """A sweep job's spec and submissions (see :mod:`benchmark.sweep`)."""
+        return self.root / "job.json"
+
+    def job_log(self, stream: str) -> Path:
+        """``job.out`` / ``job.err``: what a sweep job printed (local executor)."""
+        return self.root / f"job.{stream}"
+
+    @property
+    def submitit_dir(self) -> Path:
+        """Where submitit keeps a job's pickles and logs (``--executor slurm``)."""
+        return self.root / "submitit"
 
     @property
     def lock_file(self) -> Path:

@@ -108,12 +108,12 @@ def test_html_fits_a_phone(three):
 
 def test_json_schema_uses_metric_names_with_version_and_time(three):
     data = json.loads(report.render(three, "json"))
-    assert data["schema_version"] == SCHEMA_VERSION == 1
+    assert data["schema_version"] == SCHEMA_VERSION == 2  # 2: values are means over a row's seeds
     assert datetime.fromisoformat(data["generated"]).tzinfo is not None
     assert set(data) == {"schema_version", "generated", "title", "note", "tables", "failed"}
     row = data["tables"][0]["rows"][0]
     assert set(row) == {"label", "name", "model", "input", "reference", "profile", "seed", "run", "run_dir",
-                        "values", "best", "notes"}
+                        "values", "best", "notes", "n", "seeds", "runs", "run_dirs", "std", "per_seed", "tied", "ci"}
     assert set(row["values"]) == {"PSNR", "FID"}
     assert not any("↑" in key or "↓" in key for key in json.dumps(data["tables"][0]["rows"]))
 

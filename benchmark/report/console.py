@@ -20,10 +20,12 @@ from benchmark.report.leaderboard import (
     failed_line,
     model_name,
     protocol_text,
+    seed_lines,
     tail,
 )
 
 BEST_MARK = "*"
+TIE_MARK = "~"
 
 
 def print_console(records: list[RunRecord], console, *, title: str = "",
@@ -49,6 +51,9 @@ def plain_text(board_set: Leaderboard) -> str:
                            colalign=align), ""]
         if any(c.best for r in board.records for c in board.cells(r)):
             lines.append(f"{BEST_MARK} best in its column")
+        if any(c.tied for r in board.records for c in board.cells(r)):
+            lines.append(f"{TIE_MARK} tied with the best")
+        lines += seed_lines(board)
         lines += [f"[{n}] {note}" for note, n in numbers.items()]
         lines += [f"Protocol: {protocol_text(board)}", ""]
     lines += [failed_line(r) for r in board_set.failed]
@@ -79,6 +84,9 @@ def _print_rich(board_set: Leaderboard, console) -> None:
         console.print(table)
         for note, n in numbers.items():
             console.print(Text(f"[{n}] {note}", style="dim"))
+        for line in seed_lines(board):
+            console.print(Text(line + ("; bold: best, underlined: tied with the best" if "tied" in line else ""),
+                               style="dim"))
     for record in board_set.failed:
         console.print(Text(failed_line(record), style="red"))
 
@@ -86,12 +94,13 @@ def _print_rich(board_set: Leaderboard, console) -> None:
 def _cells(board: Board, record: RunRecord, numbers: dict[str, int], *, rich: bool) -> list:
     texts = [model_name(record), record.input_kind]
     texts += [_metric_text(cell, numbers, rich) for cell in board.cells(record)]
-    texts += [str(v) for v in tail(record)]
+    texts += [str(v) for v in tail(record, board)]
     if not rich:
         return texts
     from rich.text import Text
 
-    styles = [""] * 2 + ["bold green" if c.best else "" for c in board.cells(record)] + [""] * 3
+    styles = [""] * 2 + ["bold green" if c.best else "underline" if c.tied else ""
+                         for c in board.cells(record)] + [""] * 3
     return [Text(text, style=style) for text, style in zip(texts, styles)]
 
 
@@ -100,4 +109,4 @@ def _metric_text(cell: Cell, numbers: dict[str, int], rich: bool) -> str:
         return f"{DASH} [{numbers[cell.note]}]"
     if rich:
         return cell.text
-    return cell.text + (BEST_MARK if cell.best else " ")  # the space keeps the digits of a column aligned
+    return cell.text + (BEST_MARK if cell.best else TIE_MARK if cell.tied else " ")  # the space keeps the digits of a column aligned

@@ -4,6 +4,8 @@ Keys are metric names ("FID"), never display headers ("FID ↓"). The JSON carri
 ``schema_version`` and a ``generated`` timestamp and holds each table's protocol;
 CSV rows carry the table number instead of repeating the protocol, so the protocol
 of a CSV row is ``tables[table - 1].protocol`` in the JSON written beside it.
+A row over several seeds carries its mean in ``values`` and its spread and per-seed values
+beside it (schema 2); the CSV gets those columns only when some row has several seeds.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from benchmark.records import RunRecord, is_reference
+from benchmark.aggregate import TIE_RULE
 from benchmark.report.leaderboard import Board, Leaderboard, model_name, protocol_text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CSV_FIXED = ("table", "dataset", "label", "name", "input", "reference")
 CSV_TAIL = ("profile", "seed", "run", "notes")
 
@@ -51,24 +54,43 @@ def _table(number: int, board: Board) -> dict:
             {"name": m, "direction": board.directions[m], "header": board.header(m)} for m in board.metrics
         ],
         "rows": [_row(board, record) for record in board.records],
+        "n_differs": board.n_differs,
+        "tie_rule": TIE_RULE,
     }
 
 
 def _row(board: Board, record: RunRecord) -> dict:
     values: dict[str, float | None] = {}
-    best, notes = [], {}
+    std: dict[str, float | None] = {}
+    per_seed: dict[str, list[float | None]] = {}
+    ci: dict[str, list[list[float] | None]] = {}
+    best, tied, notes = [], [], {}
+    group = board.group(record)
     for metric, cell in zip(board.metrics, board.cells(record)):
         finite = cell.value is not None and math.isfinite(cell.value)
         values[metric] = cell.value if finite else None
+        std[metric] = cell.stats.std if cell.stats else None
+        per_seed[metric] = list(cell.stats.values) if cell.stats else [None] * len(group)
+        ci[metric] = [_ci(r, metric) for r in group]
         if cell.best:
             best.append(metric)
+        if cell.tied:
+            tied.append(metric)
         if cell.note or (cell.value is not None and not finite):
             notes[metric] = cell.note or f"value was {cell.value}"
     return {
         "label": record.label, "name": model_name(record), "model": record.model, "input": record.input_kind,
         "reference": is_reference(record), "profile": record.profile, "seed": record.seed, "run": record.id,
         "run_dir": record.run_dir, "values": values, "best": best, "notes": notes,
+        "n": len(group), "seeds": [r.seed for r in group], "runs": [r.id for r in group],
+        "run_dirs": [r.run_dir for r in group], "std": std, "per_seed": per_seed, "tied": tied,
+        "ci": ci,
     }
+
+
+def _ci(record: RunRecord, metric: str) -> list[float] | None:
+    value = record.metrics.get(metric)
+    return None if value is None or value.ci is None else list(value.ci)
 
 
 def _failed(record: RunRecord) -> dict:
@@ -80,25 +102,40 @@ def _failed(record: RunRecord) -> dict:
 
 def render_csv(board_set: Leaderboard) -> str:
     metrics = list(dict.fromkeys(m for board in board_set.tables for m in board.metrics))
+    seeds = any(board.multi_seed for board in board_set.tables)
     header = list(CSV_FIXED)
     for metric in metrics:
         header += [metric, f"{metric} best"]
-    header += list(CSV_TAIL)
+        header += [f"{metric} std", f"{metric} n", f"{metric} tied", f"{metric} per seed"] if seeds else []
+    header += list(CSV_TAIL) + (["n"] if seeds else [])
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     for number, board in enumerate(board_set.tables, start=1):
         for record in board.records:
-            writer.writerow(_csv_row(number, board, record, metrics))
+            writer.writerow(_csv_row(number, board, record, metrics, seeds))
     return buffer.getvalue()
 
 
-def _csv_row(number: int, board: Board, record: RunRecord, metrics: list[str]) -> list[Any]:
+def _csv_row(number: int, board: Board, record: RunRecord, metrics: list[str], seeds: bool) -> list[Any]:
     cells = dict(zip(board.metrics, board.cells(record)))
     row: list[Any] = [number, board.dataset, record.label, model_name(record), record.input_kind,
                       str(is_reference(record)).lower()]
     for metric in metrics:
         cell = cells.get(metric)
         row += ["", ""] if cell is None or cell.value is None else [repr(cell.value), str(cell.best).lower()]
+        if seeds:
+            row += _csv_spread(cell)
     notes = [f"{metric}: {cell.note}" for metric, cell in cells.items() if cell.note]
-    return row + [record.profile, record.seed, "" if record.id is None else record.id, "; ".join(notes)]
+    seed = ";".join(str(r.seed) for r in board.group(record)) if seeds else record.seed
+    return row + [record.profile, seed, "" if record.id is None else record.id, "; ".join(notes)] + (
+        [len(board.group(record))] if seeds else [])
+
+
+def _csv_spread(cell) -> list[Any]:
+    """``<metric> std``, ``n``, ``tied`` and ``per seed`` (values in seed order, ``;``-separated)."""
+    if cell is None or cell.stats is None:
+        return ["", "", "", ""]
+    st = cell.stats
+    per_seed = ";".join("" if v is None else repr(v) for v in st.values)
+    return ["" if st.std is None else repr(st.std), st.n, str(cell.tied).lower(), per_seed]

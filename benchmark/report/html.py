@@ -21,6 +21,7 @@ from benchmark.report.leaderboard import (
     failed_line,
     model_name,
     protocol_lines,
+    seed_lines,
     tail,
 )
 from benchmark.report.samples import sample_grid
@@ -79,6 +80,7 @@ def _board(board: Board, name: str) -> str:
         f'<div class="scroll" role="region" aria-label="{_h(name)} table" tabindex="0">\n'
         f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n</div>\n"
         + (f'<ol class="notes">{notes}</ol>\n' if notes else "")
+        + "".join(f'<p class="notes">{_h(line)}</p>\n' for line in seed_lines(board))
         + f'<details class="protocol">\n<summary>Protocol</summary>\n<ul>{protocol}</ul>\n</details>\n'
         + "</section>"
     )
@@ -90,9 +92,10 @@ def _row(board: Board, record: RunRecord, numbers: dict[str, int]) -> str:
         if cell.note:
             text = f"{DASH}<sup>{numbers[cell.note]}</sup>"
         else:
-            text = f"<strong>{_h(cell.text)}</strong>" if cell.best else _h(cell.text)
+            text = (f"<strong>{_h(cell.text)}</strong>" if cell.best else
+                    f'<em title="tied with the best">{_h(cell.text)}</em>' if cell.tied else _h(cell.text))
         cells.append(f'<td class="num">{text}</td>')
-    profile, seed, run = tail(record)
+    profile, seed, run = tail(record, board)
     cells += [f"<td>{_h(profile)}</td>", f'<td class="num">{_h(seed)}</td>', f'<td class="num">{_h(run)}</td>']
     return f"<tr>{''.join(cells)}</tr>"
 

@@ -21,6 +21,7 @@ from benchmark.report.leaderboard import (
     Leaderboard,
     failed_line,
     model_name,
+    seed_lines,
     short_protocol,
 )
 
@@ -28,7 +29,7 @@ BOX = "\\benchtablebox"
 _ESCAPES = {
     "\\": "\\textbackslash{}", "&": "\\&", "%": "\\%", "$": "\\$", "#": "\\#", "_": "\\_",
     "{": "\\{", "}": "\\}", "~": "\\textasciitilde{}", "^": "\\textasciicircum{}",
-    "<": "\\textless{}", ">": "\\textgreater{}", "—": "---", "↑": "$\\uparrow$", "↓": "$\\downarrow$",
+    "<": "\\textless{}", ">": "\\textgreater{}", "—": "---", "↑": "$\\uparrow$", "↓": "$\\downarrow$", "±": "$\\pm$",
 }
 # scale the table down to the column when it is wider, never up
 FIT = f"\\ifdim\\wd{BOX}>\\linewidth\\resizebox{{\\linewidth}}{{!}}{{\\usebox{{{BOX}}}}}\\else\\usebox{{{BOX}}}\\fi"
@@ -69,6 +70,8 @@ def _table(board: Board, board_set: Leaderboard, number: int) -> list[str]:
     suffix = f"-{number}" if len(board_set.tables) > 1 else ""
     note = f"Protocol: {escape(short_protocol(board))}. Full protocol: leaderboard.json or leaderboard.md."
     note += "".join(f" $^{{{n}}}${escape(text)}." for text, n in notes.items())
+    note += "".join(f" {escape(line)}." for line in seed_lines(board))
+    note += " Bold: best; underlined: tied with the best." if board.multi_seed else ""
     hidden = [m for m in board.metrics if m not in metrics]
     return [
         *([f"% not shown: {', '.join(hidden)} (pass --columns to include)"] if hidden else []),
@@ -109,9 +112,11 @@ def _number(cell: Cell, notes: dict[str, int]) -> str:
     whole, point, decimals = cell.text.partition(".")
     if not point:  # inf, nan
         return f"\\multicolumn{{2}}{{c}}{{{escape(cell.text)}}}"
-    whole = whole.replace("-", "$-$")
+    whole, decimals = whole.replace("-", "$-$"), escape(decimals)
     if cell.best:
         return f"\\textbf{{{whole}}} & \\textbf{{.{decimals}}}"
+    if cell.tied:
+        return f"\\underline{{{whole}}} & \\underline{{.{decimals}}}"
     return f"{whole} & .{decimals}"
 
 

@@ -1,5 +1,8 @@
 """The ranking model: the latest successful run of every row, grouped by protocol, best values marked.
 
+A row trained with several seeds shows mean ± std (n) over its seeds (see
+:mod:`benchmark.aggregate`: which runs are its seeds, and when rows are tied).
+
 Rows are only ranked against rows measured the same way. Every shown row is
 placed in a table whose dataset, run-level protocol and per-metric protocols
 (and metric directions) agree with its own; rows that disagree get a table of
@@ -16,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.errors import ConfigError
+from benchmark.aggregate import TIE_RULE, Stats, newest, overlaps, seed_groups, stats
 from benchmark.records import MetricValue, RunRecord, is_reference, newest_key, row_key
 
 DASH = "—"
@@ -37,6 +41,8 @@ class Cell:
     text: str  # the number, or the dash when missing
     best: bool = False
     note: str = ""  # why the value is missing
+    tied: bool = False  # not the best, but its mean ± std overlaps the best row's
+    stats: Stats | None = None  # the value over the row's seeds (value is their mean)
 
 
 @dataclass
@@ -49,6 +55,23 @@ class Board:
     metric_protocols: dict[str, dict] = field(default_factory=dict)
     records: list[RunRecord] = field(default_factory=list)
     selected: list[str] | None = None  # the metric columns asked for (``--columns``); None: all
+    groups: dict[tuple, list[RunRecord]] = field(default_factory=dict)  # row key -> its seed runs
+
+    def group(self, record: RunRecord) -> list[RunRecord]:
+        return self.groups.get(row_key(record), [record])
+
+    @property
+    def multi_seed(self) -> bool:
+        """Whether any row has several seeds: then every cell says mean ± std (n)."""
+        return any(len(self.group(r)) > 1 for r in self.records)
+
+    @property
+    def n_differs(self) -> bool:
+        """Whether the model rows were trained with different numbers of seeds."""
+        return len({len(self.group(r)) for r in self.records if not is_reference(r)}) > 1
+
+    def seeds_text(self, record: RunRecord) -> str:
+        return ",".join(str(r.seed) for r in self.group(record))
 
     @property
     def metrics(self) -> list[str]:
@@ -72,7 +95,8 @@ class Board:
                 return False
         return True
 
-    def add(self, record: RunRecord) -> None:
+    def add(self, record: RunRecord, group: list[RunRecord] | None = None) -> None:
+        self.groups[row_key(record)] = group or [record]
         for name, metric in record.metrics.items():
             self.directions.setdefault(name, metric.direction)
             if metric.value is not None and not is_reference(record):
@@ -89,8 +113,20 @@ class Board:
     def cells(self, record: RunRecord, metrics: list[str] | None = None) -> list[Cell]:
         """The row's metric cells, in column order, with the best ones marked (never in a reference row)."""
         metrics = self.metrics if metrics is None else metrics
-        best = {name: None if is_reference(record) else self._best_value(name) for name in metrics}
-        return [_cell(record.metrics.get(name), best[name]) for name in metrics]
+        return [self._cell(record, name) for name in metrics]
+
+    def _cell(self, record: RunRecord, metric: str) -> Cell:
+        own = stats(self.group(record), metric)
+        best = None if is_reference(record) else self._best(metric)
+        cell = _cell(record.metrics.get(metric) if own.mean is None else MetricValue(own.mean, "", {}),
+                     None if best is None else best.mean)
+        if own.mean is None:
+            return cell
+        cell.stats = own
+        if self.multi_seed:
+            cell.text = format_stats(own)
+        cell.tied = best is not None and not cell.best and overlaps(own, best)
+        return cell
 
     def notes(self) -> dict[str, int]:
         """Footnote number of every distinct missing-value note, in reading order."""
@@ -101,11 +137,12 @@ class Board:
                     numbers[cell.note] = len(numbers) + 1
         return numbers
 
-    def _best_value(self, metric: str) -> float | None:
+    def _best(self, metric: str) -> Stats | None:
+        """The stats of the row with the best mean (the first of equal ones), or None."""
         pick = {"up": max, "down": min}.get(self.directions[metric])
-        values = [_finite(r.metrics.get(metric)) for r in self.records if not is_reference(r)]
-        values = [v for v in values if v is not None]
-        return pick(values) if pick and values else None
+        found = [stats(self.group(r), metric) for r in self.records if not is_reference(r)]
+        found = [s for s in found if s.mean is not None]
+        return pick(found, key=lambda s: s.mean) if pick and found else None
 
 
 @dataclass
@@ -135,7 +172,7 @@ def build_leaderboard(records: list[RunRecord], *, title: str = "",
     """Pick the latest successful run per row, group them by protocol, and add each
     "real images" reference row to every table measured under its protocol. ``columns``
     (metric names) limits and orders the metric columns; an unknown name is refused."""
-    shown, failed = _select(records)
+    shown, failed, groups = _select(records)
     tables: list[Board] = []
     models = [r for r in shown if not is_reference(r)]
     for record in sorted(models, key=lambda r: (r.dataset, r.label)):
@@ -143,7 +180,7 @@ def build_leaderboard(records: list[RunRecord], *, title: str = "",
         if board is None:
             board = Board(record.dataset, record.protocol)
             tables.append(board)
-        board.add(record)
+        board.add(record, groups.get(row_key(record)))
     for record in (r for r in shown if is_reference(r)):
         boards = [b for b in tables if b.accepts_reference(record)]
         if not boards:
@@ -168,25 +205,20 @@ def _check_columns(columns: list[str], tables: list[Board]) -> None:
                           f"choose from: {', '.join(known)}")
 
 
-def _select(records: list[RunRecord]) -> tuple[list[RunRecord], list[RunRecord]]:
-    """Latest ok run per row (see ``row_key``); failed runs newer than that (or with no ok run)."""
-    ok: dict[tuple, RunRecord] = {}
+def _select(records: list[RunRecord]) -> tuple[list[RunRecord], list[RunRecord], dict[tuple, list[RunRecord]]]:
+    """Latest ok run per row (see ``row_key``) with the row's seed runs; failed runs newer than
+    that (or with no ok run)."""
+    groups = seed_groups(records)
+    ok = {key: newest(group) for key, group in groups.items()}
     failed: dict[tuple, RunRecord] = {}
     for record in records:
-        bucket = ok if record.status == "ok" else failed
         key = row_key(record)
-        if key not in bucket or newest_key(record) > newest_key(bucket[key]):
-            bucket[key] = record
+        if record.status != "ok" and (key not in failed or newest_key(record) > newest_key(failed[key])):
+            failed[key] = record
     still_failing = [
         r for key, r in failed.items() if key not in ok or newest_key(r) > newest_key(ok[key])
     ]
-    return list(ok.values()), sorted(still_failing, key=lambda r: (r.dataset, r.label))
-
-
-def _finite(metric: MetricValue | None) -> float | None:
-    if metric is None or metric.value is None or not math.isfinite(metric.value):
-        return None
-    return float(metric.value)
+    return list(ok.values()), sorted(still_failing, key=lambda r: (r.dataset, r.label)), groups
 
 
 def _cell(metric: MetricValue | None, best: float | None) -> Cell:
@@ -196,6 +228,15 @@ def _cell(metric: MetricValue | None, best: float | None) -> Cell:
         return Cell(None, DASH, note=metric.note)
     value = float(metric.value)
     return Cell(value, format_value(value), best=best is not None and value == best)
+
+
+def format_stats(own: Stats) -> str:
+    """``12.93 ± 0.05 (n=3)``: the std with the mean's decimals; one seed: ``12.93 (n=1)``."""
+    mean = format_value(own.mean)
+    if own.std is None:
+        return f"{mean} (n={own.n})"
+    decimals = len(mean.partition(".")[2])
+    return f"{mean} ± {own.std:.{decimals}f} (n={own.n})"
 
 
 def format_value(value: float | None) -> str:
@@ -258,5 +299,18 @@ def columns(board: Board) -> list[str]:
     return ["Model", "Input"] + [board.header(m) for m in board.metrics] + list(TAIL_COLUMNS)
 
 
-def tail(record: RunRecord) -> list[Any]:
-    return [record.profile, record.seed, "" if record.id is None else record.id]
+def tail(record: RunRecord, board: Board | None = None) -> list[Any]:
+    """Profile, seed (the seeds of a row over several, e.g. ``0,1,2``) and run id (the newest)."""
+    seed = board.seeds_text(record) if board is not None and board.multi_seed else record.seed
+    return [record.profile, seed, "" if record.id is None else record.id]
+
+
+def seed_lines(board: Board) -> list[str]:
+    """What a table over several seeds says under it: how cells read, ties, and different n."""
+    if not board.multi_seed:
+        return []
+    lines = ["cells: mean ± std (n) over seeds; " + TIE_RULE]
+    if board.n_differs:
+        counts = ", ".join(f"{r.label} n={len(board.group(r))}" for r in board.records if not is_reference(r))
+        lines.append(f"rows differ in the number of seeds ({counts}): compare them with care")
+    return lines

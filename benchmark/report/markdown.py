@@ -13,6 +13,7 @@ from benchmark.report.leaderboard import (
     failed_line,
     model_name,
     protocol_lines,
+    seed_lines,
     tail,
 )
 
@@ -28,6 +29,9 @@ def render_md(board_set: Leaderboard) -> str:
         notes = board.notes()
         lines += [f"[{n}] {_escape(note)}  " for note, n in notes.items()]
         lines += [""] if notes else []
+        if board.multi_seed:
+            lines += [f"{_escape(line)}; **bold**: best, _italic_: tied with the best  " for line in seed_lines(board)[:1]]
+            lines += [f"{_escape(line)}  " for line in seed_lines(board)[1:]] + [""]
         lines += ["Protocol:", ""] + [f"- {_escape(line)}" for line in protocol_lines(board)] + [""]
     if board_set.failed:
         lines += ["Failed runs (not ranked):", ""]
@@ -41,7 +45,7 @@ def _table(board: Board) -> str:
     for record in board.records:
         metric_cells = [_cell(c, numbers) for c in board.cells(record)]
         fixed = [_escape(model_name(record)), _escape(record.input_kind)]
-        rows.append(fixed + metric_cells + [str(v) for v in tail(record)])
+        rows.append(fixed + metric_cells + [str(v) for v in tail(record, board)])
     align = ["left", "left"] + ["right"] * len(board.metrics) + ["left", "right", "right"]
     return tabulate(rows, headers=columns(board), tablefmt="github", disable_numparse=True, colalign=align)
 
@@ -49,7 +53,7 @@ def _table(board: Board) -> str:
 def _cell(cell: Cell, numbers: dict[str, int]) -> str:
     if cell.note:
         return f"{DASH} [{numbers[cell.note]}]"
-    return f"**{cell.text}**" if cell.best else cell.text
+    return f"**{cell.text}**" if cell.best else f"_{cell.text}_" if cell.tied else cell.text
 
 
 def _escape(text: str) -> str:

@@ -70,13 +70,14 @@ class Ade20k(Dataset):
     citation = CITATION
     Options = Ade20kOptions
     default_segmenter = "trained"
+    dontcare_label = True
 
     def card(self):
         return {**super().card(), "download": [ARCHIVE], "notes": (
             "ids: annotation value k in 1..150 is class k-1 (objectInfo150 order), value 0 ('other') is the "
             "ignore id 255, as SPADE's postprocess (label-1, -1 -> dontcare); SPADE counts 'other' as an extra "
-            "dontcare channel (label_nc=150 + contain_dontcare_label) where bench's one-hot leaves it all zero "
-            "until the spade family adds that channel. No instance maps (SPADE: no_instance). Split: train = "
+            "dontcare channel (label_nc=150 + contain_dontcare_label): the spade family's dontcare_channel, on by "
+            "default here (bench's one-hot leaves it all zero for other models). No instance maps (SPADE: no_instance). Split: train = "
             "training (20210), test = validation (2000). Size: SPADE resizes every photo to a square (train "
             "286 then random 256 crop, test 256); bench loads at option size squared (bicubic / nearest) and "
             "leaves cropping to the model's train transform. Palette: generated (the release has none)")}

@@ -75,9 +75,10 @@ class Cityscapes(Dataset):
             "id and no dontcare channel (SPADE has none for Cityscapes). Instance maps: *_gtFine_instanceIds.png "
             "as released (id*1000+k for object instances). Split: train = train (2975), test = val (500), as "
             "SPADE (phase test reads val). Size: SPADE trains and tests at 512x256 (aspect ratio 2, bicubic "
-            "photos, nearest labels); bench loads at option size x size/2 the same way. Differs from SPADE: "
-            "until non-square runs land, the harness then resizes pairs to a square of image_size, so the "
-            "aspect ratio is not yet kept in a run; SPADE's random flip is the model's train transform")}
+            "photos, nearest labels); bench loads at option size x size/2 the same way, and a run keeps the aspect ratio 2 (image_size "
+            "is the height: 512x256 at image_size 256, 64x32 at the smoke profile's 32; --set aspect_ratio=R "
+            "overrides it). The instance maps become the spade family's instance-edge channel, on by default "
+            "here as in SPADE. SPADE's random flip is the model's train transform")}
 
     def prepare(self, root, options):
         folder = self.directory(root)

@@ -67,17 +67,24 @@ class CocoStuff(Dataset):
         return {**super().card(), "download": list(self.downloads), "notes": (
             "ids: the stuffthingmaps values 0..181 (labels.txt ids 1..182 minus one; 11 thing ids have no "
             "annotations and never occur), 255 unlabeled is the ignore id; SPADE (label_nc=182, "
-            "contain_dontcare_label) turns 255 into an extra dontcare channel where bench's one-hot leaves it "
-            "all zero until the spade family adds that channel. Instance maps: from annotations_trainval2017.zip "
+            "contain_dontcare_label) turns 255 into an extra dontcare channel: the spade family's "
+            "dontcare_channel, on by default here (bench's one-hot leaves 255 all zero for other models). Instance maps: from annotations_trainval2017.zip "
             "when given (0 = no thing, k = k-th annotation; SPADE ships its own generation script and its maps "
-            "encode instances differently, but only their boundaries are used), else none. Split: train = "
+            "encode instances differently, but only their boundaries are used: the spade family's instance-edge channel, on by default when the "
+            "maps were imported), else none. Split: train = "
             "train2017 (118287), test = val2017 (5000); SPADE's optional portrait folders are not used. Size: "
             "SPADE resizes to a square (train 286 then random 256 crop, test 256); bench loads at option size "
             "squared and leaves cropping to the model's train transform. Palette: generated")}
 
+    dontcare_label = True
+
     @property
     def has_instances(self) -> bool:   # noqa: D401 - per import: with or without the annotations
         return getattr(self, "_instances", False)
+
+    def configure(self, root, options):
+        """Whether this copy was imported with its instance maps (the annotations)."""
+        self._instances = (self.directory(root) / "train" / "instances").is_dir()
 
     def prepare(self, root, options):
         folder = self.directory(root)

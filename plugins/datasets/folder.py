@@ -10,7 +10,9 @@ from the folder (see :mod:`bench_plugins.datasets.folder_layout`)::
                                                              generated) or a registered dataset's name
                                                              (classes = "coco-stuff": its classes, palette
                                                              and ignore id)
-                            aspect_ratio = 2.0               (optional: width / height, recorded)
+                            aspect_ratio = 2.0               (optional: width / height, default 1; a run
+                                                             trains and tests at it: image_size high,
+                                                             image_size * aspect_ratio wide)
                             suffixes = ["_leftImg8bit", ...] (optional: removed from stems before matching;
                                                              default: Cityscapes' three)
                             ignore_index = 255               (optional)
@@ -103,6 +105,7 @@ class Folder(Dataset):
         self.ignore_index = card.ignore_index if card.ignore_index is not None else ignore
         self.palette = [tuple(c) for c in card.palette] if card.palette else (palette or default_palette(len(names)))
         self.aspect_ratio = card.aspect_ratio
+        self.has_instances = detect(folder, "train").instances is not None
         if len(self.palette) != len(self.class_names):
             raise DataError(f"{where}: {len(self.palette)} palette colours for "
                             f"{len(self.class_names)} classes; give one colour per class")

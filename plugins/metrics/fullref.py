@@ -33,15 +33,20 @@ from benchmark.imageio import read_rgb
 PerImage = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def per_image_mean(ctx: EvalContext, fn: PerImage) -> tuple[float, int]:
-    """Mean of ``fn(fake, real)`` (one value per image) over the test images, and the count."""
+def per_image_values(ctx: EvalContext, fn: PerImage) -> torch.Tensor:
+    """``fn(fake, real)`` of every test image (one float64 value each)."""
     values = []
     for fake, real in ctx.pairs():
         if fake.shape != real.shape:
             raise DataError(f"generated images {tuple(fake.shape[-2:])} and real photos {tuple(real.shape[-2:])} "
                             f"differ in size ({ctx.fake_dir} vs {ctx.real_dir}); regenerate the test images")
         values.append(fn(fake, real))  # the functions slice large batches themselves (image_quality.CHUNK)
-    flat = torch.cat(values) if values else torch.empty(0, dtype=torch.float64)
+    return torch.cat(values) if values else torch.empty(0, dtype=torch.float64)
+
+
+def per_image_mean(ctx: EvalContext, fn: PerImage) -> tuple[float, int]:
+    """Mean of ``fn(fake, real)`` (one value per image) over the test images, and the count."""
+    flat = per_image_values(ctx, fn)
     return float(flat.mean()), int(flat.numel())
 
 
@@ -60,8 +65,9 @@ def result(ctx: EvalContext, column: str, fn: PerImage, protocol: dict, side: in
     note = too_small(ctx, stems[0], side, what) if stems else "no generated images"
     if note:
         return MetricResult({column: None}, protocol, {column: note})
-    value, n = per_image_mean(ctx, fn)
-    return MetricResult({column: value}, {"images": n, **protocol})
+    flat = per_image_values(ctx, fn)
+    return MetricResult({column: float(flat.mean())}, {"images": int(flat.numel()), **protocol},
+                        per_image={column: flat.tolist()})
 
 
 class PSNR(Metric):

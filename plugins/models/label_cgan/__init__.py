@@ -44,9 +44,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from benchmark import ConfigError, Model, Options, Preset, Trainable, TrainLength, TrainTransform, hookimpl
+from benchmark import Model, Options, Preset, Size, Trainable, TrainLength, TrainTransform, hookimpl
+from bench_plugins.models.unet import check_unet_size
 
-from .networks import patch_grid_size
 from .options import LabelCGANOptions
 from .trainable import LabelCGANTrainable
 
@@ -71,6 +71,7 @@ class LabelCGAN(Model):
     name = "label-cgan"
     summary = "sketch + class label -> photo: U-Net G, PatchGAN D, BCE + L1, G updated twice per D (source 002)"
     input_kind = "sketch+classes"
+    non_square = True
     Options = LabelCGANOptions
     default_preset = "official"
     presets: ClassVar[dict[str, Preset]] = {
@@ -88,19 +89,13 @@ class LabelCGAN(Model):
         run = self.profiles.get(profile, self.profiles["paper"])["run"]
         return TrainLength(epochs=run.get("epochs"), steps=run.get("steps"), batch_size=run["batch_size"])
 
-    def train_transform(self, options: Options, image_size: int) -> TrainTransform:
+    def train_transform(self, options: Options, image_size: int | Size) -> TrainTransform:
         return TrainTransform(load_size=None, hflip=options.hflip)
 
-    def check(self, options: Options, image_size: int, num_classes: int) -> None:
-        if image_size < 16 or image_size & (image_size - 1):
-            raise ConfigError(f"label-cgan: image_size must be a power of two >= 16 (16, 32, 64, 128, ...) "
-                              f"for the U-Net to halve down to 1x1, got {image_size}")
-        if patch_grid_size(image_size, options.n_layers_d) < 1:
-            largest = max(n for n in range(1, image_size.bit_length()) if patch_grid_size(image_size, n) >= 1)
-            raise ConfigError(f"label-cgan: n_layers_d={options.n_layers_d} leaves no PatchGAN output at "
-                              f"image_size {image_size}; use n_layers_d <= {largest} or a larger image_size")
+    def check(self, options: Options, image_size: int | Size, num_classes: int) -> None:
+        check_unet_size(self.name, image_size, options.n_layers_d)
 
-    def build(self, options: Options, num_classes: int, image_size: int) -> Trainable:
+    def build(self, options: Options, num_classes: int, image_size: int | Size) -> Trainable:
         return LabelCGANTrainable(options, num_classes, image_size)
 
     def input_of(self, options: Options) -> str:

@@ -36,10 +36,11 @@ from typing import Any, ClassVar, Literal
 import torch
 from pydantic import Field
 
-from benchmark import ConfigError, Model, Options, Preset, StepContext, Trainable, TrainLength, TrainTransform, hookimpl
+from benchmark import Model, Options, Preset, Size, StepContext, Trainable, TrainLength, TrainTransform, hookimpl
+from bench_plugins.models.unet import check_unet_size
 
 from .losses import gan_loss, kl_loss, l1_loss
-from .networks import PatchDiscriminator, UnetGenerator, init_weights, patch_grid_size
+from .networks import PatchDiscriminator, UnetGenerator, init_weights
 
 
 class Pix2PixOptions(Options):
@@ -177,6 +178,7 @@ class Pix2Pix(Model):
     name = "pix2pix"
     summary = "U-Net generator + 70x70 PatchGAN, cGAN + L1 loss (pix2pix paper and official code)"
     input_kind = "label-map"
+    non_square = True
     Options = Pix2PixOptions
     default_preset = "official"
     presets: ClassVar[dict[str, Preset]] = {
@@ -196,24 +198,18 @@ class Pix2Pix(Model):
         run = self.profiles.get(profile, self.profiles["paper"])["run"]
         return TrainLength(epochs=run.get("epochs"), steps=run.get("steps"), batch_size=run["batch_size"])
 
-    def train_transform(self, options: Options, image_size: int) -> TrainTransform:
+    def train_transform(self, options: Options, image_size: int | Size) -> TrainTransform:
         return TrainTransform(
-            load_size=round(image_size * options.load_scale),
+            load_size=round(Size.of(image_size).height * options.load_scale),
             hflip=True,
             vflip=options.augment,
             rotate_degrees=options.rotate_degrees if options.augment else 0.0,
         )
 
-    def check(self, options: Options, image_size: int, num_classes: int) -> None:
-        if image_size < 16 or image_size & (image_size - 1):
-            raise ConfigError(f"pix2pix: image_size must be a power of two >= 16 (16, 32, 64, 128, 256, ...), "
-                              f"got {image_size}")
-        if patch_grid_size(image_size, options.n_layers_d) < 1:
-            largest = max(n for n in range(1, image_size.bit_length()) if patch_grid_size(image_size, n) >= 1)
-            raise ConfigError(f"pix2pix: n_layers_d={options.n_layers_d} leaves no PatchGAN output at "
-                              f"image_size {image_size}; use n_layers_d <= {largest} or a larger image_size")
+    def check(self, options: Options, image_size: int | Size, num_classes: int) -> None:
+        check_unet_size(self.name, image_size, options.n_layers_d)
 
-    def build(self, options: Options, num_classes: int, image_size: int) -> Trainable:
+    def build(self, options: Options, num_classes: int, image_size: int | Size) -> Trainable:
         return Pix2PixTrainable(options, num_classes, image_size)
 
     def describe(self, options: Options) -> str:

@@ -31,10 +31,14 @@ missing, the run stops before training with the command that imports it, unless
 trains without that loss. With ``spade.lambda_vgg=0`` no file is needed; either way
 the row's note says "no VGG loss".
 
-Differences from the official code forced by the benchmark: the label map is the
-dataset's one-hot map (no instance edge map, no "don't care" channel); the encoder reads
-the training size with ``log2(size / 4)`` stride-2 convs (six at 256 px, as the
-official one after its resize to 256); the lr decay is applied per step from the
+The label input is the dataset's one-hot map, then, as the official code, the "don't care"
+channel (``dontcare_channel``, its ``contain_dontcare_label``: ADE20K and COCO-Stuff) and
+the instance-edge channel (``use_instance_edges``: Cityscapes, and COCO-Stuff imported
+with its annotations); both default to the official setting for the dataset and the
+row's note says which are on. Non-square runs start from an ``sh x sw`` grid (8x16 at
+Cityscapes' 512x256). Differences from the official code forced by the benchmark: the encoder reads
+the training height with ``log2(size / 4)`` stride-2 convs (six at 256 px, as the
+official one after its resize to 256; a non-square photo is first resized to that square); the lr decay is applied per step from the
 harness's progress instead of per epoch. Profiles: ``smoke`` (seconds), ``quick``
 (64 px, narrow networks, a few minutes on 2 CPU cores), ``paper`` (256 px, official
 widths, 200 epochs at batch 1, the official code's default batch size).
@@ -48,6 +52,8 @@ from bench_plugins.models import vgg19
 
 from benchmark import (
     ConfigError,
+    DataFacts,
+    Size,
     Model,
     Options,
     Preset,
@@ -59,7 +65,7 @@ from benchmark import (
 )
 
 from .encoder import encoder_depth
-from .generator import NUM_UP, start_size
+from .generator import NUM_UP, start_grid
 from .options import SpadeOptions, effective
 from .trainable import SpadeTrainable
 
@@ -83,6 +89,7 @@ class Spade(Model):
     name = "spade"
     summary = "SPADE/GauGAN: SPADE ResBlk generator, multi-scale PatchGAN, hinge + FM + VGG (+KL) losses"
     input_kind = "label-map"
+    non_square = True
     Options = SpadeOptions
     default_preset = "official"
     presets: ClassVar[dict[str, Preset]] = {
@@ -108,17 +115,33 @@ class Spade(Model):
             batch = options.batch_size
         return TrainLength(epochs=run.get("epochs"), steps=run.get("steps"), batch_size=batch)
 
-    def train_transform(self, options: Options, image_size: int) -> TrainTransform:
-        return TrainTransform(load_size=round(image_size * options.load_scale), hflip=True)
+    def for_dataset(self, options: Options, data: DataFacts) -> Options:
+        """The official per-dataset settings where the options leave them open (None)."""
+        if options.use_instance_edges and not data.instance_maps:
+            raise ConfigError(f"{self.name}.use_instance_edges=true: dataset {data.name} has no instance maps; "
+                              f"set {self.name}.use_instance_edges=false (or import its instance maps)")
+        updates = {}
+        if options.use_instance_edges is None:
+            updates["use_instance_edges"] = data.instance_maps
+        if options.dontcare_channel is None:
+            updates["dontcare_channel"] = data.dontcare_label and data.ignore_index is not None
+        return options.model_copy(update=updates) if updates else options
 
-    def check(self, options: Options, image_size: int, num_classes: int) -> None:
+    def train_transform(self, options: Options, image_size: int | Size) -> TrainTransform:
+        return TrainTransform(load_size=round(Size.of(image_size).height * options.load_scale), hflip=True)
+
+    def check(self, options: Options, image_size: int | Size, num_classes: int) -> None:
+        size = Size.of(image_size)
+        shown = f"image_size {size.height}" if size.square else f"size {size.text()}"
         up = NUM_UP[options.num_upsampling_layers]
-        if start_size(image_size, options.num_upsampling_layers) < 1 or image_size % 2 ** up:
+        grid = start_grid(size, options.num_upsampling_layers)
+        if min(grid) < 1 or size.height % 2 ** up or size.width % 2 ** up:
             raise ConfigError(
-                f"{self.name}: image_size {image_size} must be a multiple of 2**{up} = {2 ** up} with "
+                f"{self.name}: {shown} must be a multiple of 2**{up} = {2 ** up} on both sides with "
                 f"num_upsampling_layers={options.num_upsampling_layers!r}; use a multiple of {2 ** up} or fewer "
                 f"upsampling layers (normal 5, more 6, most 7)")
-        if options.norm_G == "instance" and start_size(image_size, options.num_upsampling_layers) < 2:
+        image_size = size.height
+        if options.norm_G == "instance" and min(grid) < 2:
             raise ConfigError(f"{self.name}: norm_G='instance' needs a start grid of at least 2x2 (instance norm "
                               f"of a 1x1 map is undefined): use image_size >= {2 ** (up + 1)} or fewer upsampling "
                               f"layers")
@@ -138,11 +161,15 @@ class Spade(Model):
                 raise WeightsError(f"{self.name}'s VGG loss (lambda_vgg={options.lambda_vgg:g}): {e}; or train "
                                    f"without it: --set {self.name}.lambda_vgg=0") from e
 
-    def build(self, options: Options, num_classes: int, image_size: int) -> Trainable:
+    def build(self, options: Options, num_classes: int, image_size: int | Size) -> Trainable:
         return SpadeTrainable(options, num_classes, image_size)
 
     def describe(self, options: Options) -> str:
         notes = []
+        if options.use_instance_edges:
+            notes.append("instance edges")
+        if options.dontcare_channel:
+            notes.append("dontcare channel")
         if effective(options).lambda_vgg == 0:
             notes.append("no VGG loss")
         if options.use_vae:

@@ -24,6 +24,9 @@ def encoder_depth(image_size: int) -> int:
 class ConvEncoder(nn.Module):
     def __init__(self, image_size: int, *, ndf: int = 64, z_dim: int = 256, spectral: bool = True):
         super().__init__()
+        #: the square side it reads; other inputs are first resized to it (bilinear, as the official
+        #: encoder resizes to 256x256)
+        self.side = image_size
         layers, cin = [], 3
         for i in range(encoder_depth(image_size)):
             cout = ndf * min(2 ** i, 8)
@@ -37,6 +40,8 @@ class ConvEncoder(nn.Module):
         self.fc_var = nn.Linear(cin * self.grid * self.grid, z_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if x.shape[-2:] != (self.side, self.side):
+            x = F.interpolate(x, size=(self.side, self.side), mode="bilinear", align_corners=False)
         for i, layer in enumerate(self.layers):
             x = layer(x if i == 0 else F.leaky_relu(x, 0.2))
         x = F.leaky_relu(x, 0.2).flatten(1)

@@ -2,10 +2,11 @@
 
 Layout of the official code (``ngf`` = 64 there):
 
-- start grid ``s = image_size / 2**num_up`` with ``num_up`` = 5 (``normal``), 6
-  (``more``) or 7 (``most``); 8x8 at 256 px with ``normal``;
+- start grid ``sh x sw = (height / 2**num_up) x (width / 2**num_up)`` with ``num_up`` = 5
+  (``normal``), 6 (``more``) or 7 (``most``); 8x8 at 256 px with ``normal``, 8x16 at
+  Cityscapes' 512x256 (the official ``sw = crop_size / 2**num_up``, ``sh = sw / aspect_ratio``);
 - start tensor of ``16 * ngf`` channels from a linear layer on ``z`` (VAE mode) or
-  from a 3x3 conv on the label map downsampled (nearest) to ``s x s`` (no VAE: the
+  from a 3x3 conv on the label map downsampled (nearest) to ``sh x sw`` (no VAE: the
   output is then a function of the label map alone);
 - ``head`` (16ngf), up, ``middle_0`` (16ngf), [up, with ``more``/``most``],
   ``middle_1`` (16ngf), then up + block to 8, 4, 2, 1 x ngf, and with ``most`` one
@@ -29,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmark import Size
+
 from .blocks import NoiseInjection, activation, maybe_spectral
 from .normalization import SPADE
 
@@ -38,6 +41,12 @@ NUM_UP = {"normal": 5, "more": 6, "most": 7}
 def start_size(image_size: int, num_upsampling_layers: str) -> int:
     """Side of the start grid: ``image_size / 2**num_up`` (0 when the image is too small)."""
     return image_size // 2 ** NUM_UP[num_upsampling_layers]
+
+
+def start_grid(size: int | Size, num_upsampling_layers: str) -> tuple[int, int]:
+    """(sh, sw): the start grid of an image of ``size`` (a side, or height and width)."""
+    height, width = Size.of(size)
+    return start_size(height, num_upsampling_layers), start_size(width, num_upsampling_layers)
 
 
 class SPADEResBlock(nn.Module):
@@ -75,7 +84,7 @@ class SPADEResBlock(nn.Module):
 
 
 class SPADEGenerator(nn.Module):
-    def __init__(self, label_channels: int, image_size: int, *, ngf: int = 64,
+    def __init__(self, label_channels: int, image_size: int | Size, *, ngf: int = 64,
                  num_upsampling_layers: str = "normal", use_vae: bool = False, z_dim: int = 256,
                  norm: str = "batch", hidden: int = 128, spectral: bool = True, act: str = "lrelu",
                  noise: bool = False, block_styles: bool = False):
@@ -83,12 +92,13 @@ class SPADEGenerator(nn.Module):
         self.mode = num_upsampling_layers
         self.use_vae = use_vae
         self.z_dim = z_dim
-        self.s = start_size(image_size, num_upsampling_layers)
-        if self.s < 1:
-            raise ValueError(f"image_size {image_size} is smaller than 2**{NUM_UP[num_upsampling_layers]}")
+        self.sh, self.sw = start_grid(image_size, num_upsampling_layers)
+        self.s = self.sh
+        if min(self.sh, self.sw) < 1:
+            raise ValueError(f"image size {image_size} is smaller than 2**{NUM_UP[num_upsampling_layers]}")
         nf = ngf
         if use_vae:
-            self.fc = nn.Linear(z_dim, 16 * nf * self.s * self.s)
+            self.fc = nn.Linear(z_dim, 16 * nf * self.sh * self.sw)
         else:
             self.fc = nn.Conv2d(label_channels, 16 * nf, 3, padding=1)
 
@@ -118,8 +128,8 @@ class SPADEGenerator(nn.Module):
         if self.use_vae:
             if z is None:
                 raise ValueError("the VAE generator needs a latent code z")
-            return self.fc(z).view(z.shape[0], -1, self.s, self.s)
-        return self.fc(F.interpolate(label, size=(self.s, self.s), mode="nearest"))
+            return self.fc(z).view(z.shape[0], -1, self.sh, self.sw)
+        return self.fc(F.interpolate(label, size=(self.sh, self.sw), mode="nearest"))
 
     def forward(self, label: torch.Tensor, z: torch.Tensor | None = None, *, z2: torch.Tensor | None = None,
                 crossover: int | None = None, noise_source=None) -> torch.Tensor:

@@ -59,6 +59,15 @@ class SpadeOptions(Options):
     generate_z: Literal["prior", "encoder"] = Field(
         "prior", description="VAE mode, generation: z from N(0, I) seeded per test image, or the encoder's mean "
                              "for the test photo used as style image")
+    use_instance_edges: bool | None = Field(
+        None, description="append SPADE's instance-edge channel (1 on the boundaries between instances of the "
+                          "dataset's instance maps) to the label channels; None: the official setting for the "
+                          "dataset, on where the dataset has instance maps (Cityscapes; COCO-Stuff when imported "
+                          "with its annotations)")
+    dontcare_channel: bool | None = Field(
+        None, description="one more label channel, 1 where the label is the dataset's ignore id (SPADE's "
+                          "contain_dontcare_label); None: the official setting for the dataset (ADE20K, "
+                          "COCO-Stuff: on; others off)")
     # face-spade additions (off for spade)
     noise: bool = Field(False, description="noise injection after each block conv, learned per-channel weight "
                                            "initialised to zero")

@@ -8,12 +8,13 @@ from pathlib import Path
 import torch
 from bench_plugins.models import vgg19
 
-from benchmark import StepContext, Trainable
+from benchmark import Size, StepContext, Trainable
 
 from .blocks import PerImageNoise, init_xavier
 from .discriminator import MultiscaleDiscriminator
 from .encoder import ConvEncoder, reparameterize
 from .generator import SPADEGenerator
+from .inputs import label_channels, semantic_input
 from .losses import VGGLoss, feature_matching_loss, hinge_d_loss, hinge_g_loss, kld_loss
 from .options import SpadeOptions, effective
 
@@ -24,16 +25,18 @@ GENERATION_SEED = 20_190_000
 class SpadeTrainable(Trainable):
     """G (+ E in VAE mode) and the multi-scale D, Adam with TTUR, hinge + FM + VGG + KL losses."""
 
-    def __init__(self, options: SpadeOptions, num_classes: int, image_size: int):
+    def __init__(self, options: SpadeOptions, num_classes: int, image_size: int | Size):
         super().__init__()
         o = self.options = effective(options)  # without the VGG loss when it is skipped for a missing file
-        self.G = SPADEGenerator(num_classes, image_size, ngf=o.ngf, num_upsampling_layers=o.num_upsampling_layers,
+        size = Size.of(image_size)
+        channels = label_channels(num_classes, dontcare=bool(o.dontcare_channel), edges=bool(o.use_instance_edges))
+        self.G = SPADEGenerator(channels, size, ngf=o.ngf, num_upsampling_layers=o.num_upsampling_layers,
                                 use_vae=o.use_vae, z_dim=o.z_dim, norm=o.norm_G, hidden=o.spade_hidden,
                                 spectral=o.spectral_G, act=o.block_activation, noise=o.noise,
                                 block_styles=o.block_styles or o.style_mixing > 0)
-        self.D = MultiscaleDiscriminator(num_classes + 3, num_D=o.num_D, ndf=o.ndf, n_layers=o.n_layers_D,
+        self.D = MultiscaleDiscriminator(channels + 3, num_D=o.num_D, ndf=o.ndf, n_layers=o.n_layers_D,
                                          spectral=o.spectral_D)
-        self.E = ConvEncoder(image_size, ndf=o.nef, z_dim=o.z_dim) if o.use_vae else None
+        self.E = ConvEncoder(size.height, ndf=o.nef, z_dim=o.z_dim) if o.use_vae else None
         for net in (self.G, self.D, self.E):
             if net is not None:
                 init_xavier(net, o.init_gain)
@@ -67,6 +70,11 @@ class SpadeTrainable(Trainable):
 
     # ------------------------------------------------------------ training
 
+    def semantic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The label input: one-hot (+ dontcare channel) (+ instance edges), per the options."""
+        return semantic_input(batch, dontcare=bool(self.options.dontcare_channel),
+                              edges=bool(self.options.use_instance_edges))
+
     def encode(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mu, logvar = self.E(image)
         return reparameterize(mu, logvar), mu, logvar
@@ -83,7 +91,7 @@ class SpadeTrainable(Trainable):
         for name, lr in (("G", o.lr_G), ("D", o.lr_D)):
             for group in self.optimizers[name].param_groups:
                 group["lr"] = lr * factor
-        label, real = batch["onehot"], batch["image"]
+        label, real = self.semantic(batch), batch["image"]
         losses: dict[str, torch.Tensor] = {}
 
         # G (and E) step: fool D, match its features and VGG features, keep q(z|x) near N(0, I).
@@ -142,7 +150,7 @@ class SpadeTrainable(Trainable):
         try:
             if z is None:
                 z = self.latent(batch, seeds)
-            out = self.G(batch["onehot"], z, noise_source=seeds if self.options.noise else None)
+            out = self.G(self.semantic(batch), z, noise_source=seeds if self.options.noise else None)
         finally:
             for m, mode in zip([m for m in (self.G, self.E) if m is not None], modes):
                 m.train(mode)

@@ -50,7 +50,8 @@ from typing import Any, ClassVar
 from bench_plugins.models import vgg19
 from bench_plugins.models.spade import Spade
 
-from benchmark import ConfigError, Model, Options, Preset, Trainable, TrainLength, TrainTransform, hookimpl
+from benchmark import (ConfigError, DataFacts, Model, Options, Preset, Size, Trainable, TrainLength, TrainTransform,
+                       hookimpl)
 
 from .options import SpadePisOptions
 from .styles import read_style_dir
@@ -84,6 +85,7 @@ class SpadePis(Model):
     name = "spade-pis"
     summary = "SPADE output stylized by a style photo: PhotoWCT + photorealistic smoothing (source 001)"
     input_kind = "label-map + style photo"
+    non_square = True
     Options = SpadePisOptions
     default_preset = "official"
     presets: ClassVar[dict[str, Preset]] = {
@@ -101,12 +103,16 @@ class SpadePis(Model):
             return TrainLength(steps=1, batch_size=1)  # nothing to train but the decoders
         return SPADE.train_length(options.spade, profile)
 
-    def train_transform(self, options: Options, image_size: int) -> TrainTransform:
+    def for_dataset(self, options: Options, data: DataFacts) -> Options:
+        return options.model_copy(update={"spade": SPADE.for_dataset(options.spade, data)})
+
+    def train_transform(self, options: Options, image_size: int | Size) -> TrainTransform:
         return SPADE.train_transform(options.spade, image_size)
 
-    def check(self, options: Options, image_size: int, num_classes: int) -> None:
-        if image_size < 8:
-            raise ConfigError(f"{self.name}: image_size must be at least 8 (three 2x2 poolings), got {image_size}")
+    def check(self, options: Options, image_size: int | Size, num_classes: int) -> None:
+        if min(Size.of(image_size)) < 8:
+            raise ConfigError(f"{self.name}: both sides must be at least 8 px (three 2x2 poolings), got "
+                              f"{Size.of(image_size).text()}")
         if not options.spade_run:
             SPADE.check(options.spade, image_size, num_classes)
         if options.style_dir:
@@ -114,7 +120,7 @@ class SpadePis(Model):
         # stops the run before any training when the VGG19 file is missing (offline) or broken
         vgg19.resolve_file(options.vgg_weights or None)
 
-    def build(self, options: Options, num_classes: int, image_size: int) -> Trainable:
+    def build(self, options: Options, num_classes: int, image_size: int | Size) -> Trainable:
         return SpadePisTrainable(options, num_classes, image_size, SPADE)
 
     def describe(self, options: Options) -> str:

@@ -17,7 +17,7 @@ import torch
 from bench_plugins.models import vgg19
 from bench_plugins.models.spade.options import SpadeOptions
 
-from benchmark import BenchError, ConfigError, MetricValue, SetupContext, StepContext, Trainable
+from benchmark import BenchError, ConfigError, MetricValue, SetupContext, Size, StepContext, Trainable
 from benchmark.checkpoint import load_checkpoint
 from benchmark.imageio import to_uint8, write_png
 from benchmark.rundir import RunDir
@@ -50,9 +50,9 @@ def spade_source(path_text: str, image_size: int) -> tuple[SpadeOptions | None, 
         recorded = conf.get("options", {})
         options = SpadeOptions(**(recorded.get("spade", {}) if conf["model"] == "spade-pis" else recorded))
         size = conf.get("run", {}).get("image_size")
-        if size is not None and size != image_size:
+        if size is not None and size != Size.of(image_size).height:
             raise ConfigError(f"invalid value for 'spade-pis.spade_run': {path} was trained at {size} px, this "
-                              f"run is at {image_size} px; set image_size={size}")
+                              f"run is at {Size.of(image_size).height} px; set image_size={size}")
         found = run.checkpoints()
         if not found:
             raise ConfigError(f"invalid value for 'spade-pis.spade_run': {path} has no checkpoint; finish that "
