@@ -195,6 +195,15 @@ class _GlobalBatchNorm(nn.modules.batchnorm._BatchNorm):
         return y
 
 
+_GLOBAL_NORMS: dict[type, type] = {}
+
+
+def _global_norm(plain: type) -> type:
+    if plain not in _GLOBAL_NORMS:
+        _GLOBAL_NORMS[plain] = type(f"Global{plain.__name__}", (_GlobalBatchNorm, plain), {})
+    return _GLOBAL_NORMS[plain]
+
+
 def _sync_norms(module: nn.Module, device: torch.device) -> list[tuple[nn.Module, type, type]]:
     """Switch every batch norm to its synchronized form in place; returns what to switch back."""
     switched = []
@@ -205,7 +214,7 @@ def _sync_norms(module: nn.Module, device: torch.device) -> list[tuple[nn.Module
                 m.process_group = None
                 synced = nn.SyncBatchNorm
             else:
-                synced = type(f"Global{plain.__name__}", (_GlobalBatchNorm, plain), {})
+                synced = _global_norm(plain)
             m.__class__ = synced
             switched.append((m, plain, synced))
     return switched
@@ -221,7 +230,7 @@ class _DDP(nn.parallel.DistributedDataParallel):
             return getattr(self.__dict__["_modules"]["module"], name)
 
 
-def check_in_step(module: nn.Module, label: str) -> None:
+def check_same_weights(module: nn.Module, label: str) -> None:
     """Every rank must hold the same weights; they drift apart only when a network was used outside
     its ``forward`` (DDP then does not synchronize its gradients)."""
     if _world is None:

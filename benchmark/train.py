@@ -277,7 +277,7 @@ class Trainer:
                     self.reporter.update(step, f"epoch {epoch + 1} {rate:.1f} img/s {format_losses(values)}")
                     if step >= self.total_steps:
                         break
-            distributed.check_in_step(self.model, self.label)
+            distributed.check_same_weights(self.model, self.label)
         finally:
             parallel.unwrap()
             self.reporter.stop()
