@@ -5,6 +5,7 @@
 set -euo pipefail
 out=${1:-$(mktemp -d)}
 port=${2:-29531}
+mkdir -p "$out"
 bench=${BENCH:-bench}
 args=(run --models pix2pix --profile smoke --steps 4 --metrics psnr --device cpu -q
       --set synthetic-facades.train_size=24 --set synthetic-facades.test_size=8 --set synthetic-facades.size=64
