@@ -62,8 +62,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def layers_from(args):
-    from benchmark.config import Layers, load_toml, parse_set
+    from benchmark.config import Layers
     from benchmark.errors import ConfigError
+    from benchmark.settings_text import load_toml, parse_set
 
     if getattr(args, "seed", None) is not None and getattr(args, "seeds", None):
         raise ConfigError("pass --seed S (one run) or --seeds N|A,B,C (one run per seed), not both")
@@ -97,10 +98,9 @@ def publish(store, dataset: str, output_root: Path, quiet: bool) -> None:
 
 
 def cmd_run(args, train_only: bool = False) -> int:
+    from benchmark import distributed, launch
     from benchmark.execute import Execution
     from benchmark.plan import build_plan
-
-    from benchmark import distributed, launch
 
     layers = layers_from(args)
     plan = build_plan(layers)
