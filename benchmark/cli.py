@@ -56,11 +56,15 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="sets",
                    help="set any option, e.g. seed=3, eval.batch_size=8, pix2pix.lambda_l1=50 (repeatable)")
     g.add_argument("--quiet", "-q", action="store_true", help="no progress, only errors and the final table")
+    from benchmark.launch import add_launch_options
+
+    add_launch_options(p)
 
 
 def layers_from(args):
-    from benchmark.config import Layers, load_toml, parse_set
+    from benchmark.config import Layers
     from benchmark.errors import ConfigError
+    from benchmark.settings_text import load_toml, parse_set
 
     if getattr(args, "seed", None) is not None and getattr(args, "seeds", None):
         raise ConfigError("pass --seed S (one run) or --seeds N|A,B,C (one run per seed), not both")
@@ -94,17 +98,25 @@ def publish(store, dataset: str, output_root: Path, quiet: bool) -> None:
 
 
 def cmd_run(args, train_only: bool = False) -> int:
+    from benchmark import distributed, launch
     from benchmark.execute import Execution
     from benchmark.plan import build_plan
 
     layers = layers_from(args)
     plan = build_plan(layers)
+    if args.nproc_per_node and not distributed.launched():
+        launch.check(args, plan)
+        return launch.launch(args, args.argv)
     from benchmark import sweep_cli
     if sweep_cli.uses_executor(args):
         return sweep_cli.run_with_executor(args, plan, layers, reporter_for(args), publish)
     bench = Execution(plan, reporter_for(args))
+    if args.resume is None and launch.restarted():
+        args.resume = True  # the elastic launcher restarted the workers: continue from the checkpoint
     resume = Path(args.resume) if args.resume not in (None, True) else bool(args.resume)
     records = bench.run(resume=resume, checkpoint=args.checkpoint, train_only=train_only)
+    if distributed.is_follower():
+        return 0  # rank 0 reports
     if train_only:
         for r in records:
             print(f"{r.label}: {r.status} {r.run_dir}")
@@ -284,6 +296,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if not getattr(args, "func", None):
         p.print_help()
         return 0

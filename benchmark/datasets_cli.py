@@ -19,10 +19,11 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmark.api import Options
-from benchmark.config import parse_set, validate_options
+from benchmark.config import validate_options
 from benchmark.data import BadFiles, Dataset, Sample, require_nonempty
 from benchmark.errors import BenchError, ConfigError, DataError
 from benchmark.names import unknown
+from benchmark.settings_text import parse_set
 
 SPLITS = ("train", "test")
 TILE = 128   # preview tile side in pixels

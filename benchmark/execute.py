@@ -21,6 +21,9 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+import dataclasses
+
+from benchmark import distributed
 from benchmark.api import SetupContext, Trainable
 from benchmark.checkpoint import load_checkpoint, mismatch
 from benchmark.config import Layers, ModelRun
@@ -63,8 +66,9 @@ class Execution:
     """One `bench run` of a plan: the dataset, then each row's train / evaluate / store."""
 
     def __init__(self, plan: RunPlan, reporter: Reporter, *, job: bool = False):
-        self.plan = plan
-        self.reporter = reporter
+        world = distributed.setup(plan.device)  # a worker of a data-parallel run: see benchmark.distributed
+        self.plan = plan = dataclasses.replace(plan, device=world.device) if world else plan
+        self.reporter = reporter = Reporter(quiet=True) if distributed.is_follower() else reporter
         #: one job of a sweep (benchmark.sweep): it writes only its own run folder, the parent
         #: ingests ``record.json`` into the store; the folder exists already (``--resume RUN_DIR``)
         self.job = job
@@ -85,9 +89,13 @@ class Execution:
         if isinstance(resume, Path) and len(rows) != 1:
             raise ConfigError("--resume RUN_DIR continues one run: pass exactly one row with --models")
         configure_backends(self.plan.device, self.plan.config.threads)
+        if distributed.is_follower():
+            return distributed.follow(self)
         starts = [self.start(row, resume, checkpoint) for row in rows]
         data = self.load_dataset()
+        distributed.barrier()  # the other workers read the dataset once rank 0 has prepared it
         records = [self.run_model(row, start, data, train_only) for row, start in zip(rows, starts)]
+        distributed.announce(None)  # the other workers stop
         if not train_only and not self.job and self.plan.config.eval.reference_row and self.plan.needs_real_train():
             sizes = sorted({self.plan.size(row) for row, r in zip(rows, records) if r.status == "ok"})
             for size in sizes:
@@ -191,7 +199,7 @@ class Execution:
     def train_and_measure(self, row: ModelRun, start: Start, run: RunDir, data: DatasetSplits,
                           train_only: bool) -> RunRecord:
         plan = self.plan
-        row_plan = plan.row_plan(row)
+        row_plan = {**plan.row_plan(row), **distributed.protocol(row.run.batch_size)}
         run.write_plan(row_plan)
         run.write_status("running")
         self.reporter.log(f"[bold]{row.label}[/] on {plan.dataset.name} ({row.run.profile}) -> {run.root}")
@@ -211,6 +219,9 @@ class Execution:
             run.write_status("failed", reason="stopped by an error")
             raise
         except Exception as exc:  # record the crash, keep the other models going
+            if distributed.current():  # ...unless other workers share this row: stop them all
+                run.write_status("failed", reason=f"{type(exc).__name__}: {exc}")
+                raise
             run.error_log.write_text(traceback.format_exc())
             status, reason, metrics = "failed", f"{type(exc).__name__}: {exc} (see {run.error_log})", {}
         wall = time.perf_counter() - t0
@@ -252,6 +263,9 @@ class Execution:
 
     def train(self, row: ModelRun, data: DatasetSplits, run: RunDir, resume_from: Path | None):
         plan, spec = self.plan, self.plan.dataset
+        index = next(i for i, r in enumerate(plan.rows) if r is row)
+        if not distributed.is_follower():
+            distributed.announce((index, str(run.root), resume_from))  # the other workers train along
         model = self.build(row)
         size = plan.size(row)
         transform = row.plugin.train_transform(row.options, plan.model_size(row))

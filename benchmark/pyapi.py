@@ -21,7 +21,8 @@ from benchmark.errors import BenchError, ConfigError
 
 
 def _layers(config: str | Path | None, tables: dict | None, keys: dict[str, Any]):
-    from benchmark.config import Layers, load_toml
+    from benchmark.config import Layers
+    from benchmark.settings_text import load_toml
 
     if "models" in keys and isinstance(keys["models"], str):
         keys["models"] = [m.strip() for m in keys["models"].split(",") if m.strip()]
@@ -91,7 +92,13 @@ def score(images: str | Path | None = None, *, dataset: str | None = None, label
     if dataset is None or images is None:
         raise ConfigError("score: pass --dataset D --images DIR --label NAME (a leaderboard row), "
                           "or --real DIR --fake DIR (two folders)")
-    from benchmark.score_images import ScoreRequest, check_label, published_numbers, score_images, score_plan
+    from benchmark.score_images import (
+        ScoreRequest,
+        check_label,
+        published_numbers,
+        score_images,
+        score_plan,
+    )
 
     name = check_label(label, plugins)
     layers = _layers(config, tables, {"models": [name], "dataset": dataset, "profile": profile,
@@ -107,8 +114,9 @@ _FOLDER_KEYS = {"output_root", "device", "seed", "threads", "eval"}
 
 
 def _score_two_folders(fake, real, metrics, tables, config, quiet, plugins, keys):
-    from benchmark.config import load_toml, merge
+    from benchmark.config import merge
     from benchmark.score_folders import score_folders
+    from benchmark.settings_text import load_toml
 
     tree = merge(load_toml(Path(config)) if config else {}, {k: dict(v) for k, v in (tables or {}).items()})
     plugin_tables = {k: v for k, v in tree.items() if isinstance(v, dict) and k not in _FOLDER_KEYS}

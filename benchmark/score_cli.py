@@ -50,8 +50,8 @@ def add_parser(command) -> argparse.ArgumentParser:
 
 def cmd_score(args) -> int:
     from benchmark import pyapi
-    from benchmark.config import parse_set
     from benchmark.report import print_console
+    from benchmark.settings_text import parse_set
 
     sets = parse_set(args.sets)
     tables = {k: v for k, v in sets.items() if isinstance(v, dict) and k != "eval"}

@@ -29,14 +29,14 @@ import torch
 from PIL import Image
 
 from benchmark import registry
-from benchmark.api import Trainable
+from benchmark.api import Size, Trainable
 from benchmark.config import Layers, check_plugin_tables, merge, overlay_run, row_label, validate_options
 from benchmark.data import Dataset, read_image
 from benchmark.errors import BenchError, ConfigError, DataError
 from benchmark.evaluate import compute_metrics, generate_images
 from benchmark.execute import Execution
 from benchmark.imageio import from_uint8
-from benchmark.plan import RunPlan, resolve_metrics, resolve_segmenter, versions
+from benchmark.plan import RunPlan, resolve_metrics, resolve_segmenter, size_of, versions
 from benchmark.progress import Reporter
 from benchmark.records import REFERENCE_LABEL, RunRecord, record_to_dict, utc_now
 from benchmark.rundir import RunDir
@@ -51,7 +51,7 @@ SCORED_MODEL = "images"
 SCORED_INPUT = "images"
 #: ``plan.json``'s ``kind`` in the run folder of a scored row
 SCORED_KIND = "scored images"
-RESIZE_NOTE = "PIL bicubic to a square of image_size, as the real photos"
+RESIZE_NOTE = "PIL bicubic to the evaluation size (image_size high, aspect_ratio times as wide), as the real photos"
 
 
 def image_files(folder: Path, option: str = "--images") -> dict[str, Path]:
@@ -94,20 +94,21 @@ def match_stems(files: dict[str, Path], wanted: list[str], known: list[str], fol
                         f"e.g. {known[0]}.png, and remove the others")
 
 
-def read_images(files: dict[str, Path], stems: list[str], size: int, resize: bool) -> tuple[dict, dict[str, int]]:
-    """{stem: uint8 (size,size,3)} and {"WxH": count} of the sizes that were resized."""
+def read_images(files: dict[str, Path], stems: list[str], size: Size, resize: bool) -> tuple[dict, dict[str, int]]:
+    """{stem: uint8 (height, width, 3)} and {"WxH": count} of the sizes that were resized."""
     out, resized = {}, {}
     for stem in stems:
         path = files[stem]
         array = read_image(path, "RGB")  # a corrupt file is one line naming it
         h, w = array.shape[:2]
-        if (h, w) != (size, size):
+        if (h, w) != tuple(size):
             if not resize:
-                raise DataError(f"{path}: {w}x{h} pixels, but this protocol evaluates at {size}x{size}; "
-                                f"pass --image-size {w} if that is the resolution to compare at (with rows "
-                                f"trained at it), or --resize to resize bicubic to {size}x{size} as the real "
+                raise DataError(f"{path}: {w}x{h} pixels, but this protocol evaluates at {size.text()}; "
+                                f"pass --image-size {h}{'' if w == h else f' --set aspect_ratio={w / h:g}'} if that is the "
+                                f"resolution to compare at (with rows "
+                                f"trained at it), or --resize to resize bicubic to {size.text()} as the real "
                                 f"photos are (recorded in the row)")
-            array = np.array(Image.fromarray(array).resize((size, size), Image.BICUBIC))
+            array = np.array(Image.fromarray(array).resize((size.width, size.height), Image.BICUBIC))
             resized[f"{w}x{h}"] = resized.get(f"{w}x{h}", 0) + 1
         out[stem] = np.ascontiguousarray(array)
     return out, resized
@@ -188,7 +189,7 @@ def score_images(plan: RunPlan, request: ScoreRequest, reporter: Reporter) -> Ru
     configure_backends(plan.device, cfg.threads)
     data = bench.load_dataset()
     samples = bench.test_samples(data)
-    size = cfg.image_size or spec.native_size[0]
+    size = size_of(cfg.image_size or spec.native_size[0], cfg.aspect_ratio or spec.aspect_ratio)
     match_stems(files, [s.stem for s in samples], [s.stem for s in data.test], folder, spec.name)
     images, resized = read_images(files, [s.stem for s in samples], size, request.resize)
     run = RunDir.create(cfg.output_root, spec.name, request.label)
@@ -200,11 +201,11 @@ def score_images(plan: RunPlan, request: ScoreRequest, reporter: Reporter) -> Ru
 
 
 def _measure(plan: RunPlan, bench: Execution, run: RunDir, request: ScoreRequest, images: dict,
-             resized: dict[str, int], samples, data, size: int) -> RunRecord:
+             resized: dict[str, int], samples, data, size: Size) -> RunRecord:
     cfg, spec, reporter = plan.config, plan.dataset, bench.reporter
     conf: dict[str, Any] = {
         "kind": SCORED_KIND, "label": request.label, "dataset": spec.name, "images_dir": str(request.images),
-        "run": cfg.model_dump(mode="json"), "image_size": size,
+        "run": cfg.model_dump(mode="json"), "image_size": size.height, "resolution": size.text(),
         "dataset_options": plan.dataset_options.model_dump(mode="json"),
         "resized": {"from": resized, "method": RESIZE_NOTE} if resized else None, "published": request.published,
         **plan.evaluation(), "device": str(plan.device), "precision": plan.precision, "versions": versions()}
@@ -239,7 +240,7 @@ def _measure(plan: RunPlan, bench: Execution, run: RunDir, request: ScoreRequest
     return record
 
 
-def _evaluate(plan: RunPlan, bench: Execution, run: RunDir, images: dict, samples, data, size: int, label: str):
+def _evaluate(plan: RunPlan, bench: Execution, run: RunDir, images: dict, samples, data, size: Size, label: str):
     """Write the images as a model's into the run folder and measure them as a trained row's."""
     spec, cfg = plan.dataset, plan.config
     generate_images(FolderImages(images), PairDataset(samples, size), run.images, device=plan.device, dtype=None,
@@ -276,8 +277,9 @@ def measure_again(run: RunDir, layers: Layers, reporter: Reporter, plugins=None)
     samples = bench.test_samples(data)
     files = image_files(run.images.fake, "the run folder's images/fake")
     match_stems(files, [s.stem for s in samples], [s.stem for s in data.test], run.images.fake, dataset)
-    images, _ = read_images(files, [s.stem for s in samples], stored["image_size"], resize=False)
-    metrics = _evaluate(plan, bench, run, images, samples, data, stored["image_size"], label)
+    size = Size.of(stored.get("resolution", stored["image_size"]))
+    images, _ = read_images(files, [s.stem for s in samples], size, resize=False)
+    metrics = _evaluate(plan, bench, run, images, samples, data, size, label)
     existing = bench.store.find_by_run_dir(str(run.root))
     if existing is None or existing.id is None:
         raise BenchError(f"{run.root}: its row is not in the results store {bench.store.path}; score the images "

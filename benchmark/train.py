@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from benchmark import distributed
 from benchmark.api import StepContext, Trainable
 from benchmark.atomic import atomic_write
 from benchmark.checkpoint import load_checkpoint, save_checkpoint
@@ -162,6 +163,9 @@ class Trainer:
         self.reporter = reporter
         self.label = label
         self.batch_size = min(run.batch_size or 1, len(train_set))
+        #: under data parallelism each rank takes an equal share of every global batch
+        self.rank_batch = distributed.per_rank_batch(self.batch_size, label)
+        self.main = not distributed.is_follower()
         self.steps_per_epoch = max(1, len(train_set) // self.batch_size)
         self.total_steps = run.steps or (run.epochs or 1) * self.steps_per_epoch
         self.history = LossHistory(run_dir.losses)
@@ -172,7 +176,7 @@ class Trainer:
     def epoch_batches(self, epoch: int, first: int) -> DataLoader:
         order = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(self.run.seed * 100_003 + epoch))
         bs = self.batch_size
-        batches = [order[b * bs:(b + 1) * bs].tolist() for b in range(first, self.steps_per_epoch)]
+        batches = [distributed.shard(order[b * bs:(b + 1) * bs].tolist()) for b in range(first, self.steps_per_epoch)]
         self.data.set_epoch(epoch)
         return DataLoader(self.data, batch_sampler=batches, num_workers=self.run.num_workers,
                           pin_memory=self.device.type == "cuda")
@@ -191,6 +195,8 @@ class Trainer:
         return state
 
     def save(self, step: int, ctx: StepContext) -> None:
+        if not self.main:
+            return
         self.history.flush()
         save_checkpoint(self.state(step, ctx), self.dir.checkpoint(step))
         for old in self.dir.checkpoints()[: -self.run.keep_checkpoints]:
@@ -208,7 +214,10 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         if "cuda_rng" in state and self.device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
-        self.history.restore(state["step"])
+        if self.main:
+            self.history.restore(state["step"])
+        else:
+            self.history.rows = [r for r in self.history.rows if r["step"] <= state["step"]]
         return int(state["step"])
 
     def sample_steps(self) -> set[int]:
@@ -217,7 +226,7 @@ class Trainer:
 
     @torch.no_grad()
     def save_samples(self, step: int) -> None:
-        if self.sample_set is None or len(self.sample_set) == 0:
+        if not self.main or self.sample_set is None or len(self.sample_set) == 0:
             return
         items = [self.sample_set[i] for i in range(min(4, len(self.sample_set)))]
         batch = self.batch_to_device(items)
@@ -239,8 +248,9 @@ class Trainer:
                           total_epochs=math.ceil(self.total_steps / self.steps_per_epoch))
         step = self.restore(resume_from, ctx) if resume_from else 0
         resumed = step if resume_from else None
-        if not resume_from:
+        if not resume_from and self.main:
             self.history.restore(0)
+        parallel = distributed.Parallel(self.model, self.model.optimizers)
         samples_at = self.sample_steps()
         t0 = time.perf_counter()
         self.reporter.start(f"train {self.label}", self.total_steps, step)
@@ -250,25 +260,30 @@ class Trainer:
                 for batch in self.epoch_batches(epoch, first):
                     ctx.step, ctx.epoch = step, epoch
                     losses = self.model.train_step(self.batch_to_device(batch), ctx)
-                    values = {k: float(v) for k, v in losses.items()}
+                    values = distributed.mean_losses({k: float(v) for k, v in losses.items()})
                     bad = [k for k, v in values.items() if not math.isfinite(v)]
                     step += 1
                     if bad:
-                        self.history.flush()
+                        if self.main:
+                            self.history.flush()
                         raise TrainingDiverged(f"loss {bad[0]} became {values[bad[0]]} at step {step}")
                     self.history.add(step, epoch, values)
-                    if step % self.run.checkpoint_every == 0 or step == self.total_steps:
-                        self.save(step, ctx)
-                    if step in samples_at:
-                        self.save_samples(step)
+                    with parallel.plain():
+                        if step % self.run.checkpoint_every == 0 or step == self.total_steps:
+                            self.save(step, ctx)
+                        if step in samples_at:
+                            self.save_samples(step)
                     rate = self.reporter.rate(self.batch_size)
                     self.reporter.update(step, f"epoch {epoch + 1} {rate:.1f} img/s {format_losses(values)}")
                     if step >= self.total_steps:
                         break
+            distributed.check_same_weights(self.model, self.label)
         finally:
+            parallel.unwrap()
             self.reporter.stop()
-            self.history.flush()
-            self.history.plot(self.dir.loss_curve, self.label)
+            if self.main:
+                self.history.flush()
+                self.history.plot(self.dir.loss_curve, self.label)
         seconds = time.perf_counter() - t0
         done = step - (resumed or 0)
         return TrainResult(step, self.history.last(), seconds, done * self.batch_size / max(seconds, 1e-9), resumed)

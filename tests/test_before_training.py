@@ -6,7 +6,8 @@ from __future__ import annotations
 import types
 
 from benchmark import hookimpl, registry
-from benchmark.config import Layers, parse_set
+from benchmark.config import Layers
+from benchmark.settings_text import parse_set
 from benchmark.progress import Reporter
 from benchmark.execute import Execution
 from tests.conftest import TINY_DATA

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from benchmark import registry
-from benchmark.config import Layers, parse_set, resolve_model
+from benchmark.config import Layers, resolve_model
+from benchmark.settings_text import parse_set
 from tests.conftest import TINY_DATA, bench, one_error_line
 
 

@@ -10,7 +10,8 @@ import torch
 
 from benchmark import hookimpl, registry
 from benchmark.api import Model, Options, Trainable, TrainLength
-from benchmark.config import Layers, parse_set, resolve_model
+from benchmark.config import Layers, resolve_model
+from benchmark.settings_text import parse_set
 from benchmark.errors import ConfigError
 from benchmark.progress import Reporter
 from benchmark.records import MetricValue

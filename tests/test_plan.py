@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from benchmark import registry
-from benchmark.config import Layers, parse_set
+from benchmark.config import Layers
+from benchmark.settings_text import parse_set
 from benchmark.plan import build_plan, plan_from_run
 from benchmark.rundir import RunDir
 from tests.conftest import TINY_DATA, bench, one_error_line

@@ -9,7 +9,8 @@ import pytest
 
 from benchmark import hookimpl, registry, report
 from benchmark.api import Metric, MetricResult
-from benchmark.config import Layers, parse_set
+from benchmark.config import Layers
+from benchmark.settings_text import parse_set
 from benchmark.evaluate import REAL_VS_ITSELF
 from benchmark.imageio import read_rgb
 from benchmark.progress import Reporter

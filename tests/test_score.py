@@ -197,3 +197,19 @@ def test_images_of_a_published_checkpoint_show_the_papers_numbers_beside(trained
     assert record.metrics["PSNR"].value == model.metrics["PSNR"].value  # measured: the images' own
     with pytest.raises(benchmark.ConfigError, match="names the published checkpoint for synthetic-facades"):
         benchmark.score(folder, label="pix2pix@tiny-paper", plugins=plugins, **{**keys(root), "dataset": "facades"})
+
+
+def test_non_square_protocol_reads_width_x_height_images(tmp_path):
+    from benchmark.api import Size
+    from benchmark.errors import DataError
+    from benchmark.score_images import read_images
+
+    wide, square = tmp_path / "a.png", tmp_path / "b.png"
+    Image.fromarray(np.zeros((32, 64, 3), np.uint8)).save(wide)  # 64 wide, 32 high
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(square)
+    images, resized = read_images({"a": wide}, ["a"], Size(32, 64), resize=False)
+    assert images["a"].shape == (32, 64, 3) and resized == {}
+    with pytest.raises(DataError, match="32x32 pixels, but this protocol evaluates at 64x32"):
+        read_images({"b": square}, ["b"], Size(32, 64), resize=False)
+    images, resized = read_images({"b": square}, ["b"], Size(32, 64), resize=True)
+    assert images["b"].shape == (32, 64, 3) and resized == {"32x32": 1}

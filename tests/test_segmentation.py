@@ -17,7 +17,8 @@ from bench_plugins.segmenters.scores import confusion, scores
 from bench_plugins.segmenters.trained import TrainedOptions, TrainedSegmenter, UNetModel
 
 from benchmark.api import EvalContext, Options, ResolvedSegmenter
-from benchmark.config import Layers, parse_set
+from benchmark.config import Layers
+from benchmark.settings_text import parse_set
 from benchmark.data import BadFiles, Sample
 from benchmark.errors import ConfigError, WeightsError
 from benchmark.evaluate import compute_metrics, write_real_split

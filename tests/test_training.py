@@ -16,7 +16,8 @@ import torch
 
 from benchmark import hookimpl, registry
 from benchmark.api import Model, Trainable, TrainLength
-from benchmark.config import Layers, parse_set
+from benchmark.config import Layers
+from benchmark.settings_text import parse_set
 from benchmark.progress import Reporter
 from benchmark.execute import Execution
 from tests.conftest import TINY_DATA, bench
