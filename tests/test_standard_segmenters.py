@@ -17,7 +17,8 @@ from bench_plugins.segmenters.published import layout_check
 from benchmark import weights
 from benchmark.cli import main
 from benchmark.api import EvalContext, Options, ResolvedSegmenter
-from benchmark.config import Layers, parse_set
+from benchmark.config import Layers
+from benchmark.settings_text import parse_set
 from benchmark.errors import WeightsError
 from benchmark.imageio import write_png
 from benchmark.plan import build_plan
