@@ -156,7 +156,7 @@ def follow(execution) -> list:
 
     barrier()
     data = execution.load_dataset()
-    rows = execution.plan.rows
+    rows = execution.rows()
     while (message := announce(None)) is not None:
         index, root, resume_from = message
         execution.train(rows[index], data, RunDir(Path(root)), resume_from)

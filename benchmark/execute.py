@@ -72,7 +72,9 @@ class Execution:
         #: one job of a sweep (benchmark.sweep): it writes only its own run folder, the parent
         #: ingests ``record.json`` into the store; the folder exists already (``--resume RUN_DIR``)
         self.job = job
-        self.store = None if job else ResultsStore(plan.config.output_root / "bench.sqlite")
+        self._rows: list[ModelRun] | None = None
+        # only the process that writes opens the store (a sweep's parent, a data-parallel run's rank 0)
+        self.store = None if job or distributed.is_follower() else ResultsStore(plan.config.output_root / "bench.sqlite")
         self.measure = Measure(plan, reporter, self.store)
 
     @classmethod
@@ -83,7 +85,7 @@ class Execution:
 
     def run(self, *, resume: bool | Path = False, checkpoint: Path | None = None,
             train_only: bool = False) -> list[RunRecord]:
-        rows = seed_jobs(self.plan)  # one row per (row, seed) when `seeds` is set
+        rows = self.rows()
         if checkpoint is not None and len(rows) != 1:
             raise ConfigError("--checkpoint evaluates one model: pass exactly one row with --models")
         if isinstance(resume, Path) and len(rows) != 1:
@@ -101,6 +103,13 @@ class Execution:
             for size in sizes:
                 self.measure.reference_row(data.train, self.test_samples(data), size)
         return records
+
+    def rows(self) -> list[ModelRun]:
+        """The rows this run trains: one per (row, seed) when ``seeds`` is set (the same list, in
+        the same order, on every worker of a data-parallel run)."""
+        if self._rows is None:
+            self._rows = seed_jobs(self.plan)
+        return self._rows
 
     def load_dataset(self) -> DatasetSplits:
         spec, options, cfg = self.plan.dataset, self.plan.dataset_options, self.plan.config
@@ -263,7 +272,7 @@ class Execution:
 
     def train(self, row: ModelRun, data: DatasetSplits, run: RunDir, resume_from: Path | None):
         plan, spec = self.plan, self.plan.dataset
-        index = next(i for i, r in enumerate(plan.rows) if r is row)
+        index = next(i for i, r in enumerate(self.rows()) if r is row)
         if not distributed.is_follower():
             distributed.announce((index, str(run.root), resume_from))  # the other workers train along
         model = self.build(row)

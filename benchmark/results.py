@@ -13,6 +13,7 @@ import contextlib
 import json
 import math
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -172,7 +173,7 @@ class ResultsStore:
                     f"(schema {version}, this one reads {SCHEMA_VERSION}); upgrade bench or use another file"
                 )
             if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-                conn.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
+                _to_wal(conn)
         with self._write() as conn:
             _run_script(conn, _SCHEMA)
             if "ci" not in {row[1] for row in conn.execute("PRAGMA table_info(metrics)")}:
@@ -243,6 +244,20 @@ class ResultsStore:
 
 
 # -- row conversion ----------------------------------------------------------
+
+
+def _to_wal(conn: sqlite3.Connection) -> None:
+    """Switch a new store to WAL (persistent: once per file). SQLite does not wait on its busy
+    timeout for this, so two processes creating one store at the same moment retry here."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _is_file_problem(exc: sqlite3.DatabaseError) -> bool:

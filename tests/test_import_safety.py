@@ -169,7 +169,8 @@ def test_sigint_during_import_says_nothing_changed(tmp_path):
     data = tmp_path / "data"
     archive = make_tar(tmp_path / "big.tar.gz", folder_members(n=40))
     proc = subprocess.Popen([sys.executable, "-m", "benchmark.cli", "datasets", "import", "folder", str(archive),
-                             "--data-root", str(data)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--data-root", str(data)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # not inherited SIG_IGN
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(data.glob(".staging-*")):
         time.sleep(0.01)

@@ -116,7 +116,9 @@ def test_run_lock_is_exclusive_and_released(tmp_path):
 def test_ctrl_c_says_interrupted_and_resume_finishes(tmp_path, roots):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "benchmark.cli", *RUN, "--steps", "40", *roots]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # a shell's background job ignores SIGINT and its children inherit that: give the child the default
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 300
     while proc.poll() is None and not list((tmp_path / "out").glob("runs/*/checkpoints/step_*.pt")):
         assert time.monotonic() < deadline, "no checkpoint within 300 s"
