@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from benchmark import Options, WeightSpec, hookimpl
+from bench_plugins.segmenters.drn import Bottleneck
 from bench_plugins.segmenters.published import PublishedSegmenter, layout_check, read_state_dict
 
 URL = "http://sceneparsing.csail.mit.edu/model/pytorch/ade20k-resnet101-upernet/"
@@ -42,24 +43,9 @@ def cbr(cin: int, cout: int, kernel: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, kernel, 1, kernel // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
 
-class Bottleneck(nn.Module):
-    def __init__(self, cin: int, planes: int, stride: int = 1):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, planes, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(planes * 4)
-        project = stride != 1 or cin != planes * 4
-        self.downsample = (nn.Sequential(nn.Conv2d(cin, planes * 4, 1, stride, bias=False), nn.BatchNorm2d(planes * 4))
-                           if project else None)
-
-    def forward(self, x):
-        out = torch.relu(self.bn1(self.conv1(x)))
-        out = torch.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        return torch.relu(out + (x if self.downsample is None else self.downsample(x)))
+def bottleneck(cin: int, planes: int, stride: int = 1) -> Bottleneck:
+    """ResNet's bottleneck (the same block as DRN's), projected where its shape changes."""
+    return Bottleneck(cin, planes, stride, project=stride != 1 or cin != planes * 4)
 
 
 class Encoder(nn.Module):
@@ -73,7 +59,7 @@ class Encoder(nn.Module):
         cin = 128
         for i, (planes, n) in enumerate(zip((64, 128, 256, 512), blocks)):
             stride = 1 if i == 0 else 2
-            layers = [Bottleneck(cin, planes, stride)] + [Bottleneck(planes * 4, planes) for _ in range(n - 1)]
+            layers = [bottleneck(cin, planes, stride)] + [bottleneck(planes * 4, planes) for _ in range(n - 1)]
             setattr(self, f"layer{i + 1}", nn.Sequential(*layers))
             cin = planes * 4
 
