@@ -27,7 +27,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     **dict.fromkeys(("Options", "Preset", "TrainTransform", "TrainLength", "StepContext", "SetupContext",
                      "Trainable", "Model", "MetricResult", "EvalContext", "Metric", "Segmenter",
-                     "SegmenterModel", "Direction", "Size", "DataFacts"), "benchmark.api"),
+                     "SegmenterModel", "Direction", "Size", "DataFacts", "ForeignCheckpoint"), "benchmark.api"),
     **dict.fromkeys(("Progress", "ResolvedSegmenter"), "benchmark.context"),
     **dict.fromkeys(("RunDir", "ImageSet"), "benchmark.rundir"),
     **dict.fromkeys(("Dataset", "Source", "Sample", "BadFiles", "find_dir", "import_tree", "list_images",

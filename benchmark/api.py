@@ -103,6 +103,22 @@ class TrainTransform:
 
 
 @dataclass(frozen=True)
+class ForeignCheckpoint:
+    """A checkpoint written by another code base (e.g. a method's official release) that a
+    model plugin recognised from the file's tensors (``Model.recognise_checkpoint``).
+
+    ``options``: the model options the tensors imply (widths, channel counts, layer counts),
+    applied to the row over its defaults; a value the user set differently stops the run with
+    one line. ``format``: what the file is, in words, shown in the row's note and recorded in
+    the protocol (e.g. "official SPADE generator (NVlabs/SPADE)"). ``facts``: anything else the
+    plugin wants recorded with the row (plain JSON values)."""
+
+    format: str
+    options: dict[str, Any] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class TrainLength:
     """The default training length of a model under the chosen options."""
 
@@ -202,6 +218,13 @@ class Trainable(torch.nn.Module):
         :class:`benchmark.transforms.PairDataset`: ``photos`` uint8 (N,3,H,W), ``labels``
         (N,H,W), ``stems``), e.g. to pick style images from it. Default: nothing."""
 
+    def load_foreign(self, state: dict[str, torch.Tensor], found: ForeignCheckpoint) -> None:
+        """Load the tensors of a checkpoint that ``Model.recognise_checkpoint`` recognised (on the
+        CPU, before the model moves to its device), converting another code base's key layout and
+        parametrisations into this trainable's. Raise :class:`benchmark.errors.BenchError` with one
+        line for a tensor that does not fit. Default: this model reads no foreign checkpoint."""
+        raise NotImplementedError(f"{type(self).__name__} reads no foreign checkpoint")
+
     def generation_metrics(self) -> dict[str, Any]:
         """Numbers the model measured itself while generating the test split (stage timings,
         diversity over several outputs per input, ...), as
@@ -252,6 +275,12 @@ class Model:
     def describe(self, options: Options) -> str:
         """A short note shown in the leaderboard row (e.g. "no VGG loss")."""
         return ""
+
+    def recognise_checkpoint(self, state: dict[str, torch.Tensor]) -> "ForeignCheckpoint | None":
+        """``--checkpoint FILE`` (or a zoo row) whose file is not a bench checkpoint: the file's
+        state dict (tensors only). Return a :class:`ForeignCheckpoint` when this family can read it
+        (e.g. the official code's generator), else None. Default: None."""
+        return None
 
     def input_of(self, options: Options) -> str:
         """What the generator reads under these options, for the leaderboard's Input column."""
