@@ -257,3 +257,16 @@ def test_num_downs_must_fit_the_image_size():
         PLUGIN.check(PLUGIN.Options(num_downs=8), 128, 12)
     assert "num_downs=8" in one_line(exc) and "image_size=256" in str(exc.value)
     PLUGIN.check(PLUGIN.Options(num_downs=8), 256, 12)
+
+
+def test_the_zoo_entry_takes_the_facades_generator_and_states_its_setting(unet_256, tmp_path):
+    from bench_plugins.models.zoo import PIX2PIX_FACADES_OPTIONS, unet_check
+
+    _, state, _ = unet_256
+    assert unet_check(state) is None
+    found = PLUGIN.recognise_checkpoint(state)
+    assert PIX2PIX_FACADES_OPTIONS.items() >= found.options.items()  # the row's options agree with the file
+    opts = PLUGIN.Options(**PIX2PIX_FACADES_OPTIONS)
+    assert (opts.test_mode, opts.use_dropout, opts.label_input) == ("paper", True, "colour")
+    _, small = saved_reference(tmp_path, num_downs=7, ngf=4, seed=14)
+    assert "unet_128" in unet_check(small) and "not unet_256" in unet_check(small)
