@@ -96,9 +96,10 @@ ENTRIES = (
                            check=unet_check),
         source_url=PIX2PIX_URL, licence="BSD (the official PyTorch code); CMP Facades: research use",
         paper=PIX2PIX_PAPER, reported={},
-        options=dict(PIX2PIX_FACADES_OPTIONS),
-        summary="netG unet_256, --direction BtoA, 256x256; the paper reports no FID, mIoU or pixel accuracy for "
-                "CMP Facades"),
+        options={"netG": "unet_256", "ngf": 64, "norm": "batch", "no_dropout": False, "input_nc": 3,
+                 "input": "colour label image", "direction": "BtoA", "load_size": 256, "crop_size": 256,
+                 "eval": False},
+        summary="the paper reports no FID, mIoU or pixel accuracy for CMP Facades"),
 )
 
 
