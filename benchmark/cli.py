@@ -98,8 +98,7 @@ def publish(store, dataset: str, output_root: Path, quiet: bool) -> None:
 
 
 def cmd_run(args, train_only: bool = False) -> int:
-    from benchmark import distributed, launch
-    from benchmark.execute import Execution
+    from benchmark import distributed, launch, pyapi
     from benchmark.plan import build_plan
 
     layers = layers_from(args)
@@ -110,18 +109,21 @@ def cmd_run(args, train_only: bool = False) -> int:
     from benchmark import sweep_cli
     if sweep_cli.uses_executor(args):
         return sweep_cli.run_with_executor(args, plan, layers, reporter_for(args), publish)
-    bench = Execution(plan, reporter_for(args))
     if args.resume is None and launch.restarted():
         args.resume = True  # the elastic launcher restarted the workers: continue from the checkpoint
     resume = Path(args.resume) if args.resume not in (None, True) else bool(args.resume)
-    records = bench.run(resume=resume, checkpoint=args.checkpoint, train_only=train_only)
+    records = pyapi.run_plan(plan, reporter_for(args), resume=resume, checkpoint=args.checkpoint,
+                             train_only=train_only, write_leaderboard=False)  # the same call as benchmark.run
     if distributed.is_follower():
         return 0  # rank 0 reports
     if train_only:
         for r in records:
             print(f"{r.label}: {r.status} {r.run_dir}")
     else:
-        publish(bench.store, plan.dataset.name, plan.config.output_root, args.quiet)
+        from benchmark.results import ResultsStore
+
+        publish(ResultsStore(plan.config.output_root / "bench.sqlite"), plan.dataset.name, plan.config.output_root,
+                args.quiet)
     return 0 if all(r.status == "ok" for r in records) else 1
 
 

@@ -16,12 +16,13 @@ Ctrl-C leaves ``interrupted`` in ``status.json``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-import dataclasses
+import torch
 
 from benchmark import distributed
 from benchmark.api import SetupContext, Trainable
@@ -38,7 +39,7 @@ from benchmark.results import ResultsStore
 from benchmark.rundir import RunDir
 from benchmark.runlock import RunLock
 from benchmark.seeds import finished_run, reuse_line, seed_jobs
-from benchmark.train import Trainer, configure_backends, seed_everything
+from benchmark.train import Trainer, configure_backends, fused, seed_everything
 from benchmark.transforms import PairDataset
 
 
@@ -267,7 +268,9 @@ class Execution:
         seed_everything(row.run.seed)
         model = row.plugin.build(row.options, self.plan.dataset.num_classes, self.plan.model_size(row))
         model.to(self.plan.device)
-        model.optimizers = model.configure_optimizers()
+        if self.plan.config.channels_last:
+            model.to(memory_format=torch.channels_last)
+        model.optimizers = fused(model.configure_optimizers(), self.plan.config.fused_optimizer, self.plan.device)
         return model
 
     def train(self, row: ModelRun, data: DatasetSplits, run: RunDir, resume_from: Path | None):
