@@ -303,8 +303,6 @@ class Pix2Pix(Model):
 
     def describe(self, options: Options) -> str:
         notes = []
-        if options.label_input == "colour":
-            notes.append("colour label input")
         if options.num_downs is not None:
             notes.append(f"{options.num_downs} U-Net halvings")
         if options.beta_kl > 0:
