@@ -138,9 +138,12 @@ def test_official_test_mode_matches_the_reference_with_the_same_seeds(unet_256):
 
 
 def test_unet_128_instance_norm_one_hot_input(tmp_path):
-    """An official-layout file that reads a 5-class one-hot map, InstanceNorm (biased convs), no dropout
-    in the file's level count (7 halvings), saved from a DataParallel wrapper ("module." keys)."""
+    """An official-layout file that reads a 5-class one-hot map, InstanceNorm (biased convs, no affine
+    norms), 7 halvings, saved from a DataParallel wrapper ("module." keys), with the instance-norm running
+    statistics that older releases stored (unused, skipped)."""
     ref, state = saved_reference(tmp_path, input_nc=5, num_downs=7, ngf=4, norm="instance", seed=3)
+    state = {**state, "model.model.1.model.2.running_mean": torch.ones(8), "model.model.1.model.2.running_var":
+             torch.ones(8)}
     state = {f"module.{k}": v for k, v in state.items()}
     data = DataFacts("five", 5, None, False, False)
     model, found = bench_generator(state, data, image_size=128, test_mode="eval")
