@@ -103,7 +103,7 @@ def cmd_run(args, train_only: bool = False) -> int:
     from benchmark.plan import build_plan
 
     layers = layers_from(args)
-    plan = build_plan(layers)
+    plan = build_plan(layers, checkpoint=args.checkpoint)
     if args.nproc_per_node and not distributed.launched():
         launch.check(args, plan)
         return launch.launch(args, args.argv)

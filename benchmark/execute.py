@@ -60,6 +60,8 @@ class Start:
     finished: dict | None = None
     checkpoint: Path | None = None
     state: dict | None = None
+    #: a checkpoint of another code base, already loaded into the row's trainable (on the CPU)
+    model: Trainable | None = None
 
 
 class Execution:
@@ -124,6 +126,8 @@ class Execution:
         return DatasetSplits(splits["train"], splits["test"])
 
     def start(self, row: ModelRun, resume: bool | Path, checkpoint: Path | None) -> Start:
+        if row.foreign is not None:
+            return Start(checkpoint=row.foreign.path, model=self.load_foreign(row))
         if checkpoint is not None:
             state = load_checkpoint(checkpoint)
             problem = mismatch(self.build(row), state, row.options, row.plugin.name)
@@ -215,7 +219,11 @@ class Execution:
         t0 = time.perf_counter()
         status, reason, extra = "ok", None, {}
         try:
-            if start.state is not None:
+            if start.model is not None:
+                model = start.model.to(plan.device)
+                model.optimizers = model.configure_optimizers()
+                extra = {"checkpoint": str(start.checkpoint), "weights": row.foreign.to_dict()}
+            elif start.state is not None:
                 model = self.build(row)
                 model.load_state_dict(start.state["model"])
                 extra = {"checkpoint": str(start.checkpoint), "steps": start.state.get("step")}
@@ -268,6 +276,18 @@ class Execution:
         model = row.plugin.build(row.options, self.plan.dataset.num_classes, self.plan.model_size(row))
         model.to(self.plan.device)
         model.optimizers = model.configure_optimizers()
+        return model
+
+    def load_foreign(self, row: ModelRun) -> Trainable:
+        """The row's trainable with a checkpoint of another code base loaded (on the CPU, before the
+        dataset loads: a file that does not fit stops the run with one line)."""
+        weights = row.foreign
+        seed_everything(row.run.seed)
+        model = row.plugin.build(row.options, self.plan.dataset.num_classes, self.plan.model_size(row))
+        try:
+            model.load_foreign(weights.state, weights.found)
+        except BenchError as exc:
+            raise BenchError(f"{weights.path}: does not fit {row.label}: {exc}") from None
         return model
 
     def train(self, row: ModelRun, data: DatasetSplits, run: RunDir, resume_from: Path | None):

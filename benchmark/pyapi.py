@@ -61,7 +61,7 @@ def run(models: list[str] | str | None = None, dataset: str | None = None, profi
     from benchmark.plan import build_plan
 
     layers = _layers(config, tables, {"models": models, "dataset": dataset, "profile": profile, **keys})
-    plan = build_plan(layers, plugins)
+    plan = build_plan(layers, plugins, Path(checkpoint) if checkpoint else None)
     bench = Execution(plan, _reporter(quiet))
     records = bench.run(resume=resume, checkpoint=Path(checkpoint) if checkpoint else None, train_only=train_only)
     if not train_only:
