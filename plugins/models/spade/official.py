@@ -9,7 +9,7 @@ The official generator is the same network under other names:
   statistics under the same names in both;
 - spectral norm is torch's first implementation (``weight_orig``, ``weight_u``, ``weight_v``; files of
   its earliest version hold the normalised ``weight`` instead of ``weight_v``), bench's the
-  parametrisation (``parametrizations.weight.original``, ``_u``, ``_v``). In eval mode both divide the
+  parametrisation (``parametrizations.weight.original``, ``...weight.0._u``, ``...weight.0._v``). In eval mode both divide the
   stored weight by ``u . (W v)`` of the stored vectors, without a power iteration.
 
 What the tensors tell: VAE or not (``fc`` a linear layer or a conv), ``ngf`` (``fc`` / ``head_0``),
@@ -29,8 +29,8 @@ from benchmark import BenchError, ForeignCheckpoint
 FORMAT = "official weights (NVlabs/SPADE)"
 BLOCKS = ("head_0", "G_middle_0", "G_middle_1", "up_0", "up_1", "up_2", "up_3", "up_4")
 SPADE_LAYERS = {"mlp_shared.0": "shared.0", "mlp_gamma": "gamma", "mlp_beta": "beta"}
-SPECTRAL = {"weight_orig": "parametrizations.weight.original", "weight_u": "parametrizations.weight._u",
-            "weight_v": "parametrizations.weight._v"}
+SPECTRAL = {"weight_orig": "parametrizations.weight.original", "weight_u": "parametrizations.weight.0._u",
+            "weight_v": "parametrizations.weight.0._v"}
 
 
 def unwrap(state: dict) -> dict:
