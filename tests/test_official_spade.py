@@ -239,3 +239,35 @@ def test_bench_run_evaluates_an_official_file_without_training_or_the_vgg_file(t
     fakes = sorted((run_dir / "images" / "fake").glob("*.png"))
     assert len(fakes) == 8
     assert not empty_cache.exists() or not any(empty_cache.rglob("vgg19*"))
+
+
+def test_a_zoo_row_evaluates_its_imported_file_and_shows_the_published_numbers(tmp_path, capsys, empty_cache):
+    from test_standard_datasets import make_ade
+
+    archive, _ = make_ade(tmp_path)
+    data, out = tmp_path / "data", tmp_path / "out"
+    code, _, err = run(capsys, "datasets", "import", "ade20k", str(archive), "--data-root", str(data),
+                       "--set", "ade20k.size=24")
+    assert code == 0, err
+    # ADE20K as the official code reads it: 150 classes and the dontcare channel, no instance maps
+    _, path = official_file(tmp_path, label_nc=150, dontcare=True, instance=False, height=64, width=64)
+    code, _, err = run(capsys, "weights", "import", "spade-ade20k-official", str(path))
+    assert code == 0, err
+    base = ["run", "--models", "spade@ade20k-official", "--dataset", "ade20k", "--set", "ade20k.size=24",
+            "--set", "image_size=64", "--data-root", str(data), "--output-root", str(out), "--metrics", "psnr",
+            "--quiet"]
+    code, _, err = run(capsys, *base, "--set", "spade.num_upsampling_layers=more")
+    line = one_error_line(code, err)
+    assert line.count("spade@ade20k-official") == 1 and "num_upsampling_layers='normal'" in line
+    code, _, err = run(capsys, *base)
+    assert code == 0, err
+    board = json.loads((out / "ade20k" / "leaderboard.json").read_text())
+    (row,) = board["tables"][0]["rows"]
+    assert row["label"] == "spade@ade20k-official"
+    assert "official weights (NVlabs/SPADE); published: mIoU 38.5, pixel acc 79.9, FID 33.9" in row["name"]
+    assert row["values"]["PSNR"] is not None
+    (run_dir,) = (out / "runs").iterdir()
+    weights = json.loads((run_dir / "plan.json").read_text())["weights"]
+    assert weights["zoo"] == "spade@ade20k-official" and weights["published"]["values"]["FID"] == 33.9
+    assert weights["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert len(list((run_dir / "images" / "fake").glob("*.png"))) == 2
