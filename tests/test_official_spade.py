@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from official_reference.spade import OfficialGenerator, preprocess_input, tensor2im, warm_up, write_checkpoint
 
-from benchmark import BenchError, Size, cli
+from benchmark import BenchError, ConfigError, DataFacts, Size, cli
 from benchmark.imageio import to_uint8
 from benchmark.transforms import model_batch
 from bench_plugins.models.spade import Spade
@@ -238,7 +239,23 @@ def test_bench_run_evaluates_an_official_file_without_training_or_the_vgg_file(t
     assert status["status"] == "ok" and "final_losses" not in status
     fakes = sorted((run_dir / "images" / "fake").glob("*.png"))
     assert len(fakes) == 8
+    # the saved images are what the official test script saves for the same label maps, within 1/255
+    for fake in fakes:
+        ids = torch.from_numpy(np.array(Image.open(run_dir / "images" / "label_ids" / fake.name))).long()
+        with torch.no_grad():
+            theirs = tensor2im(net(preprocess_input(ids[None, None], None, 12, False))[0]).astype(int)
+        assert np.abs(theirs - np.asarray(Image.open(fake)).astype(int)).max() <= 1, fake.name
+    code, _, err = run(capsys, *base[:-4], str(wrong_channels(tmp_path)), "--metrics", "psnr", "--quiet",
+                       "--set", "spade.num_upsampling_layers=normal")
+    line = one_error_line(code, err)
+    assert "reads 15 label channels, but this dataset gives 12 (12 classes)" in line
     assert not empty_cache.exists() or not any(empty_cache.rglob("vgg19*"))
+
+
+def wrong_channels(tmp_path):
+    folder = tmp_path / "other"
+    folder.mkdir()
+    return official_file(folder, label_nc=15, dontcare=False, instance=False, height=64, width=64)[1]
 
 
 def test_a_zoo_row_evaluates_its_imported_file_and_shows_the_published_numbers(tmp_path, capsys, empty_cache):
@@ -271,3 +288,21 @@ def test_a_zoo_row_evaluates_its_imported_file_and_shows_the_published_numbers(t
     assert weights["zoo"] == "spade@ade20k-official" and weights["published"]["values"]["FID"] == 33.9
     assert weights["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert len(list((run_dir / "images" / "fake").glob("*.png"))) == 2
+
+
+def test_which_extra_label_channels_a_file_holds_is_decided_with_the_dataset_or_asked_for():
+    def decide(channels, ignore, instances, **options):
+        facts = DataFacts("d", 12, ignore, instances, ignore is not None)
+        out = PLUGIN.for_dataset(PLUGIN.Options(label_channels=channels, **options), facts)
+        return out.dontcare_channel, out.use_instance_edges
+
+    assert decide(12, 255, True) == (False, False)
+    assert decide(14, 255, True) == (True, True)           # COCO-Stuff with its instance maps
+    assert decide(13, 255, False) == (True, False)         # ADE20K: the dontcare channel
+    assert decide(13, None, True) == (False, True)         # Cityscapes: the instance edges
+    assert decide(13, 255, True, dontcare_channel=False) == (False, True)
+    with pytest.raises(ConfigError) as err:                # both possible: asked for, in one line
+        decide(13, 255, True)
+    assert "--set spade.dontcare_channel=true or --set spade.use_instance_edges=true" in str(err.value)
+    with pytest.raises(ConfigError, match="has no instance maps"):
+        decide(14, 255, False)

@@ -123,10 +123,10 @@ class Spade(Model):
         if options.use_instance_edges and not data.instance_maps:
             raise ConfigError(f"{self.name}.use_instance_edges=true: dataset {data.name} has no instance maps; "
                               f"set {self.name}.use_instance_edges=false (or import its instance maps)")
+        if options.label_channels is not None:  # a loaded generator's channels decide
+            return options.model_copy(update=self.read_channels(options, data))
         updates = {}
-        if options.label_channels is not None:
-            updates = self.read_channels(options, data)
-        elif options.use_instance_edges is None:
+        if options.use_instance_edges is None:
             updates["use_instance_edges"] = data.instance_maps
         if options.dontcare_channel is None:
             updates["dontcare_channel"] = data.dontcare_label and data.ignore_index is not None
