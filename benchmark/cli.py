@@ -226,7 +226,9 @@ def parser() -> argparse.ArgumentParser:
     add_run_options(run)
     run.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
                      help="continue the newest unfinished run with the same config (or RUN_DIR) from its checkpoint")
-    run.add_argument("--checkpoint", type=Path, help="evaluate this checkpoint instead of training (one model)")
+    run.add_argument("--checkpoint", type=Path, help="evaluate this checkpoint instead of training (one model): one bench wrote, "
+                     "or one of the model's official code that its plugin reads (e.g. SPADE's "
+                     "latest_net_G.pth)")
     from benchmark import sweep_cli
     sweep_cli.add_executor_options(run)
     run.set_defaults(func=cmd_run)

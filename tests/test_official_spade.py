@@ -245,6 +245,8 @@ def test_bench_run_evaluates_an_official_file_without_training_or_the_vgg_file(t
         with torch.no_grad():
             theirs = tensor2im(net(preprocess_input(ids[None, None], None, 12, False))[0]).astype(int)
         assert np.abs(theirs - np.asarray(Image.open(fake)).astype(int)).max() <= 1, fake.name
+    code, _, err = run(capsys, "evaluate", str(run_dir), "--quiet")
+    assert f"--models spade --checkpoint {path} --dataset synthetic-facades" in one_error_line(code, err)
     code, _, err = run(capsys, *base[:-4], str(wrong_channels(tmp_path)), "--metrics", "psnr", "--quiet",
                        "--set", "spade.num_upsampling_layers=normal")
     line = one_error_line(code, err)
