@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -302,6 +304,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         p.print_help()
         return 0
+    if args.command in ("run", "train", "evaluate", "score") and not os.environ.get("WORLD_SIZE"):
+        # a single process unwinds on SIGTERM as on Ctrl-C (the workers of a data-parallel run keep
+        # the default: the launcher stops them with SIGTERM and must not wait on a collective)
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
     except Exception as exc:
@@ -310,9 +316,16 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print(interrupted_message(args), file=sys.stderr)
-        return 130
+        return getattr(exc, "exit_code", 130)
+
+
+def _terminate(signum, frame):
+    from benchmark.errors import Terminated
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM kills at once
+    raise Terminated()
 
 
 def _folder_of(args) -> Path | None:

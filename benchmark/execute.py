@@ -29,7 +29,7 @@ from benchmark.api import SetupContext, Trainable
 from benchmark.checkpoint import load_checkpoint, mismatch
 from benchmark.config import Layers, ModelRun
 from benchmark.data import BadFiles, Sample, require_nonempty
-from benchmark.errors import BenchError, ConfigError, TrainingDiverged
+from benchmark.errors import BenchError, ConfigError, Terminated, TrainingDiverged
 from benchmark.evaluate import compute_metrics, generate_images
 from benchmark.measure import Measure
 from benchmark.plan import RunPlan, build_plan
@@ -200,8 +200,9 @@ class Execution:
             if start.finished is not None:
                 return self.store_finished(run, start.finished, train_only)
             return self.train_and_measure(row, start, run, data, train_only)
-        except KeyboardInterrupt:
-            run.write_status("interrupted", reason="stopped by Ctrl-C; continue with --resume")
+        except KeyboardInterrupt as exc:
+            how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+            run.write_status("interrupted", reason=f"stopped by {how}; continue with --resume")
             raise
         finally:
             lock.release()
