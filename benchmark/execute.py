@@ -16,19 +16,20 @@ Ctrl-C leaves ``interrupted`` in ``status.json``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-import dataclasses
+import torch
 
 from benchmark import distributed
 from benchmark.api import SetupContext, Trainable
 from benchmark.checkpoint import load_checkpoint, mismatch
 from benchmark.config import Layers, ModelRun
 from benchmark.data import BadFiles, Sample, require_nonempty
-from benchmark.errors import BenchError, ConfigError, TrainingDiverged
+from benchmark.errors import BenchError, ConfigError, Terminated, TrainingDiverged
 from benchmark.evaluate import compute_metrics, generate_images
 from benchmark.measure import Measure
 from benchmark.plan import RunPlan, build_plan
@@ -38,7 +39,7 @@ from benchmark.results import ResultsStore
 from benchmark.rundir import RunDir
 from benchmark.runlock import RunLock
 from benchmark.seeds import finished_run, reuse_line, seed_jobs
-from benchmark.train import Trainer, configure_backends, seed_everything
+from benchmark.train import Trainer, configure_backends, fused, seed_everything
 from benchmark.transforms import PairDataset
 
 
@@ -203,8 +204,9 @@ class Execution:
             if start.finished is not None:
                 return self.store_finished(run, start.finished, train_only)
             return self.train_and_measure(row, start, run, data, train_only)
-        except KeyboardInterrupt:
-            run.write_status("interrupted", reason="stopped by Ctrl-C; continue with --resume")
+        except KeyboardInterrupt as exc:
+            how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+            run.write_status("interrupted", reason=f"stopped by {how}; continue with --resume")
             raise
         finally:
             lock.release()
@@ -275,7 +277,9 @@ class Execution:
         seed_everything(row.run.seed)
         model = row.plugin.build(row.options, self.plan.dataset.num_classes, self.plan.model_size(row))
         model.to(self.plan.device)
-        model.optimizers = model.configure_optimizers()
+        if self.plan.config.channels_last:
+            model.to(memory_format=torch.channels_last)
+        model.optimizers = fused(model.configure_optimizers(), self.plan.config.fused_optimizer, self.plan.device)
         return model
 
     def load_foreign(self, row: ModelRun) -> Trainable:
