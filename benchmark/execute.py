@@ -16,6 +16,7 @@ Ctrl-C leaves ``interrupted`` in ``status.json``.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import traceback
@@ -31,6 +32,7 @@ from benchmark.config import Layers, ModelRun
 from benchmark.data import BadFiles, Sample, require_nonempty
 from benchmark.errors import BenchError, ConfigError, Terminated, TrainingDiverged
 from benchmark.evaluate import compute_metrics, generate_images
+from benchmark.foreign import full_fp32
 from benchmark.measure import Measure
 from benchmark.plan import RunPlan, build_plan
 from benchmark.progress import Reporter
@@ -222,8 +224,7 @@ class Execution:
         status, reason, extra = "ok", None, {}
         try:
             if start.model is not None:
-                model = start.model.to(plan.device)
-                model.optimizers = model.configure_optimizers()
+                model = self.place(start.model)
                 extra = {"checkpoint": str(start.checkpoint), "weights": row.foreign.to_dict()}
             elif start.state is not None:
                 model = self.build(row)
@@ -276,6 +277,10 @@ class Execution:
         """The row's model, seeded, on its device, with its optimisers: the one place they are set."""
         seed_everything(row.run.seed)
         model = row.plugin.build(row.options, self.plan.dataset.num_classes, self.plan.model_size(row))
+        return self.place(model)
+
+    def place(self, model: Trainable) -> Trainable:
+        """A built model on the run's device and memory format, with its optimisers."""
         model.to(self.plan.device)
         if self.plan.config.channels_last:
             model.to(memory_format=torch.channels_last)
@@ -324,9 +329,12 @@ class Execution:
     def evaluate_model(self, model: Trainable, row: ModelRun, data: DatasetSplits, run: RunDir):
         spec, size = self.plan.dataset, self.plan.size(row)
         test_set = PairDataset(self.test_samples(data), size)
-        generate_images(model, test_set, run.images, device=self.plan.device, dtype=self.plan.dtype,
-                        num_classes=spec.num_classes, ignore_index=spec.ignore_index, palette=spec.palette,
-                        batch_size=self.plan.config.eval.batch_size, reporter=self.reporter, label=row.label)
+        exact = row.foreign is not None  # another code base's weights: its fp32 arithmetic, to compare outputs
+        with full_fp32() if exact else contextlib.nullcontext():
+            generate_images(model, test_set, run.images, device=self.plan.device,
+                            dtype=None if exact else self.plan.dtype, num_classes=spec.num_classes,
+                            ignore_index=spec.ignore_index, palette=spec.palette,
+                            batch_size=self.plan.config.eval.batch_size, reporter=self.reporter, label=row.label)
         train = self.measure.real_split(data.train, "train", size) if self.plan.needs_real_train() else None
         ctx = self.measure.context(run.images, run, train, size, row.run.seed)
         own = model.generation_metrics()

@@ -15,11 +15,13 @@ row ``MODEL@TAG`` (its imported file), go through here when the plan is built:
    the paper's numbers for a zoo row), and its plan records the format, the file and its sha256.
 
 Execution then builds the trainable, ``Trainable.load_foreign`` converts the tensors (on the CPU),
-and the test split is generated and measured; nothing of training is needed.
+and the test split is generated (in plain fp32 whatever the run's precision, as the official test
+scripts do) and measured; nothing of training is needed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import typing
@@ -51,13 +53,25 @@ class ForeignWeights:
     def to_dict(self) -> dict[str, Any]:
         """What the row's plan records."""
         out = {"format": self.found.format, "file": str(self.path), "sha256": self.sha256,
-               "facts": dict(self.found.facts)}
+               "facts": dict(self.found.facts), "generation": "fp32 (no autocast, no TF32)"}
         if self.zoo:
             out.update(zoo=self.zoo, published=self.published)
         return out
 
     def note(self) -> str:
         return "; ".join(filter(None, [self.found.format, published_note(self.published)]))
+
+
+@contextlib.contextmanager
+def full_fp32():
+    """Generation in plain fp32 on CUDA too (TF32 off for the while): the images of another code base's
+    weights are compared with that code's own, pixel for pixel."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 def sha256_of(path: Path) -> str:
