@@ -228,7 +228,7 @@ def test_bench_run_evaluates_an_official_file_without_training_or_the_vgg_file(t
                  ["tables"][0]["rows"]]
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     assert record["label"] == f"spade@official-{digest[:8]}"
-    assert record["name"].startswith(f"spade@official-{digest[:8]} (official weights (NVlabs/SPADE)")
+    assert record["name"] == f"spade@official-{digest[:8]} (official weights (NVlabs/SPADE))"
     (run_dir,) = (tmp_path / "out" / "runs").iterdir()
     plan = json.loads((run_dir / "plan.json").read_text())
     assert plan["weights"]["format"] == "official weights (NVlabs/SPADE)"

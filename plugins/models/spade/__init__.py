@@ -222,7 +222,7 @@ class Spade(Model):
             notes.append("instance edges")
         if options.dontcare_channel:
             notes.append("dontcare channel")
-        if effective(options).lambda_vgg == 0:
+        if effective(options).lambda_vgg == 0 and options.label_channels is None:  # not for loaded weights
             notes.append("no VGG loss")
         if options.use_vae:
             notes.append("z from the test photo (style)" if options.generate_z == "encoder" else "z ~ N(0,I)")
