@@ -251,6 +251,15 @@ def test_bench_run_evaluates_an_official_file_without_training_or_the_vgg_file(t
                        "--set", "spade.num_upsampling_layers=normal")
     line = one_error_line(code, err)
     assert "reads 15 label channels, but this dataset gives 12 (12 classes)" in line
+    state = torch.load(path, weights_only=True)
+    state["up_0.conv_s.weight_orig"] = state["up_0.conv_s.weight_orig"][:, :-1]
+    broken = tmp_path / "broken" / "latest_net_G.pth"
+    broken.parent.mkdir()
+    torch.save(state, broken)
+    code, _, err = run(capsys, *base[:-4], str(broken), "--metrics", "psnr", "--quiet",
+                       "--set", "spade.num_upsampling_layers=normal")
+    line = one_error_line(code, err)
+    assert line.count(str(broken)) == 1 and "tensor 'up_0.conv_s.weight_orig' has shape [32, 63, 1, 1]" in line
     assert not empty_cache.exists() or not any(empty_cache.rglob("vgg19*"))
 
 
