@@ -179,6 +179,21 @@ def test_a_file_of_spectral_norms_first_version_gives_the_same_images(tmp_path):
     assert (theirs - ours).abs().max() <= STEP / 2
 
 
+def test_a_vae_generator_gives_the_same_images_for_the_same_z(tmp_path):
+    torch.manual_seed(1)
+    net = OfficialGenerator(5, ngf=4, crop_size=64, hidden=16, z_dim=8)
+    warm_up(net, [preprocess_input(label_maps(2, 5, False, 64, 64, 50 + i)[0], None, 5, False) for i in range(2)])
+    state = torch.load(write_checkpoint(net, tmp_path / "latest_net_G.pth"), weights_only=True)
+    model, found = bench_model(state, num_classes=5, size=Size(64, 64))
+    assert found.options["use_vae"] is True and found.options["z_dim"] == 8 and found.options["ngf"] == 4
+    label, inst = label_maps(2, 5, False, 64, 64, seed=2)
+    z = torch.randn(2, 8)
+    with torch.no_grad():
+        theirs = net(preprocess_input(label, None, 5, False), z)
+    ours = model.generate(bench_batch(label, inst, 5, False), z=z)
+    assert (theirs - ours).abs().max() <= STEP / 2
+
+
 def test_a_tensor_of_the_wrong_shape_is_one_line_naming_it(tmp_path):
     _, path = official_file(tmp_path, label_nc=4, dontcare=False, instance=False, height=64, width=64)
     state = torch.load(path, weights_only=True)

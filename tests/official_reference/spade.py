@@ -1,7 +1,8 @@
 """The forward pass of the official SPADE generator (NVlabs/SPADE), written for the tests from the
 official code's structure: a module tree whose state dict has the official key layout.
 
-Only what a test needs: the non-VAE generator (``fc`` a 3x3 conv on the downsampled label map),
+Only what a test needs: the generator (``fc`` a 3x3 conv on the downsampled label map, or in VAE
+mode a linear layer on ``z``),
 SPADE residual blocks with torch's first spectral-norm API (``torch.nn.utils.spectral_norm``:
 ``weight_orig``, ``weight_u``, ``weight_v``), plain ``BatchNorm2d`` standing in for the official
 ``SynchronizedBatchNorm2d`` (the same keys and, in eval mode, the same arithmetic), the official
@@ -71,13 +72,17 @@ class OfficialGenerator(nn.Module):
 
     def __init__(self, semantic_nc: int, *, ngf: int = 64, num_upsampling_layers: str = "normal",
                  crop_size: int = 256, aspect_ratio: float = 1.0, spectral: bool = True, norm: str = "batch",
-                 hidden: int = 128):
+                 hidden: int = 128, z_dim: int | None = None):
         super().__init__()
-        nf = ngf
+        nf = self.ngf = ngf
         self.mode = num_upsampling_layers
         self.sw = crop_size // 2 ** UPSAMPLINGS[num_upsampling_layers]
         self.sh = round(self.sw / aspect_ratio)
-        self.fc = nn.Conv2d(semantic_nc, 16 * nf, 3, padding=1)
+        if z_dim:  # VAE mode: the start tensor from z
+            self.fc = nn.Linear(z_dim, 16 * nf * self.sw * self.sh)
+        else:
+            self.fc = nn.Conv2d(semantic_nc, 16 * nf, 3, padding=1)
+        self.z_dim = z_dim
 
         def block(a, b):
             return OfficialResBlock(a, b, semantic_nc, spectral, norm, hidden)
@@ -96,8 +101,12 @@ class OfficialGenerator(nn.Module):
         self.conv_img = nn.Conv2d(final_nc, 3, 3, padding=1)
         self.up = nn.Upsample(scale_factor=2)
 
-    def forward(self, seg):
-        x = self.fc(F.interpolate(seg, size=(self.sh, self.sw)))
+    def forward(self, seg, z=None):
+        if self.z_dim:
+            z = torch.randn(seg.size(0), self.z_dim) if z is None else z
+            x = self.fc(z).view(-1, 16 * self.ngf, self.sh, self.sw)
+        else:
+            x = self.fc(F.interpolate(seg, size=(self.sh, self.sw)))
         x = self.head_0(x, seg)
         x = self.G_middle_0(self.up(x), seg)
         if self.mode in ("more", "most"):
