@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -102,7 +104,7 @@ def cmd_run(args, train_only: bool = False) -> int:
     from benchmark.plan import build_plan
 
     layers = layers_from(args)
-    plan = build_plan(layers)
+    plan = build_plan(layers, checkpoint=args.checkpoint)
     if args.nproc_per_node and not distributed.launched():
         launch.check(args, plan)
         return launch.launch(args, args.argv)
@@ -228,7 +230,9 @@ def parser() -> argparse.ArgumentParser:
     add_run_options(run)
     run.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
                      help="continue the newest unfinished run with the same config (or RUN_DIR) from its checkpoint")
-    run.add_argument("--checkpoint", type=Path, help="evaluate this checkpoint instead of training (one model)")
+    run.add_argument("--checkpoint", type=Path, help="evaluate this checkpoint instead of training (one model): one bench wrote, "
+                     "or one of the model's official code that its plugin reads (e.g. SPADE's "
+                     "latest_net_G.pth)")
     from benchmark import sweep_cli
     sweep_cli.add_executor_options(run)
     run.set_defaults(func=cmd_run)
@@ -302,6 +306,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         p.print_help()
         return 0
+    if args.command in ("run", "train", "evaluate", "score") and not os.environ.get("WORLD_SIZE"):
+        # a single process unwinds on SIGTERM as on Ctrl-C (the workers of a data-parallel run keep
+        # the default: the launcher stops them with SIGTERM and must not wait on a collective)
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
     except Exception as exc:
@@ -310,9 +318,16 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print(interrupted_message(args), file=sys.stderr)
-        return 130
+        return getattr(exc, "exit_code", 130)
+
+
+def _terminate(signum, frame):
+    from benchmark.errors import Terminated
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM kills at once
+    raise Terminated()
 
 
 def _folder_of(args) -> Path | None:

@@ -238,6 +238,9 @@ class ModelRun:
     options: Options
     run: RunConfig
     dataset_options: Options | None = None
+    #: a checkpoint of another code base that this row evaluates instead of training
+    #: (:class:`benchmark.foreign.ForeignWeights`)
+    foreign: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         return {

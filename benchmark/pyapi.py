@@ -60,7 +60,7 @@ def run(models: list[str] | str | None = None, dataset: str | None = None, profi
     from benchmark.plan import build_plan
 
     layers = _layers(config, tables, {"models": models, "dataset": dataset, "profile": profile, **keys})
-    plan = build_plan(layers, plugins)
+    plan = build_plan(layers, plugins, Path(checkpoint) if checkpoint else None)
     return run_plan(plan, _reporter(quiet), resume=resume, checkpoint=checkpoint, train_only=train_only)
 
 
