@@ -4,6 +4,8 @@ reference of the official network (tests/official_reference/pix2pix_unet.py) sav
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,7 @@ from bench_plugins.models.pix2pix import Pix2Pix, official, official_test_seed
 
 from benchmark import BenchError, ConfigError, DataFacts
 from benchmark.imageio import colorize
+from benchmark.testing import one_error_line
 from tests.official_reference.pix2pix_unet import ReferenceUnet, randomise
 
 PLUGIN = Pix2Pix()
@@ -273,3 +276,92 @@ def test_the_zoo_entry_takes_the_facades_generator_and_states_its_setting(unet_2
     assert (opts.test_mode, opts.use_dropout, opts.label_input) == ("paper", True, "colour")
     _, small = saved_reference(tmp_path, num_downs=7, ngf=4, seed=14)
     assert "unet_128" in unet_check(small) and "not unet_256" in unet_check(small)
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_bench_run_evaluates_an_official_file_without_training(tmp_path):
+    """`bench run --checkpoint FILE` with an official-layout generator: no training, the row's options
+    come from the file (colour input with the dataset's palette), and the written images are the
+    reference's on the run's own label maps, in eval mode and in the official test mode."""
+    import json
+
+    from PIL import Image
+
+    from benchmark.cli import main
+
+    ref, _ = saved_reference(tmp_path, num_downs=5, ngf=4, seed=15)
+    roots = ["--data-root", str(tmp_path / "data"), "--output-root", str(tmp_path / "out")]
+    tiny = ["--set", "synthetic-facades.train_size=1", "--set", "synthetic-facades.test_size=3",
+            "--set", "synthetic-facades.size=64"]
+    for mode in ("eval", "paper"):
+        code = main(["run", "--models", "pix2pix", "--dataset", "synthetic-facades", "--profile", "smoke",
+                     "--checkpoint", str(tmp_path / "latest_net_G.pth"), "--metrics", "psnr",
+                     "--set", f"pix2pix.test_mode={mode}", *tiny, *roots])
+        assert code == 0
+        run_dir = next(p.parent for p in (tmp_path / "out" / "runs").glob("*/record.json")
+                       if json.loads(p.read_text())["record"]["options"]["test_mode"] == mode)
+        record = json.loads((run_dir / "record.json").read_text())["record"]
+        assert record["label"].startswith("pix2pix@official-") and "U-Net with 5 halvings" in record["note"]
+        assert record["options"]["label_input"] == "colour" and record["options"]["num_downs"] == 5
+        assert [tuple(c) for c in record["options"]["label_palette"]] == PALETTE
+        status = json.loads((run_dir / "status.json").read_text())  # loaded, not trained
+        assert status["checkpoint"] == str(tmp_path / "latest_net_G.pth") and status["weights"]["facts"]["input_nc"] == 3
+        stems = sorted(p.stem for p in (run_dir / "images" / "fake").glob("*.png"))
+        labels = torch.stack([torch.from_numpy(np.array(Image.open(run_dir / "images" / "label_ids" / f"{s}.png")))
+                              for s in stems]).long()
+        x = official_colour_input(labels)
+        if mode == "eval":
+            ref.eval()
+            with torch.no_grad():
+                theirs = ref(x)
+        else:
+            theirs = reference_official_test(ref, x, range(len(stems)))
+        theirs = ((theirs.clamp(-1, 1) + 1) * 127.5).permute(0, 2, 3, 1).numpy()
+        ours = np.stack([np.array(Image.open(run_dir / "images" / "fake" / f"{s}.png")) for s in stems])
+        assert np.abs(ours.astype(float) - theirs).max() <= 1  # a PNG grey level
+
+
+FACADES_ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "facades.tar.gz"
+
+
+def test_the_zoo_row_evaluates_the_imported_file_in_the_official_setting(unet_256, tmp_path, monkeypatch, capsys):
+    """`bench run --models pix2pix@facades-official` on the real facades: the imported unet_256 file read
+    with the colour label image and generated as the official test.py does (training-mode BatchNorm per
+    image, dropout on, seeded per image); the images are the reference's."""
+    import json
+
+    from PIL import Image
+
+    from benchmark.cli import main
+
+    if not FACADES_ARCHIVE.is_file():
+        pytest.skip(f"the facades archive is not at {FACADES_ARCHIVE} (shared/ is cloned beside the repo)")
+    monkeypatch.setenv("BENCH_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("BENCH_OFFLINE", "1")
+    ref, state, _ = unet_256
+    path = tmp_path / "facades_label2photo.pth"
+    torch.save(state, path)
+    data, out = tmp_path / "data", tmp_path / "out"
+    assert main(["weights", "import", "pix2pix-facades-official", str(path)]) == 0
+    assert main(["datasets", "import", "facades", str(FACADES_ARCHIVE), "--data-root", str(data)]) == 0
+    run = ["run", "--models", "pix2pix@facades-official", "--dataset", "facades", "--metrics", "psnr", "--set",
+           "eval.max_images=2", "--data-root", str(data), "--output-root", str(out), "--quiet"]
+    capsys.readouterr()
+    line = one_error_line(main(run), capsys.readouterr().err)  # the default profile's 64 px
+    assert "num_downs=8" in line and "--set image_size=256" in line and not (out / "runs").exists()
+    assert main([*run, "--set", "image_size=256"]) == 0
+    (run_dir,) = (out / "runs").iterdir()
+    plan = json.loads((run_dir / "plan.json").read_text())
+    assert plan["weights"]["zoo"] == "pix2pix@facades-official" and plan["resolution"] == "256x256"
+    assert {k: plan["options"][k] for k in ("label_input", "test_mode", "use_dropout", "num_downs", "ngf")} == \
+        {"label_input": "colour", "test_mode": "paper", "use_dropout": True, "num_downs": 8, "ngf": 64}
+    stems = sorted(p.stem for p in (run_dir / "images" / "fake").glob("*.png"))
+    assert len(stems) == 2
+    labels = torch.stack([torch.from_numpy(np.array(Image.open(run_dir / "images" / "label_ids" / f"{s}.png")))
+                          for s in stems]).long()
+    theirs = reference_official_test(ref, official_colour_input(labels), range(2))
+    theirs = ((theirs.clamp(-1, 1) + 1) * 127.5).permute(0, 2, 3, 1).numpy()
+    ours = np.stack([np.array(Image.open(run_dir / "images" / "fake" / f"{s}.png")) for s in stems])
+    assert np.abs(ours.astype(float) - theirs).max() <= 1

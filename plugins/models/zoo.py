@@ -12,7 +12,8 @@
 No sha256 is published for these files: each is checked by its tensors when it is
 imported (``bench weights import``) and its sha256 recorded then. A SPADE entry's
 ``model_options`` give what the generator's tensors cannot tell (5 or 6 upsamplings, which
-extra label channels), so ``bench run --models spade@ade20k-official`` evaluates the file.
+extra label channels), so ``bench run --models spade@ade20k-official`` evaluates the file;
+pix2pix's give the official test setting (colour label input, test.py without ``--eval``).
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ ENTRIES = (
         options={"netG": "unet_256", "ngf": 64, "norm": "batch", "no_dropout": False, "input_nc": 3,
                  "input": "colour label image", "direction": "BtoA", "load_size": 256, "crop_size": 256,
                  "eval": False},
+        model_options=dict(PIX2PIX_FACADES_OPTIONS),
         summary="the paper reports no FID, mIoU or pixel accuracy for CMP Facades"),
 )
 
