@@ -286,7 +286,7 @@ class Pix2Pix(Model):
             good = step * max(1, round(size.height / step))
             raise ConfigError(f"{self.name}: num_downs={options.num_downs} halves the image {options.num_downs} "
                               f"times, and {size.text()} is not a multiple of {step} on both sides; use "
-                              f"--set image_size={good} (the official unet_256 runs at 256)")
+                              f"--set image_size={good}")
         if patch_grid_size(min(size), options.n_layers_d) < 1:
             raise ConfigError(f"{self.name}: n_layers_d={options.n_layers_d} leaves no PatchGAN output at "
                               f"{size.text()}; lower n_layers_d or use a larger image_size")
