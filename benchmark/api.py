@@ -83,6 +83,8 @@ class DataFacts:
     #: the reference implementation gives ``ignore_index`` pixels their own input channel
     #: (SPADE's ``contain_dontcare_label``)
     dontcare_label: bool
+    #: the dataset's colour for each class id (its coloured label maps), when it has one
+    palette: "tuple[tuple[int, int, int], ...] | None" = None
 
 
 @dataclass(frozen=True)

@@ -123,8 +123,9 @@ def build_plan(layers: Layers, plugins: registry.Plugins | None = None, checkpoi
     if len(set(labels)) != len(labels):
         raise ConfigError(f"invalid value for 'models': {cfg.models}: a row is listed twice; list each once")
     spec.configure(cfg.data_root, dataset_options)
+    palette = getattr(spec, "palette", None)
     facts = DataFacts(spec.name, spec.num_classes, spec.ignore_index, bool(spec.has_instances),
-                      bool(spec.dontcare_label))
+                      bool(spec.dontcare_label), tuple(tuple(int(c) for c in rgb) for rgb in palette) if palette else None)
     rows = tuple(replace(row, options=row.plugin.for_dataset(row.options, facts)) for row in rows)
     for row in rows:
         size = size_of(row.run.image_size or spec.native_size[0], row.run.aspect_ratio or spec.aspect_ratio)

@@ -18,7 +18,7 @@ from benchmark.testing import one_error_line
 from tests.official_reference.pix2pix_unet import ReferenceUnet, randomise
 
 PLUGIN = Pix2Pix()
-FACADES = DataFacts("facades", 12, None, False, False)
+FACADES = DataFacts("facades", 12, None, False, False, tuple(PALETTE))
 LEVEL = 1 / 255  # one grey level of the written PNGs, on the [-1, 1] scale it is 2/255: this is half of it
 
 
@@ -253,7 +253,7 @@ def test_colour_input_needs_a_palette():
     given = [(i, 2 * i, 3 * i) for i in range(12)]
     opts = PLUGIN.for_dataset(PLUGIN.Options(label_input="colour", label_palette=given), FACADES)
     assert opts.label_palette == given
-    ignored = PLUGIN.for_dataset(PLUGIN.Options(label_input="colour"), DataFacts("facades", 12, 0, False, False))
+    ignored = PLUGIN.for_dataset(PLUGIN.Options(label_input="colour"), DataFacts("facades", 12, 0, False, False, tuple(PALETTE)))
     assert ignored.label_palette[0] == (0, 0, 0) and ignored.label_palette[1:] == PALETTE[1:]
     assert PLUGIN.for_dataset(PLUGIN.Options(), FACADES).label_palette is None  # one-hot rows record none
 

@@ -20,25 +20,10 @@ Palette = list[tuple[int, int, int]]
 
 
 def dataset_palette(data: DataFacts) -> Palette | None:
-    """The dataset's colour for each class id, or None when it gives none.
-
-    The plan's dataset facts carry no palette (yet), so the registered dataset is looked
-    up by name; a dataset registered outside the installed plugins has none here.
-    """
-    palette = getattr(data, "palette", None)
-    if palette is None:
-        from benchmark import registry
-        from benchmark.errors import BenchError
-
-        try:
-            plugins = registry.default()
-            spec = plugins.datasets.get(data.name) if data.name in plugins.datasets.names() else None
-        except BenchError:
-            spec = None
-        palette = getattr(spec, "palette", None)
-    if not palette:
+    """The dataset's colour for each class id, or None when it gives none."""
+    if not data.palette:
         return None
-    return [tuple(int(c) for c in colour) for colour in palette]
+    return [tuple(int(c) for c in colour) for colour in data.palette]
 
 
 def input_palette(data: DataFacts, given: Sequence[Sequence[int]] | None) -> Palette:
