@@ -312,6 +312,9 @@ class Metric:
     #: "real images" row the harness leaves paired metrics empty (real against itself).
     kind: ClassVar[str] = "paired"
     Options: ClassVar[type[Options]] = Options
+    #: ``compute`` splits its work with ``ctx.shard``/``ctx.gather``: every data-parallel worker runs
+    #: it (rank 0 records); False: rank 0 alone runs it while the other workers wait
+    sharded: ClassVar[bool] = False
 
     def compute(self, ctx: EvalContext, options: Options) -> MetricResult:
         raise NotImplementedError

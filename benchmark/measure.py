@@ -51,7 +51,7 @@ class Measure:
         return images
 
     def context(self, images: ImageSet, run: RunDir | None, train: ImageSet | None, size: Size | int, seed: int,
-                reference: bool = False) -> EvalContext:
+                reference: bool = False, parallel: bool = False) -> EvalContext:
         size = Size.of(size)
         plan, spec = self.plan, self.plan.dataset
         self.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -62,7 +62,7 @@ class Measure:
             batch_size=plan.config.eval.batch_size, train_images=train, reference=reference, image_size=size.height,
             image_width=size.width,
             seed=seed, run=run, dataset=spec.name, palette=spec.palette, real_split=plan.config.eval.real_split,
-            profile=plan.config.profile, segmenter=plan.segmenter, progress=self.reporter)
+            profile=plan.config.profile, segmenter=plan.segmenter, progress=self.reporter, parallel=parallel)
 
     def reference_row(self, train: list[Sample], test: list[Sample], size: Size | int | str) -> RunRecord:
         """The "real images" row: the real test photos measured as if they were generated (``size``:
