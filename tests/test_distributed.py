@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from bench_plugins.metrics import inception, inception_weights
 
 from benchmark.checkpoint import load_checkpoint
 from benchmark.results import ResultsStore
@@ -96,6 +98,42 @@ def test_two_workers_match_one(runs):
     assert mb["SSIM"].value == pytest.approx(ma["SSIM"].value, abs=1e-4)
 
 
+SPADE = ["run", "--models", "spade", "--profile", "smoke", *TINY_DATA, "--steps", "1", "--batch-size", "4",
+         "--metrics", "psnr", "--set", "spade.lambda_vgg=0", "--set", "samples=0", "--device", "cpu", "-q"]
+LR_D = 4e-4  # spade's discriminator learning rate (TTUR), the larger of its two
+
+
+def test_spade_two_workers_match_one(tmp_path):
+    """SPADE (smoke widths) 2 workers x batch 2 against 1 x 4, one step: the losses agree to float
+    rounding and so do all kernels; what differs is the biases whose gradient is zero in exact
+    arithmetic (a conv bias or SPADE beta bias feeding a batch norm, which removes any per-channel
+    constant; D's output bias while every logit lies inside the hinge, where +1/N and -1/N terms
+    cancel). Their computed gradient is rounding residue (~1e-8), different for another summation
+    order, and Adam (beta1 0, eps 1e-8) turns residue of that size into a step of up to lr in its
+    sign, so these biases (and the running means and spectral-norm vectors that follow them) may
+    differ by up to two steps, 2 lr_D; later losses then differ in their fourth digit. That is
+    rounding, not synchronization: no fix keeps one process's numbers."""
+    data = ["--data-root", str(tmp_path / "data")]
+    one = run_cli(*SPADE, *data, "--output-root", tmp_path / "one")
+    assert one.returncode == 0, one.stderr
+    two = run_cli(*SPADE, *data, "--output-root", tmp_path / "two", "--nproc-per-node", "2", timeout=300)
+    assert two.returncode == 0, two.stderr
+    a, b = one_run(tmp_path / "one"), one_run(tmp_path / "two")
+    (la,), (lb,) = losses(a), losses(b)
+    assert la.keys() == lb.keys() and {"GAN", "GAN_Feat", "D_fake", "D_real"} <= la.keys()
+    for k in la:
+        assert lb[k] == pytest.approx(la[k], rel=1e-5, abs=1e-7), k
+    wa = load_checkpoint(a / "checkpoints" / "step_00000001.pt")["model"]
+    wb = load_checkpoint(b / "checkpoints" / "step_00000001.pt")["model"]
+    assert wa.keys() == wb.keys()
+    gaps = {k: float((wa[k] - wb[k]).abs().max()) for k in wa if wa[k].is_floating_point()}
+    kernels = {k: g for k, g in gaps.items() if k.endswith(("weight", "weight.original"))}
+    assert len(kernels) > 20 and max(kernels.values()) < 1e-5, max(kernels.items(), key=lambda kv: kv[1])
+    assert max(gaps.values()) <= 2 * LR_D
+    apart = {k for k, g in gaps.items() if g >= 1e-5}
+    assert all("bias" in k or k.endswith(("running_mean", "_u", "_v")) for k in apart), apart
+
+
 def test_batch_that_does_not_divide(tmp_path):
     result = run_cli(*RUN, "--batch-size", "3", "--nproc-per-node", "2", "--data-root", tmp_path / "d",
                      "--output-root", tmp_path / "o")
@@ -165,3 +203,60 @@ def test_max_restarts_resumes(runs, tmp_path):
     assert status["status"] == "ok" and status["resumed_from_step"] in (1, 2, 3, 4), status
     assert losses(run) == losses(one_run(runs / "two"))
     assert len(ResultsStore(tmp_path / "out" / "bench.sqlite").runs()) == 1
+
+
+# ---------------------------------------------------------------- evaluation shared by the workers
+
+ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "facades.tar.gz"
+EVAL = ["run", "--models", "pix2pix", "--profile", "smoke", "--dataset", "facades", "--metrics", "fid,miou",
+        "--set", "eval.reference_row=false", "--set", "samples=0", "--device", "cpu", "-q"]
+
+
+@pytest.mark.skipif(not ARCHIVE.is_file(), reason=f"the facades archive is not at {ARCHIVE}")
+def test_two_workers_evaluate_like_one(tmp_path):
+    """Evaluation of the 106 CMP facades test images with 2 workers gives the same FID and mIoU as
+    with 1. One process trains pix2pix one step and evaluates; two workers evaluate its checkpoint.
+    The second run reuses the first's cached real splits, segmenter and real-photo features; it
+    generates the images, computes their Inception features and both confusion matrices (generated
+    and real photos) across the workers. Exact equality, no tolerance: each worker runs whole batches of the single-process order (same
+    inputs, same grouping, same thread count: bit-identical network outputs), and the gathered rows
+    come back in that order before the mean, covariance and confusion sums."""
+    data = tmp_path / "data"
+    imported = run_cli("datasets", "import", "facades", ARCHIVE, "--data-root", data)
+    assert imported.returncode == 0, imported.stderr
+    one = run_cli(*EVAL, "--steps", "1", "--data-root", data, "--output-root", tmp_path / "one")
+    assert one.returncode == 0, one.stderr
+    run_one = one_run(tmp_path / "one")
+    (checkpoint,) = (run_one / "checkpoints").glob("step_*.pt")
+    # what the second run may reuse (it is not what this test compares): the real training split
+    # at 32 px, the trained segmenter and the real test photos' Inception features (same content)
+    cache_one, cache_two = tmp_path / "one" / "cache", tmp_path / "two" / "cache"
+    shutil.copytree(cache_one / "real", cache_two / "real")
+    for path in [*(cache_one / "evalnets").glob("trained-*.pt"), *(cache_one / "inception").glob("*.npy")]:
+        (cache_two / path.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, cache_two / path.parent.name / path.name)
+    fake_key = inception.content_key(run_one / "images" / "fake", inception.image_files(run_one / "images" / "fake"),
+                                      inception_weights.find())
+    (cache_two / "inception" / f"{fake_key}.npy").unlink()  # the generated images' features: computed again
+    two = run_cli(*EVAL, "--checkpoint", checkpoint, "--data-root", data, "--output-root", tmp_path / "two",
+                  "--nproc-per-node", "2", timeout=300)
+    assert two.returncode == 0, two.stderr
+    run_two = one_run(tmp_path / "two")
+
+    (a,), (b,) = ResultsStore(tmp_path / "one" / "bench.sqlite").runs(), ResultsStore(tmp_path / "two" / "bench.sqlite").runs()
+    assert a.protocol["images"] == b.protocol["images"] == 106
+    assert set(a.metrics) == set(b.metrics) == {"FID", "mIoU", "pixel acc"}
+    for column in a.metrics:
+        assert a.metrics[column].value is not None and b.metrics[column].value == a.metrics[column].value, column
+    assert a.metrics["FID"].protocol["real_images"] == b.metrics["FID"].protocol["real_images"] == 106
+    # the parts: the same images, the same Inception rows in the same order, the same confusion matrix
+    fakes = sorted((run_one / "images" / "fake").glob("*.png"))
+    assert len(fakes) == 106
+    assert all(f.read_bytes() == (run_two / "images" / "fake" / f.name).read_bytes() for f in fakes)
+    cached = {p.name: p for p in (tmp_path / "one" / "cache" / "inception").glob("*.npy")}
+    assert len(cached) == 2  # generated and real test photos
+    for name, path in cached.items():
+        assert (tmp_path / "two" / "cache" / "inception" / name).read_bytes() == path.read_bytes()
+    miou_a, miou_b = (json.loads((r / "miou.json").read_text()) for r in (run_one, run_two))
+    assert miou_b["confusion"] == miou_a["confusion"] and sum(map(sum, miou_a["confusion"])) == 106 * 32 * 32
+    assert miou_b["real_iou"] == miou_a["real_iou"]
