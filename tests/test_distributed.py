@@ -134,6 +134,32 @@ def test_spade_two_workers_match_one(tmp_path):
     assert all("bias" in k or k.endswith(("running_mean", "_u", "_v")) for k in apart), apart
 
 
+@pytest.mark.parametrize("source, workers", [("two", None), ("one", "2")])
+def test_resume_with_another_world_size(runs, tmp_path, source, workers):
+    """A run stopped after step 2 continues with another number of workers: the checkpoint holds the
+    plain networks, Adam's state and the step, and the global batches keep one process's order, so
+    steps 3-4 end with the losses of the uninterrupted run (up to float rounding, as above)."""
+    run = tmp_path / "out" / "runs" / one_run(runs / source).name
+    shutil.copytree(one_run(runs / source), run)
+    for late in ("step_00000003.pt", "step_00000004.pt"):
+        (run / "checkpoints" / late).unlink()
+    (run / "record.json").unlink()
+    (run / "status.json").write_text(json.dumps({"status": "interrupted"}))
+    extra = ["--nproc-per-node", workers] if workers else []
+    result = run_cli(*RUN, "--data-root", runs / "data", "--output-root", tmp_path / "out", "--resume", run,
+                     *extra, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((run / "status.json").read_text())["resumed_from_step"] == 2
+    plan = json.loads((run / "plan.json").read_text())
+    assert plan.get("world_size", 1) == (int(workers) if workers else 1)
+    got, want = losses(run), losses(one_run(runs / "one"))
+    assert [r["step"] for r in got] == [1, 2, 3, 4]
+    assert got[:2] == losses(one_run(runs / source))[:2]  # rows before the checkpoint are kept
+    for ra, rb in zip(want[2:], got[2:]):
+        for k in ra:
+            assert rb[k] == pytest.approx(ra[k], rel=1e-5, abs=1e-7), (k, ra["step"])
+
+
 def test_batch_that_does_not_divide(tmp_path):
     result = run_cli(*RUN, "--batch-size", "3", "--nproc-per-node", "2", "--data-root", tmp_path / "d",
                      "--output-root", tmp_path / "o")
