@@ -168,6 +168,14 @@ def test_batch_that_does_not_divide(tmp_path):
     assert not (tmp_path / "o" / "runs").exists()
 
 
+def test_workers_do_not_combine_with_an_executor(tmp_path):
+    result = run_cli(*RUN, "--seeds", "2", "--executor", "local", "--nproc-per-node", "2",
+                     "--data-root", tmp_path / "d", "--output-root", tmp_path / "o")
+    line = one_error_line(result)
+    assert line.startswith("error: --executor local does not combine with data-parallel workers")
+    assert not (tmp_path / "o" / "runs").exists()
+
+
 def children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
