@@ -152,9 +152,9 @@ def protocol(batch_size: int | None) -> dict:
 
 def follow(execution) -> list:
     """A rank other than 0: load the dataset once rank 0 has prepared it, then do what rank 0
-    announces, in lockstep with it: train a row (its run folder and checkpoint to resume from), or
+    announces, in lockstep with it: train a row (its run folder and checkpoint to resume from),
     evaluate it (each worker generates and measures its share; rank 0 sends the weights it read
-    from a checkpoint). Rank 0 alone writes the run folder, records and store."""
+    from a checkpoint), or measure the "real images" row. Rank 0 alone writes the run folder, records and store."""
     from benchmark.rundir import RunDir
 
     barrier()
@@ -165,6 +165,8 @@ def follow(execution) -> list:
         kind, index, root, extra = message
         if kind == "train":
             model, _ = execution.train(rows[index], data, RunDir(Path(root)), extra)
+        elif kind == "reference":  # the "real images" row at size ``extra``
+            execution.measure.reference_row(data.train, execution.test_samples(data), extra)
         else:
             if extra is not None:
                 model = execution.build(rows[index])

@@ -97,11 +97,13 @@ class Execution:
         data = self.load_dataset()
         distributed.barrier()  # the other workers read the dataset once rank 0 has prepared it
         records = [self.run_model(row, start, data, train_only) for row, start in zip(rows, starts)]
-        distributed.announce(None)  # the other workers stop
         if not train_only and not self.job and self.plan.config.eval.reference_row and self.plan.needs_real_train():
             sizes = sorted({self.plan.size(row) for row, r in zip(rows, records) if r.status == "ok"})
             for size in sizes:
+                if distributed.current():
+                    distributed.announce(("reference", -1, "", size))  # the other workers measure along
                 self.measure.reference_row(data.train, self.test_samples(data), size)
+        distributed.announce(None)  # the other workers stop
         return records
 
     def rows(self) -> list[ModelRun]:

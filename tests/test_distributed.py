@@ -249,33 +249,32 @@ EVAL = ["run", "--models", "pix2pix", "--profile", "smoke", "--dataset", "facade
 @pytest.mark.skipif(not ARCHIVE.is_file(), reason=f"the facades archive is not at {ARCHIVE}")
 def test_two_workers_evaluate_like_one(tmp_path):
     """Evaluation of the 106 CMP facades test images with 2 workers gives the same FID and mIoU as
-    with 1. One process trains pix2pix one step and evaluates; two workers evaluate its checkpoint.
-    The second run reuses the first's cached real splits, segmenter and real-photo features; it
-    generates the images, computes their Inception features and both confusion matrices (generated
-    and real photos) across the workers. Exact equality, no tolerance: each worker runs whole batches of the single-process order (same
-    inputs, same grouping, same thread count: bit-identical network outputs), and the gathered rows
-    come back in that order before the mean, covariance and confusion sums."""
+    with 1. Two workers train pix2pix one step and evaluate (generation, the Inception features of
+    the generated and the real test photos, the segmenter's confusion matrices on both, all shared);
+    one process evaluates the same checkpoint, reusing only the cached real splits, segmenter and
+    real-photo features. Exact equality, no tolerance: each worker runs whole batches of the
+    single-process order (same inputs, same grouping, same thread count: bit-identical network
+    outputs), and the gathered rows come back in that order before the mean, covariance and sums."""
     data = tmp_path / "data"
     imported = run_cli("datasets", "import", "facades", ARCHIVE, "--data-root", data)
     assert imported.returncode == 0, imported.stderr
-    one = run_cli(*EVAL, "--steps", "1", "--data-root", data, "--output-root", tmp_path / "one")
-    assert one.returncode == 0, one.stderr
-    run_one = one_run(tmp_path / "one")
-    (checkpoint,) = (run_one / "checkpoints").glob("step_*.pt")
-    # what the second run may reuse (it is not what this test compares): the real training split
-    # at 32 px, the trained segmenter and the real test photos' Inception features (same content)
-    cache_one, cache_two = tmp_path / "one" / "cache", tmp_path / "two" / "cache"
-    shutil.copytree(cache_one / "real", cache_two / "real")
-    for path in [*(cache_one / "evalnets").glob("trained-*.pt"), *(cache_one / "inception").glob("*.npy")]:
-        (cache_two / path.parent.name).mkdir(parents=True, exist_ok=True)
-        shutil.copy(path, cache_two / path.parent.name / path.name)
-    fake_key = inception.content_key(run_one / "images" / "fake", inception.image_files(run_one / "images" / "fake"),
-                                      inception_weights.find())
-    (cache_two / "inception" / f"{fake_key}.npy").unlink()  # the generated images' features: computed again
-    two = run_cli(*EVAL, "--checkpoint", checkpoint, "--data-root", data, "--output-root", tmp_path / "two",
-                  "--nproc-per-node", "2", timeout=300)
+    two = run_cli(*EVAL, "--steps", "1", "--data-root", data, "--output-root", tmp_path / "two",
+                  "--nproc-per-node", "2", timeout=400)
     assert two.returncode == 0, two.stderr
     run_two = one_run(tmp_path / "two")
+    (checkpoint,) = (run_two / "checkpoints").glob("step_*.pt")
+    cache_two, cache_one = tmp_path / "two" / "cache", tmp_path / "one" / "cache"
+    shutil.copytree(cache_two / "real", cache_one / "real")
+    for path in [*(cache_two / "evalnets").glob("trained-*.pt"), *(cache_two / "inception").glob("*.npy")]:
+        (cache_one / path.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, cache_one / path.parent.name / path.name)
+    fake = run_two / "images" / "fake"
+    fake_key = inception.content_key(fake, inception.image_files(fake), inception_weights.find())
+    (cache_one / "inception" / f"{fake_key}.npy").unlink()  # the generated images' features: computed again
+    one = run_cli(*EVAL, "--checkpoint", checkpoint, "--data-root", data, "--output-root", tmp_path / "one",
+                  timeout=400)
+    assert one.returncode == 0, one.stderr
+    run_one = one_run(tmp_path / "one")
 
     (a,), (b,) = ResultsStore(tmp_path / "one" / "bench.sqlite").runs(), ResultsStore(tmp_path / "two" / "bench.sqlite").runs()
     assert a.protocol["images"] == b.protocol["images"] == 106
@@ -283,14 +282,26 @@ def test_two_workers_evaluate_like_one(tmp_path):
     for column in a.metrics:
         assert a.metrics[column].value is not None and b.metrics[column].value == a.metrics[column].value, column
     assert a.metrics["FID"].protocol["real_images"] == b.metrics["FID"].protocol["real_images"] == 106
-    # the parts: the same images, the same Inception rows in the same order, the same confusion matrix
-    fakes = sorted((run_one / "images" / "fake").glob("*.png"))
+    # the parts: the same images, the same Inception rows in the same order, the same confusion matrices
+    fakes = sorted(fake.glob("*.png"))
     assert len(fakes) == 106
-    assert all(f.read_bytes() == (run_two / "images" / "fake" / f.name).read_bytes() for f in fakes)
-    cached = {p.name: p for p in (tmp_path / "one" / "cache" / "inception").glob("*.npy")}
-    assert len(cached) == 2  # generated and real test photos
-    for name, path in cached.items():
-        assert (tmp_path / "two" / "cache" / "inception" / name).read_bytes() == path.read_bytes()
+    assert all(f.read_bytes() == (run_one / "images" / "fake" / f.name).read_bytes() for f in fakes)
+    assert (cache_one / "inception" / f"{fake_key}.npy").read_bytes() == \
+        (cache_two / "inception" / f"{fake_key}.npy").read_bytes()
     miou_a, miou_b = (json.loads((r / "miou.json").read_text()) for r in (run_one, run_two))
     assert miou_b["confusion"] == miou_a["confusion"] and sum(map(sum, miou_a["confusion"])) == 106 * 32 * 32
     assert miou_b["real_iou"] == miou_a["real_iou"]
+
+
+def test_real_images_row_measured_by_two_workers(tmp_path):
+    """The "real images" row (mIoU of the segmenter on the real test photos) measured by 2 workers
+    equals one process's, exactly (the same batches, counts summed)."""
+    base = [*RUN, "--metrics", "miou", "--steps", "1", "--data-root", tmp_path / "data"]  # the last flag wins
+    one = run_cli(*base, "--output-root", tmp_path / "one")
+    assert one.returncode == 0, one.stderr
+    two = run_cli(*base, "--output-root", tmp_path / "two", "--nproc-per-node", "2", timeout=300)
+    assert two.returncode == 0, two.stderr
+    rows = [{r.label: r for r in ResultsStore(tmp_path / out / "bench.sqlite").runs()} for out in ("one", "two")]
+    a, b = (r["real images"] for r in rows)
+    assert a.metrics["mIoU"].value is not None and b.metrics["mIoU"].value == a.metrics["mIoU"].value
+    assert b.metrics["pixel acc"].value == a.metrics["pixel acc"].value
