@@ -16,20 +16,23 @@ Ctrl-C leaves ``interrupted`` in ``status.json``.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-import dataclasses
+import torch
 
 from benchmark import distributed, distributed_eval
 from benchmark.api import SetupContext, Trainable
 from benchmark.checkpoint import load_checkpoint, mismatch
 from benchmark.config import Layers, ModelRun
 from benchmark.data import BadFiles, Sample, require_nonempty
-from benchmark.errors import BenchError, ConfigError, TrainingDiverged
+from benchmark.errors import BenchError, ConfigError, Terminated, TrainingDiverged
 from benchmark.evaluate import compute_metrics, generate_images
+from benchmark.foreign import full_fp32
 from benchmark.measure import Measure
 from benchmark.plan import RunPlan, build_plan
 from benchmark.progress import Reporter
@@ -38,7 +41,7 @@ from benchmark.results import ResultsStore
 from benchmark.rundir import RunDir
 from benchmark.runlock import RunLock
 from benchmark.seeds import finished_run, reuse_line, seed_jobs
-from benchmark.train import Trainer, configure_backends, seed_everything
+from benchmark.train import Trainer, configure_backends, fused, seed_everything
 from benchmark.transforms import PairDataset
 
 
@@ -60,6 +63,8 @@ class Start:
     finished: dict | None = None
     checkpoint: Path | None = None
     state: dict | None = None
+    #: a checkpoint of another code base, already loaded into the row's trainable (on the CPU)
+    model: Trainable | None = None
 
 
 class Execution:
@@ -126,6 +131,8 @@ class Execution:
         return DatasetSplits(splits["train"], splits["test"])
 
     def start(self, row: ModelRun, resume: bool | Path, checkpoint: Path | None) -> Start:
+        if row.foreign is not None:
+            return Start(checkpoint=row.foreign.path, model=self.load_foreign(row))
         if checkpoint is not None:
             state = load_checkpoint(checkpoint)
             problem = mismatch(self.build(row), state, row.options, row.plugin.name)
@@ -201,8 +208,9 @@ class Execution:
             if start.finished is not None:
                 return self.store_finished(run, start.finished, train_only)
             return self.train_and_measure(row, start, run, data, train_only)
-        except KeyboardInterrupt:
-            run.write_status("interrupted", reason="stopped by Ctrl-C; continue with --resume")
+        except KeyboardInterrupt as exc:
+            how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+            run.write_status("interrupted", reason=f"stopped by {how}; continue with --resume")
             raise
         finally:
             lock.release()
@@ -217,13 +225,17 @@ class Execution:
         t0 = time.perf_counter()
         status, reason, extra = "ok", None, {}
         try:
-            if start.state is not None:
+            if start.model is not None:
+                model = self.place(start.model)
+                extra = {"checkpoint": str(start.checkpoint), "weights": row.foreign.to_dict()}
+            elif start.state is not None:
                 model = self.build(row)
                 model.load_state_dict(start.state["model"])
                 extra = {"checkpoint": str(start.checkpoint), "steps": start.state.get("step")}
             else:
                 model, extra = self.train(row, data, run, start.resume_from)
-            metrics = {} if train_only else self.evaluate_model(model, row, data, run, loaded=start.state is not None)
+            loaded = start.state is not None or start.model is not None  # rank 0 read the weights
+            metrics = {} if train_only else self.evaluate_model(model, row, data, run, loaded=loaded)
         except TrainingDiverged as exc:
             status, reason, metrics = "failed", str(exc), {}
         except BenchError:
@@ -268,8 +280,26 @@ class Execution:
         """The row's model, seeded, on its device, with its optimisers: the one place they are set."""
         seed_everything(row.run.seed)
         model = row.plugin.build(row.options, self.plan.dataset.num_classes, self.plan.model_size(row))
+        return self.place(model)
+
+    def place(self, model: Trainable) -> Trainable:
+        """A built model on the run's device and memory format, with its optimisers."""
         model.to(self.plan.device)
-        model.optimizers = model.configure_optimizers()
+        if self.plan.config.channels_last:
+            model.to(memory_format=torch.channels_last)
+        model.optimizers = fused(model.configure_optimizers(), self.plan.config.fused_optimizer, self.plan.device)
+        return model
+
+    def load_foreign(self, row: ModelRun) -> Trainable:
+        """The row's trainable with a checkpoint of another code base loaded (on the CPU, before the
+        dataset loads: a file that does not fit stops the run with one line)."""
+        weights = row.foreign
+        seed_everything(row.run.seed)
+        model = row.plugin.build(row.options, self.plan.dataset.num_classes, self.plan.model_size(row))
+        try:
+            model.load_foreign(weights.state, weights.found)
+        except BenchError as exc:
+            raise BenchError(f"{weights.path}: does not fit {row.label}: {exc}") from None
         return model
 
     def train(self, row: ModelRun, data: DatasetSplits, run: RunDir, resume_from: Path | None):
@@ -312,10 +342,13 @@ class Execution:
             state = {k: v.detach().cpu() for k, v in model.state_dict().items()} if loaded else None
             distributed.announce(("evaluate", index, str(run.root), state))
         test_set = PairDataset(self.test_samples(data), size)
-        generate_images(model, test_set, run.images, device=self.plan.device, dtype=self.plan.dtype,
-                        num_classes=spec.num_classes, ignore_index=spec.ignore_index, palette=spec.palette,
-                        batch_size=self.plan.config.eval.batch_size, reporter=self.reporter, label=row.label,
-                        parallel=parallel)
+        exact = row.foreign is not None  # another code base's weights: its fp32 arithmetic, to compare outputs
+        with full_fp32() if exact else contextlib.nullcontext():
+            generate_images(model, test_set, run.images, device=self.plan.device,
+                            dtype=None if exact else self.plan.dtype, num_classes=spec.num_classes,
+                            ignore_index=spec.ignore_index, palette=spec.palette,
+                            batch_size=self.plan.config.eval.batch_size, reporter=self.reporter, label=row.label,
+                            parallel=parallel)
         train = None
         if self.plan.needs_real_train():
             with distributed_eval.main_first():  # rank 0 writes the cached split, the others read it
