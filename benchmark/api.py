@@ -136,8 +136,11 @@ class StepContext:
     """What the harness hands to ``train_step``: where we are, and precision-aware helpers."""
 
     def __init__(self, *, device: torch.device, dtype: torch.dtype | None, step: int = 0,
-                 total_steps: int = 1, epoch: int = 0, total_epochs: int = 1):
+                 total_steps: int = 1, epoch: int = 0, total_epochs: int = 1, shards: int = 1):
         self.device = device
+        #: data-parallel workers sharing each batch (1 in one process); DDP averages their gradients,
+        #: so a loss that sums (not averages) over the batch is multiplied by it
+        self.shards = shards
         self.dtype = dtype  # autocast dtype, None for full fp32
         self.step = step
         self.total_steps = total_steps
@@ -322,6 +325,9 @@ class Metric:
     #: "real images" row the harness leaves paired metrics empty (real against itself).
     kind: ClassVar[str] = "paired"
     Options: ClassVar[type[Options]] = Options
+    #: ``compute`` splits its work with ``ctx.shard``/``ctx.gather``: every data-parallel worker runs
+    #: it (rank 0 records); False: rank 0 alone runs it while the other workers wait
+    sharded: ClassVar[bool] = False
 
     def compute(self, ctx: EvalContext, options: Options) -> MetricResult:
         raise NotImplementedError

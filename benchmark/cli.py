@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.console import Console
 
 from benchmark import __version__
-from benchmark.errors import BenchError, disk_full
+from benchmark.errors import BenchError, ConfigError, disk_full
 
 EPILOG = """\
 examples:
@@ -103,12 +103,17 @@ def cmd_run(args, train_only: bool = False) -> int:
     from benchmark import distributed, launch, pyapi
     from benchmark.plan import build_plan
 
+    from benchmark import sweep_cli
+
     layers = layers_from(args)
     plan = build_plan(layers, checkpoint=args.checkpoint)
+    if (args.nproc_per_node or distributed.launched()) and sweep_cli.uses_executor(args):
+        raise ConfigError(f"--executor {args.executor} does not combine with data-parallel workers "
+                          f"(--nproc-per-node, torchrun): a sweep runs each (row, seed) as one job of one process; "
+                          f"drop --nproc-per-node to sweep, or drop --executor to train one row on N workers")
     if args.nproc_per_node and not distributed.launched():
         launch.check(args, plan)
         return launch.launch(args, args.argv)
-    from benchmark import sweep_cli
     if sweep_cli.uses_executor(args):
         return sweep_cli.run_with_executor(args, plan, layers, reporter_for(args), publish)
     if args.resume is None and launch.restarted():

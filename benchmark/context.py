@@ -80,6 +80,59 @@ class EvalContext:
     segmenter: ResolvedSegmenter | None = None
     #: progress for long work such as training an evaluation network; None: silent
     progress: Progress | None = None
+    #: set by the harness when the data-parallel workers evaluate together (``bench run
+    #: --nproc-per-node N``): every worker runs each metric whose ``sharded`` is true with its own
+    #: context, and the helpers below split and join the work; otherwise they are no-ops
+    parallel: bool = False
+
+    # ------------------------------------------------------------ work shared by the workers
+
+    @property
+    def main(self) -> bool:
+        """Whether this process reports (and writes side files): False only on the other workers."""
+        from benchmark import distributed
+
+        return not (self.parallel and distributed.is_follower())
+
+    def shard(self, items: Sequence, batch_size: int | None = None) -> list:
+        """This worker's share of ``items``: a contiguous run of the whole batches (of ``batch_size``,
+        default ``self.batch_size``) one process would make; iterate over it in batches of that size
+        so that every network sees one process's batches. All of ``items`` in one process."""
+        if not self.parallel:
+            return list(items)
+        from benchmark import distributed_eval
+
+        return distributed_eval.shard(items, batch_size or self.batch_size)
+
+    def gather(self, rows):
+        """The rows (tensor or numpy array, along dim 0) of every worker's share, concatenated in
+        worker order: with :meth:`shard`, the rows one process would have, in its order, on every
+        worker (sum a per-share matrix with ``ctx.gather(m[None]).sum(0)``)."""
+        if not self.parallel:
+            return rows
+        from benchmark import distributed_eval
+
+        return distributed_eval.gather(rows)
+
+    def all_workers(self, flag: bool) -> bool:
+        """``flag`` agreed by every worker (True only when true on all): decide a cache hit with it, so
+        that no worker skips a :meth:`gather` the others make."""
+        if not self.parallel:
+            return bool(flag)
+        from benchmark import distributed_eval
+
+        return distributed_eval.all_workers(flag)
+
+    def main_first(self):
+        """A context manager: the reporting process runs the block first (e.g. training and caching an
+        evaluation network), the other workers after it (reading the cache)."""
+        if not self.parallel:
+            import contextlib
+
+            return contextlib.nullcontext()
+        from benchmark import distributed_eval
+
+        return distributed_eval.main_first()
 
     def stems(self) -> list[str]:
         return sorted(p.stem for p in self.fake_dir.glob("*.png"))

@@ -12,7 +12,8 @@ through :mod:`benchmark.launch`) set ``RANK``, ``WORLD_SIZE`` and ``LOCAL_RANK``
   :class:`~torch.nn.parallel.DistributedDataParallel` for the training loop only (checkpoints
   and generation see the plain modules), its batch norms synchronized across ranks;
 - rank 0 alone writes (run folder, checkpoints, losses, samples, store, leaderboard); the
-  other ranks train in lockstep, then wait for rank 0's next announcement.
+  other ranks train in lockstep, then evaluate alongside it (:mod:`benchmark.distributed_eval`:
+  each generates and measures a share of the test split), then wait for rank 0's next announcement.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from benchmark.errors import ConfigError
 warnings.filterwarnings("ignore", message=r".*broadcast_buffers. is deprecated", category=FutureWarning)
 warnings.filterwarnings("ignore", message=r".*distributed.nn.functional.all_reduce is deprecated", category=FutureWarning)
 
-#: how long a rank waits for the others (rank 0 evaluates alone while the others wait)
+#: how long a rank waits for the others (rank 0 runs metrics that are not sharded alone while the others wait)
 TIMEOUT = timedelta(hours=6)
 
 
@@ -150,16 +151,27 @@ def protocol(batch_size: int | None) -> dict:
 
 
 def follow(execution) -> list:
-    """A rank other than 0: load the dataset once rank 0 has prepared it, then train each row rank 0
-    announces (its run folder and checkpoint), in lockstep with it; rank 0 alone evaluates and writes."""
+    """A rank other than 0: load the dataset once rank 0 has prepared it, then do what rank 0
+    announces, in lockstep with it: train a row (its run folder and checkpoint to resume from),
+    evaluate it (each worker generates and measures its share; rank 0 sends the weights it read
+    from a checkpoint), or measure the "real images" row. Rank 0 alone writes the run folder, records and store."""
     from benchmark.rundir import RunDir
 
     barrier()
     data = execution.load_dataset()
     rows = execution.rows()
+    model = None
     while (message := announce(None)) is not None:
-        index, root, resume_from = message
-        execution.train(rows[index], data, RunDir(Path(root)), resume_from)
+        kind, index, root, extra = message
+        if kind == "train":
+            model, _ = execution.train(rows[index], data, RunDir(Path(root)), extra)
+        elif kind == "reference":  # the "real images" row at size ``extra``
+            execution.measure.reference_row(data.train, execution.test_samples(data), extra)
+        else:
+            if extra is not None:
+                model = execution.build(rows[index])
+                model.load_state_dict(extra)
+            execution.evaluate_model(model, rows[index], data, RunDir(Path(root)))
     return []
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from benchmark import distributed
+from benchmark import distributed, distributed_eval
 from benchmark.api import SetupContext, Trainable
 from benchmark.checkpoint import load_checkpoint, mismatch
 from benchmark.config import Layers, ModelRun
@@ -102,11 +102,13 @@ class Execution:
         data = self.load_dataset()
         distributed.barrier()  # the other workers read the dataset once rank 0 has prepared it
         records = [self.run_model(row, start, data, train_only) for row, start in zip(rows, starts)]
-        distributed.announce(None)  # the other workers stop
         if not train_only and not self.job and self.plan.config.eval.reference_row and self.plan.needs_real_train():
             sizes = sorted({self.plan.size(row) for row, r in zip(rows, records) if r.status == "ok"})
             for size in sizes:
+                if distributed.current():
+                    distributed.announce(("reference", -1, "", size))  # the other workers measure along
                 self.measure.reference_row(data.train, self.test_samples(data), size)
+        distributed.announce(None)  # the other workers stop
         return records
 
     def rows(self) -> list[ModelRun]:
@@ -232,7 +234,8 @@ class Execution:
                 extra = {"checkpoint": str(start.checkpoint), "steps": start.state.get("step")}
             else:
                 model, extra = self.train(row, data, run, start.resume_from)
-            metrics = {} if train_only else self.evaluate_model(model, row, data, run)
+            loaded = start.state is not None or start.model is not None  # rank 0 read the weights
+            metrics = {} if train_only else self.evaluate_model(model, row, data, run, loaded=loaded)
         except TrainingDiverged as exc:
             status, reason, metrics = "failed", str(exc), {}
         except BenchError:
@@ -303,16 +306,17 @@ class Execution:
         plan, spec = self.plan, self.plan.dataset
         index = next(i for i, r in enumerate(self.rows()) if r is row)
         if not distributed.is_follower():
-            distributed.announce((index, str(run.root), resume_from))  # the other workers train along
+            distributed.announce(("train", index, str(run.root), resume_from))  # the other workers train along
         model = self.build(row)
         size = plan.size(row)
         transform = row.plugin.train_transform(row.options, plan.model_size(row))
         fill = spec.ignore_index if spec.ignore_index is not None else 0
         train_set = PairDataset(data.train, size, transform, seed=row.run.seed, fill_label=fill)
         sample_set = PairDataset(data.test[:4], size)
-        model.before_training(train_set, SetupContext(device=plan.device, dtype=plan.dtype,
-                                                      cache_dir=self.measure.cache_dir, seed=row.run.seed,
-                                                      log=self.reporter.log))
+        with distributed_eval.main_first():  # rank 0 fills the model's caches, the other workers read them
+            model.before_training(train_set, SetupContext(device=plan.device, dtype=plan.dtype,
+                                                          cache_dir=self.measure.cache_dir, seed=row.run.seed,
+                                                          log=self.reporter.log))
         trainer = Trainer(model, train_set, row.run, run, device=plan.device, dtype=plan.dtype,
                           num_classes=spec.num_classes, ignore_index=spec.ignore_index, palette=spec.palette,
                           sample_set=sample_set, reporter=self.reporter, label=row.label)
@@ -326,18 +330,36 @@ class Execution:
         limit = self.plan.config.eval.max_images
         return data.test[:limit] if limit else data.test
 
-    def evaluate_model(self, model: Trainable, row: ModelRun, data: DatasetSplits, run: RunDir):
+    def evaluate_model(self, model: Trainable, row: ModelRun, data: DatasetSplits, run: RunDir,
+                       loaded: bool = False):
+        """Generate the test split and measure it; under data parallelism every worker takes part
+        (each generates and measures its share, see benchmark.distributed_eval) and rank 0 records.
+        ``loaded``: the weights came from a checkpoint only rank 0 read, so it sends them along."""
         spec, size = self.plan.dataset, self.plan.size(row)
+        parallel = distributed.current() is not None
+        if parallel and not distributed.is_follower():
+            index = next(i for i, r in enumerate(self.rows()) if r is row)
+            state = {k: v.detach().cpu() for k, v in model.state_dict().items()} if loaded else None
+            distributed.announce(("evaluate", index, str(run.root), state))
         test_set = PairDataset(self.test_samples(data), size)
         exact = row.foreign is not None  # another code base's weights: its fp32 arithmetic, to compare outputs
         with full_fp32() if exact else contextlib.nullcontext():
             generate_images(model, test_set, run.images, device=self.plan.device,
                             dtype=None if exact else self.plan.dtype, num_classes=spec.num_classes,
                             ignore_index=spec.ignore_index, palette=spec.palette,
-                            batch_size=self.plan.config.eval.batch_size, reporter=self.reporter, label=row.label)
-        train = self.measure.real_split(data.train, "train", size) if self.plan.needs_real_train() else None
-        ctx = self.measure.context(run.images, run, train, size, row.run.seed)
+                            batch_size=self.plan.config.eval.batch_size, reporter=self.reporter, label=row.label,
+                            parallel=parallel)
+        train = None
+        if self.plan.needs_real_train():
+            with distributed_eval.main_first():  # rank 0 writes the cached split, the others read it
+                train = self.measure.real_split(data.train, "train", size)
+        follower = distributed.is_follower()
+        ctx = self.measure.context(run.images, None if follower else run, train, size, row.run.seed,
+                                   parallel=parallel)
+        metrics = compute_metrics(self.plan.metrics, ctx, self.reporter)
+        if follower:
+            return metrics
         own = model.generation_metrics()
         for column, value in own.items():
             self.reporter.log(f"  {row.label} measured {column}={value.value}")
-        return {**compute_metrics(self.plan.metrics, ctx, self.reporter), **own}
+        return {**metrics, **own}

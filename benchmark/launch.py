@@ -28,7 +28,7 @@ FLAGS = {"--nproc-per-node": True, "--nnodes": True, "--rdzv-endpoint": True, "-
 def add_launch_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data-parallel workers (PyTorch elastic launch, as torchrun)")
     g.add_argument("--nproc-per-node", type=int, dest="nproc_per_node", metavar="N",
-                   help="train with N workers on this node (one per GPU; gloo processes on a CPU); the batch "
+                   help="train and evaluate with N workers on this node (one per GPU; gloo processes on a CPU); the batch "
                         "size is global and must divide by the number of workers")
     g.add_argument("--nnodes", type=int, default=1, metavar="K", help="nodes taking part (default 1)")
     g.add_argument("--rdzv-endpoint", dest="rdzv_endpoint", metavar="HOST:PORT",

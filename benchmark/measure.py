@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmark import distributed, distributed_eval
 from benchmark.api import Size
 from benchmark.config import ModelRun
 from benchmark.context import EvalContext
@@ -52,7 +53,7 @@ class Measure:
         return images
 
     def context(self, images: ImageSet, run: RunDir | None, train: ImageSet | None, size: Size | int, seed: int,
-                reference: bool = False) -> EvalContext:
+                reference: bool = False, parallel: bool = False) -> EvalContext:
         size = Size.of(size)
         plan, spec = self.plan, self.plan.dataset
         self.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -63,14 +64,21 @@ class Measure:
             batch_size=plan.config.eval.batch_size, train_images=train, reference=reference, image_size=size.height,
             image_width=size.width,
             seed=seed, run=run, dataset=spec.name, palette=spec.palette, real_split=plan.config.eval.real_split,
-            profile=plan.config.profile, segmenter=plan.segmenter, progress=self.reporter)
+            profile=plan.config.profile, segmenter=plan.segmenter, progress=self.reporter, parallel=parallel)
 
-    def reference_row(self, train: list[Sample], test: list[Sample], size: Size | int | str) -> RunRecord:
+    def reference_row(self, train: list[Sample], test: list[Sample], size: Size | int | str) -> RunRecord | None:
         """The "real images" row: the real test photos measured as if they were generated (``size``:
-        a :class:`Size`, a side, or a protocol's resolution)."""
+        a :class:`Size`, a side, or a protocol's resolution). Under data parallelism every worker
+        measures along; the others return None."""
         size = Size.of(size)
         plan, cfg, name = self.plan, self.plan.config, self.plan.dataset.name
-        test_images = self.real_split(test, "test", size)
+        with distributed_eval.main_first():  # rank 0 writes the cached splits, other workers read them
+            test_images = self.real_split(test, "test", size)
+            train_images = self.real_split(train, "train", size)
+        if distributed.is_follower():  # measure along with rank 0, which records
+            ctx = self.context(test_images, None, train_images, size, cfg.seed, reference=True, parallel=True)
+            compute_metrics(plan.metrics, ctx, self.reporter)
+            return None
         run = RunDir.create(cfg.output_root, name, REFERENCE_MODEL)
         conf = {"dataset": name, "label": REFERENCE_LABEL, "model": REFERENCE_MODEL,
                 "run": cfg.model_dump(mode="json"), "image_size": size.height,
@@ -80,7 +88,8 @@ class Measure:
         run.write_plan(conf)
         self.reporter.log(f"[bold]{REFERENCE_LABEL}[/] on {name} at {size.text()} px (reference row)")
         t0 = time.perf_counter()
-        ctx = self.context(test_images, run, self.real_split(train, "train", size), size, cfg.seed, reference=True)
+        ctx = self.context(test_images, run, train_images, size, cfg.seed, reference=True,
+                           parallel=distributed.current() is not None)
         metrics = compute_metrics(plan.metrics, ctx, self.reporter)
         run.write_status("ok")
         record = RunRecord(

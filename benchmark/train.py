@@ -265,6 +265,7 @@ class Trainer:
     def fit(self, resume_from: Path | None = None) -> TrainResult:
         self.model.train()
         ctx = StepContext(device=self.device, dtype=self.dtype, total_steps=self.total_steps,
+                          shards=self.batch_size // self.rank_batch,
                           total_epochs=math.ceil(self.total_steps / self.steps_per_epoch))
         step = self.restore(resume_from, ctx) if resume_from else 0
         resumed = step if resume_from else None

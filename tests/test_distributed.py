@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from bench_plugins.metrics import inception, inception_weights
 
 from benchmark.checkpoint import load_checkpoint
 from benchmark.results import ResultsStore
@@ -96,11 +98,81 @@ def test_two_workers_match_one(runs):
     assert mb["SSIM"].value == pytest.approx(ma["SSIM"].value, abs=1e-4)
 
 
+SPADE = ["run", "--models", "spade", "--profile", "smoke", *TINY_DATA, "--steps", "1", "--batch-size", "4",
+         "--metrics", "psnr", "--set", "spade.lambda_vgg=0", "--set", "samples=0", "--device", "cpu", "-q"]
+LR_D = 4e-4  # spade's discriminator learning rate (TTUR), the larger of its two
+
+
+def test_spade_two_workers_match_one(tmp_path):
+    """SPADE (smoke widths) 2 workers x batch 2 against 1 x 4, one step: the losses agree to float
+    rounding and so do all kernels; what differs is the biases whose gradient is zero in exact
+    arithmetic (a conv bias or SPADE beta bias feeding a batch norm, which removes any per-channel
+    constant; D's output bias while every logit lies inside the hinge, where +1/N and -1/N terms
+    cancel). Their computed gradient is rounding residue (~1e-8), different for another summation
+    order, and Adam (beta1 0, eps 1e-8) turns residue of that size into a step of up to lr in its
+    sign, so these biases (and the running means and spectral-norm vectors that follow them) may
+    differ by up to two steps, 2 lr_D; later losses then differ in their fourth digit. That is
+    rounding, not synchronization: no fix keeps one process's numbers."""
+    data = ["--data-root", str(tmp_path / "data")]
+    one = run_cli(*SPADE, *data, "--output-root", tmp_path / "one")
+    assert one.returncode == 0, one.stderr
+    two = run_cli(*SPADE, *data, "--output-root", tmp_path / "two", "--nproc-per-node", "2", timeout=300)
+    assert two.returncode == 0, two.stderr
+    a, b = one_run(tmp_path / "one"), one_run(tmp_path / "two")
+    (la,), (lb,) = losses(a), losses(b)
+    assert la.keys() == lb.keys() and {"GAN", "GAN_Feat", "D_fake", "D_real"} <= la.keys()
+    for k in la:
+        assert lb[k] == pytest.approx(la[k], rel=1e-5, abs=1e-7), k
+    wa = load_checkpoint(a / "checkpoints" / "step_00000001.pt")["model"]
+    wb = load_checkpoint(b / "checkpoints" / "step_00000001.pt")["model"]
+    assert wa.keys() == wb.keys()
+    gaps = {k: float((wa[k] - wb[k]).abs().max()) for k in wa if wa[k].is_floating_point()}
+    kernels = {k: g for k, g in gaps.items() if k.endswith(("weight", "weight.original"))}
+    assert len(kernels) > 20 and max(kernels.values()) < 1e-5, max(kernels.items(), key=lambda kv: kv[1])
+    assert max(gaps.values()) <= 2 * LR_D
+    apart = {k for k, g in gaps.items() if g >= 1e-5}
+    assert all("bias" in k or k.endswith(("running_mean", "_u", "_v")) for k in apart), apart
+
+
+@pytest.mark.parametrize("source, workers", [("two", None), ("one", "2")])
+def test_resume_with_another_world_size(runs, tmp_path, source, workers):
+    """A run stopped after step 2 continues with another number of workers: the checkpoint holds the
+    plain networks, Adam's state and the step, and the global batches keep one process's order, so
+    steps 3-4 end with the losses of the uninterrupted run (up to float rounding, as above)."""
+    run = tmp_path / "out" / "runs" / one_run(runs / source).name
+    shutil.copytree(one_run(runs / source), run)
+    for late in ("step_00000003.pt", "step_00000004.pt"):
+        (run / "checkpoints" / late).unlink()
+    (run / "record.json").unlink()
+    (run / "status.json").write_text(json.dumps({"status": "interrupted"}))
+    extra = ["--nproc-per-node", workers] if workers else []
+    result = run_cli(*RUN, "--data-root", runs / "data", "--output-root", tmp_path / "out", "--resume", run,
+                     *extra, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert json.loads((run / "status.json").read_text())["resumed_from_step"] == 2
+    plan = json.loads((run / "plan.json").read_text())
+    assert plan.get("world_size", 1) == (int(workers) if workers else 1)
+    got, want = losses(run), losses(one_run(runs / "one"))
+    assert [r["step"] for r in got] == [1, 2, 3, 4]
+    assert got[:2] == losses(one_run(runs / source))[:2]  # rows before the checkpoint are kept
+    for ra, rb in zip(want[2:], got[2:]):
+        for k in ra:
+            assert rb[k] == pytest.approx(ra[k], rel=1e-5, abs=1e-7), (k, ra["step"])
+
+
 def test_batch_that_does_not_divide(tmp_path):
     result = run_cli(*RUN, "--batch-size", "3", "--nproc-per-node", "2", "--data-root", tmp_path / "d",
                      "--output-root", tmp_path / "o")
     line = one_error_line(result)
     assert "'batch_size': 3 (pix2pix) does not divide over 2 workers" in line
+    assert not (tmp_path / "o" / "runs").exists()
+
+
+def test_workers_do_not_combine_with_an_executor(tmp_path):
+    result = run_cli(*RUN, "--seeds", "2", "--executor", "local", "--nproc-per-node", "2",
+                     "--data-root", tmp_path / "d", "--output-root", tmp_path / "o")
+    line = one_error_line(result)
+    assert line.startswith("error: --executor local does not combine with data-parallel workers")
     assert not (tmp_path / "o" / "runs").exists()
 
 
@@ -165,3 +237,71 @@ def test_max_restarts_resumes(runs, tmp_path):
     assert status["status"] == "ok" and status["resumed_from_step"] in (1, 2, 3, 4), status
     assert losses(run) == losses(one_run(runs / "two"))
     assert len(ResultsStore(tmp_path / "out" / "bench.sqlite").runs()) == 1
+
+
+# ---------------------------------------------------------------- evaluation shared by the workers
+
+ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "facades.tar.gz"
+EVAL = ["run", "--models", "pix2pix", "--profile", "smoke", "--dataset", "facades", "--metrics", "fid,miou",
+        "--set", "eval.reference_row=false", "--set", "samples=0", "--device", "cpu", "-q"]
+
+
+@pytest.mark.skipif(not ARCHIVE.is_file(), reason=f"the facades archive is not at {ARCHIVE}")
+def test_two_workers_evaluate_like_one(tmp_path):
+    """Evaluation of the 106 CMP facades test images with 2 workers gives the same FID and mIoU as
+    with 1. Two workers train pix2pix one step and evaluate (generation, the Inception features of
+    the generated and the real test photos, the segmenter's confusion matrices on both, all shared);
+    one process evaluates the same checkpoint, reusing only the cached real splits, segmenter and
+    real-photo features. Exact equality, no tolerance: each worker runs whole batches of the
+    single-process order (same inputs, same grouping, same thread count: bit-identical network
+    outputs), and the gathered rows come back in that order before the mean, covariance and sums."""
+    data = tmp_path / "data"
+    imported = run_cli("datasets", "import", "facades", ARCHIVE, "--data-root", data)
+    assert imported.returncode == 0, imported.stderr
+    two = run_cli(*EVAL, "--steps", "1", "--data-root", data, "--output-root", tmp_path / "two",
+                  "--nproc-per-node", "2", timeout=400)
+    assert two.returncode == 0, two.stderr
+    run_two = one_run(tmp_path / "two")
+    (checkpoint,) = (run_two / "checkpoints").glob("step_*.pt")
+    cache_two, cache_one = tmp_path / "two" / "cache", tmp_path / "one" / "cache"
+    shutil.copytree(cache_two / "real", cache_one / "real")
+    for path in [*(cache_two / "evalnets").glob("trained-*.pt"), *(cache_two / "inception").glob("*.npy")]:
+        (cache_one / path.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, cache_one / path.parent.name / path.name)
+    fake = run_two / "images" / "fake"
+    fake_key = inception.content_key(fake, inception.image_files(fake), inception_weights.find())
+    (cache_one / "inception" / f"{fake_key}.npy").unlink()  # the generated images' features: computed again
+    one = run_cli(*EVAL, "--checkpoint", checkpoint, "--data-root", data, "--output-root", tmp_path / "one",
+                  timeout=400)
+    assert one.returncode == 0, one.stderr
+    run_one = one_run(tmp_path / "one")
+
+    (a,), (b,) = ResultsStore(tmp_path / "one" / "bench.sqlite").runs(), ResultsStore(tmp_path / "two" / "bench.sqlite").runs()
+    assert a.protocol["images"] == b.protocol["images"] == 106
+    assert set(a.metrics) == set(b.metrics) == {"FID", "mIoU", "pixel acc"}
+    for column in a.metrics:
+        assert a.metrics[column].value is not None and b.metrics[column].value == a.metrics[column].value, column
+    assert a.metrics["FID"].protocol["real_images"] == b.metrics["FID"].protocol["real_images"] == 106
+    # the parts: the same images, the same Inception rows in the same order, the same confusion matrices
+    fakes = sorted(fake.glob("*.png"))
+    assert len(fakes) == 106
+    assert all(f.read_bytes() == (run_one / "images" / "fake" / f.name).read_bytes() for f in fakes)
+    assert (cache_one / "inception" / f"{fake_key}.npy").read_bytes() == \
+        (cache_two / "inception" / f"{fake_key}.npy").read_bytes()
+    miou_a, miou_b = (json.loads((r / "miou.json").read_text()) for r in (run_one, run_two))
+    assert miou_b["confusion"] == miou_a["confusion"] and sum(map(sum, miou_a["confusion"])) == 106 * 32 * 32
+    assert miou_b["real_iou"] == miou_a["real_iou"]
+
+
+def test_real_images_row_measured_by_two_workers(tmp_path):
+    """The "real images" row (mIoU of the segmenter on the real test photos) measured by 2 workers
+    equals one process's, exactly (the same batches, counts summed)."""
+    base = [*RUN, "--metrics", "miou", "--steps", "1", "--data-root", tmp_path / "data"]  # the last flag wins
+    one = run_cli(*base, "--output-root", tmp_path / "one")
+    assert one.returncode == 0, one.stderr
+    two = run_cli(*base, "--output-root", tmp_path / "two", "--nproc-per-node", "2", timeout=300)
+    assert two.returncode == 0, two.stderr
+    rows = [{r.label: r for r in ResultsStore(tmp_path / out / "bench.sqlite").runs()} for out in ("one", "two")]
+    a, b = (r["real images"] for r in rows)
+    assert a.metrics["mIoU"].value is not None and b.metrics["mIoU"].value == a.metrics["mIoU"].value
+    assert b.metrics["pixel acc"].value == a.metrics["pixel acc"].value

@@ -66,9 +66,12 @@ class FID(Metric):
     summary = "Frechet Inception Distance to the real photos, clean-fid 'clean' protocol"
     columns = {"FID": "down"}
     kind = "distribution"
+    sharded = True  # the Inception pass is shared by the data-parallel workers
 
     def compute(self, ctx, options):
         fake, real, protocol = fake_and_real(ctx)
+        if not ctx.main:  # another data-parallel worker: its share of the features is given
+            return MetricResult({"FID": None}, protocol)
         with warnings.catch_warnings():
             # with fewer images than 2048 the covariances are singular, as always in FID; not news to the user
             warnings.simplefilter("ignore", LinAlgWarning)
@@ -98,10 +101,13 @@ class KID(Metric):
     summary = "Kernel Inception Distance to the real photos (clean-fid's kernel_distance, seeded)"
     columns = {"KID": "down"}
     kind = "distribution"
+    sharded = True  # the Inception pass is shared by the data-parallel workers
     Options = KIDOptions
 
     def compute(self, ctx, options):
         fake, real, protocol = fake_and_real(ctx)
+        if not ctx.main:
+            return MetricResult({"KID": None}, protocol)
         value = seeded_kid(fake.features, real.features, ctx.seed, options.subsets, options.subset_size)
         size = min(len(fake), len(real), options.subset_size)
         return MetricResult({"KID": value}, {**protocol, "kid_subsets": options.subsets, "kid_subset_size": size})

@@ -175,8 +175,12 @@ class FolderFeatures:
 
 
 def folder_features(folder: Path, *, cache_dir: Path, device: torch.device, batch_size: int = 32,
-                    w: Weights | None = None) -> FolderFeatures:
-    """The Inception features of every image in ``folder``, from the cache when its content is known."""
+                    w: Weights | None = None, ctx: EvalContext | None = None) -> FolderFeatures:
+    """The Inception features of every image in ``folder``, from the cache when its content is known.
+
+    With ``ctx`` of an evaluation the data-parallel workers share the pass: each computes the
+    features of its run of whole batches (``ctx.shard``), and ``ctx.gather`` puts the rows back in
+    one process's order, so the features (and FID, KID, IS) are those of one process."""
     w = w or inception_weights.find()
     files = image_files(folder)
     if not files:
@@ -184,22 +188,27 @@ def folder_features(folder: Path, *, cache_dir: Path, device: torch.device, batc
                         f"check that the evaluation wrote its images there")
     cache_file = Path(cache_dir) / "inception" / f"{content_key(folder, files, w)}.npy"
     cached = _read_cache(cache_file, len(files))
-    if cached is not None:
+    if (cached is not None) if ctx is None else ctx.all_workers(cached is not None):
         return FolderFeatures(cached, w, True)
     net = network(w, device)
     resize = build_resizer("clean")
-    parts = []
-    for start in range(0, len(files), batch_size):
-        batch = torch.stack([load_resized(p, resize) for p in files[start:start + batch_size]])
+    mine = files if ctx is None else ctx.shard(files, batch_size)
+    parts = [np.zeros((0, FEATURE_DIM), np.float32)]
+    for start in range(0, len(mine), batch_size):
+        batch = torch.stack([load_resized(p, resize) for p in mine[start:start + batch_size]])
         parts.append(net.features(batch))
     features = np.concatenate(parts)
-    _write_cache(cache_file, features)
+    if ctx is not None:
+        features = ctx.gather(features)
+    if ctx is None or ctx.main:
+        _write_cache(cache_file, features)
     return FolderFeatures(features, w, False)
 
 
 def context_features(ctx: EvalContext, folder: Path, w: Weights | None = None) -> FolderFeatures:
-    """:func:`folder_features` with the cache, device and batch size of an evaluation."""
-    return folder_features(folder, cache_dir=ctx.cache_dir, device=ctx.device, batch_size=ctx.batch_size, w=w)
+    """:func:`folder_features` with the cache, device, batch size and workers of an evaluation."""
+    return folder_features(folder, cache_dir=ctx.cache_dir, device=ctx.device, batch_size=ctx.batch_size, w=w,
+                           ctx=ctx)
 
 
 def _read_cache(path: Path, count: int) -> np.ndarray | None:

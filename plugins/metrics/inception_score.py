@@ -57,6 +57,7 @@ class InceptionScore(Metric):
     summary = "Inception Score (mean and std over splits) of the generated images; needs inception-2015-12-05.pt"
     columns = {"IS": "up", "IS std": "none"}
     kind = "distribution"
+    sharded = True  # the Inception pass is shared by the data-parallel workers
     Options = ISOptions
 
     def compute(self, ctx, options):

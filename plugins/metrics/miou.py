@@ -51,17 +51,20 @@ def load_segmenter(ctx: EvalContext):
     if ctx.segmenter is None:
         raise BenchError(f"dataset '{ctx.dataset or '?'}' names no default segmenter; "
                          f"choose one with --set eval.segmenter=trained (see `bench list segmenters`)")
-    return ctx.segmenter.segmenter.load(ctx, ctx.segmenter.options)
+    with ctx.main_first():  # a segmenter trained by bench is trained and cached once, by rank 0
+        return ctx.segmenter.segmenter.load(ctx, ctx.segmenter.options)
 
 
 def confusion_of(model, image_dir: Path, label_dir: Path, stems: list[str], ctx: EvalContext) -> torch.Tensor:
-    """The confusion matrix of ``model`` on ``image_dir/STEM.png`` against ``label_dir/STEM.png``."""
+    """The confusion matrix of ``model`` on ``image_dir/STEM.png`` against ``label_dir/STEM.png``; the
+    data-parallel workers each segment their run of whole batches and their counts are summed."""
     n, ignore, table = ctx.num_classes, ctx.ignore_index, getattr(model, "target_ids", None)
     if getattr(model, "classes", None):  # the segmenter's own classes (e.g. Cityscapes' 19 train ids)
         n = len(model.classes)
     if table is not None:
         ignore = None  # the table sends ignored ids outside 0..n-1
     cm = torch.zeros(n, n, dtype=torch.int64)
+    stems = ctx.shard(stems)
     for i in range(0, len(stems), ctx.batch_size):
         chunk = stems[i:i + ctx.batch_size]
         images = torch.stack([read_rgb(image_dir / f"{s}.png") for s in chunk]).to(ctx.device)
@@ -73,7 +76,7 @@ def confusion_of(model, image_dir: Path, label_dir: Path, stems: list[str], ctx:
         if table is not None:  # dataset ids -> the segmenter's classes; unmapped ids fall outside 0..n-1
             target = table.cpu()[target.clamp(0, len(table) - 1)]
         cm += confusion(target, pred, n, ignore)
-    return cm
+    return ctx.gather(cm[None]).sum(0)
 
 
 def real_ceiling(model, ctx: EvalContext, stems: list[str]) -> dict:
@@ -82,7 +85,10 @@ def real_ceiling(model, ctx: EvalContext, stems: list[str]) -> dict:
     key = hashlib.sha256(json.dumps({"segmenter": model.protocol, "data": data,
                                      "ignore": ctx.ignore_index}, sort_keys=True, default=str).encode())
     path = ctx.cache_dir / "evalnets" / f"ceiling-{key.hexdigest()[:16]}.json"
-    return fitting.cached_json(path, lambda: scores(confusion_of(model, ctx.real_dir, ctx.label_dir, stems, ctx)))
+    if ctx.all_workers(path.is_file()):
+        return fitting.cached_json(path, dict)
+    found = scores(confusion_of(model, ctx.real_dir, ctx.label_dir, stems, ctx))
+    return fitting.cached_json(path, lambda: found) if ctx.main else found
 
 
 class MIoU(Metric):
@@ -90,6 +96,7 @@ class MIoU(Metric):
     summary = "segmentation consistency: mIoU and pixel accuracy of a segmenter on the generated images"
     columns = {MIOU: "up", PIXEL_ACC: "up"}
     kind = "segmentation"
+    sharded = True  # the segmenter's passes are shared by the data-parallel workers
 
     def compute(self, ctx, options):
         stems = ctx.stems()

@@ -105,7 +105,8 @@ class SpadeTrainable(Trainable):
             z = None
             if self.E is not None:
                 z, mu, logvar = self.encode(real)
-                losses["KLD"] = kld_loss(mu.float(), logvar.float()) * o.lambda_kld
+                # a sum over the batch: times the workers sharing it, whose gradients DDP averages
+                losses["KLD"] = kld_loss(mu.float(), logvar.float()) * o.lambda_kld * ctx.shards
             fake = self.G(label, z, **self._mixing(z))
             feats = self.D(torch.cat([label, label]), torch.cat([fake, real]))
             feats_fake = [[f[: len(real)] for f in scale] for scale in feats]
