@@ -80,6 +80,9 @@ class EvalContext:
     segmenter: ResolvedSegmenter | None = None
     #: progress for long work such as training an evaluation network; None: silent
     progress: Progress | None = None
+    #: the test label maps at the dataset's own resolution (same stems), for scoring options that
+    #: resize them otherwise (``miou.label_resize``); None where the evaluation has none (folders)
+    native_label_dir: Path | None = None
 
     def stems(self) -> list[str]:
         return sorted(p.stem for p in self.fake_dir.glob("*.png"))

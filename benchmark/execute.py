@@ -304,7 +304,8 @@ class Execution:
                         num_classes=spec.num_classes, ignore_index=spec.ignore_index, palette=spec.palette,
                         batch_size=self.plan.config.eval.batch_size, reporter=self.reporter, label=row.label)
         train = self.measure.real_split(data.train, "train", size) if self.plan.needs_real_train() else None
-        ctx = self.measure.context(run.images, run, train, size, row.run.seed)
+        ctx = self.measure.context(run.images, run, train, size, row.run.seed,
+                                   native_labels=self.measure.native_labels(self.test_samples(data)))
         own = model.generation_metrics()
         for column, value in own.items():
             self.reporter.log(f"  {row.label} measured {column}={value.value}")

@@ -13,7 +13,7 @@ from benchmark.api import Size
 from benchmark.config import ModelRun
 from benchmark.context import EvalContext
 from benchmark.data import Sample
-from benchmark.evaluate import compute_metrics, write_real_split
+from benchmark.evaluate import compute_metrics, write_native_labels, write_real_split
 from benchmark.plan import RunPlan, versions
 from benchmark.progress import Reporter
 from benchmark.records import REFERENCE_LABEL, REFERENCE_MODEL, RunRecord
@@ -50,8 +50,16 @@ class Measure:
                          label=f"write real {spec.name} {split} split")
         return images
 
+    def native_labels(self, samples: list[Sample]) -> Path:
+        """The test label maps at the dataset's own resolution, written once per dataset config and stems."""
+        spec = self.plan.dataset
+        key = json.dumps({"dataset": spec.name, "options": self.plan.dataset_options.model_dump(mode="json"),
+                          "stems": [s.stem for s in samples]}, sort_keys=True)
+        folder = self.cache_dir / "real" / f"{slug(spec.name)}-labels-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+        return write_native_labels(samples, folder)
+
     def context(self, images: ImageSet, run: RunDir | None, train: ImageSet | None, size: Size | int, seed: int,
-                reference: bool = False) -> EvalContext:
+                reference: bool = False, native_labels: Path | None = None) -> EvalContext:
         size = Size.of(size)
         plan, spec = self.plan, self.plan.dataset
         self.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -62,7 +70,8 @@ class Measure:
             batch_size=plan.config.eval.batch_size, train_images=train, reference=reference, image_size=size.height,
             image_width=size.width,
             seed=seed, run=run, dataset=spec.name, palette=spec.palette, real_split=plan.config.eval.real_split,
-            profile=plan.config.profile, segmenter=plan.segmenter, progress=self.reporter)
+            profile=plan.config.profile, segmenter=plan.segmenter, progress=self.reporter,
+            native_label_dir=native_labels)
 
     def reference_row(self, train: list[Sample], test: list[Sample], size: Size | int | str) -> RunRecord:
         """The "real images" row: the real test photos measured as if they were generated (``size``:
@@ -79,7 +88,8 @@ class Measure:
         run.write_plan(conf)
         self.reporter.log(f"[bold]{REFERENCE_LABEL}[/] on {name} at {size.text()} px (reference row)")
         t0 = time.perf_counter()
-        ctx = self.context(test_images, run, self.real_split(train, "train", size), size, cfg.seed, reference=True)
+        ctx = self.context(test_images, run, self.real_split(train, "train", size), size, cfg.seed, reference=True,
+                           native_labels=self.native_labels(test))
         metrics = compute_metrics(plan.metrics, ctx, self.reporter)
         run.write_status("ok")
         record = RunRecord(
