@@ -111,11 +111,14 @@ class ForeignCheckpoint:
     applied to the row over its defaults; a value the user set differently stops the run with
     one line. ``format``: what the file is, in words, shown in the row's note and recorded in
     the protocol (e.g. "official SPADE generator (NVlabs/SPADE)"). ``facts``: anything else the
-    plugin wants recorded with the row (plain JSON values)."""
+    plugin wants recorded with the row (plain JSON values). ``undetermined``: options the tensors
+    cannot tell (e.g. SPADE's 5 or 6 upsamplings, the same tensors): the user sets each (or a zoo
+    entry's ``model_options`` gives it), else the run stops with one line saying ``--set MODEL.X=``."""
 
     format: str
     options: dict[str, Any] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)
+    undetermined: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -268,6 +271,11 @@ class Model:
     def check(self, options: Options, image_size: "int | Size", num_classes: int) -> None:
         """Raise :class:`benchmark.errors.ConfigError` for option combinations that cannot work
         (``image_size``: a :class:`Size` for ``non_square`` models, else the side)."""
+
+    def check_training(self, options: Options) -> None:
+        """Raise :class:`benchmark.errors.BenchError` when training cannot work though evaluation can
+        (e.g. a loss's weight file is missing); called when the plan is built, for rows that train
+        (not for ``--checkpoint`` or zoo rows). Default: nothing."""
 
     def build(self, options: Options, num_classes: int, image_size: "int | Size") -> Trainable:
         raise NotImplementedError

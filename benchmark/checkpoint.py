@@ -29,6 +29,26 @@ def save_checkpoint(state: dict, path: Path) -> None:
 def load_checkpoint(path: Path) -> dict:
     """A checkpoint's dict, loaded with ``weights_only`` (tensors and plain data: no code in the file
     ever runs); any other file is one line saying what it is not and what to pass instead."""
+    state = read_file(path)
+    if not is_bench_checkpoint(state):
+        raise BenchError(f"{path}: a PyTorch file but not a bench checkpoint (no 'model' entry); {HINT}")
+    return state
+
+
+def is_bench_checkpoint(state: object) -> bool:
+    return isinstance(state, dict) and isinstance(state.get("model"), dict)
+
+
+def tensors_of(state: object) -> dict[str, torch.Tensor] | None:
+    """A file's flat state dict (names -> tensors), as other code bases save a network; else None."""
+    if isinstance(state, dict) and state and all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                                  for k, v in state.items()):
+        return dict(state)
+    return None
+
+
+def read_file(path: Path):
+    """What a PyTorch file holds, loaded with ``weights_only``; any other file is one line."""
     path = Path(path)
     if not path.is_file():
         raise BenchError(f"{path}: no such checkpoint file; {HINT}")
@@ -49,8 +69,6 @@ def load_checkpoint(path: Path) -> dict:
                              f"legacy one); {HINT}") from None
         first = " ".join(text.split())[:160] or type(exc).__name__
         raise BenchError(f"{path}: a damaged or truncated PyTorch checkpoint ({first}); {HINT}") from None
-    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
-        raise BenchError(f"{path}: a PyTorch file but not a bench checkpoint (no 'model' entry); {HINT}")
     return state
 
 

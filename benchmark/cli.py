@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -98,30 +100,32 @@ def publish(store, dataset: str, output_root: Path, quiet: bool) -> None:
 
 
 def cmd_run(args, train_only: bool = False) -> int:
-    from benchmark import distributed, launch
-    from benchmark.execute import Execution
+    from benchmark import distributed, launch, pyapi
     from benchmark.plan import build_plan
 
     layers = layers_from(args)
-    plan = build_plan(layers)
+    plan = build_plan(layers, checkpoint=args.checkpoint)
     if args.nproc_per_node and not distributed.launched():
         launch.check(args, plan)
         return launch.launch(args, args.argv)
     from benchmark import sweep_cli
     if sweep_cli.uses_executor(args):
         return sweep_cli.run_with_executor(args, plan, layers, reporter_for(args), publish)
-    bench = Execution(plan, reporter_for(args))
     if args.resume is None and launch.restarted():
         args.resume = True  # the elastic launcher restarted the workers: continue from the checkpoint
     resume = Path(args.resume) if args.resume not in (None, True) else bool(args.resume)
-    records = bench.run(resume=resume, checkpoint=args.checkpoint, train_only=train_only)
+    records = pyapi.run_plan(plan, reporter_for(args), resume=resume, checkpoint=args.checkpoint,
+                             train_only=train_only, write_leaderboard=False)  # the same call as benchmark.run
     if distributed.is_follower():
         return 0  # rank 0 reports
     if train_only:
         for r in records:
             print(f"{r.label}: {r.status} {r.run_dir}")
     else:
-        publish(bench.store, plan.dataset.name, plan.config.output_root, args.quiet)
+        from benchmark.results import ResultsStore
+
+        publish(ResultsStore(plan.config.output_root / "bench.sqlite"), plan.dataset.name, plan.config.output_root,
+                args.quiet)
     return 0 if all(r.status == "ok" for r in records) else 1
 
 
@@ -226,7 +230,9 @@ def parser() -> argparse.ArgumentParser:
     add_run_options(run)
     run.add_argument("--resume", nargs="?", const=True, default=None, metavar="RUN_DIR",
                      help="continue the newest unfinished run with the same config (or RUN_DIR) from its checkpoint")
-    run.add_argument("--checkpoint", type=Path, help="evaluate this checkpoint instead of training (one model)")
+    run.add_argument("--checkpoint", type=Path, help="evaluate this checkpoint instead of training (one model): one bench wrote, "
+                     "or one of the model's official code that its plugin reads (e.g. SPADE's "
+                     "latest_net_G.pth)")
     from benchmark import sweep_cli
     sweep_cli.add_executor_options(run)
     run.set_defaults(func=cmd_run)
@@ -300,6 +306,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         p.print_help()
         return 0
+    if args.command in ("run", "train", "evaluate", "score") and not os.environ.get("WORLD_SIZE"):
+        # a single process unwinds on SIGTERM as on Ctrl-C (the workers of a data-parallel run keep
+        # the default: the launcher stops them with SIGTERM and must not wait on a collective)
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         return args.func(args)
     except Exception as exc:
@@ -308,9 +318,16 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print(interrupted_message(args), file=sys.stderr)
-        return 130
+        return getattr(exc, "exit_code", 130)
+
+
+def _terminate(signum, frame):
+    from benchmark.errors import Terminated
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM kills at once
+    raise Terminated()
 
 
 def _folder_of(args) -> Path | None:

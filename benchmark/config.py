@@ -68,6 +68,11 @@ class RunConfig(Options):
     device: str = Field("auto", description="auto (CUDA, else MPS, else CPU), cpu, mps, cuda or cuda:N")
     precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
         "auto", description="autocast precision; auto = bf16 on CUDA, fp32 elsewhere")
+    fused_optimizer: Literal["auto", "on", "off"] = Field(
+        "auto", description="run Adam/AdamW as PyTorch's fused kernel (one kernel per step for all parameters); "
+        "auto = on CUDA only")
+    channels_last: bool = Field(False, description="keep the networks' weights and activations in channels-last "
+                                "memory format (faster convolutions with mixed precision on recent GPUs)")
     steps: int | None = Field(None, ge=1, description="training steps (overrides epochs)")
     epochs: int | None = Field(None, ge=1, description="training epochs")
     batch_size: int | None = Field(None, ge=1, description="training batch size (default: the model's)")
@@ -96,6 +101,9 @@ class RunConfig(Options):
 
 
 RUN_KEYS = set(RunConfig.model_fields)
+#: run keys that do not change what a row trains (paths, evaluation, the row list, and the speed
+#: settings whose effect is float rounding): runs that differ only in them share a config hash
+NOT_HASHED = {"data_root", "output_root", "eval", "models", "seeds", "fused_optimizer", "channels_last"}
 
 
 #: the two ways to say how long to train: a layer that sets either replaces both of the layers below
@@ -230,6 +238,9 @@ class ModelRun:
     options: Options
     run: RunConfig
     dataset_options: Options | None = None
+    #: a checkpoint of another code base that this row evaluates instead of training
+    #: (:class:`benchmark.foreign.ForeignWeights`)
+    foreign: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -244,7 +255,7 @@ class ModelRun:
     def config_hash(self) -> str:
         """Identifies runs that train the same thing (ignores paths and eval settings)."""
         d = self.to_dict()
-        d["run"] = {k: v for k, v in d["run"].items() if k not in {"data_root", "output_root", "eval", "models", "seeds"}}
+        d["run"] = {k: v for k, v in d["run"].items() if k not in NOT_HASHED}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 

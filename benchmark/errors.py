@@ -83,3 +83,10 @@ def _full_message(folder) -> str:
     return (f"{folder}: no space left on the disk holding it{left}; free some space there (or choose another "
             f"folder with --output-root/--data-root) and run the command again (`bench run ... --resume` "
             f"continues a run from its last checkpoint)")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM reached a single-process run (a scheduler's time limit or preemption, `kill PID`): it
+    unwinds like Ctrl-C, so the run folder says "interrupted" and `--resume` continues it."""
+
+    exit_code = 143  # 128 + SIGTERM, what a process killed by SIGTERM reports

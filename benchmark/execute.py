@@ -16,20 +16,23 @@ Ctrl-C leaves ``interrupted`` in ``status.json``.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-import dataclasses
+import torch
 
 from benchmark import distributed
 from benchmark.api import SetupContext, Trainable
 from benchmark.checkpoint import load_checkpoint, mismatch
 from benchmark.config import Layers, ModelRun
 from benchmark.data import BadFiles, Sample, require_nonempty
-from benchmark.errors import BenchError, ConfigError, TrainingDiverged
+from benchmark.errors import BenchError, ConfigError, Terminated, TrainingDiverged
 from benchmark.evaluate import compute_metrics, generate_images
+from benchmark.foreign import full_fp32
 from benchmark.measure import Measure
 from benchmark.plan import RunPlan, build_plan
 from benchmark.progress import Reporter
@@ -38,7 +41,7 @@ from benchmark.results import ResultsStore
 from benchmark.rundir import RunDir
 from benchmark.runlock import RunLock
 from benchmark.seeds import finished_run, reuse_line, seed_jobs
-from benchmark.train import Trainer, configure_backends, seed_everything
+from benchmark.train import Trainer, configure_backends, fused, seed_everything
 from benchmark.transforms import PairDataset
 
 
@@ -60,6 +63,8 @@ class Start:
     finished: dict | None = None
     checkpoint: Path | None = None
     state: dict | None = None
+    #: a checkpoint of another code base, already loaded into the row's trainable (on the CPU)
+    model: Trainable | None = None
 
 
 class Execution:
@@ -124,6 +129,8 @@ class Execution:
         return DatasetSplits(splits["train"], splits["test"])
 
     def start(self, row: ModelRun, resume: bool | Path, checkpoint: Path | None) -> Start:
+        if row.foreign is not None:
+            return Start(checkpoint=row.foreign.path, model=self.load_foreign(row))
         if checkpoint is not None:
             state = load_checkpoint(checkpoint)
             problem = mismatch(self.build(row), state, row.options, row.plugin.name)
@@ -199,8 +206,9 @@ class Execution:
             if start.finished is not None:
                 return self.store_finished(run, start.finished, train_only)
             return self.train_and_measure(row, start, run, data, train_only)
-        except KeyboardInterrupt:
-            run.write_status("interrupted", reason="stopped by Ctrl-C; continue with --resume")
+        except KeyboardInterrupt as exc:
+            how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+            run.write_status("interrupted", reason=f"stopped by {how}; continue with --resume")
             raise
         finally:
             lock.release()
@@ -215,7 +223,10 @@ class Execution:
         t0 = time.perf_counter()
         status, reason, extra = "ok", None, {}
         try:
-            if start.state is not None:
+            if start.model is not None:
+                model = self.place(start.model)
+                extra = {"checkpoint": str(start.checkpoint), "weights": row.foreign.to_dict()}
+            elif start.state is not None:
                 model = self.build(row)
                 model.load_state_dict(start.state["model"])
                 extra = {"checkpoint": str(start.checkpoint), "steps": start.state.get("step")}
@@ -266,8 +277,26 @@ class Execution:
         """The row's model, seeded, on its device, with its optimisers: the one place they are set."""
         seed_everything(row.run.seed)
         model = row.plugin.build(row.options, self.plan.dataset.num_classes, self.plan.model_size(row))
+        return self.place(model)
+
+    def place(self, model: Trainable) -> Trainable:
+        """A built model on the run's device and memory format, with its optimisers."""
         model.to(self.plan.device)
-        model.optimizers = model.configure_optimizers()
+        if self.plan.config.channels_last:
+            model.to(memory_format=torch.channels_last)
+        model.optimizers = fused(model.configure_optimizers(), self.plan.config.fused_optimizer, self.plan.device)
+        return model
+
+    def load_foreign(self, row: ModelRun) -> Trainable:
+        """The row's trainable with a checkpoint of another code base loaded (on the CPU, before the
+        dataset loads: a file that does not fit stops the run with one line)."""
+        weights = row.foreign
+        seed_everything(row.run.seed)
+        model = row.plugin.build(row.options, self.plan.dataset.num_classes, self.plan.model_size(row))
+        try:
+            model.load_foreign(weights.state, weights.found)
+        except BenchError as exc:
+            raise BenchError(f"{weights.path}: does not fit {row.label}: {exc}") from None
         return model
 
     def train(self, row: ModelRun, data: DatasetSplits, run: RunDir, resume_from: Path | None):
@@ -300,9 +329,12 @@ class Execution:
     def evaluate_model(self, model: Trainable, row: ModelRun, data: DatasetSplits, run: RunDir):
         spec, size = self.plan.dataset, self.plan.size(row)
         test_set = PairDataset(self.test_samples(data), size)
-        generate_images(model, test_set, run.images, device=self.plan.device, dtype=self.plan.dtype,
-                        num_classes=spec.num_classes, ignore_index=spec.ignore_index, palette=spec.palette,
-                        batch_size=self.plan.config.eval.batch_size, reporter=self.reporter, label=row.label)
+        exact = row.foreign is not None  # another code base's weights: its fp32 arithmetic, to compare outputs
+        with full_fp32() if exact else contextlib.nullcontext():
+            generate_images(model, test_set, run.images, device=self.plan.device,
+                            dtype=None if exact else self.plan.dtype, num_classes=spec.num_classes,
+                            ignore_index=spec.ignore_index, palette=spec.palette,
+                            batch_size=self.plan.config.eval.batch_size, reporter=self.reporter, label=row.label)
         train = self.measure.real_split(data.train, "train", size) if self.plan.needs_real_train() else None
         ctx = self.measure.context(run.images, run, train, size, row.run.seed,
                                    native_labels=self.measure.native_labels(self.test_samples(data)))

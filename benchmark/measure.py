@@ -14,6 +14,7 @@ from benchmark.config import ModelRun
 from benchmark.context import EvalContext
 from benchmark.data import Sample
 from benchmark.evaluate import compute_metrics, write_native_labels, write_real_split
+from benchmark.foreign import row_note
 from benchmark.plan import RunPlan, versions
 from benchmark.progress import Reporter
 from benchmark.records import REFERENCE_LABEL, REFERENCE_MODEL, RunRecord
@@ -120,4 +121,4 @@ class Measure:
             config=conf, protocol=self.protocol(plan.size(row), images), versions=versions(),
             device=str(plan.device), wall_time_s=round(wall, 2), status=status, reason=reason,
             run_dir=str(run.root), input_kind=row.plugin.input_of(row.options),
-            note=row.plugin.describe(row.options), metrics=metrics)
+            note=row_note(row), metrics=metrics)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import platform
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import torch
 
 import benchmark
-from benchmark import registry, zoo
+from benchmark import foreign, registry, zoo
 from benchmark.api import DataFacts, Metric, Options, Size
 from benchmark.config import (
     Layers,
@@ -90,7 +91,8 @@ class RunPlan:
 
     def row_plan(self, row: ModelRun) -> dict[str, Any]:
         """A row's part of the plan, as written to its run folder's ``plan.json``."""
-        return {"config_hash": row.config_hash(), "dataset": self.dataset.name, **row.to_dict(),
+        weights = {"weights": row.foreign.to_dict()} if row.foreign is not None else {}
+        return {"config_hash": row.config_hash(), "dataset": self.dataset.name, **row.to_dict(), **weights,
                 "image_size": self.image_size(row), "resolution": self.size(row).text(), **self.evaluation(), "device": str(self.device),
                 "precision": self.precision, "versions": versions()}
 
@@ -101,18 +103,22 @@ class RunPlan:
                 **self.evaluation(), "device": str(self.device), "precision": self.precision}
 
 
-def build_plan(layers: Layers, plugins: registry.Plugins | None = None) -> RunPlan:
-    """Resolve and validate everything a `bench run` will use; raise ConfigError on the first problem."""
+def build_plan(layers: Layers, plugins: registry.Plugins | None = None, checkpoint: Path | None = None) -> RunPlan:
+    """Resolve and validate everything a `bench run` will use; raise ConfigError on the first problem.
+    ``checkpoint``: the file ``--checkpoint`` evaluates (one row); a checkpoint of another code base
+    sets the row's options and label here (:mod:`benchmark.foreign`), as a zoo row's file does."""
     plugins = plugins or registry.default()
     cfg = layers.run_config()
-    zoo.check_rows(cfg.models, cfg.dataset, plugins)  # published checkpoints (MODEL@TAG) stop here, at once
+    published = zoo.check_rows(cfg.models, cfg.dataset, plugins)  # MODEL@TAG rows: stop at once if unusable
+    if checkpoint is not None and len(cfg.models) != 1:
+        raise ConfigError("--checkpoint evaluates one model: pass exactly one row with --models")
     spec: Dataset = plugins.datasets.get(cfg.dataset)
     known = set(plugins.models.names()) | set(plugins.metrics.names()) | set(plugins.datasets.names())
     known |= {row_label(e.obj, p) for e in plugins.models for p in e.obj.presets}
     known |= set(plugins.segmenters.names())
     check_plugin_tables(layers, known)
     dataset_options = validate_options(spec.Options, layers.plugins.get(spec.name, {}), spec.name)
-    rows = tuple(resolve_model(token, layers, plugins.models, dataset_options) for token in cfg.models)
+    rows = tuple(resolve_row(token, layers, plugins, dataset_options, published, checkpoint) for token in cfg.models)
     labels = [row.label for row in rows]
     if len(set(labels)) != len(labels):
         raise ConfigError(f"invalid value for 'models': {cfg.models}: a row is listed twice; list each once")
@@ -123,11 +129,33 @@ def build_plan(layers: Layers, plugins: registry.Plugins | None = None) -> RunPl
     for row in rows:
         size = size_of(row.run.image_size or spec.native_size[0], row.run.aspect_ratio or spec.aspect_ratio)
         row.plugin.check(row.options, model_size(row, size), spec.num_classes)
+        if row.foreign is None and checkpoint is None:
+            row.plugin.check_training(row.options)  # e.g. a loss's weight file: evaluation needs none
     metrics = resolve_metrics(cfg.eval.metrics, layers, plugins.metrics)
     segmenter = resolve_segmenter(cfg, spec, metrics, layers, plugins)
     device = resolve_device(cfg.device)
     return RunPlan(cfg, spec, dataset_options, rows, metrics, segmenter, device,
                    resolve_precision(cfg.precision, device))
+
+
+def resolve_row(token: str, layers: Layers, plugins: registry.Plugins, dataset_options: Options,
+                published: dict[str, Path], checkpoint: Path | None) -> ModelRun:
+    """A row as :func:`resolve_model` gives it; a zoo row, or the row of ``--checkpoint`` with a file of
+    another code base, with the options that file implies (:func:`benchmark.foreign.apply`)."""
+    if token in published:
+        entry = plugins.zoo.get(token)
+        row = resolve_model(entry.model, layers, plugins.models, dataset_options)
+        found = foreign.read(published[token], row.plugin)
+        if found is None:
+            raise ConfigError(f"{token}: {published[token]} is a bench checkpoint, not the published file; import "
+                              f"the published one: {entry.obtain()}")
+        found = replace(found, zoo=token, published={"paper": entry.paper, "values": dict(entry.reported)})
+        return foreign.apply(row, found, layers, token, entry.model_options)
+    row = resolve_model(token, layers, plugins.models, dataset_options)
+    if checkpoint is None:
+        return row
+    found = foreign.read(checkpoint, row.plugin)
+    return row if found is None else foreign.apply(row, found, layers, token)
 
 
 def size_of(height: int, aspect_ratio: float) -> Size:

@@ -57,14 +57,24 @@ def run(models: list[str] | str | None = None, dataset: str | None = None, profi
         **keys: Any) -> list:
     """Train (or load) and evaluate each model row, store the results and write the dataset's
     leaderboard files, as `bench run`; returns one :class:`RunRecord` per row."""
-    from benchmark.execute import Execution
     from benchmark.plan import build_plan
 
     layers = _layers(config, tables, {"models": models, "dataset": dataset, "profile": profile, **keys})
-    plan = build_plan(layers, plugins)
-    bench = Execution(plan, _reporter(quiet))
+    plan = build_plan(layers, plugins, Path(checkpoint) if checkpoint else None)
+    return run_plan(plan, _reporter(quiet), resume=resume, checkpoint=checkpoint, train_only=train_only)
+
+
+def run_plan(plan, reporter, *, resume: bool | Path = False, checkpoint: str | Path | None = None,
+             train_only: bool = False, write_leaderboard: bool = True) -> list:
+    """Carry out a built plan (what :func:`run` and `bench run` share): every row trained or loaded,
+    evaluated and stored, then the leaderboard files written by the process that writes (not by
+    the other workers of a data-parallel run, and not for ``train_only``)."""
+    from benchmark import distributed
+    from benchmark.execute import Execution
+
+    bench = Execution(plan, reporter)
     records = bench.run(resume=resume, checkpoint=Path(checkpoint) if checkpoint else None, train_only=train_only)
-    if not train_only:
+    if write_leaderboard and not train_only and not distributed.is_follower():
         publish_files(plan.config.output_root, plan.dataset.name)
     return records
 

@@ -35,6 +35,14 @@ def measure_again(run: RunDir, layers: Layers, reporter: Reporter, plugins=None)
     if score_images.is_scored(run):  # a row of images made outside bench: measure its images again
         return score_images.measure_again(run, layers, reporter, plugins)
     found = run.checkpoints()
+    weights = run.read_plan().get("weights")
+    if not found and isinstance(weights, dict):  # weights of another code base (benchmark.foreign)
+        stored = run.read_plan()
+        again = f"--models {weights['zoo']}" if weights.get("zoo") else \
+            f"--models {stored.get('model')} --checkpoint {weights.get('file')}"
+        raise BenchError(f"{run.root}: the row evaluated {weights.get('format')} ({weights.get('file')}), which "
+                         f"bench does not copy; evaluate it again with `bench run {again} --dataset "
+                         f"{stored.get('dataset')}`")
     if not found:
         raise BenchError(f"{run.root}: the run has no checkpoint to evaluate; train it first (bench run)")
     state = load_checkpoint(found[-1])

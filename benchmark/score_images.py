@@ -43,6 +43,7 @@ from benchmark.rundir import RunDir
 from benchmark.runlock import RunLock
 from benchmark.train import configure_backends, resolve_device, resolve_precision
 from benchmark.transforms import PairDataset
+from benchmark.zoo import published_note, published_numbers  # noqa: F401  (published_numbers: part of this module's API)
 
 #: the files a folder of images may hold (as clean-fid reads them)
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
@@ -168,18 +169,6 @@ class ScoreRequest:
     published: dict | None = None
 
 
-def published_numbers(label: str, dataset: str, plugins: registry.Plugins) -> dict | None:
-    """The zoo entry's reported numbers when ``label`` names one (the images were generated with
-    that checkpoint by the official code), to show "published" beside "measured"."""
-    if label not in plugins.zoo:
-        return None
-    entry = plugins.zoo.get(label)
-    if entry.dataset != dataset:
-        raise ConfigError(f"--label {label!r} names the published checkpoint for {entry.dataset}, not {dataset}; "
-                          f"pass --dataset {entry.dataset} or another label")
-    return {"paper": entry.paper, "values": dict(entry.reported)}
-
-
 def score_images(plan: RunPlan, request: ScoreRequest, reporter: Reporter) -> RunRecord:
     """Evaluate the folder as a leaderboard row under the plan's protocol; store and return its record."""
     cfg, spec = plan.config, plan.dataset
@@ -225,8 +214,7 @@ def _measure(plan: RunPlan, bench: Execution, run: RunDir, request: ScoreRequest
     if resized:
         note += " resized from " + ", ".join(resized)
     if request.published is not None:
-        reported = ", ".join(f"{k} {v:g}" for k, v in request.published["values"].items()) or "no numbers"
-        note += f"; published: {reported}"
+        note += f"; {published_note(request.published)}"
     record = RunRecord(
         label=request.label, model=SCORED_MODEL, preset="-", dataset=spec.name, profile=cfg.profile,
         seed=cfg.seed, options={"images_dir": str(request.images), "resize": request.resize}, config=conf,

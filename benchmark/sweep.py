@@ -14,13 +14,17 @@ store, one folder at a time, with :meth:`ResultsStore.put_run`, which replaces a
 same folder: ingesting twice, or from two processes, leaves one row per run folder.
 
 Resubmitting: running the same sweep again reuses finished (row, seed) runs, leaves running ones
-alone, and submits stopped or failed ones again into their own folder, where the job continues
+alone and queued ones too (a Slurm job ``squeue`` still lists, a local process still alive), and
+submits stopped or failed ones again into their own folder, where the job continues
 from the newest checkpoint (the ``--resume`` machinery).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,6 +79,9 @@ def prepare(plan, layers: Layers, reporter: Reporter) -> tuple[list[Job], list[R
         if run is not None and is_locked(run):
             reporter.log(f"{job_name(row)}: running in {run.root}; not submitted again")
             continue
+        if run is not None and (queued := still_queued(run)):
+            reporter.log(f"{job_name(row)}: {queued}; not submitted again")
+            continue
         if run is None:
             run = RunDir.create(out, dataset, row.label)
             run.write_plan(plan.row_plan(row))
@@ -99,6 +106,43 @@ def unfinished_job(output_root: Path, dataset: str, row: ModelRun) -> RunDir | N
             continue
         if run.read_status().get("status") != "ok":
             return run
+    return None
+
+
+#: Slurm job states in which a submitted job will still start (or has started) by itself
+SLURM_WAITING = {"PENDING", "CONFIGURING", "RUNNING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING",
+                 "SUSPENDED", "COMPLETING"}
+
+
+def still_queued(run: RunDir) -> str | None:
+    """Why a ``pending`` job folder must not be submitted again: its last submission is still
+    queued (a Slurm job that ``squeue`` lists as waiting or starting) or alive (a local process).
+    None when it is not, or when nothing can tell (then it is submitted again, as before)."""
+    if run.read_status().get("status") != "pending":
+        return None
+    try:
+        submissions = read_job(run).get("submissions") or []
+    except BenchError:
+        return None
+    if not submissions:
+        return None
+    last = submissions[-1]
+    executor, job_id = last.get("executor"), str(last.get("job_id", ""))
+    if executor == "slurm" and job_id and shutil.which("squeue"):
+        try:
+            found = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True,
+                                   timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        states = set(found.stdout.split()) if found.returncode == 0 else set()
+        if states & SLURM_WAITING:
+            return f"Slurm job {job_id} is {'/'.join(sorted(states))} (cancel it with `scancel {job_id}` first)"
+    if executor == "local" and job_id.startswith("pid ") and job_id[4:].isdigit():
+        try:
+            os.kill(int(job_id[4:]), 0)
+        except OSError:
+            return None
+        return f"its local process {job_id} is still alive"
     return None
 
 

@@ -62,6 +62,26 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
+FUSABLE = (torch.optim.Adam, torch.optim.AdamW)
+
+
+def fused(optimizers: dict[str, torch.optim.Optimizer], setting: str,
+          device: torch.device) -> dict[str, torch.optim.Optimizer]:
+    """The trainable's optimisers, with every Adam/AdamW rebuilt as PyTorch's fused kernel when
+    ``setting`` (the run's ``fused_optimizer``) is "on", or "auto" on CUDA: the same parameter
+    groups and hyper-parameters; only the order of float operations changes. Called before the
+    first step (and before a checkpoint restores the optimiser state), so no state is lost."""
+    if setting == "off" or (setting == "auto" and device.type != "cuda"):
+        return optimizers
+    out = {}
+    for name, opt in optimizers.items():
+        if type(opt) in FUSABLE and not opt.state and not opt.defaults.get("fused"):
+            groups = [{k: v for k, v in group.items() if k not in ("fused", "foreach")} for group in opt.param_groups]
+            opt = type(opt)(groups, **{**opt.defaults, "fused": True, "foreach": None})
+        out[name] = opt
+    return out
+
+
 def configure_backends(device: torch.device, threads: int | None = None) -> None:
     torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) // 2))
     if device.type == "cuda":

@@ -9,12 +9,15 @@ spec is registered through ``register_weights`` too, so ``bench weights import``
 A row ``MODEL@TAG`` (``bench run --models spade@ade20k-official``) names an entry. It is
 checked when the plan is built, before any data loads: an unknown entry, a missing file
 (one line: the file, where it is published and the ``bench weights import`` command), a
-damaged file or another dataset each stop the run at once.
+damaged file or another dataset each stop the run at once. With its file imported, the row evaluates
+it (the model plugin reads the official format, :mod:`benchmark.foreign`) and its note shows the
+paper's numbers beside the measured ones.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from benchmark import weights
@@ -39,6 +42,9 @@ class ZooEntry:
     reported: dict[str, float] = field(default_factory=dict)
     #: the official code's options that this checkpoint implies (label channels, sizes, norms)
     options: dict[str, Any] = field(default_factory=dict)
+    #: options of the bench model (``model``'s Options) that the checkpoint needs and its tensors
+    #: cannot tell (e.g. SPADE's ``num_upsampling_layers``), applied to the zoo row
+    model_options: dict[str, Any] = field(default_factory=dict)
     #: where the file sits inside the download, when it is an archive
     member: str = ""
     summary: str = ""
@@ -71,9 +77,11 @@ def find(token: str, plugins) -> ZooEntry:
     return plugins.zoo.get(token)
 
 
-def check_rows(models: list[str], dataset: str, plugins) -> None:
-    """Stop at once for a ``MODEL@TAG`` row: an unknown entry, its file missing or damaged, another
-    dataset; with the file present, say that the official format cannot be evaluated yet."""
+def check_rows(models: list[str], dataset: str, plugins) -> dict[str, Path]:
+    """Stop at once for a ``MODEL@TAG`` row whose entry is unknown, whose file is missing or damaged,
+    or that names another dataset; return each such row's file (evaluated as its model's foreign
+    checkpoint, :mod:`benchmark.foreign`)."""
+    found: dict[str, Path] = {}
     for token in models:
         if SEPARATOR not in token:
             continue
@@ -92,9 +100,28 @@ def check_rows(models: list[str], dataset: str, plugins) -> None:
             path = weights.cached_path(entry.weights)
         if dataset != entry.dataset:
             raise ConfigError(f"{token} was trained on {entry.dataset}, not {dataset}; pass --dataset {entry.dataset}")
-        raise ConfigError(f"{token}: {path} is imported, but bench cannot evaluate the official {entry.model} "
-                          f"format yet; generate the test split with the official code and add the row with "
-                          f"`bench score --dataset {entry.dataset} --images DIR --label \"{token}\"`")
+        found[token] = Path(path)
+    return found
+
+
+def published_numbers(label: str, dataset: str, plugins) -> dict | None:
+    """The zoo entry's reported numbers when ``label`` names one (``MODEL@TAG``), to show "published"
+    beside "measured"; a label naming the entry of another dataset is one line."""
+    if label not in plugins.zoo:
+        return None
+    entry = plugins.zoo.get(label)
+    if entry.dataset != dataset:
+        raise ConfigError(f"--label {label!r} names the published checkpoint for {entry.dataset}, not {dataset}; "
+                          f"pass --dataset {entry.dataset} or another label")
+    return {"paper": entry.paper, "values": dict(entry.reported)}
+
+
+def published_note(published: dict | None) -> str:
+    """The leaderboard note's part for the paper's numbers (``published: FID 33.9, ...``)."""
+    if published is None:
+        return ""
+    reported = ", ".join(f"{k} {v:g}" for k, v in published["values"].items()) or "no numbers"
+    return f"published: {reported}"
 
 
 def rows(plugins) -> list[dict[str, Any]]:

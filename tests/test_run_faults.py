@@ -113,7 +113,8 @@ def test_run_lock_is_exclusive_and_released(tmp_path):
         pass
 
 
-def test_ctrl_c_says_interrupted_and_resume_finishes(tmp_path, roots):
+def interrupt_at_first_checkpoint(tmp_path, roots, sig) -> tuple[int, str]:
+    """Start a 40-step run, send ``sig`` once its first checkpoint exists; (exit code, stderr)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "benchmark.cli", *RUN, "--steps", "40", *roots]
     # a shell's background job ignores SIGINT and its children inherit that: give the child the default
@@ -123,9 +124,25 @@ def test_ctrl_c_says_interrupted_and_resume_finishes(tmp_path, roots):
     while proc.poll() is None and not list((tmp_path / "out").glob("runs/*/checkpoints/step_*.pt")):
         assert time.monotonic() < deadline, "no checkpoint within 300 s"
         time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    return proc.returncode, err
+
+
+def test_sigterm_says_interrupted(tmp_path, roots):
+    """A scheduler's SIGTERM (time limit, preemption) leaves the run folder "interrupted", not "running"."""
+    code, err = interrupt_at_first_checkpoint(tmp_path, roots, signal.SIGTERM)
+    assert code == 143, err
+    assert "Traceback" not in err and "continue with `bench run ... --resume`" in err, err
+    (folder,) = list((tmp_path / "out" / "runs").iterdir())
+    status = RunDir(folder).read_status()
+    assert status["status"] == "interrupted" and "SIGTERM" in status["reason"], status
+    assert stored(tmp_path) == []
+
+
+def test_ctrl_c_says_interrupted_and_resume_finishes(tmp_path, roots):
+    code, err = interrupt_at_first_checkpoint(tmp_path, roots, signal.SIGINT)
+    assert code == 130, err
     assert "Traceback" not in err and "continue with `bench run ... --resume`" in err, err
     (folder,) = list((tmp_path / "out" / "runs").iterdir())
     status = RunDir(folder).read_status()

@@ -199,8 +199,9 @@ def test_missing_vgg_weights_stop_the_run_before_training(tmp_path, monkeypatch)
         assert needed in message
     assert not (tmp_path / "out" / "runs").exists()  # nothing trained
     with pytest.raises(WeightsError, match="does not exist"):
-        PLUGIN.check(PLUGIN.Options(vgg_weights=str(tmp_path / "nope.pth")), 64, 4)
-    PLUGIN.check(PLUGIN.Options(lambda_vgg=0), 64, 4)  # no file needed
+        PLUGIN.check_training(PLUGIN.Options(vgg_weights=str(tmp_path / "nope.pth")))
+    PLUGIN.check(PLUGIN.Options(vgg_weights=str(tmp_path / "nope.pth")), 64, 4)  # evaluation needs no VGG
+    PLUGIN.check_training(PLUGIN.Options(lambda_vgg=0))  # no file needed
     assert PLUGIN.describe(PLUGIN.Options(lambda_vgg=0)) == "no VGG loss"
 
 

@@ -204,3 +204,45 @@ def test_a_real_single_node_slurm_runs_the_sweep(tmp_path):
         assert Path(sub["stdout"]).is_file()
     data = json.loads((tmp_path / "out" / "synthetic-facades" / "leaderboard.json").read_text())
     assert sorted((r["label"], r["n"]) for r in data["tables"][0]["rows"]) == [("pix2pix", 2), ("pix2pix+kl", 2)]
+
+
+def pending_job(tmp_path: Path, executor: str, job_id: str):
+    from benchmark.atomic import write_json
+    from benchmark.rundir import RunDir
+
+    run = RunDir.create(tmp_path / "out", "synthetic-facades", "pix2pix")
+    write_json(run.job_file, {"name": "pix2pix", "submissions": [{"executor": executor, "job_id": job_id}]})
+    run.write_status("pending")
+    return run
+
+
+def fake_squeue(tmp_path: Path, monkeypatch, prints: str) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / "squeue"
+    script.write_text(f"#!/bin/sh\n[ \"$3\" = 4242 ] && echo {prints}\nexit 0\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+
+
+def test_a_queued_slurm_job_is_not_submitted_twice(tmp_path, monkeypatch):
+    """A sweep run again while its Slurm job still waits in the queue must not submit a second copy."""
+    from benchmark.sweep import still_queued
+
+    run = pending_job(tmp_path, "slurm", "4242")
+    fake_squeue(tmp_path, monkeypatch, "PENDING")
+    reason = still_queued(run)
+    assert reason is not None and "4242" in reason and "scancel" in reason
+    fake_squeue(tmp_path, monkeypatch, "")  # squeue no longer lists it: gone, submit again
+    assert still_queued(run) is None
+    run.write_status("running")  # not pending: the lock decides, not the queue
+    fake_squeue(tmp_path, monkeypatch, "PENDING")
+    assert still_queued(run) is None
+
+
+def test_a_live_local_job_is_not_submitted_twice(tmp_path):
+    from benchmark.sweep import still_queued
+
+    assert "still alive" in still_queued(pending_job(tmp_path / "a", "local", f"pid {os.getpid()}"))
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    assert still_queued(pending_job(tmp_path / "b", "local", f"pid {done.stdout.strip()}")) is None

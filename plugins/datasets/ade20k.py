@@ -22,17 +22,17 @@ from pathlib import Path
 
 from bench_plugins.datasets.ade20k_classes import CLASS_NAMES
 from bench_plugins.datasets.standard import (
+    Release,
     by_stem,
     find_in,
     generated_palette,
     id_table,
-    import_release,
     load_split,
     match,
 )
 from pydantic import Field
 
-from benchmark import DataError, Dataset, Options, Source, hookimpl
+from benchmark import DataError, Options, Source, hookimpl
 from benchmark.archive import download, offline
 
 ARCHIVE = "ADEChallengeData2016.zip"
@@ -51,7 +51,7 @@ class Ade20kOptions(Options):
     test_size: int | None = Field(None, ge=1, description="use only the first N pairs (by name) of validation")
 
 
-class Ade20k(Dataset):
+class Ade20k(Release):
     name = "ade20k"
     summary = ("ADE20K SceneParsing (ADEChallengeData2016): 150 classes + 'other' (ignored), 20210 train / "
                "2000 test (validation), photos of varied size, SPADE trains at 256x256")
@@ -96,11 +96,8 @@ class Ade20k(Dataset):
             return folder
         raise DataError(self.missing_message(folder))
 
-    def import_files(self, sources, root):
-        return import_release(list(sources), self.directory(root), lambda trees: arrange(trees, sources))[0]
-
-    def import_from(self, src: Path, root: Path) -> Path:
-        return self.import_files([src], root)
+    def arrange(self, trees, sources):
+        return arrange(trees, sources)
 
     def load(self, root, split, options: Ade20kOptions, bad):
         limit = options.train_size if split == "train" else options.test_size

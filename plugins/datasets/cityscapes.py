@@ -23,10 +23,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench_plugins.datasets.cityscapes_classes import CITATION, CLASS_NAMES, PALETTE
-from bench_plugins.datasets.standard import by_stem, find_in, id_table, import_release, load_split, match
+from bench_plugins.datasets.standard import Release, by_stem, find_in, id_table, load_split, match
 from pydantic import Field
 
-from benchmark import DataError, Dataset, Options, Source, hookimpl
+from benchmark import DataError, Options, Source, hookimpl
 
 PAGE = "https://www.cityscapes-dataset.com/downloads/"
 ARCHIVES = ("gtFine_trainvaltest.zip", "leftImg8bit_trainvaltest.zip")
@@ -45,7 +45,7 @@ class CityscapesOptions(Options):
                                   "(default: all 500)")
 
 
-class Cityscapes(Dataset):
+class Cityscapes(Release):
     name = "cityscapes"
     summary = ("Cityscapes (gtFine): street scenes, 35 label ids (SPADE's), instance maps, 2975 train / "
                "500 test (the val split), 2048x1024 photos, SPADE trains at 512x256")
@@ -80,17 +80,8 @@ class Cityscapes(Dataset):
             "overrides it). The instance maps become the spade family's instance-edge channel, on by default "
             "here as in SPADE. SPADE's random flip is the model's train transform")}
 
-    def prepare(self, root, options):
-        folder = self.directory(root)
-        if not (folder / "train" / "images").is_dir():
-            raise DataError(self.missing_message(folder))
-        return folder
-
-    def import_files(self, sources, root):
-        return import_release(list(sources), self.directory(root), lambda trees: arrange(trees, sources))[0]
-
-    def import_from(self, src: Path, root: Path) -> Path:
-        return self.import_files([src], root)
+    def arrange(self, trees, sources):
+        return arrange(trees, sources)
 
     def load(self, root, split, options: CityscapesOptions, bad):
         limit = options.train_size if split == "train" else options.test_size

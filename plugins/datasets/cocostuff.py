@@ -20,10 +20,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench_plugins.datasets.cocostuff_classes import CITATION, CLASS_NAMES
-from bench_plugins.datasets.standard import generated_palette, id_table, import_release, load_split, match
+from bench_plugins.datasets.standard import Release, generated_palette, id_table, load_split, match
 from pydantic import Field
 
-from benchmark import DataError, Dataset, Options, Source, hookimpl
+from benchmark import DataError, Options, Source, hookimpl
 
 PAGE = "https://github.com/nightrome/cocostuff"
 ARCHIVES = ("train2017.zip", "val2017.zip", "stuffthingmaps_trainval2017.zip")
@@ -40,7 +40,7 @@ class CocoStuffOptions(Options):
     test_size: int | None = Field(None, ge=1, description="use only the first N pairs (by name) of val2017")
 
 
-class CocoStuff(Dataset):
+class CocoStuff(Release):
     name = "coco-stuff"
     summary = ("COCO-Stuff 164k: 182 ids (80 thing + 91 stuff used), 255 unlabeled (ignored), 118287 train / "
                "5000 test (val2017), instance maps from the COCO annotations when given")
@@ -86,19 +86,11 @@ class CocoStuff(Dataset):
         """Whether this copy was imported with its instance maps (the annotations)."""
         self._instances = (self.directory(root) / "train" / "instances").is_dir()
 
-    def prepare(self, root, options):
-        folder = self.directory(root)
-        if not (folder / "train" / "images").is_dir():
-            raise DataError(self.missing_message(folder))
-        return folder
+    def arrange(self, trees, sources):
+        return arrange(trees, sources)
 
-    def import_files(self, sources, root):
-        sources = [Path(s) for s in sources]
-        return import_release(sources, self.directory(root), lambda trees: arrange(trees, sources),
-                              after=instances)[0]
-
-    def import_from(self, src: Path, root: Path) -> Path:
-        return self.import_files([src], root)
+    def after(self, trees, staging, pairs):
+        instances(trees, staging, pairs)
 
     def load(self, root, split, options: CocoStuffOptions, bad):
         folder = self.directory(root)

@@ -27,7 +27,7 @@ from bench_plugins.datasets.parallel import Problem, read_all, try_read
 from bench_plugins.datasets.split_index import split_index
 from PIL import Image
 
-from benchmark import BadFiles, DataError, Sample
+from benchmark import BadFiles, DataError, Dataset, Sample
 from benchmark.archive import safe_extract, sha256_file
 
 SPLITS = ("train", "test")
@@ -101,6 +101,30 @@ def import_release(sources: list[Path], dest: Path, arrange: Callable[[list[Path
         shutil.rmtree(dest)
     staging.rename(dest)
     return dest, manifest
+
+
+class Release(Dataset):
+    """A standard dataset imported from its official archive(s) into bench's stored layout: the
+    plugin says where each split's pairs are (``arrange``) and what to derive afterwards (``after``)."""
+
+    def arrange(self, trees: list[Path], sources: list[Path]) -> dict[str, list[Pair]]:
+        raise NotImplementedError
+
+    after: Callable[[list[Path], Path, dict[str, list[Pair]]], None] | None = None
+
+    def prepare(self, root, options):
+        folder = self.directory(root)
+        if not (folder / "train" / "images").is_dir():
+            raise DataError(self.missing_message(folder))
+        return folder
+
+    def import_files(self, sources, root):
+        sources = [Path(s) for s in sources]
+        return import_release(sources, self.directory(root), lambda trees: self.arrange(trees, sources),
+                              after=self.after)[0]
+
+    def import_from(self, src: Path, root: Path) -> Path:
+        return self.import_files([src], root)
 
 
 def store(pairs: list[Pair], folder: Path, move: bool) -> None:

@@ -10,7 +10,9 @@
   FID, mIoU or pixel accuracy for CMP Facades.
 
 No sha256 is published for these files: each is checked by its tensors when it is
-imported (``bench weights import``) and its sha256 recorded then.
+imported (``bench weights import``) and its sha256 recorded then. A SPADE entry's
+``model_options`` give what the generator's tensors cannot tell (5 or 6 upsamplings, which
+extra label channels), so ``bench run --models spade@ade20k-official`` evaluates the file.
 """
 
 from __future__ import annotations
@@ -59,6 +61,9 @@ def spade_entry(dataset: str, folder: str, reported: dict[str, float], options: 
                     member=f"{folder}/latest_net_G.pth", licence=SPADE_LICENCE, paper=SPADE_PAPER, reported=reported,
                     options={**options, "ngf": 64, "use_vae": False, "norm_G": "spectralspadesyncbatch3x3",
                              "semantic_nc": channels},
+                    model_options={"num_upsampling_layers": options["num_upsampling_layers"],
+                                   "dontcare_channel": options["contain_dontcare_label"],
+                                   "use_instance_edges": not options["no_instance"]},
                     summary=f"the official code's released {dataset} generator")
 
 

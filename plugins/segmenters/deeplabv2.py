@@ -25,8 +25,8 @@ from pydantic import Field
 from torch import nn
 from torch.nn import functional as F
 
-from benchmark import Options, WeightSpec, hookimpl
-from bench_plugins.segmenters.published import PublishedSegmenter, layout_check
+from benchmark import Options, WeightSpec
+from bench_plugins.segmenters.published import PublishedSegmenter, hooks, layout_check
 
 FILENAME = "deeplabv2_resnet101_msc-cocostuff164k-100000.pth"
 MEAN_BGR = (104.008, 116.669, 122.675)
@@ -145,12 +145,4 @@ class DeepLabV2CocoStuff(PublishedSegmenter):
         return f"{options.input_size} px" if options.input_size else "the evaluation resolution"
 
 
-@hookimpl
-def register_segmenters(register):
-    register(DeepLabV2CocoStuff())
-
-
-@hookimpl
-def register_weights(register):
-    for spec in DeepLabV2CocoStuff.specs:
-        register(spec)
+register_segmenters, register_weights = hooks(DeepLabV2CocoStuff())

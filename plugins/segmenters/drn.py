@@ -24,8 +24,8 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from benchmark import Options, WeightSpec, hookimpl
-from bench_plugins.segmenters.published import PublishedSegmenter, layout_check
+from benchmark import Options, WeightSpec
+from bench_plugins.segmenters.published import PublishedSegmenter, hooks, layout_check
 
 FILENAME = "drn-d-105_ms_cityscapes.pth"
 MEAN = (0.290101, 0.328081, 0.286964)
@@ -141,12 +141,4 @@ class DRND105(PublishedSegmenter):
         return f"height {options.input_height} px" if options.input_height else "the evaluation resolution"
 
 
-@hookimpl
-def register_segmenters(register):
-    register(DRND105())
-
-
-@hookimpl
-def register_weights(register):
-    for spec in DRND105.specs:
-        register(spec)
+register_segmenters, register_weights = hooks(DRND105())

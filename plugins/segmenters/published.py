@@ -16,7 +16,17 @@ from typing import Callable, ClassVar
 
 import torch
 
-from benchmark import BenchError, EvalContext, Options, Segmenter, SegmenterModel, WeightsError, WeightSpec, weights
+from benchmark import (
+    BenchError,
+    EvalContext,
+    Options,
+    Segmenter,
+    SegmenterModel,
+    WeightsError,
+    WeightSpec,
+    hookimpl,
+    weights,
+)
 
 IGNORED = 255
 TRAINED = "--set eval.segmenter=trained"
@@ -157,3 +167,19 @@ class PublishedSegmenter(Segmenter):
             protocol["segmenter_classes"] = f"{len(self.classes)} ({', '.join(self.classes)})"
             protocol["segmenter_label_map"] = "dataset ids -> the segmenter's train ids, others ignored"
         return PublishedModel(self, net, options, ctx.device, protocol)
+
+
+def hooks(segmenter: "PublishedSegmenter"):
+    """The plugin module's two hook implementations for one published segmenter: it registers the
+    segmenter and its weight files (``register_segmenters, register_weights = hooks(Net())``)."""
+
+    @hookimpl
+    def register_segmenters(register):
+        register(segmenter)
+
+    @hookimpl
+    def register_weights(register):
+        for spec in segmenter.specs:
+            register(spec)
+
+    return register_segmenters, register_weights

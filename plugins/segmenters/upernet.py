@@ -28,9 +28,9 @@ from pydantic import Field
 from torch import nn
 from torch.nn import functional as F
 
-from benchmark import Options, WeightSpec, hookimpl
+from benchmark import Options, WeightSpec
 from bench_plugins.segmenters.drn import Bottleneck
-from bench_plugins.segmenters.published import PublishedSegmenter, layout_check, read_state_dict
+from bench_plugins.segmenters.published import PublishedSegmenter, hooks, layout_check, read_state_dict
 
 URL = "http://sceneparsing.csail.mit.edu/model/pytorch/ade20k-resnet101-upernet/"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -179,12 +179,4 @@ class UperNet101(PublishedSegmenter):
         return "short side " + ", ".join(str(s) for s in options.scales) + " px (softmax averaged)"
 
 
-@hookimpl
-def register_segmenters(register):
-    register(UperNet101())
-
-
-@hookimpl
-def register_weights(register):
-    for spec in UperNet101.specs:
-        register(spec)
+register_segmenters, register_weights = hooks(UperNet101())

@@ -53,6 +53,7 @@ from bench_plugins.models import vgg19
 from benchmark import (
     ConfigError,
     DataFacts,
+    ForeignCheckpoint,
     Size,
     Model,
     Options,
@@ -64,8 +65,10 @@ from benchmark import (
     hookimpl,
 )
 
+from . import official
 from .encoder import encoder_depth
 from .generator import NUM_UP, start_grid
+from .inputs import label_channels
 from .options import SpadeOptions, effective
 from .trainable import SpadeTrainable
 
@@ -120,12 +123,42 @@ class Spade(Model):
         if options.use_instance_edges and not data.instance_maps:
             raise ConfigError(f"{self.name}.use_instance_edges=true: dataset {data.name} has no instance maps; "
                               f"set {self.name}.use_instance_edges=false (or import its instance maps)")
+        if options.label_channels is not None:  # a loaded generator's channels decide
+            return options.model_copy(update=self.read_channels(options, data))
         updates = {}
         if options.use_instance_edges is None:
             updates["use_instance_edges"] = data.instance_maps
         if options.dontcare_channel is None:
             updates["dontcare_channel"] = data.dontcare_label and data.ignore_index is not None
         return options.model_copy(update=updates) if updates else options
+
+    def read_channels(self, options: Options, data: DataFacts) -> dict[str, Any]:
+        """A loaded generator's label channels (``label_channels``) beyond the dataset's classes: the
+        dontcare and instance-edge channels the options leave open, decided with the dataset."""
+        extra = options.label_channels - data.num_classes
+        dontcare, edges = options.dontcare_channel, options.use_instance_edges
+        if dontcare is None and edges is None and extra == 1:
+            possible = [name for name, ok in (("dontcare_channel", data.ignore_index is not None),
+                                              ("use_instance_edges", data.instance_maps)) if ok]
+            if len(possible) == 2:
+                raise ConfigError(f"{self.name}: the checkpoint's generator reads {options.label_channels} label "
+                                  f"channels, {data.name}'s {data.num_classes} classes and one more, the dontcare "
+                                  f"or the instance-edge channel; say which: --set {self.name}.dontcare_channel=true"
+                                  f" or --set {self.name}.use_instance_edges=true")
+            dontcare = possible == ["dontcare_channel"] or not possible
+            edges = not dontcare
+        elif dontcare is None and edges is None:
+            dontcare = edges = extra == 2  # another count: check() says it does not fit
+        elif dontcare is None:
+            dontcare = extra - int(edges) == 1
+        elif edges is None:
+            edges = extra - int(dontcare) == 1
+        if edges and not data.instance_maps:
+            raise ConfigError(f"{self.name}: the checkpoint's generator reads {options.label_channels} label "
+                              f"channels, {data.name}'s {data.num_classes} classes, the dontcare and the "
+                              f"instance-edge channel, but {data.name} has no instance maps; it was trained on "
+                              f"another dataset (or import {data.name} with its instance maps)")
+        return {"dontcare_channel": dontcare, "use_instance_edges": edges}
 
     def train_transform(self, options: Options, image_size: int | Size) -> TrainTransform:
         return TrainTransform(load_size=round(Size.of(image_size).height * options.load_scale), hflip=True)
@@ -153,6 +186,21 @@ class Spade(Model):
                               f"ngf/2 channels)")
         if (options.style_mixing > 0 or options.generate_z == "encoder") and not options.use_vae:
             raise ConfigError(f"{self.name}: style_mixing and generate_z='encoder' need use_vae=true (a latent z)")
+        if options.label_channels is not None:
+            self.check_channels(options, num_classes)
+
+    def check_channels(self, options: Options, num_classes: int) -> None:
+        own = label_channels(num_classes, dontcare=bool(options.dontcare_channel),
+                             edges=bool(options.use_instance_edges))
+        if own != options.label_channels:
+            parts = f"{num_classes} classes" + (" + dontcare" if options.dontcare_channel else "") + \
+                (" + instance edges" if options.use_instance_edges else "")
+            raise ConfigError(f"{self.name}: the checkpoint's generator reads {options.label_channels} label "
+                              f"channels, but this dataset gives {own} ({parts}); it was trained on another "
+                              f"dataset or with other dontcare/instance settings (spade.dontcare_channel, "
+                              f"spade.use_instance_edges)")
+
+    def check_training(self, options: Options) -> None:
         if effective(options).lambda_vgg > 0:
             # stops the run before any training when the VGG19 file is missing (offline) or broken
             try:
@@ -164,13 +212,17 @@ class Spade(Model):
     def build(self, options: Options, num_classes: int, image_size: int | Size) -> Trainable:
         return SpadeTrainable(options, num_classes, image_size)
 
+    def recognise_checkpoint(self, state: dict) -> ForeignCheckpoint | None:
+        """The official code's generator (``latest_net_G.pth``), see :mod:`.official`."""
+        return official.recognise(state)
+
     def describe(self, options: Options) -> str:
         notes = []
         if options.use_instance_edges:
             notes.append("instance edges")
         if options.dontcare_channel:
             notes.append("dontcare channel")
-        if effective(options).lambda_vgg == 0:
+        if effective(options).lambda_vgg == 0 and options.label_channels is None:  # not for loaded weights
             notes.append("no VGG loss")
         if options.use_vae:
             notes.append("z from the test photo (style)" if options.generate_z == "encoder" else "z ~ N(0,I)")

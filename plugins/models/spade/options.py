@@ -68,6 +68,11 @@ class SpadeOptions(Options):
         None, description="one more label channel, 1 where the label is the dataset's ignore id (SPADE's "
                           "contain_dontcare_label); None: the official setting for the dataset (ADE20K, "
                           "COCO-Stuff: on; others off)")
+    label_channels: int | None = Field(
+        None, ge=1, description="label input channels of a generator read from another code base's checkpoint "
+                                "(set from its tensors, e.g. the official code's latest_net_G.pth): the dataset's "
+                                "classes + the dontcare channel + the instance-edge channel, which of the two it "
+                                "holds decided with the dataset; None: bench's own generator")
     # face-spade additions (off for spade)
     noise: bool = Field(False, description="noise injection after each block conv, learned per-channel weight "
                                            "initialised to zero")

@@ -8,13 +8,14 @@ from pathlib import Path
 import torch
 from bench_plugins.models import vgg19
 
-from benchmark import Size, StepContext, Trainable
+from benchmark import ForeignCheckpoint, Size, StepContext, Trainable
 
 from .blocks import PerImageNoise, init_xavier
 from .discriminator import MultiscaleDiscriminator
 from .encoder import ConvEncoder, reparameterize
 from .generator import SPADEGenerator
 from .inputs import label_channels, semantic_input
+from .official import convert
 from .losses import VGGLoss, feature_matching_loss, hinge_d_loss, hinge_g_loss, kld_loss
 from .options import SpadeOptions, effective
 
@@ -55,6 +56,10 @@ class SpadeTrainable(Trainable):
             "D": torch.optim.Adam(self.D.parameters(), lr=o.lr_D, betas=(o.beta1, o.beta2)),
         }
         return self.optimizers
+
+    def load_foreign(self, state: dict[str, torch.Tensor], found: ForeignCheckpoint) -> None:
+        """The official code's generator (``latest_net_G.pth``): its tensors into ``G`` (see ``official``)."""
+        self.G.load_state_dict(convert(state, self.G.state_dict()))
 
     def vgg_loss(self, device: torch.device) -> VGGLoss:
         if self._vgg is None:

@@ -115,6 +115,7 @@ class SpadePis(Model):
                               f"{Size.of(image_size).text()}")
         if not options.spade_run:
             SPADE.check(options.spade, image_size, num_classes)
+            SPADE.check_training(options.spade)
         if options.style_dir:
             read_style_dir(options.style_dir, 8)
         # stops the run before any training when the VGG19 file is missing (offline) or broken

@@ -1,0 +1,63 @@
+"""The run's speed settings: ``fused_optimizer`` (PyTorch's fused Adam kernel) and ``channels_last``.
+
+Both change only the order of float operations, so a short pix2pix run must end with the losses of
+the plain run to float tolerance (relative 1e-4 after 3 Adam steps: each step's update is
+lr * m / sqrt(v), and rounding differences of ~1e-7 in the gradients move it by far less), and
+neither may change the run's config hash (resuming a run with them switched on finds it).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchmark.train import fused
+from tests.conftest import TINY_DATA, run_cli
+
+RUN = ["run", "--models", "pix2pix", "--profile", "smoke", *TINY_DATA, "--steps", "3", "--batch-size", "2",
+       "--metrics", "psnr", "--set", "pix2pix.use_dropout=false", "--set", "samples=0", "--device", "cpu", "-q"]
+
+
+def final_losses(out: Path) -> tuple[dict[str, float], dict]:
+    (run,) = list((out / "runs").iterdir())
+    with open(run / "losses.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return {k: float(v) for k, v in rows[-1].items()}, json.loads((run / "plan.json").read_text())
+
+
+def test_fused_adam_is_built_with_the_same_hyper_parameters():
+    a, b = torch.nn.Linear(3, 2), torch.nn.Linear(2, 1)
+    opts = {"G": torch.optim.Adam(a.parameters(), lr=2e-4, betas=(0.5, 0.999)),
+            "D": torch.optim.SGD(b.parameters(), lr=0.1)}
+    assert fused(opts, "auto", torch.device("cpu")) == opts  # auto: CUDA only
+    out = fused(opts, "on", torch.device("cpu"))
+    assert out["D"] is opts["D"]  # only Adam/AdamW have a fused kernel
+    group = out["G"].param_groups[0]
+    assert group["fused"] is True and group["betas"] == (0.5, 0.999) and group["lr"] == 2e-4
+    assert [p for p in group["params"]] == list(a.parameters())
+
+
+def test_fused_and_channels_last_train_like_the_plain_run(tmp_path):
+    data = ["--data-root", str(tmp_path / "data")]
+    plain = run_cli(*RUN, *data, "--output-root", tmp_path / "plain")
+    assert plain.returncode == 0, plain.stderr
+    fast = run_cli(*RUN, *data, "--output-root", tmp_path / "fast", "--set", "fused_optimizer=on",
+                   "--set", "channels_last=true")
+    assert fast.returncode == 0, fast.stderr
+    (la, pa), (lb, pb) = final_losses(tmp_path / "plain"), final_losses(tmp_path / "fast")
+    assert la["step"] == lb["step"] == 3
+    for key in la:
+        assert lb[key] == pytest.approx(la[key], rel=1e-4), key
+    assert pa["config_hash"] == pb["config_hash"]
+    assert pb["run"]["fused_optimizer"] == "on" and pb["run"]["channels_last"] is True
+
+
+def test_bad_setting_is_one_line(tmp_path):
+    result = run_cli(*RUN, "--data-root", tmp_path / "d", "--output-root", tmp_path / "o",
+                     "--set", "fused_optimizer=yes")
+    assert result.returncode != 0
+    assert "fused_optimizer" in result.stderr and "Traceback" not in result.stderr
