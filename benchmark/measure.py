@@ -56,7 +56,7 @@ class Measure:
         spec = self.plan.dataset
         key = json.dumps({"dataset": spec.name, "options": self.plan.dataset_options.model_dump(mode="json"),
                           "stems": [s.stem for s in samples]}, sort_keys=True)
-        folder = self.cache_dir / "real" / f"{slug(spec.name)}-labels-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+        folder = self.cache_dir / "native-labels" / f"{slug(spec.name)}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
         return write_native_labels(samples, folder)
 
     def context(self, images: ImageSet, run: RunDir | None, train: ImageSet | None, size: Size | int, seed: int,
