@@ -12,12 +12,13 @@
 No sha256 is published for these files: each is checked by its tensors when it is
 imported (``bench weights import``) and its sha256 recorded then. A SPADE entry's
 ``model_options`` give what the generator's tensors cannot tell (5 or 6 upsamplings, which
-extra label channels), so ``bench run --models spade@ade20k-official`` evaluates the file.
+extra label channels), so ``bench run --models spade@ade20k-official`` evaluates the file;
+pix2pix's give the official test setting (colour label input, test.py without ``--eval``).
 """
 
 from __future__ import annotations
 
-from benchmark import WeightSpec, ZooEntry, hookimpl
+from benchmark import BenchError, WeightSpec, ZooEntry, hookimpl
 
 SPADE_ARCHIVE = "https://drive.google.com/file/d/12gvlTbMvUcJewQlSEaZdeb2CdOB-b8kQ/view"
 SPADE_PAPER = "Semantic Image Synthesis with Spatially-Adaptive Normalization (CVPR 2019), Table 1"
@@ -42,12 +43,28 @@ def spade_check(channels: int):
 
 
 def unet_check(state: dict) -> str | None:
-    first = state.get("model.model.0.weight")
-    if first is None:
+    """The official ``unet_256`` generator, ngf 64, BatchNorm, reading the 3-channel colour label image."""
+    from bench_plugins.models.pix2pix.official import recognise
+
+    if "model.model.0.weight" not in state:
         return "has no tensor 'model.model.0.weight' of the official unet_256 generator"
-    if tuple(first.shape) != (64, 3, 4, 4):
-        return f"has a first layer of shape {list(first.shape)}, not unet_256's [64, 3, 4, 4]"
+    try:
+        found = recognise(state)
+    except BenchError as exc:
+        return str(exc)
+    if found is None:
+        return "is not an official pix2pix U-Net generator (its first layer is not a 4x4 conv)"
+    want = {"ngf": 64, "norm": "batch", "num_downs": 8, "label_input": "colour"}
+    if found.options != want:
+        return f"is a {found.facts['netG']} with {found.options}, not unet_256 with {want}"
     return None
+
+
+#: the bench options that reproduce the official facades_label2photo setting: its network as the file
+#: implies it, the colour label image as input, and test.py's default generation (no --eval: training-
+#: mode BatchNorm per image, dropout on) at batch size 1 and 256x256 (load_size = crop_size = 256)
+PIX2PIX_FACADES_OPTIONS = {"ngf": 64, "norm": "batch", "num_downs": 8, "use_dropout": True, "label_input": "colour",
+                           "test_mode": "paper"}
 
 
 def spade_entry(dataset: str, folder: str, reported: dict[str, float], options: dict) -> ZooEntry:
@@ -86,7 +103,9 @@ ENTRIES = (
         source_url=PIX2PIX_URL, licence="BSD (the official PyTorch code); CMP Facades: research use",
         paper=PIX2PIX_PAPER, reported={},
         options={"netG": "unet_256", "ngf": 64, "norm": "batch", "no_dropout": False, "input_nc": 3,
-                 "input": "colour label image", "direction": "BtoA", "load_size": 256, "crop_size": 256},
+                 "input": "colour label image", "direction": "BtoA", "load_size": 256, "crop_size": 256,
+                 "eval": False},
+        model_options=dict(PIX2PIX_FACADES_OPTIONS),
         summary="the paper reports no FID, mIoU or pixel accuracy for CMP Facades"),
 )
 

@@ -21,11 +21,16 @@ Sources:
   paper's 2e-4 is used. It trained 500 epochs; every preset here keeps the
   official 200 so that the four rows share one budget.
 
-Differences from the official code, all forced by the benchmark: the generator
-reads the one-hot label map (``num_classes`` channels) instead of a colour-coded
-label image; the U-Net depth follows the image size (``log2(image_size)``
-halvings down to 1x1, so 8 at 256 px as in ``unet_256``); the lr decay is
-applied per step from the harness's progress instead of per epoch.
+Differences from the official code: by default the generator reads the one-hot
+label map (``num_classes`` channels) instead of a colour-coded label image
+(``label_input='colour'`` reads the colour image, rendered from the class ids with
+the dataset's palette: :mod:`.colour_input`); the U-Net depth follows the image size
+(``log2(image_size)`` halvings down to 1x1, so 8 at 256 px as in ``unet_256``)
+unless ``num_downs`` fixes it; the lr decay is applied per step from the harness's
+progress instead of per epoch. Test-time dropout (``test_mode='paper'``, the
+official test.py without ``--eval``) is seeded per test image so that a row is
+reproducible. Generators saved by the official code are recognised and loaded by
+:mod:`.official` (``bench run --checkpoint FILE``, zoo row ``pix2pix@facades-official``).
 """
 
 from __future__ import annotations
@@ -36,11 +41,29 @@ from typing import Any, ClassVar, Literal
 import torch
 from pydantic import Field
 
-from benchmark import Model, Options, Preset, Size, StepContext, Trainable, TrainLength, TrainTransform, hookimpl
-from bench_plugins.models.unet import check_unet_size
+from benchmark import (
+    ConfigError,
+    DataFacts,
+    ForeignCheckpoint,
+    Model,
+    Options,
+    Preset,
+    Size,
+    StepContext,
+    Trainable,
+    TrainLength,
+    TrainTransform,
+    hookimpl,
+)
+from bench_plugins.models.unet import check_unet_size, patch_grid_size
 
+from . import official
+from .colour_input import colour_table, input_palette, render
 from .losses import gan_loss, kl_loss, l1_loss
 from .networks import PatchDiscriminator, UnetGenerator, init_weights
+
+#: offset of the per-image seeds of test-time dropout, so that they differ from the indices 0, 1, ...
+GENERATION_SEED = 7_919_000
 
 
 class Pix2PixOptions(Options):
@@ -66,8 +89,19 @@ class Pix2PixOptions(Options):
     load_scale: float = Field(286 / 256, ge=1, description="resize side relative to the random-crop side "
                                                           "(286/256 officially)")
     test_mode: Literal["paper", "eval"] = Field(
-        "paper", description="generation: 'paper' runs G as in training, one image at a time (dropout on, "
-                             "BatchNorm on that image's statistics); 'eval': dropout off, running statistics")
+        "paper", description="generation: 'paper' runs G as the official test.py does without --eval, one image "
+                             "at a time in training mode (dropout on, BatchNorm on that image's statistics), "
+                             "dropout seeded by the image's index; 'eval': dropout off, running statistics")
+    label_input: Literal["onehot", "colour"] = Field(
+        "onehot", description="what G and D read: 'onehot' the one-hot label map (num_classes channels); "
+                              "'colour' the label map rendered with the dataset's palette, 3 channels in "
+                              "[-1, 1] as the official code reads its colour label images")
+    label_palette: list[tuple[int, int, int]] | None = Field(
+        None, description="with label_input=colour: the RGB colour of each class id; None: the dataset's "
+                          "(filled in when the run is planned, so the row records it)")
+    num_downs: int | None = Field(
+        None, ge=1, description="U-Net halvings; None: down to 1 px on the shorter side (log2 of it); the "
+                                "official unet_256 / unet_128 are 8 / 7")
 
 
 class Pix2PixTrainable(Trainable):
@@ -76,9 +110,16 @@ class Pix2PixTrainable(Trainable):
     def __init__(self, options: Pix2PixOptions, num_classes: int, image_size: int):
         super().__init__()
         self.options = options
-        self.G = UnetGenerator(num_classes, 3, image_size, ngf=options.ngf, norm=options.norm,
-                               use_dropout=options.use_dropout)
-        self.D = PatchDiscriminator(num_classes + 3, ndf=options.ndf, n_layers=options.n_layers_d,
+        in_channels = num_classes
+        if options.label_input == "colour":
+            if not options.label_palette:
+                raise ConfigError("pix2pix: label_input=colour needs pix2pix.label_palette (the run fills it from "
+                                  "the dataset's palette)")
+            in_channels = 3
+            self.register_buffer("colours", colour_table(options.label_palette), persistent=False)
+        self.G = UnetGenerator(in_channels, 3, image_size, ngf=options.ngf, norm=options.norm,
+                               use_dropout=options.use_dropout, num_downs=options.num_downs)
+        self.D = PatchDiscriminator(in_channels + 3, ndf=options.ndf, n_layers=options.n_layers_d,
                                     norm=options.norm)
         init_weights(self.G, options.init_gain)
         init_weights(self.D, options.init_gain)
@@ -106,7 +147,7 @@ class Pix2PixTrainable(Trainable):
         for optimizer in self.optimizers.values():
             for group in optimizer.param_groups:
                 group["lr"] = lr
-        condition, real = batch["onehot"], batch["image"]
+        condition, real = self.condition(batch), batch["image"]
 
         with ctx.autocast():
             fake = self.G(condition)
@@ -136,9 +177,15 @@ class Pix2PixTrainable(Trainable):
             losses["G_KL"] = g_kl
         return {k: v.detach().float() for k, v in losses.items()}
 
+    def condition(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """What G and D read: the one-hot map, or the colour rendering of the label map."""
+        if self.options.label_input == "colour":
+            return render(batch["label"], self.colours)
+        return batch["onehot"]
+
     @torch.no_grad()
     def generate(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        condition = batch["onehot"]
+        condition = self.condition(batch)
         was_training = self.G.training
         try:
             if self.options.test_mode == "eval":
@@ -147,10 +194,27 @@ class Pix2PixTrainable(Trainable):
             else:
                 self.G.train()
                 with _running_stats_kept(self.G):
-                    out = torch.cat([self.G(x[None]) for x in condition])
+                    out = torch.cat([self.paper_forward(x, int(i)) for x, i in zip(condition, batch["index"])])
         finally:
             self.G.train(was_training)
         return out.float()
+
+    def paper_forward(self, condition: torch.Tensor, index: int) -> torch.Tensor:
+        """G in training mode on one image, its dropout drawn from the RNG seeded with
+        :func:`official_test_seed` (``index``): the same image gets the same output in any batch."""
+        devices = [condition.device] if condition.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(official_test_seed(index))
+            return self.G(condition[None])
+
+    def load_foreign(self, state: dict[str, torch.Tensor], found: ForeignCheckpoint) -> None:
+        """An official pix2pix generator (:mod:`.official`); D keeps its initialisation (unused at test time)."""
+        self.G.load_state_dict(official.convert(state, self.G))
+
+
+def official_test_seed(index: int) -> int:
+    """The seed of test image ``index``'s dropout masks in ``test_mode='paper'``."""
+    return GENERATION_SEED + index
 
 
 @contextlib.contextmanager
@@ -206,14 +270,41 @@ class Pix2Pix(Model):
             rotate_degrees=options.rotate_degrees if options.augment else 0.0,
         )
 
+    def for_dataset(self, options: Options, data: DataFacts) -> Options:
+        """Colour input: record the palette the label maps are rendered with (the dataset's unless given)."""
+        if options.label_input != "colour":
+            return options
+        return options.model_copy(update={"label_palette": input_palette(data, options.label_palette)})
+
     def check(self, options: Options, image_size: int | Size, num_classes: int) -> None:
-        check_unet_size(self.name, image_size, options.n_layers_d)
+        if options.num_downs is None:
+            check_unet_size(self.name, image_size, options.n_layers_d)
+            return
+        size = Size.of(image_size)
+        step = 2 ** options.num_downs
+        if size.height % step or size.width % step:
+            good = step * max(1, round(size.height / step))
+            raise ConfigError(f"{self.name}: num_downs={options.num_downs} halves the image {options.num_downs} "
+                              f"times, and {size.text()} is not a multiple of {step} on both sides; use "
+                              f"--set image_size={good}")
+        if patch_grid_size(min(size), options.n_layers_d) < 1:
+            raise ConfigError(f"{self.name}: n_layers_d={options.n_layers_d} leaves no PatchGAN output at "
+                              f"{size.text()}; lower n_layers_d or use a larger image_size")
 
     def build(self, options: Options, num_classes: int, image_size: int | Size) -> Trainable:
         return Pix2PixTrainable(options, num_classes, image_size)
 
+    def recognise_checkpoint(self, state: dict[str, torch.Tensor]) -> ForeignCheckpoint | None:
+        """The official code's ``unet_256`` / ``unet_128`` generator (e.g. ``facades_label2photo.pth``)."""
+        return official.recognise(state)
+
+    def input_of(self, options: Options) -> str:
+        return "colour label image" if options.label_input == "colour" else self.input_kind
+
     def describe(self, options: Options) -> str:
         notes = []
+        if options.num_downs is not None:
+            notes.append(f"{options.num_downs} U-Net halvings")
         if options.beta_kl > 0:
             notes.append(f"KL beta {options.beta_kl:g}")
         if options.augment:

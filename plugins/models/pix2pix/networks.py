@@ -83,9 +83,14 @@ class UnetGenerator(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, image_size: int, ngf: int = 64,
-                 norm: str = "batch", use_dropout: bool = True):
+                 norm: str = "batch", use_dropout: bool = True, num_downs: int | None = None):
         super().__init__()
-        widths = unet_widths(image_size, ngf)
+        # num_downs None: down to 1 px on the shorter side; a number: that many halvings (the
+        # official unet_256 / unet_128 are 8 / 7 whatever the image size)
+        if num_downs is None:
+            widths = unet_widths(image_size, ngf)
+        else:
+            widths = [ngf * min(2 ** i, 8) for i in range(num_downs)]
         depth = len(widths)
         Norm = norm_layer(norm)
         bias = norm == "instance"  # a conv followed by BatchNorm needs no bias
