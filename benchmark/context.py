@@ -80,6 +80,9 @@ class EvalContext:
     segmenter: ResolvedSegmenter | None = None
     #: progress for long work such as training an evaluation network; None: silent
     progress: Progress | None = None
+    #: the test label maps at the dataset's own resolution (same stems), for scoring options that
+    #: resize them otherwise (``miou.label_resize``); None where the evaluation has none (folders)
+    native_label_dir: Path | None = None
     #: set by the harness when the data-parallel workers evaluate together (``bench run
     #: --nproc-per-node N``): every worker runs each metric whose ``sharded`` is true with its own
     #: context, and the helpers below split and join the work; otherwise they are no-ops

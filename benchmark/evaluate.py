@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import traceback
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -105,6 +106,16 @@ def write_real_split(test_set: PairDataset, out: ImageSet, *, reporter: Reporter
     write_classes(out.root, {stem: list(ids) for stem, ids in zip(test_set.stems, test_set.classes)})
     write_text(done, f"{n}\n")
     return out
+
+
+def write_native_labels(samples: list, folder: Path) -> Path:
+    """The samples' label maps as they are (the dataset's resolution), written once into ``folder``."""
+    done = folder / "COMPLETE"
+    if not done.is_file():
+        for sample in samples:
+            write_png(folder / f"{sample.stem}.png", sample.label)
+        write_text(done, f"{len(samples)}\n")
+    return folder
 
 
 def compute_metrics(metrics: list[tuple[Metric, Any]], ctx: EvalContext,

@@ -350,12 +350,13 @@ class Execution:
                             batch_size=self.plan.config.eval.batch_size, reporter=self.reporter, label=row.label,
                             parallel=parallel)
         train = None
-        if self.plan.needs_real_train():
-            with distributed_eval.main_first():  # rank 0 writes the cached split, the others read it
+        with distributed_eval.main_first():  # rank 0 writes the cached splits, the others read them
+            if self.plan.needs_real_train():
                 train = self.measure.real_split(data.train, "train", size)
+            native = self.measure.native_labels(self.test_samples(data))
         follower = distributed.is_follower()
         ctx = self.measure.context(run.images, None if follower else run, train, size, row.run.seed,
-                                   parallel=parallel)
+                                   parallel=parallel, native_labels=native)
         metrics = compute_metrics(self.plan.metrics, ctx, self.reporter)
         if follower:
             return metrics

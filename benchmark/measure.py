@@ -14,7 +14,7 @@ from benchmark.api import Size
 from benchmark.config import ModelRun
 from benchmark.context import EvalContext
 from benchmark.data import Sample
-from benchmark.evaluate import compute_metrics, write_real_split
+from benchmark.evaluate import compute_metrics, write_native_labels, write_real_split
 from benchmark.foreign import row_note
 from benchmark.plan import RunPlan, versions
 from benchmark.progress import Reporter
@@ -52,8 +52,16 @@ class Measure:
                          label=f"write real {spec.name} {split} split")
         return images
 
+    def native_labels(self, samples: list[Sample]) -> Path:
+        """The test label maps at the dataset's own resolution, written once per dataset config and stems."""
+        spec = self.plan.dataset
+        key = json.dumps({"dataset": spec.name, "options": self.plan.dataset_options.model_dump(mode="json"),
+                          "stems": [s.stem for s in samples]}, sort_keys=True)
+        folder = self.cache_dir / "native-labels" / f"{slug(spec.name)}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+        return write_native_labels(samples, folder)
+
     def context(self, images: ImageSet, run: RunDir | None, train: ImageSet | None, size: Size | int, seed: int,
-                reference: bool = False, parallel: bool = False) -> EvalContext:
+                reference: bool = False, parallel: bool = False, native_labels: Path | None = None) -> EvalContext:
         size = Size.of(size)
         plan, spec = self.plan, self.plan.dataset
         self.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -64,7 +72,8 @@ class Measure:
             batch_size=plan.config.eval.batch_size, train_images=train, reference=reference, image_size=size.height,
             image_width=size.width,
             seed=seed, run=run, dataset=spec.name, palette=spec.palette, real_split=plan.config.eval.real_split,
-            profile=plan.config.profile, segmenter=plan.segmenter, progress=self.reporter, parallel=parallel)
+            profile=plan.config.profile, segmenter=plan.segmenter, progress=self.reporter, parallel=parallel,
+            native_label_dir=native_labels)
 
     def reference_row(self, train: list[Sample], test: list[Sample], size: Size | int | str) -> RunRecord | None:
         """The "real images" row: the real test photos measured as if they were generated (``size``:
@@ -75,8 +84,10 @@ class Measure:
         with distributed_eval.main_first():  # rank 0 writes the cached splits, other workers read them
             test_images = self.real_split(test, "test", size)
             train_images = self.real_split(train, "train", size)
+            native = self.native_labels(test)
         if distributed.is_follower():  # measure along with rank 0, which records
-            ctx = self.context(test_images, None, train_images, size, cfg.seed, reference=True, parallel=True)
+            ctx = self.context(test_images, None, train_images, size, cfg.seed, reference=True, parallel=True,
+                               native_labels=native)
             compute_metrics(plan.metrics, ctx, self.reporter)
             return None
         run = RunDir.create(cfg.output_root, name, REFERENCE_MODEL)
@@ -89,7 +100,7 @@ class Measure:
         self.reporter.log(f"[bold]{REFERENCE_LABEL}[/] on {name} at {size.text()} px (reference row)")
         t0 = time.perf_counter()
         ctx = self.context(test_images, run, train_images, size, cfg.seed, reference=True,
-                           parallel=distributed.current() is not None)
+                           parallel=distributed.current() is not None, native_labels=native)
         metrics = compute_metrics(plan.metrics, ctx, self.reporter)
         run.write_status("ok")
         record = RunRecord(

@@ -235,7 +235,8 @@ def _evaluate(plan: RunPlan, bench: Execution, run: RunDir, images: dict, sample
                     num_classes=spec.num_classes, ignore_index=spec.ignore_index, palette=spec.palette,
                     batch_size=cfg.eval.batch_size, reporter=bench.reporter, label=label)
     train = bench.measure.real_split(data.train, "train", size) if plan.needs_real_train() else None
-    ctx = bench.measure.context(run.images, run, train, size, cfg.seed)
+    ctx = bench.measure.context(run.images, run, train, size, cfg.seed,
+                                native_labels=bench.measure.native_labels(samples))
     return compute_metrics(plan.metrics, ctx, bench.reporter)
 
 

