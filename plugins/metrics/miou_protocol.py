@@ -2,8 +2,8 @@
 count, and at which resolution the comparison is made; with the published setting per segmenter.
 
 Re-measurements of the same published checkpoints disagree because the evaluation scripts
-differ in exactly these points (NVlabs/SPADE issues 39 and 100, Seanseattle/SMIS issue 6,
-xh-liu/CC-FPSE issue 4, EndlessSora/TSIT issue 1; see docs/protocol.md):
+differ in exactly these points (NVlabs/SPADE issues 39 and 100, the SMIS repository issue 6,
+the CC-FPSE repository issue 4, the TSIT repository issue 1; see docs/protocol.md):
 
 ``label_resize``
     how the dataset's label maps are brought to the evaluation resolution. ``nearest``: PIL
@@ -48,14 +48,14 @@ BENCH = {"label_resize": NEAREST, "count_dontcare": False, "score_at": "evaluati
 PUBLISHED: dict[str, dict] = {
     "drn-d-105": {"label_resize": BILINEAR, "count_dontcare": True, "score_at": "evaluation",
                   "source": "SPADE paper's Cityscapes numbers: labels bilinear-downsampled to 512x256 "
-                            "(NVlabs/SPADE issues 39, 100); accuracy with the void pixels (EndlessSora/TSIT "
-                            "issue 1, xh-liu/CC-FPSE issue 4)"},
+                            "(NVlabs/SPADE issues 39, 100); accuracy with the void pixels (the TSIT repository "
+                            "issue 1, the CC-FPSE repository issue 4)"},
     "upernet-101": {"label_resize": NEAREST, "count_dontcare": False, "score_at": "evaluation",
                     "source": "CSAILVision/semantic-segmentation-pytorch eval: label 0 (other) not counted; "
                               "label resize not published (bench's nearest)"},
     "deeplabv2-cocostuff": {"label_resize": NEAREST, "count_dontcare": False, "score_at": "evaluation",
                             "source": "kazuto1011/deeplab-pytorch scores: unlabeled (255) not counted; labels "
-                                      "nearest to the generated size (xh-liu/CC-FPSE issue 4)"},
+                                      "nearest to the generated size (the CC-FPSE repository issue 4)"},
 }
 
 
