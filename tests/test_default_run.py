@@ -54,14 +54,16 @@ def test_missing_vgg_file_skips_the_loss_only_when_asked(no_vgg):
     spade = Spade()
     skip = spade.Options(**TINY, vgg_if_missing="skip")
     spade.check(skip, 32, 4)  # no error
+    spade.check_training(skip)
     assert effective(skip).lambda_vgg == 0 and skip.lambda_vgg == 10.0
     assert "no VGG loss" in spade.describe(skip)
     model = spade.build(skip, 4, 32)
     assert isinstance(model, SpadeTrainable) and model.options.lambda_vgg == 0
     strict = spade.Options(**TINY)
     assert strict.vgg_if_missing == "error" and "no VGG loss" not in spade.describe(strict)
+    spade.check(strict, 32, 4)  # evaluating a checkpoint needs no VGG file
     with pytest.raises(WeightsError, match="bench weights import vgg19-imagenet"):
-        spade.check(strict, 32, 4)
+        spade.check_training(strict)  # training does
 
 
 def test_skip_keeps_the_vgg_loss_when_the_file_is_there(tmp_path, monkeypatch):
