@@ -127,8 +127,10 @@ def build_plan(layers: Layers, plugins: registry.Plugins | None = None, checkpoi
     facts = DataFacts(spec.name, spec.num_classes, spec.ignore_index, bool(spec.has_instances),
                       bool(spec.dontcare_label), tuple(tuple(int(c) for c in rgb) for rgb in palette) if palette else None)
     rows = tuple(replace(row, options=row.plugin.for_dataset(row.options, facts)) for row in rows)
-    for row in rows:
-        size = size_of(row.run.image_size or spec.native_size[0], row.run.aspect_ratio or spec.aspect_ratio)
+    sizes = [size_of(row.run.image_size or spec.native_size[0], row.run.aspect_ratio or spec.aspect_ratio)
+             for row in rows]
+    rows = tuple(at_size(row, size) for row, size in zip(rows, sizes))
+    for row, size in zip(rows, sizes):
         row.plugin.check(row.options, model_size(row, size), spec.num_classes)
         if row.foreign is None and checkpoint is None:
             row.plugin.check_training(row.options)  # e.g. a loss's weight file: evaluation needs none
@@ -150,13 +152,21 @@ def resolve_row(token: str, layers: Layers, plugins: registry.Plugins, dataset_o
         if found is None:
             raise ConfigError(f"{token}: {published[token]} is a bench checkpoint, not the published file; import "
                               f"the published one: {entry.obtain()}")
-        found = replace(found, zoo=token, published={"paper": entry.paper, "values": dict(entry.reported)})
+        found = replace(found, zoo=token, published=zoo.published_of(entry))
+        row = replace(row, run=row.run.model_copy(update=zoo.run_size(entry, layers.run)))  # the paper's size
         return foreign.apply(row, found, layers, token, entry.model_options)
     row = resolve_model(token, layers, plugins.models, dataset_options)
     if checkpoint is None:
         return row
     found = foreign.read(checkpoint, row.plugin)
     return row if found is None else foreign.apply(row, found, layers, token)
+
+
+def at_size(row: ModelRun, size: Size) -> ModelRun:
+    """A row of published weights with the size it is measured at beside its paper's (see :mod:`benchmark.zoo`)."""
+    if row.foreign is None or row.foreign.published is None:
+        return row
+    return replace(row, foreign=replace(row.foreign, published=zoo.measured_at(row.foreign.published, size)))
 
 
 def size_of(height: int, aspect_ratio: float) -> Size:

@@ -43,7 +43,7 @@ from benchmark.rundir import RunDir
 from benchmark.runlock import RunLock
 from benchmark.train import configure_backends, resolve_device, resolve_precision
 from benchmark.transforms import PairDataset
-from benchmark.zoo import published_note, published_numbers  # noqa: F401  (published_numbers: part of this module's API)
+from benchmark.zoo import measured_at, published_note, published_numbers  # noqa: F401  (published_numbers: part of this module's API)
 
 #: the files a folder of images may hold (as clean-fid reads them)
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
@@ -192,11 +192,12 @@ def score_images(plan: RunPlan, request: ScoreRequest, reporter: Reporter) -> Ru
 def _measure(plan: RunPlan, bench: Execution, run: RunDir, request: ScoreRequest, images: dict,
              resized: dict[str, int], samples, data, size: Size) -> RunRecord:
     cfg, spec, reporter = plan.config, plan.dataset, bench.reporter
+    published = measured_at(request.published, size)
     conf: dict[str, Any] = {
         "kind": SCORED_KIND, "label": request.label, "dataset": spec.name, "images_dir": str(request.images),
         "run": cfg.model_dump(mode="json"), "image_size": size.height, "resolution": size.text(),
         "dataset_options": plan.dataset_options.model_dump(mode="json"),
-        "resized": {"from": resized, "method": RESIZE_NOTE} if resized else None, "published": request.published,
+        "resized": {"from": resized, "method": RESIZE_NOTE} if resized else None, "published": published,
         **plan.evaluation(), "device": str(plan.device), "precision": plan.precision, "versions": versions()}
     run.write_plan(conf)
     run.write_status("running")
@@ -213,8 +214,8 @@ def _measure(plan: RunPlan, bench: Execution, run: RunDir, request: ScoreRequest
     note = "images from outside bench"
     if resized:
         note += " resized from " + ", ".join(resized)
-    if request.published is not None:
-        note += f"; {published_note(request.published)}"
+    if published is not None:
+        note += f"; {published_note(published)}"
     record = RunRecord(
         label=request.label, model=SCORED_MODEL, preset="-", dataset=spec.name, profile=cfg.profile,
         seed=cfg.seed, options={"images_dir": str(request.images), "resize": request.resize}, config=conf,

@@ -11,7 +11,9 @@ checked when the plan is built, before any data loads: an unknown entry, a missi
 (one line: the file, where it is published and the ``bench weights import`` command), a
 damaged file or another dataset each stop the run at once. With its file imported, the row evaluates
 it (the model plugin reads the official format, :mod:`benchmark.foreign`) and its note shows the
-paper's numbers beside the measured ones.
+paper's numbers beside the measured ones. An entry's ``eval_size`` is the size its paper measured
+at: the row is evaluated at that size unless ``image_size`` or ``aspect_ratio`` is set, and where
+the row is measured at another size its note says the paper's numbers are not comparable.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark import weights
+from benchmark.api import Size
 from benchmark.errors import ConfigError, PluginError, WeightsError
 from benchmark.names import unknown
 
@@ -48,6 +51,9 @@ class ZooEntry:
     #: where the file sits inside the download, when it is an archive
     member: str = ""
     summary: str = ""
+    #: (height, width) the paper's numbers were measured at; a row of this entry is evaluated at it
+    #: unless the user sets ``image_size`` or ``aspect_ratio``
+    eval_size: tuple[int, int] | None = None
 
     @property
     def name(self) -> str:
@@ -113,15 +119,41 @@ def published_numbers(label: str, dataset: str, plugins) -> dict | None:
     if entry.dataset != dataset:
         raise ConfigError(f"--label {label!r} names the published checkpoint for {entry.dataset}, not {dataset}; "
                           f"pass --dataset {entry.dataset} or another label")
-    return {"paper": entry.paper, "values": dict(entry.reported)}
+    return published_of(entry)
+
+
+def published_of(entry: ZooEntry) -> dict:
+    """What a row of ``entry`` records of its paper: the title, the numbers and the size they were measured at."""
+    out: dict[str, Any] = {"paper": entry.paper, "values": dict(entry.reported)}
+    if entry.eval_size is not None:
+        out["at"] = Size.of(entry.eval_size).text()
+    return out
+
+
+def measured_at(published: dict | None, size: Size) -> dict | None:
+    """``published`` with the size the row itself is measured at (``measured_at``, ``WxH``)."""
+    return None if published is None else {**published, "measured_at": size.text()}
 
 
 def published_note(published: dict | None) -> str:
-    """The leaderboard note's part for the paper's numbers (``published: FID 33.9, ...``)."""
+    """The leaderboard note's part for the paper's numbers (``published: FID 33.9, ...``); where the row
+    is measured at another size than the paper's, it says they are not comparable."""
     if published is None:
         return ""
     reported = ", ".join(f"{k} {v:g}" for k, v in published["values"].items()) or "no numbers"
+    at, ours = published.get("at"), published.get("measured_at")
+    if at and ours and at != ours:
+        return f"published at {at}, not comparable with this row's {ours}: {reported}"
     return f"published: {reported}"
+
+
+def run_size(entry: ZooEntry, explicit: dict[str, Any]) -> dict[str, Any]:
+    """The run keys that evaluate a row of ``entry`` at its paper's size: none where the entry has no
+    size or the user set ``image_size`` or ``aspect_ratio`` (``explicit``: the user's own run keys)."""
+    if entry.eval_size is None or "image_size" in explicit or "aspect_ratio" in explicit:
+        return {}
+    height, width = entry.eval_size
+    return {"image_size": height, "aspect_ratio": width / height}
 
 
 def rows(plugins) -> list[dict[str, Any]]:
@@ -135,5 +167,6 @@ def rows(plugins) -> list[dict[str, Any]]:
                     if state != weights.MISSING else entry.weights.sha256, "source": entry.source_url,
                     "member": entry.member, "licence": entry.licence, "paper": entry.paper,
                     "reported": dict(entry.reported), "options": dict(entry.options), "summary": entry.summary,
+                    "eval_size": Size.of(entry.eval_size).text() if entry.eval_size else None,
                     "provider": item.provider})
     return out

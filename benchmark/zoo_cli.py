@@ -28,11 +28,11 @@ def cmd_zoo(args) -> int:
         print(json.dumps(rows, indent=2, default=str))
         return 0
     table = Table(title="model zoo: `bench run --models MODEL@TAG --dataset D` (file: `bench weights import`)")
-    for column in ("row", "dataset", "paper's numbers", "file", "licence", "source"):
+    for column in ("row", "dataset", "paper's numbers", "at", "file", "licence", "source"):
         table.add_column(column, overflow="fold")
     for row in rows:
         where = row["source"] + (f" ({row['member']})" if row["member"] else "")
-        table.add_row(row["name"], row["dataset"], reported_text(row["reported"]),
+        table.add_row(row["name"], row["dataset"], reported_text(row["reported"]), row["eval_size"] or "-",
                       f"{row['weights']}: {row['status']}", row["licence"], where)
     Console(width=max(Console().width, 160)).print(table)
     return 0

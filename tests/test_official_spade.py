@@ -297,23 +297,33 @@ def test_a_zoo_row_evaluates_its_imported_file_and_shows_the_published_numbers(t
     code, _, err = run(capsys, "weights", "import", "spade-ade20k-official", str(path))
     assert code == 0, err
     base = ["run", "--models", "spade@ade20k-official", "--dataset", "ade20k", "--set", "ade20k.size=24",
-            "--set", "image_size=64", "--data-root", str(data), "--output-root", str(out), "--metrics", "psnr",
-            "--quiet"]
+            "--data-root", str(data), "--output-root", str(out), "--metrics", "psnr", "--quiet"]
     code, _, err = run(capsys, *base, "--set", "spade.num_upsampling_layers=more")
     line = one_error_line(code, err)
     assert line.count("spade@ade20k-official") == 1 and "num_upsampling_layers='normal'" in line
-    code, _, err = run(capsys, *base)
+    code, _, err = run(capsys, *base)  # the default profile is 64 px: the zoo row keeps its paper's 256x256
     assert code == 0, err
     board = json.loads((out / "ade20k" / "leaderboard.json").read_text())
-    (row,) = board["tables"][0]["rows"]
+    (table,) = board["tables"]
+    (row,) = table["rows"]
     assert row["label"] == "spade@ade20k-official"
     assert "official weights (NVlabs/SPADE); published: mIoU 38.5, pixel acc 79.9, FID 33.9" in row["name"]
     assert row["values"]["PSNR"] is not None
     (run_dir,) = (out / "runs").iterdir()
-    weights = json.loads((run_dir / "plan.json").read_text())["weights"]
+    plan = json.loads((run_dir / "plan.json").read_text())
+    weights = plan["weights"]
+    assert plan["resolution"] == "256x256"
     assert weights["zoo"] == "spade@ade20k-official" and weights["published"]["values"]["FID"] == 33.9
+    assert (weights["published"]["at"], weights["published"]["measured_at"]) == ("256x256", "256x256")
     assert weights["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert len(list((run_dir / "images" / "fake").glob("*.png"))) == 2
+    # a size the user sets is kept, and the paper's numbers are then said not to be comparable
+    code, _, err = run(capsys, *base, "--set", "image_size=64")
+    assert code == 0, err
+    board = json.loads((out / "ade20k" / "leaderboard.json").read_text())
+    small = [r for t in board["tables"] for r in t["rows"] if "64x64" in json.dumps(t)]
+    assert len(small) == 1, board
+    assert "published at 256x256, not comparable with this row's 64x64: mIoU 38.5" in small[0]["name"]
 
 
 def test_which_extra_label_channels_a_file_holds_is_decided_with_the_dataset_or_asked_for():

@@ -183,6 +183,10 @@ class TinyZoo:
         register(benchmark.ZooEntry(model="pix2pix", tag="tiny-paper", dataset="synthetic-facades", weights=spec,
                                     source_url="https://example.org/tiny.pth", licence="none", paper="a paper",
                                     reported={"PSNR": 21.5, "SSIM": 0.61}))
+        spec = benchmark.WeightSpec(name="pix2pix-tiny-256", filename="tiny256.pth", sha256=None, url=None)
+        register(benchmark.ZooEntry(model="pix2pix", tag="tiny-256", dataset="synthetic-facades", weights=spec,
+                                    source_url="https://example.org/tiny256.pth", licence="none", paper="a paper",
+                                    reported={"PSNR": 30.0}, eval_size=(256, 512)))
 
 
 def test_images_of_a_published_checkpoint_show_the_papers_numbers_beside(trained, tmp_path):
@@ -193,10 +197,17 @@ def test_images_of_a_published_checkpoint_show_the_papers_numbers_beside(trained
     folder = copy_folder(RunDir(Path(model.run_dir)).images.fake, tmp_path / "official")
     record = benchmark.score(folder, label="pix2pix@tiny-paper", plugins=plugins, **keys(root))
     assert record.note == "images from outside bench; published: PSNR 21.5, SSIM 0.61"
-    assert record.config["published"] == {"paper": "a paper", "values": {"PSNR": 21.5, "SSIM": 0.61}}
+    assert record.config["published"] == {"paper": "a paper", "values": {"PSNR": 21.5, "SSIM": 0.61},
+                                          "measured_at": record.config["resolution"]}
     assert record.metrics["PSNR"].value == model.metrics["PSNR"].value  # measured: the images' own
     with pytest.raises(benchmark.ConfigError, match="names the published checkpoint for synthetic-facades"):
         benchmark.score(folder, label="pix2pix@tiny-paper", plugins=plugins, **{**keys(root), "dataset": "facades"})
+    # numbers published at another size than the scored images': said not to be comparable
+    other = benchmark.score(folder, label="pix2pix@tiny-256", plugins=plugins, **keys(root))
+    ours = record.config["resolution"]
+    assert ours != "512x256"
+    assert other.note == (f"images from outside bench; published at 512x256, not comparable with this row's "
+                          f"{ours}: PSNR 30")
 
 
 def test_non_square_protocol_reads_width_x_height_images(tmp_path):

@@ -44,8 +44,29 @@ def test_zoo_list_has_the_published_checkpoints_and_their_papers_numbers(cache, 
     assert (city["options"]["semantic_nc"], city["options"]["aspect_ratio"], city["status"]) == (36, 2.0, "missing")
     assert rows["spade@ade20k-official"]["options"]["semantic_nc"] == 151  # 150 classes + dontcare, no instances
     assert all(row["licence"] and row["source"].startswith("http") for row in rows.values())
+    # the official test sizes: crop_size wide, crop_size / aspect_ratio high
+    assert {name: row["eval_size"] for name, row in rows.items()} == {
+        "spade@coco-stuff-official": "256x256", "spade@ade20k-official": "256x256",
+        "spade@cityscapes-official": "512x256", "pix2pix@facades-official": "256x256"}
     code, out, _ = run(capsys, "zoo", "list")
-    assert code == 0 and "spade@ade20k-official" in out and "FID 33.9" in out
+    assert code == 0 and "spade@ade20k-official" in out and "FID 33.9" in out and "512x256" in out
+
+
+def test_a_zoo_row_is_measured_at_its_papers_size_unless_the_user_sets_one():
+    from benchmark.api import Size
+    from benchmark.registry import default
+    from benchmark.zoo import measured_at, published_note, published_of, run_size
+
+    city = default().zoo.get("spade@cityscapes-official")
+    assert run_size(city, {}) == {"image_size": 256, "aspect_ratio": 2.0}
+    assert run_size(city, {"image_size": 64}) == {} and run_size(city, {"aspect_ratio": 1.0}) == {}
+    published = published_of(city)
+    assert published["at"] == "512x256"
+    same = measured_at(published, Size(256, 512))
+    assert published_note(same) == "published: mIoU 62.3, pixel acc 81.9, FID 71.8"
+    other = measured_at(published, Size(32, 64))
+    assert published_note(other) == "published at 512x256, not comparable with this row's 64x32: mIoU 62.3, " \
+                                    "pixel acc 81.9, FID 71.8"
 
 
 def test_without_the_file_a_zoo_row_stops_at_once_naming_file_url_and_import(cache, capsys):
