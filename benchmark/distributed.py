@@ -104,6 +104,15 @@ def barrier() -> None:
         dist.barrier()
 
 
+def finish() -> None:
+    """The end of a data-parallel run's work: every worker waits until all are done, then leaves the
+    process group, so that none disconnects while another still uses it and NCCL's resources are
+    released before exit. The rank stays known (rank 0 alone goes on to write the leaderboard)."""
+    if _world is not None and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def announce(message):
     """Rank 0 sends ``message`` (any picklable object) to every rank; every rank returns it."""
     if _world is None:

@@ -74,6 +74,7 @@ def run_plan(plan, reporter, *, resume: bool | Path = False, checkpoint: str | P
 
     bench = Execution(plan, reporter)
     records = bench.run(resume=resume, checkpoint=Path(checkpoint) if checkpoint else None, train_only=train_only)
+    distributed.finish()  # the workers of a data-parallel run leave together
     if write_leaderboard and not train_only and not distributed.is_follower():
         publish_files(plan.config.output_root, plan.dataset.name)
     return records

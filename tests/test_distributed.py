@@ -305,3 +305,19 @@ def test_real_images_row_measured_by_two_workers(tmp_path):
     a, b = (r["real images"] for r in rows)
     assert a.metrics["mIoU"].value is not None and b.metrics["mIoU"].value == a.metrics["mIoU"].value
     assert b.metrics["pixel acc"].value == a.metrics["pixel acc"].value
+
+
+def test_finish_leaves_the_process_group_and_keeps_the_rank(tmp_path, monkeypatch):
+    """A worker's last step: barrier, then the process group is destroyed (NCCL warns at exit and may
+    leak otherwise); the rank stays known, so rank 0 alone goes on to write the leaderboard."""
+    import torch.distributed as dist
+
+    from benchmark import distributed
+
+    dist.init_process_group("gloo", store=dist.FileStore(str(tmp_path / "store"), 1), rank=0, world_size=1)
+    world = distributed.World(0, 1, 0, torch.device("cpu"))
+    monkeypatch.setattr(distributed, "_world", world)
+    distributed.finish()
+    assert not dist.is_initialized()
+    assert distributed.current() is world and not distributed.is_follower()
+    distributed.finish()  # a second call has nothing left to do
