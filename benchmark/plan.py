@@ -66,12 +66,11 @@ class RunPlan:
 
     def image_size(self, row: ModelRun) -> int:
         """The height a row trains and is evaluated at."""
-        return row.run.image_size or self.dataset.native_size[0]
+        return self.size(row).height
 
     def size(self, row: ModelRun) -> Size:
-        """(height, width) a row trains and is evaluated at: ``image_size`` high, ``aspect_ratio``
-        (the run's, else the dataset's) times as wide."""
-        return size_of(self.image_size(row), row.run.aspect_ratio or self.dataset.aspect_ratio)
+        """(height, width) a row trains and is evaluated at (see :func:`size_in`)."""
+        return size_in(row.run, self.dataset)
 
     def model_size(self, row: ModelRun) -> Size | int:
         """The size as the row's model receives it (see :func:`model_size`)."""
@@ -127,8 +126,7 @@ def build_plan(layers: Layers, plugins: registry.Plugins | None = None, checkpoi
     facts = DataFacts(spec.name, spec.num_classes, spec.ignore_index, bool(spec.has_instances),
                       bool(spec.dontcare_label), tuple(tuple(int(c) for c in rgb) for rgb in palette) if palette else None)
     rows = tuple(replace(row, options=row.plugin.for_dataset(row.options, facts)) for row in rows)
-    sizes = [size_of(row.run.image_size or spec.native_size[0], row.run.aspect_ratio or spec.aspect_ratio)
-             for row in rows]
+    sizes = [size_in(row.run, spec) for row in rows]
     rows = tuple(at_size(row, size) for row, size in zip(rows, sizes))
     for row, size in zip(rows, sizes):
         row.plugin.check(row.options, model_size(row, size), spec.num_classes)
@@ -169,8 +167,11 @@ def at_size(row: ModelRun, size: Size) -> ModelRun:
     return replace(row, foreign=replace(row.foreign, published=zoo.measured_at(row.foreign.published, size)))
 
 
-def size_of(height: int, aspect_ratio: float) -> Size:
-    return Size(height, max(1, round(height * aspect_ratio)))
+def size_in(run: RunConfig, dataset: Dataset) -> Size:
+    """(height, width) of a run on ``dataset``: ``image_size`` (else the dataset's native height) high,
+    ``aspect_ratio`` (the run's, else the dataset's) times as wide."""
+    height = run.image_size or dataset.native_size[0]
+    return Size(height, max(1, round(height * (run.aspect_ratio or dataset.aspect_ratio))))
 
 
 def model_size(row: ModelRun, size: Size) -> Size | int:

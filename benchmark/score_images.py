@@ -36,7 +36,7 @@ from benchmark.errors import BenchError, ConfigError, DataError
 from benchmark.evaluate import compute_metrics, generate_images
 from benchmark.execute import Execution
 from benchmark.imageio import from_uint8
-from benchmark.plan import RunPlan, resolve_metrics, resolve_segmenter, size_of, versions
+from benchmark.plan import RunPlan, resolve_metrics, resolve_segmenter, size_in, versions
 from benchmark.progress import Reporter
 from benchmark.records import REFERENCE_LABEL, RunRecord, record_to_dict, utc_now
 from benchmark.rundir import RunDir
@@ -178,7 +178,7 @@ def score_images(plan: RunPlan, request: ScoreRequest, reporter: Reporter) -> Ru
     configure_backends(plan.device, cfg.threads)
     data = bench.load_dataset()
     samples = bench.test_samples(data)
-    size = size_of(cfg.image_size or spec.native_size[0], cfg.aspect_ratio or spec.aspect_ratio)
+    size = size_in(cfg, spec)
     match_stems(files, [s.stem for s in samples], [s.stem for s in data.test], folder, spec.name)
     images, resized = read_images(files, [s.stem for s in samples], size, request.resize)
     run = RunDir.create(cfg.output_root, spec.name, request.label)

@@ -56,6 +56,11 @@ class ZooEntry:
     eval_size: tuple[int, int] | None = None
 
     @property
+    def at(self) -> str | None:
+        """``eval_size`` as papers write it (``WxH``)."""
+        return None if self.eval_size is None else Size.of(self.eval_size).text()
+
+    @property
     def name(self) -> str:
         return f"{self.model}{SEPARATOR}{self.tag}"
 
@@ -125,8 +130,8 @@ def published_numbers(label: str, dataset: str, plugins) -> dict | None:
 def published_of(entry: ZooEntry) -> dict:
     """What a row of ``entry`` records of its paper: the title, the numbers and the size they were measured at."""
     out: dict[str, Any] = {"paper": entry.paper, "values": dict(entry.reported)}
-    if entry.eval_size is not None:
-        out["at"] = Size.of(entry.eval_size).text()
+    if entry.at is not None:
+        out["at"] = entry.at
     return out
 
 
@@ -167,6 +172,6 @@ def rows(plugins) -> list[dict[str, Any]]:
                     if state != weights.MISSING else entry.weights.sha256, "source": entry.source_url,
                     "member": entry.member, "licence": entry.licence, "paper": entry.paper,
                     "reported": dict(entry.reported), "options": dict(entry.options), "summary": entry.summary,
-                    "eval_size": Size.of(entry.eval_size).text() if entry.eval_size else None,
+                    "eval_size": entry.at,
                     "provider": item.provider})
     return out
