@@ -1,7 +1,7 @@
 """bench: a plugin-based benchmark for conditional image synthesis.
 
 The core harness knows no model, metric or dataset by name: plugins register
-them through the hooks in :mod:`benchmark.hookspecs`. Everything a plugin author
+them through the hooks in :mod:`benchmark.api.hookspecs`. Everything a plugin author
 needs is importable from here::
 
     from benchmark import hookimpl, Model, Metric, Dataset, Options, Preset
@@ -19,26 +19,25 @@ from __future__ import annotations
 
 import importlib
 
-from benchmark.hookspecs import hookimpl
-
-__version__ = "0.1.0"
+from benchmark.api.hookspecs import hookimpl
+from benchmark.util.version import __version__
 
 #: public name -> the module that defines it
 _EXPORTS = {
     **dict.fromkeys(("Options", "Preset", "TrainTransform", "TrainLength", "StepContext", "SetupContext",
                      "Trainable", "Model", "MetricResult", "EvalContext", "Metric", "Segmenter",
-                     "SegmenterModel", "Direction", "Size", "DataFacts", "ForeignCheckpoint"), "benchmark.api"),
-    **dict.fromkeys(("Progress", "ResolvedSegmenter"), "benchmark.context"),
-    **dict.fromkeys(("RunDir", "ImageSet"), "benchmark.rundir"),
+                     "SegmenterModel", "Direction", "Size", "DataFacts", "ForeignCheckpoint"), "benchmark.api.contract"),
+    **dict.fromkeys(("Progress", "ResolvedSegmenter"), "benchmark.api.context"),
+    **dict.fromkeys(("RunDir", "ImageSet"), "benchmark.rundir.layout"),
     **dict.fromkeys(("Dataset", "Source", "Sample", "BadFiles", "find_dir", "import_tree", "list_images",
-                     "load_side_by_side", "load_image_label_folders", "read_image"), "benchmark.data"),
-    **dict.fromkeys(("BenchError", "ConfigError", "DataError", "WeightsError"), "benchmark.errors"),
-    **dict.fromkeys(("MetricValue", "RunRecord"), "benchmark.records"),
-    **dict.fromkeys(("run", "score", "leaderboard"), "benchmark.pyapi"),
-    "FolderScore": "benchmark.score_folders",
+                     "load_side_by_side", "load_image_label_folders", "read_image"), "benchmark.data.dataset"),
+    **dict.fromkeys(("BenchError", "ConfigError", "DataError", "WeightsError"), "benchmark.util.errors"),
+    **dict.fromkeys(("MetricValue", "RunRecord"), "benchmark.results.records"),
+    **dict.fromkeys(("run", "score", "leaderboard"), "benchmark.workflow"),
+    "FolderScore": "benchmark.score.folders",
     "Leaderboard": "benchmark.report.leaderboard",
-    "WeightSpec": "benchmark.weights",
-    "ZooEntry": "benchmark.zoo",
+    "WeightSpec": "benchmark.registry.weights",
+    "ZooEntry": "benchmark.registry.zoo",
 }
 
 __all__ = ["hookimpl", "__version__", *_EXPORTS]

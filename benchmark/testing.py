@@ -43,7 +43,7 @@ def one_error_line(result: subprocess.CompletedProcess | int, stderr: str | None
     """Assert that a command failed with one clear line and no traceback; return that line.
 
     ``result`` is a :func:`run_cli` result, or an exit code with ``stderr`` beside it (for
-    ``benchmark.cli.main`` called in-process). ``exit_code``: the exact code expected (any
+    ``benchmark.cli.app.main`` called in-process). ``exit_code``: the exact code expected (any
     non-zero one by default). ``progress_prefix``: lines starting with it may come before the
     error line (progress of a long import); by default the error line must be the only one.
     """
@@ -76,15 +76,15 @@ def untrained_and_trained(settings: Mapping[str, Any], out: Path, tables: Mappin
     ``settings`` are run keys as ``bench run`` flags set them (exactly one row in ``models``;
     ``profile``, ``steps``, ``data_root``, ``output_root``, ``eval``, ...), ``tables`` the
     plugin tables as ``--set NAME.KEY=VALUE`` sets them (e.g. :data:`TINY_TABLES`), ``plugins``
-    a registry from :func:`benchmark.registry.build` (default: the installed plugins).
+    a registry from :func:`benchmark.registry.plugins.build` (default: the installed plugins).
     The untrained model is built with the run's seed and evaluated on the same test split
     into ``out / "untrained"``; then the run trains and evaluates as ``bench run`` does.
     Returns ``(before, trained)``: ``{column: MetricValue}`` and a ``RunRecord``.
     """
-    from benchmark.config import Layers
-    from benchmark.progress import Reporter
-    from benchmark.execute import Execution
-    from benchmark.rundir import RunDir
+    from benchmark.pipeline.execute import Execution
+    from benchmark.run.config import Layers
+    from benchmark.rundir.layout import RunDir
+    from benchmark.util.progress import Reporter
 
     layers = Layers.from_sources({}, dict(tables or {}), dict(settings))
     bench = Execution.from_layers(layers, Reporter(quiet=True), plugins)

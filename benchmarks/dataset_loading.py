@@ -20,7 +20,7 @@ from unittest import mock
 import numpy as np
 from PIL import Image
 
-from benchmark.data import BadFiles
+from benchmark.data.dataset import BadFiles
 from bench_plugins.datasets import parallel
 from bench_plugins.datasets.celebamask import CelebAMaskHQ
 from bench_plugins.datasets.voc import Voc2012

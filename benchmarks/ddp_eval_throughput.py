@@ -30,7 +30,7 @@ def bench(*args: str) -> None:
 
 
 def main() -> None:
-    from benchmark.results import ResultsStore
+    from benchmark.results.store import ResultsStore
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="pix2pix")

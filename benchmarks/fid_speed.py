@@ -28,9 +28,9 @@ import torch
 from PIL import Image
 
 import cleanfid.fid
-from benchmark.api import EvalContext
-from benchmark.data import BadFiles
-from benchmark.imageio import write_png
+from benchmark.api.contract import EvalContext
+from benchmark.data.dataset import BadFiles
+from benchmark.util.imageio import write_png
 from bench_plugins.datasets.facades import Facades
 from bench_plugins.metrics import inception, inception_weights
 from bench_plugins.metrics.fid import FID, KID

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from PIL import Image
 
 from benchmark import report
-from benchmark.records import MetricValue, RunRecord
-from benchmark.rundir import RunDir
+from benchmark.results.records import MetricValue, RunRecord
+from benchmark.rundir.layout import RunDir
 
 WIDTHS = (1280, 390)
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -25,11 +25,11 @@ import torch
 from bench_plugins.metrics.fid import FID
 from bench_plugins.metrics.miou import MIoU
 
-from benchmark.config import Layers
-from benchmark.execute import Execution
-from benchmark.progress import Reporter
-from benchmark.score_images import score_plan
-from benchmark.settings_text import parse_set
+from benchmark.run.config import Layers
+from benchmark.pipeline.execute import Execution
+from benchmark.util.progress import Reporter
+from benchmark.score.images import score_plan
+from benchmark.util.settings_text import parse_set
 
 MIOU_VARIANTS = [
     ("default (nearest, dontcare not counted, at eval res)", {}),

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.archive import download, safe_extract, sha256_file
-from benchmark.errors import DataError
+from benchmark.data.archive import download, safe_extract, sha256_file
+from benchmark.util.errors import DataError
 
 # ---------------------------------------------------------------- helpers
 

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmark import cli
+from benchmark.cli import app as cli
 from benchmark.testing import one_error_line
 
 N_IMAGES = 6
@@ -244,7 +244,7 @@ def test_skip_bad_skips_counts_and_succeeds(tmp_path, monkeypatch, case):
 
 
 def test_a_bad_file_seen_by_both_splits_is_counted_once(tmp_path):
-    from benchmark.data import BadFiles
+    from benchmark.data.dataset import BadFiles
 
     bad = BadFiles(skip=True)
     for _ in ("train", "test"):

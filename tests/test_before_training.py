@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import types
 
-from benchmark import hookimpl, registry
-from benchmark.config import Layers
-from benchmark.settings_text import parse_set
-from benchmark.progress import Reporter
-from benchmark.execute import Execution
+from benchmark import hookimpl
+from benchmark.registry import plugins as registry
+from benchmark.run.config import Layers
+from benchmark.util.settings_text import parse_set
+from benchmark.util.progress import Reporter
+from benchmark.pipeline.execute import Execution
 from tests.conftest import TINY_DATA
 from tests.test_model_hooks import Constant, Inner
 

@@ -10,9 +10,9 @@ import sqlite3
 import numpy as np
 
 from benchmark import report
-from benchmark.bootstrap import bootstrap_ci
-from benchmark.records import MetricValue
-from benchmark.results import ResultsStore
+from benchmark.results.bootstrap import bootstrap_ci
+from benchmark.results.records import MetricValue
+from benchmark.results.store import ResultsStore
 from tests.test_report import record
 
 

@@ -17,9 +17,10 @@ import pytest
 from bench_plugins.datasets.celebamask_classes import CLASS_NAMES, PALETTE
 from PIL import Image
 
-from benchmark import cli, datasets_cli
-from benchmark.data import BadFiles
-from benchmark.registry import default
+from benchmark.cli import app as cli
+from benchmark.cli import datasets as datasets_cli
+from benchmark.data.dataset import BadFiles
+from benchmark.registry.plugins import default
 from benchmark.testing import one_error_line
 
 PHOTO = 64                    # the release's photos are 1024 px; any square size is read the same way

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from benchmark import registry
-from benchmark.config import Layers, resolve_model
-from benchmark.settings_text import parse_set
+from benchmark.registry import plugins as registry
+from benchmark.run.config import Layers, resolve_model
+from benchmark.util.settings_text import parse_set
 from tests.conftest import TINY_DATA, bench, one_error_line
 
 

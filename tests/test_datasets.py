@@ -15,9 +15,10 @@ from bench_plugins.datasets.facades_classes import CLASS_NAMES, PALETTE
 from PIL import Image
 from scipy import ndimage
 
-from benchmark import cli, datasets_cli
-from benchmark.data import BadFiles, nearest_palette
-from benchmark.registry import default
+from benchmark.cli import app as cli
+from benchmark.cli import datasets as datasets_cli
+from benchmark.data.dataset import BadFiles, nearest_palette
+from benchmark.registry.plugins import default
 from benchmark.testing import one_error_line
 
 ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "facades.tar.gz"

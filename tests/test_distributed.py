@@ -27,8 +27,8 @@ import pytest
 import torch
 from bench_plugins.metrics import inception, inception_weights
 
-from benchmark.checkpoint import load_checkpoint
-from benchmark.results import ResultsStore
+from benchmark.run.checkpoint import load_checkpoint
+from benchmark.results.store import ResultsStore
 from tests.conftest import TINY_DATA, one_error_line, run_cli
 
 RUN = ["run", "--models", "pix2pix", "--profile", "smoke", *TINY_DATA, "--steps", "4", "--batch-size", "4",
@@ -312,7 +312,7 @@ def test_finish_leaves_the_process_group_and_keeps_the_rank(tmp_path, monkeypatc
     leak otherwise); the rank stays known, so rank 0 alone goes on to write the leaderboard."""
     import torch.distributed as dist
 
-    from benchmark import distributed
+    from benchmark.parallel import workers as distributed
 
     dist.init_process_group("gloo", store=dist.FileStore(str(tmp_path / "store"), 1), rank=0, world_size=1)
     world = distributed.World(0, 1, 0, torch.device("cpu"))

@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from benchmark.results import ResultsStore
+from benchmark.results.store import ResultsStore
 from tests.conftest import TINY_DATA, bench, one_error_line
 from tests.test_datasets import error_line, run_cli
 

@@ -27,13 +27,15 @@ from bench_plugins.metrics.fid import FID, KID
 from bench_plugins.metrics.fullref import PSNR
 from bench_plugins.metrics.inception_score import InceptionScore
 
-from benchmark import archive, cli, weights
-from benchmark.api import EvalContext
-from benchmark.errors import BenchError, WeightsError
-from benchmark.evaluate import compute_metrics
-from benchmark.imageio import write_png
-from benchmark.progress import Reporter
-from benchmark.rundir import ImageSet
+from benchmark.data import archive
+from benchmark.cli import app as cli
+from benchmark.registry import weights
+from benchmark.api.contract import EvalContext
+from benchmark.util.errors import BenchError, WeightsError
+from benchmark.pipeline.evaluate import compute_metrics
+from benchmark.util.imageio import write_png
+from benchmark.util.progress import Reporter
+from benchmark.rundir.layout import ImageSet
 from tests.conftest import bench, one_error_line
 
 CPU = torch.device("cpu")

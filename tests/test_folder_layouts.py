@@ -41,7 +41,7 @@ def spade_folder(root: Path, card: str, inst: bool = True, w: int = 32, h: int =
 
 def load(folder: Path, split: str):
     from benchmark import BadFiles
-    from benchmark.registry import default
+    from benchmark.registry.plugins import default
 
     spec = default().datasets.get("folder")
     return spec, spec.load(Path("unused"), split, spec.Options(path=folder), BadFiles(skip=False))

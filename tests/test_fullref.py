@@ -13,9 +13,9 @@ from bench_plugins.metrics.fullref import PSNR, SSIM, UQI, VIF
 from scipy.signal import correlate2d
 from sewar import full_ref as sewar
 
-from benchmark.api import EvalContext
-from benchmark.errors import DataError
-from benchmark.imageio import write_png
+from benchmark.api.contract import EvalContext
+from benchmark.util.errors import DataError
+from benchmark.util.imageio import write_png
 
 
 def as8bit(images: torch.Tensor) -> torch.Tensor:

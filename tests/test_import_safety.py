@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmark import staging
-from benchmark.archive import safe_extract
-from benchmark.errors import DataError
-from benchmark.unpack_limit import Budget
+from benchmark.data import staging
+from benchmark.data.archive import safe_extract
+from benchmark.util.errors import DataError
+from benchmark.data.unpack_limit import Budget
 from tests.conftest import bench, one_error_line
 from tests.test_datasets import error_line, run_cli
 
@@ -227,7 +227,7 @@ def test_archive_bomb_is_refused_before_writing(tmp_path, make, monkeypatch):
 
 
 def test_default_limit_is_a_ratio_of_the_archive_size(tmp_path, monkeypatch):
-    monkeypatch.setattr("benchmark.unpack_limit.UNPACK_FLOOR", 1 << 20)
+    monkeypatch.setattr("benchmark.data.unpack_limit.UNPACK_FLOOR", 1 << 20)
     with pytest.raises(DataError, match="more than the"):
         safe_extract(bomb_zip(tmp_path / "b.zip"), tmp_path / "out")
     assert not (tmp_path / "out").exists() and [p.name for p in tmp_path.iterdir()] == ["b.zip"]

@@ -16,12 +16,12 @@ from bench_plugins.metrics import inception, inception_weights
 from bench_plugins.metrics.inception_score import InceptionScore, inception_score
 from cleanfid.fid import get_folder_features
 
-from benchmark import archive
-from benchmark.api import EvalContext
-from benchmark.evaluate import compute_metrics
-from benchmark.imageio import write_png
-from benchmark.progress import Reporter
-from benchmark.weights import WeightSpec
+from benchmark.data import archive
+from benchmark.api.contract import EvalContext
+from benchmark.pipeline.evaluate import compute_metrics
+from benchmark.util.imageio import write_png
+from benchmark.util.progress import Reporter
+from benchmark.registry.weights import WeightSpec
 
 CPU = torch.device("cpu")
 
@@ -146,7 +146,7 @@ def test_cells_say_which_file_is_needed_without_the_output_layer(tmp_path, monke
 
 def test_the_spread_column_is_shown_but_never_ranked():
     from benchmark import report
-    from benchmark.records import MetricValue, RunRecord
+    from benchmark.results.records import MetricValue, RunRecord
 
     def row(label: str, score: float, spread: float, run_id: int) -> RunRecord:
         columns = InceptionScore.columns

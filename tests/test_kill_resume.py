@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.results import ResultsStore
+from benchmark.results.store import ResultsStore
 from tests.conftest import TINY_DATA, bench
 
 KILLS = 10

@@ -15,11 +15,11 @@ from bench_plugins.models.label_cgan.networks import (
 )
 from bench_plugins.models.label_cgan.sketch import label_edges, xdog
 
-from benchmark.api import StepContext
-from benchmark.config import Layers
-from benchmark.errors import ConfigError
-from benchmark.execute import Execution
-from benchmark.progress import Reporter
+from benchmark.api.contract import StepContext
+from benchmark.run.config import Layers
+from benchmark.util.errors import ConfigError
+from benchmark.pipeline.execute import Execution
+from benchmark.util.progress import Reporter
 from benchmark.testing import assert_learned, untrained_and_trained
 from tests.conftest import TINY_DATA, bench, one_error_line
 

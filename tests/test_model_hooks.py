@@ -8,14 +8,15 @@ import types
 import pytest
 import torch
 
-from benchmark import hookimpl, registry
-from benchmark.api import Model, Options, Trainable, TrainLength
-from benchmark.config import Layers, resolve_model
-from benchmark.settings_text import parse_set
-from benchmark.errors import ConfigError
-from benchmark.progress import Reporter
-from benchmark.records import MetricValue
-from benchmark.execute import Execution
+from benchmark import hookimpl
+from benchmark.registry import plugins as registry
+from benchmark.api.contract import Model, Options, Trainable, TrainLength
+from benchmark.run.config import Layers, resolve_model
+from benchmark.util.settings_text import parse_set
+from benchmark.util.errors import ConfigError
+from benchmark.util.progress import Reporter
+from benchmark.results.records import MetricValue
+from benchmark.pipeline.execute import Execution
 from tests.conftest import TINY_DATA
 
 

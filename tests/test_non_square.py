@@ -15,8 +15,8 @@ from test_folder_layouts import spade_folder
 from test_standard_datasets import make_ade, make_cityscapes, make_coco
 
 from benchmark import Sample, Size, StepContext
-from benchmark.registry import default
-from benchmark.transforms import PairDataset, model_batch
+from benchmark.registry.plugins import default
+from benchmark.data.transforms import PairDataset, model_batch
 
 H, W = 32, 64
 CPU = torch.device("cpu")
@@ -66,7 +66,7 @@ def sample(i: int, h: int = 16, w: int = 32) -> Sample:
 
 
 def test_pair_dataset_keeps_the_aspect_and_moves_instances_with_the_labels():
-    from benchmark.api import TrainTransform
+    from benchmark.api.contract import TrainTransform
 
     data = PairDataset([sample(i) for i in range(3)], Size(H, W),
                        TrainTransform(load_size=36, hflip=True, vflip=True, rotate_degrees=10), seed=3)
@@ -84,7 +84,7 @@ def test_pair_dataset_keeps_the_aspect_and_moves_instances_with_the_labels():
 
 
 def test_grid_tiles_keep_the_aspect_ratio():
-    from benchmark.grid import compose
+    from benchmark.util.grid import compose
 
     images = [np.zeros((16, 32, 3), np.uint8), np.zeros((16, 32, 3), np.uint8)]
     assert compose([images], tile=8).shape == (8, 32, 3)
@@ -170,7 +170,7 @@ RUN = ("--models", "spade,pix2pix", "--profile", "smoke", "--set", "spade.lambda
 
 def cli(*args) -> int:
     """`bench ARGS` in this process (the same code as the command, without a new interpreter)."""
-    from benchmark.cli import main
+    from benchmark.cli.app import main
 
     return main([str(a) for a in args])
 
@@ -250,8 +250,8 @@ def test_bad_aspect_ratio_or_instance_edges_without_maps_are_one_line(tmp_path, 
 
 
 def test_the_plan_sizes_follow_the_dataset_unless_the_run_says_otherwise():
-    from benchmark.config import Layers
-    from benchmark.plan import build_plan
+    from benchmark.run.config import Layers
+    from benchmark.run.plan import build_plan
 
     def size(**run):
         layers = Layers.from_sources({}, {}, {"models": ["pix2pix"], "dataset": "cityscapes", "profile": "smoke",

@@ -13,7 +13,7 @@ from bench_plugins.datasets.facades_classes import PALETTE
 from bench_plugins.models.pix2pix import Pix2Pix, official, official_test_seed
 
 from benchmark import BenchError, ConfigError, DataFacts
-from benchmark.imageio import colorize
+from benchmark.util.imageio import colorize
 from benchmark.testing import one_error_line
 from tests.official_reference.pix2pix_unet import ReferenceUnet, randomise
 
@@ -289,7 +289,7 @@ def test_bench_run_evaluates_an_official_file_without_training(tmp_path):
 
     from PIL import Image
 
-    from benchmark.cli import main
+    from benchmark.cli.app import main
 
     ref, _ = saved_reference(tmp_path, num_downs=5, ngf=4, seed=15)
     roots = ["--data-root", str(tmp_path / "data"), "--output-root", str(tmp_path / "out")]
@@ -334,7 +334,7 @@ def test_the_zoo_row_evaluates_the_imported_file_in_the_official_setting(unet_25
 
     from PIL import Image
 
-    from benchmark.cli import main
+    from benchmark.cli.app import main
 
     if not FACADES_ARCHIVE.is_file():
         pytest.skip(f"the facades archive is not at {FACADES_ARCHIVE} (shared/ is cloned beside the repo)")

@@ -20,9 +20,10 @@ import torch.nn.functional as F
 from PIL import Image
 from official_reference.spade import OfficialGenerator, preprocess_input, tensor2im, warm_up, write_checkpoint
 
-from benchmark import BenchError, ConfigError, DataFacts, Size, cli
-from benchmark.imageio import to_uint8
-from benchmark.transforms import model_batch
+from benchmark import BenchError, ConfigError, DataFacts, Size
+from benchmark.cli import app as cli
+from benchmark.util.imageio import to_uint8
+from benchmark.data.transforms import model_batch
 from bench_plugins.models.spade import Spade
 from bench_plugins.models.spade import official
 from tests.conftest import TINY_DATA, one_error_line

@@ -9,11 +9,11 @@ import json
 import pytest
 import torch
 
-from benchmark import registry
-from benchmark.config import Layers
-from benchmark.settings_text import parse_set
-from benchmark.plan import build_plan, plan_from_run
-from benchmark.rundir import RunDir
+from benchmark.registry import plugins as registry
+from benchmark.run.config import Layers
+from benchmark.util.settings_text import parse_set
+from benchmark.run.plan import build_plan, plan_from_run
+from benchmark.rundir.layout import RunDir
 from tests.conftest import TINY_DATA, bench, one_error_line
 
 PROFILES = ("smoke", "quick", "paper")

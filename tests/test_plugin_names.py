@@ -7,8 +7,9 @@ import types
 import pytest
 from conftest import bench, one_error_line
 
-from benchmark import Metric, Model, Preset, hookimpl, registry
-from benchmark.errors import PluginError
+from benchmark import Metric, Model, Preset, hookimpl
+from benchmark.registry import plugins as registry
+from benchmark.util.errors import PluginError
 
 
 def model_plugin(module_name: str, model_name: str, presets: dict | None = None) -> types.ModuleType:

@@ -6,10 +6,11 @@ import types
 
 import pytest
 
-from benchmark import cli, hookimpl
-from benchmark.api import Metric, MetricResult
-from benchmark.errors import BenchError, PluginError
-from benchmark.registry import build, default
+from benchmark import hookimpl
+from benchmark.cli import app as cli
+from benchmark.api.contract import Metric, MetricResult
+from benchmark.util.errors import BenchError, PluginError
+from benchmark.registry.plugins import build, default
 
 BUILT_INS = {
     # the five method families of the sources

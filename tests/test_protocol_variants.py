@@ -28,10 +28,11 @@ from bench_plugins.metrics.miou import MIoU
 from bench_plugins.segmenters.scores import scores
 from PIL import Image
 
-from benchmark import Segmenter, SegmenterModel, cli
-from benchmark.api import EvalContext, ResolvedSegmenter
-from benchmark.errors import BenchError, WeightsError
-from benchmark.imageio import write_png
+from benchmark import Segmenter, SegmenterModel
+from benchmark.cli import app as cli
+from benchmark.api.contract import EvalContext, ResolvedSegmenter
+from benchmark.util.errors import BenchError, WeightsError
+from benchmark.util.imageio import write_png
 from tests.conftest import TINY_DATA, one_error_line
 
 CPU = torch.device("cpu")

@@ -8,8 +8,8 @@ import re
 import pytest
 
 import benchmark
-from benchmark.errors import BenchError, ConfigError
-from benchmark.records import RunRecord
+from benchmark.util.errors import BenchError, ConfigError
+from benchmark.results.records import RunRecord
 from tests.conftest import REPO, TINY_TABLES
 
 

@@ -7,15 +7,16 @@ import types
 import numpy as np
 import pytest
 
-from benchmark import hookimpl, registry, report
-from benchmark.api import Metric, MetricResult
-from benchmark.config import Layers
-from benchmark.settings_text import parse_set
-from benchmark.evaluate import REAL_VS_ITSELF
-from benchmark.imageio import read_rgb
-from benchmark.progress import Reporter
-from benchmark.records import REFERENCE_LABEL, REFERENCE_MODEL, MetricValue, RunRecord, is_reference
-from benchmark.execute import Execution
+from benchmark import hookimpl, report
+from benchmark.registry import plugins as registry
+from benchmark.api.contract import Metric, MetricResult
+from benchmark.run.config import Layers
+from benchmark.util.settings_text import parse_set
+from benchmark.pipeline.evaluate import REAL_VS_ITSELF
+from benchmark.util.imageio import read_rgb
+from benchmark.util.progress import Reporter
+from benchmark.results.records import REFERENCE_LABEL, REFERENCE_MODEL, MetricValue, RunRecord, is_reference
+from benchmark.pipeline.execute import Execution
 from tests.conftest import TINY_DATA
 from tests.test_report import md_rows, record
 
@@ -108,7 +109,7 @@ def test_one_reference_row_per_protocol_is_kept():
 
 
 def test_store_keeps_the_newest_reference_row_of_each_protocol(tmp_path):
-    from benchmark.results import ResultsStore
+    from benchmark.results.store import ResultsStore
 
     store = ResultsStore(tmp_path / "bench.sqlite")
     other = {"images": 106, "resolution": 256, "real_split": "test"}

@@ -13,8 +13,8 @@ from PIL import Image
 from rich.console import Console
 
 from benchmark import report
-from benchmark.errors import BenchError
-from benchmark.records import MetricValue, RunRecord
+from benchmark.util.errors import BenchError
+from benchmark.results.records import MetricValue, RunRecord
 
 RUN_PROTOCOL = {"images": 106, "resolution": 64, "real_split": "test"}
 PSNR_PROTOCOL = {"images": 106, "resolution": 64}
@@ -319,8 +319,8 @@ def test_print_console_does_not_parse_markup_in_labels():
 
 
 def test_report_of_a_store_without_finished_runs_is_one_line(tmp_path):
-    from benchmark.names import closest_first
-    from benchmark.results import ResultsStore
+    from benchmark.util.names import closest_first
+    from benchmark.results.store import ResultsStore
     from benchmark.testing import one_error_line, run_cli
 
     assert closest_first("x", []) == []

@@ -16,9 +16,9 @@ import pytest
 from rich.console import Console
 
 from benchmark import report
-from benchmark.errors import BenchError
-from benchmark.grid import compose
-from benchmark.records import MetricValue
+from benchmark.util.errors import BenchError
+from benchmark.util.grid import compose
+from benchmark.results.records import MetricValue
 from benchmark.report.data import SCHEMA_VERSION
 from tests.test_report import md_rows, record
 
@@ -181,8 +181,8 @@ def test_write_output_creates_a_missing_folder_and_refuses_a_folder(tmp_path):
 
 
 def test_bench_report_output_paths(tmp_path, monkeypatch, capsys):
-    from benchmark import cli
-    from benchmark.results import ResultsStore
+    from benchmark.cli import app as cli
+    from benchmark.results.store import ResultsStore
 
     store = ResultsStore(tmp_path / "bench.sqlite")
     for rec in (record("a", 20.0, 40.0, run_id=1), record("b", 25.0, 60.0, run_id=2)):
@@ -221,7 +221,7 @@ def test_grid_groups_pairs_and_keeps_label_colours_with_nearest():
 
 
 def test_preview_grid_layout():
-    from benchmark.datasets_cli import preview_grid
+    from benchmark.cli.datasets import preview_grid
 
     pairs = [(np.full((6, 6, 3), 10 * i, np.uint8), np.full((6, 6, 3), 200, np.uint8)) for i in range(5)]
     grid = preview_grid(pairs, per_row=2, tile=8, gap=2)

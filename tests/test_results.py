@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.errors import BenchError
-from benchmark.records import MetricValue, RunRecord
-from benchmark.results import ResultsStore
+from benchmark.util.errors import BenchError
+from benchmark.results.records import MetricValue, RunRecord
+from benchmark.results.store import ResultsStore
 
 
 def make_record(label: str = "pix2pix", *, dataset: str = "facades", status: str = "ok",

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.errors import BenchError
-from benchmark.results import ResultsStore
-from benchmark.rundir import RunDir
-from benchmark.runlock import RunLock
+from benchmark.util.errors import BenchError
+from benchmark.results.store import ResultsStore
+from benchmark.rundir.layout import RunDir
+from benchmark.rundir.lock import RunLock
 from tests.conftest import TINY_DATA, bench, one_error_line
 
 RUN = ["run", "--models", "pix2pix", "--profile", "smoke", "--metrics", "psnr,ssim", "--set", "samples=0",

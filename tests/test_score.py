@@ -17,10 +17,10 @@ import pytest
 from PIL import Image
 
 import benchmark
-from benchmark import cli
-from benchmark.imageio import read_rgb
-from benchmark.records import record_from_dict
-from benchmark.rundir import RunDir
+from benchmark.cli import app as cli
+from benchmark.util.imageio import read_rgb
+from benchmark.results.records import record_from_dict
+from benchmark.rundir.layout import RunDir
 from tests.conftest import TINY_DATA, TINY_TABLES, one_error_line
 
 METRICS = ["psnr", "ssim"]
@@ -190,7 +190,7 @@ class TinyZoo:
 
 
 def test_images_of_a_published_checkpoint_show_the_papers_numbers_beside(trained, tmp_path):
-    from benchmark.registry import build
+    from benchmark.registry.plugins import build
 
     root, model = trained
     plugins = build([TinyZoo])
@@ -211,9 +211,9 @@ def test_images_of_a_published_checkpoint_show_the_papers_numbers_beside(trained
 
 
 def test_non_square_protocol_reads_width_x_height_images(tmp_path):
-    from benchmark.api import Size
-    from benchmark.errors import DataError
-    from benchmark.score_images import read_images
+    from benchmark.api.contract import Size
+    from benchmark.util.errors import DataError
+    from benchmark.score.images import read_images
 
     wide, square = tmp_path / "a.png", tmp_path / "b.png"
     Image.fromarray(np.zeros((32, 64, 3), np.uint8)).save(wide)  # 64 wide, 32 high

@@ -12,10 +12,10 @@ import pytest
 from rich.console import Console
 
 from benchmark import report
-from benchmark.aggregate import seed_groups
+from benchmark.results.aggregate import seed_groups
 from benchmark.report.console import plain_text
 from benchmark.report.leaderboard import build_leaderboard
-from benchmark.seeds import normalize_seeds, parse_seeds
+from benchmark.run.seeds import normalize_seeds, parse_seeds
 from benchmark.testing import TINY_DATA, one_error_line
 from tests.test_report import record
 
@@ -32,7 +32,7 @@ def test_seeds_count_and_list():
 
 @pytest.mark.parametrize("value, words", [("1,1", "listed twice"), ("x", "not a count"), ("0", "1..1000")])
 def test_bad_seeds_are_one_line(value, words, tmp_path, capsys):
-    from benchmark.cli import main
+    from benchmark.cli.app import main
 
     code = main(["run", "--models", "pix2pix", "--dataset", "synthetic-facades", "--seeds", value,
                  "--output-root", str(tmp_path)])
@@ -116,7 +116,7 @@ def test_single_seed_tables_read_as_before(runs):
 
 
 def test_seeds_run_then_more_seeds_trains_only_the_missing_one(tmp_path, capsys):
-    from benchmark.cli import main
+    from benchmark.cli.app import main
 
     args = ["run", "--models", "pix2pix,pix2pix+kl", "--dataset", "synthetic-facades", "--profile", "smoke",
             "--steps", "2", "--metrics", "psnr,ssim", *TINY_DATA, "--data-root", str(tmp_path / "data"),

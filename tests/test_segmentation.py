@@ -16,19 +16,19 @@ from bench_plugins.segmenters.networks import SmallUNet
 from bench_plugins.segmenters.scores import confusion, scores
 from bench_plugins.segmenters.trained import TrainedOptions, TrainedSegmenter, UNetModel
 
-from benchmark.api import EvalContext, Options, ResolvedSegmenter
-from benchmark.config import Layers
-from benchmark.settings_text import parse_set
-from benchmark.data import BadFiles, Sample
-from benchmark.errors import ConfigError, WeightsError
-from benchmark.evaluate import compute_metrics, write_real_split
-from benchmark.imageio import read_label
-from benchmark.progress import Reporter
-from benchmark.records import is_reference
-from benchmark.results import ResultsStore
-from benchmark.plan import build_plan
-from benchmark.rundir import ImageSet, RunDir
-from benchmark.transforms import PairDataset
+from benchmark.api.contract import EvalContext, Options, ResolvedSegmenter
+from benchmark.run.config import Layers
+from benchmark.util.settings_text import parse_set
+from benchmark.data.dataset import BadFiles, Sample
+from benchmark.util.errors import ConfigError, WeightsError
+from benchmark.pipeline.evaluate import compute_metrics, write_real_split
+from benchmark.util.imageio import read_label
+from benchmark.util.progress import Reporter
+from benchmark.results.records import is_reference
+from benchmark.results.store import ResultsStore
+from benchmark.run.plan import build_plan
+from benchmark.rundir.layout import ImageSet, RunDir
+from benchmark.data.transforms import PairDataset
 from tests.conftest import TINY_DATA, bench, one_error_line
 
 CPU = torch.device("cpu")

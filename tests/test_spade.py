@@ -17,12 +17,13 @@ from bench_plugins.models.spade.generator import SPADEGenerator, SPADEResBlock
 from bench_plugins.models.spade.losses import VGG_LAYER_WEIGHTS, VGGLoss, feature_matching_loss, hinge_d_loss, kld_loss
 from bench_plugins.models.spade.normalization import SPADE
 
-from benchmark import cli, weights
-from benchmark.api import StepContext
-from benchmark.config import Layers
-from benchmark.errors import ConfigError, WeightsError
-from benchmark.progress import Reporter
-from benchmark.execute import Execution
+from benchmark.cli import app as cli
+from benchmark.registry import weights
+from benchmark.api.contract import StepContext
+from benchmark.run.config import Layers
+from benchmark.util.errors import ConfigError, WeightsError
+from benchmark.util.progress import Reporter
+from benchmark.pipeline.execute import Execution
 
 PLUGIN, FACE = Spade(), FaceSpade()
 CPU = torch.device("cpu")

@@ -1,5 +1,5 @@
 """spade-pis: the measures against references, the style choice, and `bench run` end to end with a
-VGG19-shaped file written here (through benchmark.weights) and SPADE trained in the run or loaded."""
+VGG19-shaped file written here (through benchmark.registry.weights) and SPADE trained in the run or loaded."""
 
 from __future__ import annotations
 
@@ -15,13 +15,13 @@ from bench_plugins.models.spade_pis.options import SpadePisOptions
 from bench_plugins.models.spade_pis.styles import StylePool
 from PIL import Image
 
-from benchmark.config import Layers
-from benchmark.errors import WeightsError
-from benchmark.progress import Reporter
-from benchmark.results import ResultsStore
-from benchmark.execute import Execution
-from benchmark.checkpoint import load_checkpoint
-from benchmark.rundir import RunDir
+from benchmark.run.config import Layers
+from benchmark.util.errors import WeightsError
+from benchmark.util.progress import Reporter
+from benchmark.results.store import ResultsStore
+from benchmark.pipeline.execute import Execution
+from benchmark.run.checkpoint import load_checkpoint
+from benchmark.rundir.layout import RunDir
 from tests.conftest import TINY_DATA, bench
 
 COLUMNS = ("STYLE", "STYLE_SPADE", "DIVERSITY", "T_SPADE_MS", "T_PWCT_MS", "T_SMOOTH_MS")
@@ -156,7 +156,7 @@ def test_styles_from_a_folder_are_transferred_whole_and_measured(tmp_path):
     from bench_plugins.models.spade import Spade
     from bench_plugins.models.spade_pis import SpadePis
 
-    from benchmark.transforms import model_batch
+    from benchmark.data.transforms import model_batch
 
     styles = tmp_path / "styles"
     styles.mkdir()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark.train import fused
+from benchmark.pipeline.train import fused
 from tests.conftest import TINY_DATA, run_cli
 
 RUN = ["run", "--models", "pix2pix", "--profile", "smoke", *TINY_DATA, "--steps", "3", "--batch-size", "2",

@@ -81,7 +81,7 @@ def make_cityscapes(tmp: Path) -> tuple[Path, Path, dict]:
 
 def load(name: str, data: Path, split: str, **options):
     from benchmark import BadFiles
-    from benchmark.registry import default
+    from benchmark.registry.plugins import default
 
     spec = default().datasets.get(name)
     return spec, spec.load(data, split, spec.Options(**options), BadFiles(skip=False))

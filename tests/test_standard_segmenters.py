@@ -14,14 +14,14 @@ from bench_plugins.metrics.miou import MIoU, confusion_of
 from bench_plugins.segmenters import deeplabv2, drn, upernet
 from bench_plugins.segmenters.published import layout_check
 
-from benchmark import weights
-from benchmark.cli import main
-from benchmark.api import EvalContext, Options, ResolvedSegmenter
-from benchmark.config import Layers
-from benchmark.settings_text import parse_set
-from benchmark.errors import WeightsError
-from benchmark.imageio import write_png
-from benchmark.plan import build_plan
+from benchmark.registry import weights
+from benchmark.cli.app import main
+from benchmark.api.contract import EvalContext, Options, ResolvedSegmenter
+from benchmark.run.config import Layers
+from benchmark.util.settings_text import parse_set
+from benchmark.util.errors import WeightsError
+from benchmark.util.imageio import write_png
+from benchmark.run.plan import build_plan
 from tests.conftest import bench, one_error_line
 
 CPU = torch.device("cpu")

@@ -29,8 +29,8 @@ def jobs_of(out: Path) -> list[dict]:
 
 
 def test_local_executor_runs_at_most_k_processes_and_stores_every_run(tmp_path, monkeypatch, capsys):
-    import benchmark.executors as executors
-    from benchmark.cli import main
+    import benchmark.sweep.executors as executors
+    from benchmark.cli.app import main
 
     started: list[subprocess.Popen] = []
     alive_at_start: list[int] = []
@@ -53,7 +53,7 @@ def test_local_executor_runs_at_most_k_processes_and_stores_every_run(tmp_path, 
         (sub,) = job["submissions"]
         assert sub["executor"] == "local" and sub["job_id"].startswith("pid ") and Path(sub["stderr"]).is_file()
     assert "(n=3)" in out
-    from benchmark.results import ResultsStore
+    from benchmark.results.store import ResultsStore
 
     stored = ResultsStore(tmp_path / "out" / "bench.sqlite").runs(status="ok")
     assert sorted(Path(r.run_dir).resolve() for r in stored) == sorted(j["dir"].resolve() for j in jobs)
@@ -62,7 +62,7 @@ def test_local_executor_runs_at_most_k_processes_and_stores_every_run(tmp_path, 
 
 
 def status_of(out: Path, capsys) -> list[dict]:
-    from benchmark.cli import main
+    from benchmark.cli.app import main
 
     capsys.readouterr()
     assert main(["status", "--json", "--output-root", str(out)]) == 0
@@ -124,10 +124,10 @@ def test_submitit_local_executor_runs_eight_jobs_two_at_a_time(tmp_path):
 def _writer(out: str, index: int, count: int, ready, go) -> None:
     """One job-like writer: its own run folders with record.json, ingested as the sweep does; then it
     ingests the next writer's folders again (two processes storing the same folders at once)."""
-    from benchmark.records import record_to_dict
-    from benchmark.results import ResultsStore
-    from benchmark.rundir import RunDir
-    from benchmark.sweep import ingest
+    from benchmark.results.records import record_to_dict
+    from benchmark.results.store import ResultsStore
+    from benchmark.rundir.layout import RunDir
+    from benchmark.sweep.jobs import ingest
     from tests.test_report import record
 
     store = ResultsStore(Path(out) / "bench.sqlite")
@@ -153,7 +153,7 @@ def test_sixteen_concurrent_writers_lose_and_duplicate_nothing(tmp_path):
 
     ctx = mp.get_context("fork")
     ready, go = ctx.Barrier(17), ctx.Barrier(17)
-    from benchmark.results import ResultsStore
+    from benchmark.results.store import ResultsStore
 
     ResultsStore(tmp_path / "bench.sqlite")
     procs = [ctx.Process(target=_writer, args=(str(tmp_path), i, 25, ready, go)) for i in range(16)]
@@ -207,8 +207,8 @@ def test_a_real_single_node_slurm_runs_the_sweep(tmp_path):
 
 
 def pending_job(tmp_path: Path, executor: str, job_id: str):
-    from benchmark.atomic import write_json
-    from benchmark.rundir import RunDir
+    from benchmark.util.atomic import write_json
+    from benchmark.rundir.layout import RunDir
 
     run = RunDir.create(tmp_path / "out", "synthetic-facades", "pix2pix")
     write_json(run.job_file, {"name": "pix2pix", "submissions": [{"executor": executor, "job_id": job_id}]})
@@ -227,7 +227,7 @@ def fake_squeue(tmp_path: Path, monkeypatch, prints: str) -> None:
 
 def test_a_queued_slurm_job_is_not_submitted_twice(tmp_path, monkeypatch):
     """A sweep run again while its Slurm job still waits in the queue must not submit a second copy."""
-    from benchmark.sweep import still_queued
+    from benchmark.sweep.jobs import still_queued
 
     run = pending_job(tmp_path, "slurm", "4242")
     fake_squeue(tmp_path, monkeypatch, "PENDING")
@@ -241,7 +241,7 @@ def test_a_queued_slurm_job_is_not_submitted_twice(tmp_path, monkeypatch):
 
 
 def test_a_live_local_job_is_not_submitted_twice(tmp_path):
-    from benchmark.sweep import still_queued
+    from benchmark.sweep.jobs import still_queued
 
     assert "still alive" in still_queued(pending_job(tmp_path / "a", "local", f"pid {os.getpid()}"))
     done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)

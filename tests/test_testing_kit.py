@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from benchmark.records import MetricValue
+from benchmark.results.records import MetricValue
 from benchmark.testing import TINY_DATA, TINY_TABLES, assert_learned, one_error_line, run_cli
 
 

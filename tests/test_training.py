@@ -14,12 +14,13 @@ from pathlib import Path
 
 import torch
 
-from benchmark import hookimpl, registry
-from benchmark.api import Model, Trainable, TrainLength
-from benchmark.config import Layers
-from benchmark.settings_text import parse_set
-from benchmark.progress import Reporter
-from benchmark.execute import Execution
+from benchmark import hookimpl
+from benchmark.registry import plugins as registry
+from benchmark.api.contract import Model, Trainable, TrainLength
+from benchmark.run.config import Layers
+from benchmark.util.settings_text import parse_set
+from benchmark.util.progress import Reporter
+from benchmark.pipeline.execute import Execution
 from tests.conftest import TINY_DATA, bench
 
 RUN = ["run", "--models", "pix2pix", "--profile", "smoke", "--steps", "300", "--set", "checkpoint_every=20",
@@ -116,7 +117,7 @@ def test_checkpoint_and_evaluate_reproduce_the_numbers(tmp_path, roots):
 
     again = bench("evaluate", str(run_dir), "-q")
     assert again.returncode == 0, again.stderr
-    from benchmark.results import ResultsStore
+    from benchmark.results.store import ResultsStore
     (before,) = ResultsStore(out / "bench.sqlite").runs("synthetic-facades")
     only_psnr = bench("evaluate", str(run_dir), "--set", 'eval.metrics=["psnr"]', "-q")
     assert only_psnr.returncode == 0, only_psnr.stderr
@@ -127,7 +128,7 @@ def test_checkpoint_and_evaluate_reproduce_the_numbers(tmp_path, roots):
     loaded = bench(*RUN[:5], "--checkpoint", str(ckpt), "--metrics", "psnr,ssim", *TINY_DATA, *roots, "-q")
     assert loaded.returncode == 0, loaded.stderr
 
-    from benchmark.results import ResultsStore
+    from benchmark.results.store import ResultsStore
     runs = ResultsStore(out / "bench.sqlite").runs("synthetic-facades")
     assert len(runs) == 2
     psnr = [r.metrics["PSNR"].value for r in runs]

@@ -16,11 +16,12 @@ import pytest
 from bench_plugins.datasets.voc_classes import CLASS_NAMES, PALETTE, voc_colour
 from PIL import Image
 
-from benchmark import cli, datasets_cli
-from benchmark.data import BadFiles
-from benchmark.errors import DataError
-from benchmark.registry import default
-from benchmark.results import ResultsStore
+from benchmark.cli import app as cli
+from benchmark.cli import datasets as datasets_cli
+from benchmark.data.dataset import BadFiles
+from benchmark.util.errors import DataError
+from benchmark.registry.plugins import default
+from benchmark.results.store import ResultsStore
 from benchmark.testing import one_error_line
 
 N_TRAIN, N_VAL = 1464, 1449

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import hookimpl, registry, weights
-from benchmark.errors import PluginError, WeightsError
-from benchmark.weights import WeightSpec
+from benchmark import hookimpl
+from benchmark.registry import plugins as registry
+from benchmark.registry import weights
+from benchmark.util.errors import PluginError, WeightsError
+from benchmark.registry.weights import WeightSpec
 
 PAYLOAD = b"pretend these are network weights\n" * 100
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
@@ -312,7 +314,7 @@ def test_unpinned_import_refuses_the_wrong_keys_and_accepts_the_right_ones(loose
     weights.import_file(loose, right)
     digest = hashlib.sha256(right.read_bytes()).hexdigest()
     assert weights.recorded_sha256(loose) == digest
-    from benchmark import cli
+    from benchmark.cli import app as cli
 
     assert cli.main(["weights", "list"]) == 0
     row = capsys.readouterr().out.strip().split("\t")

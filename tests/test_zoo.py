@@ -9,7 +9,7 @@ import json
 import pytest
 import torch
 
-from benchmark import cli
+from benchmark.cli import app as cli
 from tests.conftest import one_error_line
 
 SPADE_URL = "https://drive.google.com/file/d/12gvlTbMvUcJewQlSEaZdeb2CdOB-b8kQ/view"
@@ -53,9 +53,9 @@ def test_zoo_list_has_the_published_checkpoints_and_their_papers_numbers(cache, 
 
 
 def test_a_zoo_row_is_measured_at_its_papers_size_unless_the_user_sets_one():
-    from benchmark.api import Size
-    from benchmark.registry import default
-    from benchmark.zoo import measured_at, published_note, published_of, run_size
+    from benchmark.api.contract import Size
+    from benchmark.registry.plugins import default
+    from benchmark.registry.zoo import measured_at, published_note, published_of, run_size
 
     city = default().zoo.get("spade@cityscapes-official")
     assert run_size(city, {}) == {"image_size": 256, "aspect_ratio": 2.0}

@@ -11,9 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmark.atomic import atomic_write
-from benchmark.errors import BenchError
-from benchmark.records import RunRecord
 from benchmark.report.console import print_console
 from benchmark.report.data import SCHEMA_VERSION, render_csv, render_json
 from benchmark.report.html import render_html
@@ -26,6 +23,9 @@ from benchmark.report.leaderboard import (
 )
 from benchmark.report.markdown import render_md
 from benchmark.report.samples import GRID_TILE, sample_grid
+from benchmark.results.records import RunRecord
+from benchmark.util.atomic import atomic_write
+from benchmark.util.errors import BenchError
 
 __all__ = [
     "FORMATS", "GRID_TILE", "SCHEMA_VERSION", "build_leaderboard", "format_value", "print_console",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from tabulate import tabulate
 
-from benchmark.records import RunRecord
 from benchmark.report.leaderboard import (
     DASH,
     Board,
@@ -23,6 +22,7 @@ from benchmark.report.leaderboard import (
     seed_lines,
     tail,
 )
+from benchmark.results.records import RunRecord
 
 BEST_MARK = "*"
 TIE_MARK = "~"

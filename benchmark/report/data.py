@@ -17,9 +17,9 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
-from benchmark.records import RunRecord, is_reference
-from benchmark.aggregate import TIE_RULE
 from benchmark.report.leaderboard import Board, Leaderboard, model_name, protocol_text
+from benchmark.results.aggregate import TIE_RULE
+from benchmark.results.records import RunRecord, is_reference
 
 SCHEMA_VERSION = 2
 CSV_FIXED = ("table", "dataset", "label", "name", "input", "reference")

@@ -12,7 +12,6 @@ import html
 from pathlib import Path
 from typing import Any
 
-from benchmark.records import RunRecord
 from benchmark.report.leaderboard import (
     DASH,
     Board,
@@ -25,7 +24,8 @@ from benchmark.report.leaderboard import (
     tail,
 )
 from benchmark.report.samples import sample_grid
-from benchmark.rundir import RunDir
+from benchmark.results.records import RunRecord
+from benchmark.rundir.layout import RunDir
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 1em auto; padding: 0 1em; max-width: 80em; color: #222;

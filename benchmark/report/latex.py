@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 
-from benchmark.records import RunRecord
 from benchmark.report.leaderboard import (
     Board,
     Cell,
@@ -24,6 +23,7 @@ from benchmark.report.leaderboard import (
     seed_lines,
     short_protocol,
 )
+from benchmark.results.records import RunRecord
 
 BOX = "\\benchtablebox"
 _ESCAPES = {

@@ -1,7 +1,7 @@
 """The ranking model: the latest successful run of every row, grouped by protocol, best values marked.
 
 A row trained with several seeds shows mean ± std (n) over its seeds (see
-:mod:`benchmark.aggregate`: which runs are its seeds, and when rows are tied).
+:mod:`benchmark.results.aggregate`: which runs are its seeds, and when rows are tied).
 
 Rows are only ranked against rows measured the same way. Every shown row is
 placed in a table whose dataset, run-level protocol and per-metric protocols
@@ -18,9 +18,22 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmark.errors import ConfigError
-from benchmark.aggregate import TIE_RULE, Stats, newest, overlaps, seed_groups, stats
-from benchmark.records import MetricValue, RunRecord, is_reference, newest_key, row_key
+from benchmark.results.aggregate import (
+    TIE_RULE,
+    Stats,
+    newest,
+    overlaps,
+    seed_groups,
+    stats,
+)
+from benchmark.results.records import (
+    MetricValue,
+    RunRecord,
+    is_reference,
+    newest_key,
+    row_key,
+)
+from benchmark.util.errors import ConfigError
 
 DASH = "—"
 ARROWS = {"up": "↑", "down": "↓"}

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.grid import compose, png_bytes
-from benchmark.records import RunRecord
-from benchmark.rundir import ImageSet, RunDir
+from benchmark.results.records import RunRecord
+from benchmark.rundir.layout import ImageSet, RunDir
+from benchmark.util.grid import compose, png_bytes
 
 GRID_ROWS = 6
 GRID_TILE = 128

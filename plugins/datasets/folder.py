@@ -34,8 +34,8 @@ from pydantic import Field, ValidationError
 from bench_plugins.datasets.folder_layout import DEFAULT_SUFFIXES, detect, read_split
 
 from benchmark import DataError, Dataset, Options, Source, hookimpl, import_tree
-from benchmark.config import explain
-from benchmark.names import unknown
+from benchmark.run.config import explain
+from benchmark.util.names import unknown
 
 try:
     import tomllib
@@ -118,7 +118,7 @@ class Folder(Dataset):
                 raise DataError(f"{where}: classes = {card.classes}; give a count from 1 to 256")
             return [f"class {i}" for i in range(card.classes)], None, None
         if isinstance(card.classes, str):
-            from benchmark.registry import default
+            from benchmark.registry.plugins import default
 
             datasets = default().datasets
             if card.classes not in datasets.names() or card.classes == self.name:

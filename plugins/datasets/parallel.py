@@ -80,7 +80,7 @@ def read_all(func: Callable[[T], R | Problem | None], items: Iterable[T], bad: B
 
 
 def try_read(path: Path, mode: str | None = None) -> np.ndarray | Problem:
-    """Decode ``path`` fully (see :func:`benchmark.data.read_image`); a bad file becomes a Problem."""
+    """Decode ``path`` fully (see :func:`benchmark.data.dataset.read_image`); a bad file becomes a Problem."""
     if not path.is_file():
         return Problem(path, "file missing", "restore it from the release (re-import the dataset)")
     try:

@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from benchmark.atomic import write_json
+from benchmark.util.atomic import write_json
 
 SUBS = ("images", "labels", "instances")
 

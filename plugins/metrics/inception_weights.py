@@ -28,7 +28,9 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark import WeightsError, WeightSpec, archive, weights
+from benchmark import WeightsError, WeightSpec
+from benchmark.data import archive
+from benchmark.registry import weights
 
 OFFICIAL = WeightSpec(
     name="inception-2015-12-05",

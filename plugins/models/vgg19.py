@@ -11,7 +11,7 @@ are.
 Where the file comes from, in this order (:func:`resolve_file`):
 
 1. an explicit file given by the plugin's option (e.g. ``spade.vgg_weights=FILE``);
-2. ``benchmark.weights.resolve(SPEC)``: the weights cache, downloaded from torchvision's
+2. ``benchmark.registry.weights.resolve(SPEC)``: the weights cache, downloaded from torchvision's
    URL when online. Offline and missing, the error names the file, its sha256 and the
    ``bench weights import`` command.
 
@@ -39,7 +39,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from benchmark import WeightsError, WeightSpec, weights
+from benchmark import WeightsError, WeightSpec
+from benchmark.registry import weights
 
 # torchvision's VGG19 configuration "E": channel counts, "M" for 2x2 max pooling.
 CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",

@@ -9,7 +9,7 @@ the ``voc2012`` dataset. (They were not trained on VOC's own images: torchvision
 reports 66.4 mIoU / 92.4 pixel accuracy on its COCO validation subset.)
 
 The file ``deeplabv3_resnet50_coco-cd0a2569.pth`` is resolved through
-:mod:`benchmark.weights` (``bench weights import deeplabv3-resnet50-coco-voc FILE``
+:mod:`benchmark.registry.weights` (``bench weights import deeplabv3-resnet50-coco-voc FILE``
 when offline); as torch.hub does for it, its sha256 must begin with the eight
 hex digits in its name. Preprocessing follows torchvision's preset for these
 weights: images resized (bilinear) to ``input_size`` (520, the preset's
@@ -27,18 +27,9 @@ import torch
 from bench_plugins.datasets.voc_classes import CLASS_NAMES as VOC_CLASSES
 from pydantic import Field
 
-from benchmark import (
-    BenchError,
-    EvalContext,
-    Options,
-    Segmenter,
-    SegmenterModel,
-    WeightsError,
-    WeightSpec,
-    archive,
-    hookimpl,
-    weights,
-)
+from benchmark import BenchError, EvalContext, Options, Segmenter, SegmenterModel, WeightsError, WeightSpec, hookimpl
+from benchmark.data import archive
+from benchmark.registry import weights
 
 FILENAME = "deeplabv3_resnet50_coco-cd0a2569.pth"
 #: torch.hub's convention: the file name carries the first hex digits of its sha256

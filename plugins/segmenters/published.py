@@ -16,17 +16,8 @@ from typing import Callable, ClassVar
 
 import torch
 
-from benchmark import (
-    BenchError,
-    EvalContext,
-    Options,
-    Segmenter,
-    SegmenterModel,
-    WeightsError,
-    WeightSpec,
-    hookimpl,
-    weights,
-)
+from benchmark import BenchError, EvalContext, Options, Segmenter, SegmenterModel, WeightsError, WeightSpec, hookimpl
+from benchmark.registry import weights
 
 IGNORED = 255
 TRAINED = "--set eval.segmenter=trained"

@@ -1,0 +1,7 @@
+"""``python -m benchmark``: the same as the ``bench`` command."""
+
+import sys
+
+from benchmark.cli import main
+
+sys.exit(main())

@@ -1,0 +1,34 @@
+"""The plugin contract: everything a model, metric, dataset or segmenter plugin implements or receives.
+
+``from benchmark.api import Model, Metric, Options`` is the documented import path (the same names
+are importable from :mod:`benchmark`). One module per idea: :mod:`.contract` (options, models,
+trainables, metrics, segmenters), :mod:`.context` (what a metric may read while it measures) and
+:mod:`.hookspecs` (the hooks a plugin implements).
+"""
+
+from benchmark.api.context import EvalContext, Progress, ResolvedSegmenter
+from benchmark.api.contract import (
+    DataFacts,
+    Direction,
+    ForeignCheckpoint,
+    Metric,
+    MetricResult,
+    Model,
+    Options,
+    Preset,
+    Segmenter,
+    SegmenterModel,
+    SetupContext,
+    Size,
+    StepContext,
+    Trainable,
+    TrainLength,
+    TrainTransform,
+)
+from benchmark.api.hookspecs import hookimpl
+
+__all__ = [
+    "DataFacts", "Direction", "EvalContext", "ForeignCheckpoint", "Metric", "MetricResult", "Model", "Options",
+    "Preset", "Progress", "ResolvedSegmenter", "Segmenter", "SegmenterModel", "SetupContext", "Size",
+    "StepContext", "Trainable", "TrainLength", "TrainTransform", "hookimpl",
+]

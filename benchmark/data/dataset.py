@@ -1,0 +1,315 @@
+"""Dataset specs, loaders for the common layouts and validation of files (transforms: :mod:`benchmark.data.transforms`).
+
+A dataset plugin registers a :class:`Dataset`. The spec says what the data
+is (classes, palette, splits, licence, citation), where it comes from
+(:class:`Source`) and how to read it; the readers for the common layouts and
+the checks that turn bad files into one clear error live here.
+
+Conventions: photos are uint8 (H,W,3); label maps are uint8 (H,W) class ids,
+``ignore_index`` (if any) marks pixels that count for nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterable
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from benchmark.api.contract import Options
+from benchmark.util.errors import DataError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a dataset comes from: a download, manual instructions, or a generator."""
+
+    kind: str  # "download", "manual" or "generator"
+    url: str | None = None
+    sha256: str | None = None
+    #: other archive checksums accepted (e.g. a re-encoded copy), checksum -> description
+    known_sha256: dict[str, str] = field(default_factory=dict)
+    instructions: str = ""
+    #: total size of the unpacked archive in bytes, when known: an import may unpack to 1.25x this
+    #: (``bench datasets import --max-unpacked-gb`` overrides it)
+    unpacked_bytes: int | None = None
+
+
+@dataclass
+class Sample:
+    stem: str
+    image: np.ndarray  # uint8 (H, W, 3)
+    label: np.ndarray  # uint8 (H, W)
+    #: image-level class ids, for datasets that have them; None: the classes present in ``label``
+    classes: tuple[int, ...] | None = None
+    #: instance map (H, W) of integer instance ids (e.g. Cityscapes' id*1000+k), for datasets that have one
+    instance: np.ndarray | None = None
+
+    def class_ids(self) -> tuple[int, ...]:
+        """The image-level classes: the dataset's own, else those present in the label map."""
+        if self.classes is not None:
+            return tuple(self.classes)
+        return tuple(int(i) for i in np.unique(self.label))
+
+
+class BadFiles:
+    """Collects bad files when the user opted in with --skip-bad; raises on the first otherwise."""
+
+    def __init__(self, skip: bool):
+        self.skip = skip
+        self.items: list[tuple[Path, str]] = []
+
+    def report(self, path: Path, problem: str, fix: str) -> None:
+        if not self.skip:
+            raise DataError(f"{path}: {problem}; {fix} (or pass --skip-bad to skip such files)")
+        if all(p != path for p, _ in self.items):  # loaders that read the whole folder per split see it twice
+            self.items.append((path, problem))
+
+    def warning(self) -> str | None:
+        if not self.items:
+            return None
+        first = ", ".join(f"{p.name} ({why})" for p, why in self.items[:3])
+        return f"skipped {len(self.items)} bad file(s): {first}{' ...' if len(self.items) > 3 else ''}"
+
+
+class Dataset:
+    """A registered dataset. Subclass it and register an instance in ``register_datasets``."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str] = ""
+    class_names: ClassVar[list[str]]
+    palette: ClassVar[list[tuple[int, int, int]]]
+    ignore_index: ClassVar[int | None] = None
+    splits: ClassVar[dict[str, int]] = {}
+    native_size: ClassVar[tuple[int, int]] = (256, 256)
+    #: width / height of the images as the reference implementation trains on them (SPADE's aspect_ratio)
+    aspect_ratio: ClassVar[float] = 1.0
+    #: whether imported samples carry instance maps (``Sample.instance``)
+    has_instances: ClassVar[bool] = False
+    #: whether the reference implementation gives ``ignore_index`` pixels their own input channel
+    #: (SPADE's ``contain_dontcare_label``: ADE20K, COCO-Stuff)
+    dontcare_label: ClassVar[bool] = False
+    source: ClassVar[Source] = Source("manual")
+    #: the files a user fetches (shown by `bench datasets list`), e.g. the official archives
+    downloads: ClassVar[tuple[str, ...]] = ()
+    layout: ClassVar[str] = ""
+    license: ClassVar[str] = ""
+    citation: ClassVar[str] = ""
+    Options: ClassVar[type[Options]] = Options
+    #: name of the segmenter that mIoU uses by default
+    default_segmenter: ClassVar[str | None] = None
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def directory(self, root: Path) -> Path:
+        return Path(root) / self.name
+
+    def configure(self, root: Path, options: Options) -> None:
+        """Read what the stored data says about itself (a card's classes and aspect ratio, whether
+        instance maps were imported) before the run is planned; must be cheap (no download, no
+        reading every file) and quiet when the data is not there yet. Default: nothing."""
+
+    def prepare(self, root: Path, options: Options) -> Path:
+        """Make the data available (generate, or check it was imported); return its folder."""
+        folder = self.directory(root)
+        if not folder.exists():
+            raise DataError(self.missing_message(folder))
+        return folder
+
+    def missing_message(self, folder: Path) -> str:
+        how = self.source.instructions or f"bench datasets import {self.name} PATH"
+        return f"dataset '{self.name}' not found at {folder}; {how}"
+
+    def load(self, root: Path, split: str, options: Options, bad: BadFiles) -> list[Sample]:
+        raise NotImplementedError
+
+    def import_from(self, src: Path, root: Path) -> Path:
+        """`bench datasets import NAME PATH`: unpack or copy, then verify."""
+        raise DataError(f"dataset '{self.name}' cannot be imported: {self.source.instructions or 'it is generated'}")
+
+    def import_files(self, sources: list[Path], root: Path) -> Path:
+        """`bench datasets import NAME PATH...`: datasets released as several archives override this."""
+        if len(sources) != 1:
+            raise DataError(f"dataset '{self.name}' is imported from one archive or folder, got {len(sources)} "
+                            f"paths; pass one (bench datasets info {self.name} says which)")
+        return self.import_from(Path(sources[0]), root)
+
+    def card(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "summary": self.summary, "classes": list(self.class_names),
+            "ignore_index": self.ignore_index, "splits": dict(self.splits),
+            "native_size": list(self.native_size), "aspect_ratio": self.aspect_ratio,
+            "instance_maps": self.has_instances, "dontcare_label": self.dontcare_label, "source": self.source.kind,
+            "url": self.source.url, "sha256": self.source.sha256, "layout": self.layout,
+            "license": self.license, "citation": self.citation,
+        }
+
+
+# ---------------------------------------------------------------- reading files
+
+def read_image(path: Path, mode: str | None = None) -> np.ndarray:
+    """Decode an image fully; a corrupt, truncated or non-image file is a DataError naming it."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if mode:
+                im = im.convert(mode)
+            return np.asarray(im).copy()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DataError(f"{path}: cannot be read as an image ({exc}); replace the file or remove it") from None
+
+
+def read_checked(path: Path, bad: BadFiles, mode: str | None = None) -> np.ndarray | None:
+    try:
+        return read_image(path, mode)
+    except DataError:
+        bad.report(path, "not a readable image (corrupt, truncated or not an image)",
+                   "replace the file or remove it")
+        return None
+
+
+def natural_key(path: Path) -> tuple:
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path.stem))
+
+
+def nearest_palette(rgb: np.ndarray, palette: Iterable[tuple[int, int, int]]) -> np.ndarray:
+    """Colour-coded labels -> class ids by the nearest palette colour (robust to JPEG noise)."""
+    # |x - p|^2 = |x|^2 - 2 x.p + |p|^2; |x|^2 is the same for every p, so drop it. All terms are
+    # integers below 2^24, exact in float32, so ties break as with the full distance (lowest id).
+    pal = np.asarray(list(palette), dtype=np.float32)
+    flat = rgb.reshape(-1, 3).astype(np.float32)
+    score = (pal * pal).sum(1)[None, :] - 2.0 * (flat @ pal.T)
+    return score.argmin(1).astype(np.uint8).reshape(rgb.shape[:2])
+
+
+def list_images(folder: Path, bad: BadFiles) -> list[Path]:
+    """Image files of a folder in natural order; other files are reported as bad."""
+    files = []
+    for path in sorted(folder.iterdir(), key=natural_key):
+        if path.name.startswith(".") or path.is_dir():
+            continue
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            files.append(path)
+        else:
+            bad.report(path, "not an image file", "move it out of the dataset folder")
+    return files
+
+
+def load_side_by_side(folder: Path, palette, bad: BadFiles, label_side: str = "right") -> list[Sample]:
+    """The pix2pix layout: each file holds the photo and the colour label map side by side."""
+    samples = []
+    for path in list_images(folder, bad):
+        arr = read_checked(path, bad, "RGB")
+        if arr is None:
+            continue
+        h, w, _ = arr.shape
+        if w % 2:
+            bad.report(path, f"width {w} cannot be split into two halves side by side",
+                       "each file must hold the photo and its label map side by side")
+            continue
+        left, right = arr[:, : w // 2], arr[:, w // 2:]
+        photo, colours = (left, right) if label_side == "right" else (right, left)
+        samples.append(Sample(path.stem, np.ascontiguousarray(photo), nearest_palette(colours, palette)))
+    return samples
+
+
+def load_image_label_folders(images: Path, labels: Path, num_classes: int, ignore_index: int | None,
+                             bad: BadFiles) -> list[Sample]:
+    """`images/STEM.(png|jpg)` with `labels/STEM.png` holding class ids."""
+    for folder in (images, labels):
+        if not folder.is_dir():
+            raise DataError(f"{folder}: folder not found; a dataset folder needs images/ and labels/")
+    label_files = _by_stem(list_images(labels, bad), bad)
+    samples = []
+    for path in _by_stem(list_images(images, bad), bad).values():
+        label_path = label_files.pop(path.stem, None)
+        if label_path is None:
+            bad.report(path, "image without a label", f"add {labels / (path.stem + '.png')} or remove the image")
+            continue
+        image = read_checked(path, bad, "RGB")
+        label = read_checked(label_path, bad)
+        if image is None or label is None:
+            continue
+        if label.ndim != 2:
+            bad.report(label_path, f"label map has {label.shape[-1]} channels",
+                       "save labels as single-channel PNGs of class ids (mode L or P)")
+            continue
+        if image.shape[:2] != label.shape:
+            bad.report(label_path, f"label size {label.shape[1]}x{label.shape[0]} differs from image "
+                       f"size {image.shape[1]}x{image.shape[0]}", "resize the label map (nearest) to match")
+            continue
+        ids = np.unique(label)
+        wrong = [int(i) for i in ids if i >= num_classes and i != ignore_index]
+        if wrong:
+            bad.report(label_path, f"label ids {wrong} outside the {num_classes} classes (0..{num_classes - 1})",
+                       "fix the label map or add the classes to the dataset card")
+            continue
+        samples.append(Sample(path.stem, image, label.astype(np.uint8)))
+    for stem, label_path in label_files.items():
+        bad.report(label_path, "label without an image", f"add the image {stem} to {images} or remove the label")
+    return samples
+
+
+def _by_stem(files: list[Path], bad: BadFiles) -> dict[str, Path]:
+    """Files by stem; a second file with a stem already seen (x.jpg next to x.png) is ambiguous: reported."""
+    found: dict[str, Path] = {}
+    for path in files:
+        if path.stem in found:
+            bad.report(path, f"ambiguous stem: {found[path.stem].name} and {path.name} share the stem "
+                       f"'{path.stem}', so which one pairs with its label is unclear", "rename or remove one of them")
+            continue
+        found[path.stem] = path
+    return found
+
+
+def require_nonempty(samples: list[Sample], dataset: str, split: str, where: Path) -> list[Sample]:
+    if not samples:
+        raise DataError(f"split '{split}' of dataset '{dataset}' is empty ({where}); "
+                        f"add images there or re-import the dataset")
+    return samples
+
+
+# ---------------------------------------------------------------- importing
+
+def import_tree(src: Path, dest: Path, check: Callable[[Path], None]) -> Path:
+    """Unpack an archive (or copy a folder) into ``dest``; ``check`` verifies before it is kept."""
+    from benchmark.data.archive import safe_extract, sha256_file
+
+    src = Path(src)
+    if not src.exists():
+        raise DataError(f"{src}: no such file or folder; pass the path of the archive or unpacked folder")
+    staging = dest.with_name(dest.name + ".importing")
+    shutil.rmtree(staging, ignore_errors=True)
+    manifest: dict[str, Any] = {"source": str(src.resolve())}
+    if src.is_dir():
+        shutil.copytree(src, staging, symlinks=False)
+    else:
+        manifest["sha256"] = sha256_file(src)
+        safe_extract(src, staging)
+    try:
+        check(staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    (staging / "MANIFEST.json").write_text(json.dumps(manifest, indent=2))
+    if dest.exists():
+        shutil.rmtree(dest)
+    staging.rename(dest)
+    return dest
+
+
+def find_dir(tree: Path, relative: str) -> Path | None:
+    """``relative`` at the top of ``tree`` or one level down (archives often wrap a folder)."""
+    for base in [tree, *sorted(p for p in tree.iterdir() if p.is_dir())]:
+        if (base / relative).is_dir():
+            return base / relative
+    return None

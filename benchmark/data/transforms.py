@@ -1,0 +1,150 @@
+"""Tensors for training and evaluation: resize, random crop, flips, rotation.
+
+Photos are resized with bicubic filtering, label maps with nearest neighbour.
+Every random choice comes from a generator seeded with (seed, epoch, sample
+index), so a run is reproducible and a resumed run sees the same data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torchvision.transforms.v2.functional as TF
+from PIL import Image
+from torch.utils.data import Dataset
+
+from benchmark.api.contract import Size, TrainTransform
+from benchmark.data.dataset import Sample
+
+
+def resize_pair(sample: Sample, size: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(uint8 3,H,W photo, uint8 H,W label) at ``size``: a side, or (height, width)."""
+    h, w = Size.of(size)
+    photo = Image.fromarray(sample.image).resize((w, h), Image.BICUBIC)
+    label = Image.fromarray(sample.label).resize((w, h), Image.NEAREST)
+    return (torch.from_numpy(np.asarray(photo).copy()).permute(2, 0, 1),
+            torch.from_numpy(np.asarray(label).copy()))
+
+
+def resize_instance(instance: np.ndarray, size: Size) -> torch.Tensor:
+    """An instance map (integer ids) at ``size``, nearest neighbour: int32 (H,W)."""
+    image = Image.fromarray(instance.astype(np.int32)).resize((size.width, size.height), Image.NEAREST)
+    return torch.from_numpy(np.asarray(image).astype(np.int32))
+
+
+def to_float(photo_u8: torch.Tensor) -> torch.Tensor:
+    return photo_u8.float() / 127.5 - 1.0
+
+
+class PairDataset(Dataset):
+    """Samples resized once up front; random augmentation per item when ``transform`` is given.
+
+    ``image_size`` is a side (a square) or a :class:`benchmark.api.contract.Size` (height, width); a
+    transform's ``load_size`` is then the load height, and the load width keeps the aspect
+    ratio. Instance maps travel with the pairs (as ``instance``) when every sample has one.
+    """
+
+    def __init__(self, samples: list[Sample], image_size: int | tuple[int, int],
+                 transform: TrainTransform | None = None, seed: int = 0, fill_label: int = 0):
+        self.stems = [s.stem for s in samples]
+        self.size = Size.of(image_size)
+        #: the height (the side of a square run)
+        self.image_size = self.size.height
+        self.transform = transform
+        self.seed = seed
+        self.fill_label = fill_label
+        self.epoch = 0
+        h, w = self.size
+        load = (transform.load_size if transform and transform.load_size else h)
+        load_h = max(load, h)
+        self.load = Size(load_h, w if load_h == h else max(w, round(load_h * w / h)))
+        #: the load side of a square run, as before non-square runs
+        self.load_size = self.load.height
+        pairs = [resize_pair(s, self.load) for s in samples]
+        self.photos = torch.stack([p for p, _ in pairs])
+        self.labels = torch.stack([lab for _, lab in pairs])
+        self.instances = None
+        if samples and all(s.instance is not None for s in samples):
+            self.instances = torch.stack([resize_instance(s.instance, self.load) for s in samples])
+        #: image-level class ids per sample (the dataset's, else those present in the full label map)
+        self.classes = [s.class_ids() for s in samples]
+        self._multi_hot = torch.zeros(len(samples), 256, dtype=torch.uint8)
+        for i, ids in enumerate(self.classes):
+            self._multi_hot[i, list(ids)] = 1
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.stems)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        photo, label = self.photos[index], self.labels[index]
+        instance = None if self.instances is None else self.instances[index]
+        if self.transform is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, index])
+            photo, label, instance = self._augment(photo, label, instance, rng)
+        item = {"image": to_float(photo), "label": label.long(), "index": torch.tensor(index),
+                "classes": self._multi_hot[index]}
+        if instance is not None:
+            item["instance"] = instance.long()
+        return item
+
+    def _augment(self, photo, label, instance, rng):
+        t, (h, w), load = self.transform, self.size, self.load
+        if t.rotate_degrees:
+            angle = float(rng.uniform(-t.rotate_degrees, t.rotate_degrees))
+            photo = TF.rotate(photo, angle, interpolation=TF.InterpolationMode.BILINEAR)
+            label = TF.rotate(label[None], angle, interpolation=TF.InterpolationMode.NEAREST,
+                              fill=self.fill_label)[0]
+            if instance is not None:  # ids are exact in float32 up to 2**24
+                instance = TF.rotate(instance[None].float(), angle, interpolation=TF.InterpolationMode.NEAREST,
+                                     fill=0)[0].round().int()
+        if load.height > h or load.width > w:
+            if load.height - h == load.width - w:  # a square run draws as it always did
+                top, left = (int(v) for v in rng.integers(0, load.height - h + 1, size=2))
+            else:
+                top, left = (int(v) for v in rng.integers(0, [load.height - h + 1, load.width - w + 1]))
+            photo = photo[:, top:top + h, left:left + w]
+            label = label[top:top + h, left:left + w]
+            if instance is not None:
+                instance = instance[top:top + h, left:left + w]
+        flips = []
+        if t.hflip and rng.random() < 0.5:
+            flips.append(-1)
+        if t.vflip and rng.random() < 0.5:
+            flips.append(-2)
+        for dim in flips:
+            photo, label = photo.flip(dim), label.flip(dim)
+            if instance is not None:
+                instance = instance.flip(dim)
+        return photo.contiguous(), label.contiguous(), None if instance is None else instance.contiguous()
+
+
+def one_hot(label: torch.Tensor, num_classes: int, ignore_index: int | None) -> torch.Tensor:
+    """(N,H,W) ids -> (N,C,H,W) float; ignored pixels are all zeros."""
+    valid = label < num_classes
+    if ignore_index is not None:
+        valid &= label != ignore_index
+    oh = torch.nn.functional.one_hot(torch.where(valid, label, 0), num_classes).permute(0, 3, 1, 2)
+    return (oh * valid[:, None]).float()
+
+
+def model_batch(items: list[dict[str, torch.Tensor]] | dict[str, torch.Tensor], device: torch.device,
+                num_classes: int, ignore_index: int | None) -> dict[str, torch.Tensor]:
+    """Dataset items (a list, or an already collated dict) -> the batch a model sees, on the device.
+
+    Keys: ``image``, ``label``, ``index`` as in the items, ``onehot`` (N,C,H,W) from the label
+    map, ``classes`` (N,C) float multi-hot image-level labels (see ``Sample.class_ids``), and
+    ``instance`` (N,H,W int64 instance ids) only when the items carry instance maps.
+    """
+    if isinstance(items, list):
+        items = {k: torch.stack([it[k] for it in items]) for k in items[0]}
+    batch = {k: v.to(device, non_blocking=True) for k, v in items.items()}
+    batch["onehot"] = one_hot(batch["label"], num_classes, ignore_index)
+    if "classes" in batch:  # image-level labels: (N, 256) multi-hot ids -> (N, C) float
+        classes = batch["classes"][:, :num_classes].float()
+        if ignore_index is not None and ignore_index < num_classes:
+            classes[:, ignore_index] = 0
+        batch["classes"] = classes
+    return batch

@@ -1,0 +1,396 @@
+"""`bench run`: carry out a :class:`benchmark.run.plan.RunPlan`.
+
+Checkpoint problems (`--checkpoint`, `--resume RUN_DIR`) are found before the dataset
+loads and before any run folder exists. Then each model row is trained (or loaded),
+its test split generated and measured, and its record stored. A model whose loss
+diverges (or that crashes) is recorded as failed with the reason, and the run goes
+on with the next one.
+
+Nothing is lost to a fault: a process holds its run folder's lock while it works there;
+a finished row writes ``record.json`` into its folder, then its store row (replacing any
+row of the same folder), and only then says ``ok`` in ``status.json``; so ``--resume``
+after a kill at any moment either continues training from the newest readable
+checkpoint or completes the bookkeeping of a row that had finished, never a second row.
+Ctrl-C leaves ``interrupted`` in ``status.json``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from benchmark.api.contract import SetupContext, Trainable
+from benchmark.data.dataset import BadFiles, Sample, require_nonempty
+from benchmark.data.transforms import PairDataset
+from benchmark.parallel import sharded as distributed_eval
+from benchmark.parallel import workers as distributed
+from benchmark.pipeline.evaluate import compute_metrics, generate_images
+from benchmark.pipeline.measure import Measure
+from benchmark.pipeline.train import Trainer, fused, seed_everything
+from benchmark.results.records import (
+    RunRecord,
+    record_from_dict,
+    record_to_dict,
+    utc_now,
+)
+from benchmark.results.store import ResultsStore
+from benchmark.run.checkpoint import load_checkpoint, mismatch
+from benchmark.run.config import Layers, ModelRun
+from benchmark.run.device import configure_backends
+from benchmark.run.foreign import full_fp32
+from benchmark.run.plan import RunPlan, build_plan
+from benchmark.run.seeds import finished_run, reuse_line, seed_jobs
+from benchmark.rundir.layout import RunDir
+from benchmark.rundir.lock import RunLock
+from benchmark.util.errors import BenchError, ConfigError, Terminated, TrainingDiverged
+from benchmark.util.progress import Reporter
+
+
+@dataclass(frozen=True)
+class DatasetSplits:
+    train: list[Sample]
+    test: list[Sample]
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where a row starts, decided before the dataset loads: a new run folder, a run folder to
+    continue (locked for this process), a finished one whose record only needs storing, or a
+    checkpoint to evaluate (already loaded)."""
+
+    run: RunDir | None = None
+    lock: RunLock | None = None
+    resume_from: Path | None = None
+    finished: dict | None = None
+    checkpoint: Path | None = None
+    state: dict | None = None
+    #: a checkpoint of another code base, already loaded into the row's trainable (on the CPU)
+    model: Trainable | None = None
+
+
+class Execution:
+    """One `bench run` of a plan: the dataset, then each row's train / evaluate / store."""
+
+    def __init__(self, plan: RunPlan, reporter: Reporter, *, job: bool = False):
+        world = distributed.setup(plan.device)  # a worker of a data-parallel run: see benchmark.parallel.workers
+        self.plan = plan = dataclasses.replace(plan, device=world.device) if world else plan
+        self.reporter = reporter = Reporter(quiet=True) if distributed.is_follower() else reporter
+        #: one job of a sweep (benchmark.sweep.jobs): it writes only its own run folder, the parent
+        #: ingests ``record.json`` into the store; the folder exists already (``--resume RUN_DIR``)
+        self.job = job
+        self._rows: list[ModelRun] | None = None
+        # only the process that writes opens the store (a sweep's parent, a data-parallel run's rank 0)
+        self.store = None if job or distributed.is_follower() else ResultsStore(plan.config.output_root / "bench.sqlite")
+        self.measure = Measure(plan, reporter, self.store)
+
+    @classmethod
+    def from_layers(cls, layers: Layers, reporter: Reporter, plugins=None) -> "Execution":
+        return cls(build_plan(layers, plugins), reporter)
+
+    # ------------------------------------------------------------ the whole run
+
+    def run(self, *, resume: bool | Path = False, checkpoint: Path | None = None,
+            train_only: bool = False) -> list[RunRecord]:
+        rows = self.rows()
+        if checkpoint is not None and len(rows) != 1:
+            raise ConfigError("--checkpoint evaluates one model: pass exactly one row with --models")
+        if isinstance(resume, Path) and len(rows) != 1:
+            raise ConfigError("--resume RUN_DIR continues one run: pass exactly one row with --models")
+        configure_backends(self.plan.device, self.plan.config.threads)
+        if distributed.is_follower():
+            return follow(self)
+        starts = [self.start(row, resume, checkpoint) for row in rows]
+        data = self.load_dataset()
+        distributed.barrier()  # the other workers read the dataset once rank 0 has prepared it
+        records = [self.run_model(row, start, data, train_only) for row, start in zip(rows, starts)]
+        if not train_only and not self.job and self.plan.config.eval.reference_row and self.plan.needs_real_train():
+            sizes = sorted({self.plan.size(row) for row, r in zip(rows, records) if r.status == "ok"})
+            for size in sizes:
+                if distributed.current():
+                    distributed.announce(("reference", -1, "", size))  # the other workers measure along
+                self.measure.reference_row(data.train, self.test_samples(data), size)
+        distributed.announce(None)  # the other workers stop
+        return records
+
+    def rows(self) -> list[ModelRun]:
+        """The rows this run trains: one per (row, seed) when ``seeds`` is set (the same list, in
+        the same order, on every worker of a data-parallel run)."""
+        if self._rows is None:
+            self._rows = seed_jobs(self.plan)
+        return self._rows
+
+    def load_dataset(self) -> DatasetSplits:
+        spec, options, cfg = self.plan.dataset, self.plan.dataset_options, self.plan.config
+        folder = spec.prepare(cfg.data_root, options)
+        bad = BadFiles(cfg.skip_bad)
+        splits = {split: require_nonempty(spec.load(cfg.data_root, split, options, bad), spec.name, split, folder)
+                  for split in ("train", "test")}
+        warning = bad.warning()
+        if warning:
+            self.reporter.log(f"[yellow]warning:[/] {warning}")
+        self.reporter.log(f"dataset {spec.name}: {len(splits['train'])} train, {len(splits['test'])} test images")
+        return DatasetSplits(splits["train"], splits["test"])
+
+    def start(self, row: ModelRun, resume: bool | Path, checkpoint: Path | None) -> Start:
+        if row.foreign is not None:
+            return Start(checkpoint=row.foreign.path, model=self.load_foreign(row))
+        if checkpoint is not None:
+            state = load_checkpoint(checkpoint)
+            problem = mismatch(self.build(row), state, row.options, row.plugin.name)
+            if problem:
+                raise BenchError(f"{checkpoint}: does not fit {row.label}: {problem}")
+            return Start(checkpoint=Path(checkpoint), state=state)
+        if isinstance(resume, Path):
+            run = RunDir.open(resume)
+        elif resume:
+            run = self.find_resumable(row)
+            if run is None:
+                self.reporter.log(f"{row.label}: no unfinished run with this config to resume; starting a new one")
+                return Start()
+        elif self.plan.config.seeds is not None and (found := finished_run(
+                self.plan.config.output_root, self.plan.dataset.name, row)) is not None:
+            self.reporter.log(reuse_line(row, found[0]))
+            return Start(run=found[0], lock=RunLock(found[0]).acquire(), finished=found[1])
+        else:
+            return Start()
+        lock = RunLock(run).acquire()
+        try:
+            finished = run.read_record()
+            if finished is not None and finished["record"].get("status") == "ok":
+                self.reporter.log(f"{row.label}: {run.root} had finished; storing its result")
+                return Start(run=run, lock=lock, finished=finished)
+            if self.job and not run.checkpoints():  # a job's first start in the folder made for it
+                return Start(run=run, lock=lock)
+            return Start(run=run, lock=lock, resume_from=self.last_readable_checkpoint(run))
+        except BaseException:
+            lock.release()
+            raise
+
+    def last_readable_checkpoint(self, run: RunDir) -> Path:
+        """The newest kept checkpoint that loads; a damaged newer one is set aside (renamed
+        ``*.damaged``) with a warning, and an older one is used instead."""
+        found = run.checkpoints()
+        if not found:
+            raise BenchError(f"{run.root}: no checkpoint to resume from; start the run again without --resume")
+        problems = []
+        for path in reversed(found):
+            try:
+                load_checkpoint(path)  # a damaged file stops here, before the dataset loads
+            except BenchError as exc:
+                problems.append(str(exc))
+                continue
+            for problem, bad in zip(problems, reversed(found)):
+                bad.rename(bad.with_name(bad.name + ".damaged"))
+                self.reporter.warn(f"{problem.split('; pass ')[0]}; set aside as "
+                                  f"{bad.name}.damaged, resuming from the previous kept checkpoint {path.name}")
+            return path
+        raise BenchError(f"{run.root}: none of its {len(found)} checkpoints can be read (newest: {problems[0]})")
+
+    def find_resumable(self, row: ModelRun) -> RunDir | None:
+        """The newest run folder of the same model row, config and dataset that is unfinished and
+        has a checkpoint, or that finished (``record.json`` says ok: its bookkeeping is completed)."""
+        for run in RunDir.of_row(self.plan.config.output_root, self.plan.dataset.name, row.label):
+            try:
+                plan = run.read_plan()
+            except BenchError:
+                continue
+            if plan.get("config_hash") != row.config_hash():
+                continue
+            record = run.read_record()
+            finished = record is not None and record["record"].get("status") == "ok"
+            if finished or (run.read_status().get("status") != "ok" and run.checkpoints()):
+                return run
+        return None
+
+    def run_model(self, row: ModelRun, start: Start, data: DatasetSplits, train_only: bool) -> RunRecord:
+        run = start.run or RunDir.create(self.plan.config.output_root, self.plan.dataset.name, row.label)
+        lock = start.lock or RunLock(run).acquire()
+        try:
+            if start.finished is not None:
+                return self.store_finished(run, start.finished, train_only)
+            return self.train_and_measure(row, start, run, data, train_only)
+        except KeyboardInterrupt as exc:
+            how = "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
+            run.write_status("interrupted", reason=f"stopped by {how}; continue with --resume")
+            raise
+        finally:
+            lock.release()
+
+    def train_and_measure(self, row: ModelRun, start: Start, run: RunDir, data: DatasetSplits,
+                          train_only: bool) -> RunRecord:
+        plan = self.plan
+        row_plan = {**plan.row_plan(row), **distributed.protocol(row.run.batch_size)}
+        run.write_plan(row_plan)
+        run.write_status("running")
+        self.reporter.log(f"[bold]{row.label}[/] on {plan.dataset.name} ({row.run.profile}) -> {run.root}")
+        t0 = time.perf_counter()
+        status, reason, extra = "ok", None, {}
+        try:
+            if start.model is not None:
+                model = self.place(start.model)
+                extra = {"checkpoint": str(start.checkpoint), "weights": row.foreign.to_dict()}
+            elif start.state is not None:
+                model = self.build(row)
+                model.load_state_dict(start.state["model"])
+                extra = {"checkpoint": str(start.checkpoint), "steps": start.state.get("step")}
+            else:
+                model, extra = self.train(row, data, run, start.resume_from)
+            loaded = start.state is not None or start.model is not None  # rank 0 read the weights
+            metrics = {} if train_only else self.evaluate_model(model, row, data, run, loaded=loaded)
+        except TrainingDiverged as exc:
+            status, reason, metrics = "failed", str(exc), {}
+        except BenchError:
+            run.write_status("failed", reason="stopped by an error")
+            raise
+        except Exception as exc:  # record the crash, keep the other models going
+            if distributed.current():  # ...unless other workers share this row: stop them all
+                run.write_status("failed", reason=f"{type(exc).__name__}: {exc}")
+                raise
+            run.error_log.write_text(traceback.format_exc())
+            status, reason, metrics = "failed", f"{type(exc).__name__}: {exc} (see {run.error_log})", {}
+        wall = time.perf_counter() - t0
+        if status == "failed":
+            self.reporter.log(f"[red]{row.label} failed:[/] {reason}")
+        images = min(len(data.test), plan.config.eval.max_images or len(data.test))
+        record = self.measure.record(row, run, row_plan, metrics, status, reason, wall, images)
+        final = {"status": status, "reason": reason, **extra}
+        if train_only:
+            run.write_status(**final)
+            return record
+        record.created = utc_now()
+        run.write_record(record_to_dict(record), final)  # first in the folder, then the store,
+        if not self.job:                                # then the status: a kill in between is
+            record.id = self.store.put_run(record)      # completed by --resume
+        run.write_status(**final)
+        return record
+
+    def store_finished(self, run: RunDir, finished: dict, train_only: bool) -> RunRecord:
+        """Complete a row that had finished when its process was stopped: one store row, final status."""
+        record = record_from_dict(finished["record"])
+        stored = None if self.job else self.store.find_by_run_dir(str(run.root))
+        if stored is not None and stored.status == record.status:
+            record = stored  # already stored (and perhaps re-measured since): keep that row
+        elif not train_only and not self.job:
+            record.id = self.store.put_run(record)
+        run.write_status(**finished["status"])
+        return record
+
+    # ------------------------------------------------------------ stages
+
+    def build(self, row: ModelRun) -> Trainable:
+        """The row's model, seeded, on its device, with its optimisers: the one place they are set."""
+        seed_everything(row.run.seed)
+        model = row.plugin.build(row.options, self.plan.dataset.num_classes, self.plan.model_size(row))
+        return self.place(model)
+
+    def place(self, model: Trainable) -> Trainable:
+        """A built model on the run's device and memory format, with its optimisers."""
+        model.to(self.plan.device)
+        if self.plan.config.channels_last:
+            model.to(memory_format=torch.channels_last)
+        model.optimizers = fused(model.configure_optimizers(), self.plan.config.fused_optimizer, self.plan.device)
+        return model
+
+    def load_foreign(self, row: ModelRun) -> Trainable:
+        """The row's trainable with a checkpoint of another code base loaded (on the CPU, before the
+        dataset loads: a file that does not fit stops the run with one line)."""
+        weights = row.foreign
+        seed_everything(row.run.seed)
+        model = row.plugin.build(row.options, self.plan.dataset.num_classes, self.plan.model_size(row))
+        try:
+            model.load_foreign(weights.state, weights.found)
+        except BenchError as exc:
+            raise BenchError(f"{weights.path}: does not fit {row.label}: {exc}") from None
+        return model
+
+    def train(self, row: ModelRun, data: DatasetSplits, run: RunDir, resume_from: Path | None):
+        plan, spec = self.plan, self.plan.dataset
+        index = next(i for i, r in enumerate(self.rows()) if r is row)
+        if not distributed.is_follower():
+            distributed.announce(("train", index, str(run.root), resume_from))  # the other workers train along
+        model = self.build(row)
+        size = plan.size(row)
+        transform = row.plugin.train_transform(row.options, plan.model_size(row))
+        fill = spec.ignore_index if spec.ignore_index is not None else 0
+        train_set = PairDataset(data.train, size, transform, seed=row.run.seed, fill_label=fill)
+        sample_set = PairDataset(data.test[:4], size)
+        with distributed_eval.main_first():  # rank 0 fills the model's caches, the other workers read them
+            model.before_training(train_set, SetupContext(device=plan.device, dtype=plan.dtype,
+                                                          cache_dir=self.measure.cache_dir, seed=row.run.seed,
+                                                          log=self.reporter.log))
+        trainer = Trainer(model, train_set, row.run, run, device=plan.device, dtype=plan.dtype,
+                          num_classes=spec.num_classes, ignore_index=spec.ignore_index, palette=spec.palette,
+                          sample_set=sample_set, reporter=self.reporter, label=row.label)
+        result = trainer.fit(resume_from)
+        return model, {"steps": result.steps, "final_losses": result.final_losses,
+                       "train_seconds": round(result.seconds, 2),
+                       "images_per_second": round(result.images_per_second, 2),
+                       "resumed_from_step": result.resumed_from}
+
+    def test_samples(self, data: DatasetSplits) -> list[Sample]:
+        limit = self.plan.config.eval.max_images
+        return data.test[:limit] if limit else data.test
+
+    def evaluate_model(self, model: Trainable, row: ModelRun, data: DatasetSplits, run: RunDir,
+                       loaded: bool = False):
+        """Generate the test split and measure it; under data parallelism every worker takes part
+        (each generates and measures its share, see benchmark.parallel.sharded) and rank 0 records.
+        ``loaded``: the weights came from a checkpoint only rank 0 read, so it sends them along."""
+        spec, size = self.plan.dataset, self.plan.size(row)
+        parallel = distributed.current() is not None
+        if parallel and not distributed.is_follower():
+            index = next(i for i, r in enumerate(self.rows()) if r is row)
+            state = {k: v.detach().cpu() for k, v in model.state_dict().items()} if loaded else None
+            distributed.announce(("evaluate", index, str(run.root), state))
+        test_set = PairDataset(self.test_samples(data), size)
+        exact = row.foreign is not None  # another code base's weights: its fp32 arithmetic, to compare outputs
+        with full_fp32() if exact else contextlib.nullcontext():
+            generate_images(model, test_set, run.images, device=self.plan.device,
+                            dtype=None if exact else self.plan.dtype, num_classes=spec.num_classes,
+                            ignore_index=spec.ignore_index, palette=spec.palette,
+                            batch_size=self.plan.config.eval.batch_size, reporter=self.reporter, label=row.label,
+                            parallel=parallel)
+        train = None
+        with distributed_eval.main_first():  # rank 0 writes the cached splits, the others read them
+            if self.plan.needs_real_train():
+                train = self.measure.real_split(data.train, "train", size)
+            native = self.measure.native_labels(self.test_samples(data))
+        follower = distributed.is_follower()
+        ctx = self.measure.context(run.images, None if follower else run, train, size, row.run.seed,
+                                   parallel=parallel, native_labels=native)
+        metrics = compute_metrics(self.plan.metrics, ctx, self.reporter)
+        if follower:
+            return metrics
+        own = model.generation_metrics()
+        for column, value in own.items():
+            self.reporter.log(f"  {row.label} measured {column}={value.value}")
+        return {**metrics, **own}
+
+
+def follow(execution) -> list:
+    """A rank other than 0: load the dataset once rank 0 has prepared it, then do what rank 0
+    announces, in lockstep with it: train a row (its run folder and checkpoint to resume from),
+    evaluate it (each worker generates and measures its share; rank 0 sends the weights it read
+    from a checkpoint), or measure the "real images" row. Rank 0 alone writes the run folder, records and store."""
+    distributed.barrier()
+    data = execution.load_dataset()
+    rows = execution.rows()
+    model = None
+    while (message := distributed.announce(None)) is not None:
+        kind, index, root, extra = message
+        if kind == "train":
+            model, _ = execution.train(rows[index], data, RunDir(Path(root)), extra)
+        elif kind == "reference":  # the "real images" row at size ``extra``
+            execution.measure.reference_row(data.train, execution.test_samples(data), extra)
+        else:
+            if extra is not None:
+                model = execution.build(rows[index])
+                model.load_state_dict(extra)
+            execution.evaluate_model(model, rows[index], data, RunDir(Path(root)))
+    return []

@@ -1,0 +1,270 @@
+"""The training loop, owned by the harness: device, precision, seeds, data order,
+checkpoints, loss history, sample grids and progress.
+
+Model plugins only implement ``train_step``; nothing here knows a model by name.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from benchmark.api.contract import StepContext, Trainable
+from benchmark.data.transforms import PairDataset, model_batch
+from benchmark.parallel import workers as distributed
+from benchmark.run.checkpoint import load_checkpoint, save_checkpoint
+from benchmark.run.config import RunConfig
+from benchmark.rundir.layout import RunDir
+from benchmark.util.atomic import atomic_write
+from benchmark.util.errors import TrainingDiverged, disk_full
+from benchmark.util.imageio import colorize, to_uint8, write_png
+from benchmark.util.progress import Reporter, format_losses
+
+# ---------------------------------------------------------------- device and precision
+
+FUSABLE = (torch.optim.Adam, torch.optim.AdamW)
+
+
+def fused(optimizers: dict[str, torch.optim.Optimizer], setting: str,
+          device: torch.device) -> dict[str, torch.optim.Optimizer]:
+    """The trainable's optimisers, with every Adam/AdamW rebuilt as PyTorch's fused kernel when
+    ``setting`` (the run's ``fused_optimizer``) is "on", or "auto" on CUDA: the same parameter
+    groups and hyper-parameters; only the order of float operations changes. Called before the
+    first step (and before a checkpoint restores the optimiser state), so no state is lost."""
+    if setting == "off" or (setting == "auto" and device.type != "cuda"):
+        return optimizers
+    out = {}
+    for name, opt in optimizers.items():
+        if type(opt) in FUSABLE and not opt.state and not opt.defaults.get("fused"):
+            groups = [{k: v for k, v in group.items() if k not in ("fused", "foreach")} for group in opt.param_groups]
+            opt = type(opt)(groups, **{**opt.defaults, "fused": True, "foreach": None})
+        out[name] = opt
+    return out
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+# ---------------------------------------------------------------- loss history
+
+class LossHistory:
+    """The loss history file: one row per step; on resume, rows after the checkpoint are dropped."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.rows: list[dict[str, float]] = []
+
+    def restore(self, up_to_step: int) -> None:
+        if self.path.exists():
+            with open(self.path, newline="") as fh:
+                self.rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)
+                             if int(float(row["step"])) <= up_to_step]
+        self.flush()
+
+    def add(self, step: int, epoch: int, losses: dict[str, float]) -> None:
+        self.rows.append({"step": step, "epoch": epoch, **losses})
+
+    def flush(self) -> None:
+        if not self.rows:
+            self.path.unlink(missing_ok=True)
+            return
+        names = list(dict.fromkeys(k for row in self.rows for k in row))
+        try:
+            with atomic_write(self.path, newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=names)
+                writer.writeheader()
+                for row in self.rows:
+                    writer.writerow({k: (int(v) if k in ("step", "epoch") else repr(v)) for k, v in row.items()})
+        except OSError as exc:
+            raise disk_full(exc, self.path.parent) or exc
+
+    def last(self) -> dict[str, float]:
+        return {k: v for k, v in self.rows[-1].items() if k not in ("step", "epoch")} if self.rows else {}
+
+    def plot(self, out: Path, title: str) -> None:
+        if not self.rows:
+            return
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        steps = [r["step"] for r in self.rows]
+        fig, ax = plt.subplots(figsize=(6, 3.2), dpi=100)
+        window = max(1, len(steps) // 50)
+        for name in [k for k in self.rows[0] if k not in ("step", "epoch")]:
+            values = np.array([r.get(name, np.nan) for r in self.rows], dtype=float)
+            smooth = np.convolve(values, np.ones(window) / window, mode="valid")
+            ax.plot(steps[window - 1:], smooth, label=name, linewidth=1)
+        ax.set_xlabel("step")
+        ax.set_title(title, fontsize=9)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        with atomic_write(out, binary=True, durable=False) as fh:
+            fig.savefig(fh, format="png")
+        plt.close(fig)
+
+
+# ---------------------------------------------------------------- the loop
+
+@dataclass
+class TrainResult:
+    steps: int
+    final_losses: dict[str, float]
+    seconds: float
+    images_per_second: float
+    resumed_from: int | None = None
+
+
+class Trainer:
+    def __init__(self, trainable: Trainable, train_set: PairDataset, run: RunConfig, run_dir: RunDir, *,
+                 device: torch.device, dtype: torch.dtype | None, num_classes: int, ignore_index: int | None,
+                 palette, sample_set: PairDataset | None, reporter: Reporter, label: str):
+        self.model = trainable
+        self.data = train_set
+        self.run = run
+        self.dir = run_dir
+        self.device = device
+        self.dtype = dtype
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+        self.palette = palette
+        self.sample_set = sample_set
+        self.reporter = reporter
+        self.label = label
+        self.batch_size = min(run.batch_size or 1, len(train_set))
+        #: under data parallelism each rank takes an equal share of every global batch
+        self.rank_batch = distributed.per_rank_batch(self.batch_size, label)
+        self.main = not distributed.is_follower()
+        self.steps_per_epoch = max(1, len(train_set) // self.batch_size)
+        self.total_steps = run.steps or (run.epochs or 1) * self.steps_per_epoch
+        self.history = LossHistory(run_dir.losses)
+
+    def batch_to_device(self, batch) -> dict[str, torch.Tensor]:
+        return model_batch(batch, self.device, self.num_classes, self.ignore_index)
+
+    def epoch_batches(self, epoch: int, first: int) -> DataLoader:
+        order = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(self.run.seed * 100_003 + epoch))
+        bs = self.batch_size
+        batches = [distributed.shard(order[b * bs:(b + 1) * bs].tolist()) for b in range(first, self.steps_per_epoch)]
+        self.data.set_epoch(epoch)
+        return DataLoader(self.data, batch_sampler=batches, num_workers=self.run.num_workers,
+                          pin_memory=self.device.type == "cuda")
+
+    def state(self, step: int, ctx: StepContext) -> dict:
+        opt_names = {id(o): n for n, o in self.model.optimizers.items()}
+        state = {
+            "step": step,
+            "model": self.model.state_dict(),
+            "optimizers": {n: o.state_dict() for n, o in self.model.optimizers.items()},
+            "scalers": {opt_names[k]: s.state_dict() for k, s in ctx.scalers.items()},
+            "torch_rng": torch.get_rng_state(),
+        }
+        if self.device.type == "cuda":
+            state["cuda_rng"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def save(self, step: int, ctx: StepContext) -> None:
+        if not self.main:
+            return
+        self.history.flush()
+        save_checkpoint(self.state(step, ctx), self.dir.checkpoint(step))
+        for old in self.dir.checkpoints()[: -self.run.keep_checkpoints]:
+            old.unlink(missing_ok=True)
+
+    def restore(self, path: Path, ctx: StepContext) -> int:
+        state = load_checkpoint(path)
+        self.model.load_state_dict(state["model"])
+        for name, opt in self.model.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        for name, scaler_state in state.get("scalers", {}).items():
+            opt = self.model.optimizers[name]
+            ctx.scalers[id(opt)] = torch.amp.GradScaler(self.device.type)
+            ctx.scalers[id(opt)].load_state_dict(scaler_state)
+        torch.set_rng_state(state["torch_rng"])
+        if "cuda_rng" in state and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda_rng"], self.device)
+        if self.main:
+            self.history.restore(state["step"])
+        else:
+            self.history.rows = [r for r in self.history.rows if r["step"] <= state["step"]]
+        return int(state["step"])
+
+    def sample_steps(self) -> set[int]:
+        n = self.run.samples
+        return {max(1, round(self.total_steps * (i + 1) / n)) for i in range(n)} if n else set()
+
+    @torch.no_grad()
+    def save_samples(self, step: int) -> None:
+        if not self.main or self.sample_set is None or len(self.sample_set) == 0:
+            return
+        items = [self.sample_set[i] for i in range(min(4, len(self.sample_set)))]
+        batch = self.batch_to_device(items)
+        was_training = self.model.training
+        self.model.eval()
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            with StepContext(device=self.device, dtype=self.dtype).autocast():
+                fake = self.model.generate(batch)
+        self.model.train(was_training)
+        labels = [colorize(lab.cpu().numpy(), self.palette, self.ignore_index) for lab in batch["label"]]
+        from benchmark.util.grid import compose
+
+        rows = [[lab, real, fk] for lab, real, fk in zip(labels, to_uint8(batch["image"]), to_uint8(fake))]
+        write_png(self.dir.sample(step), compose(rows))
+
+    def fit(self, resume_from: Path | None = None) -> TrainResult:
+        self.model.train()
+        ctx = StepContext(device=self.device, dtype=self.dtype, total_steps=self.total_steps,
+                          shards=self.batch_size // self.rank_batch,
+                          total_epochs=math.ceil(self.total_steps / self.steps_per_epoch))
+        step = self.restore(resume_from, ctx) if resume_from else 0
+        resumed = step if resume_from else None
+        if not resume_from and self.main:
+            self.history.restore(0)
+        parallel = distributed.Parallel(self.model, self.model.optimizers)
+        samples_at = self.sample_steps()
+        t0 = time.perf_counter()
+        self.reporter.start(f"train {self.label}", self.total_steps, step)
+        try:
+            while step < self.total_steps:
+                epoch, first = divmod(step, self.steps_per_epoch)
+                for batch in self.epoch_batches(epoch, first):
+                    ctx.step, ctx.epoch = step, epoch
+                    losses = self.model.train_step(self.batch_to_device(batch), ctx)
+                    values = distributed.mean_losses({k: float(v) for k, v in losses.items()})
+                    bad = [k for k, v in values.items() if not math.isfinite(v)]
+                    step += 1
+                    if bad:
+                        if self.main:
+                            self.history.flush()
+                        raise TrainingDiverged(f"loss {bad[0]} became {values[bad[0]]} at step {step}")
+                    self.history.add(step, epoch, values)
+                    with parallel.plain():
+                        if step % self.run.checkpoint_every == 0 or step == self.total_steps:
+                            self.save(step, ctx)
+                        if step in samples_at:
+                            self.save_samples(step)
+                    rate = self.reporter.rate(self.batch_size)
+                    self.reporter.update(step, f"epoch {epoch + 1} {rate:.1f} img/s {format_losses(values)}")
+                    if step >= self.total_steps:
+                        break
+            distributed.check_same_weights(self.model, self.label)
+        finally:
+            parallel.unwrap()
+            self.reporter.stop()
+            if self.main:
+                self.history.flush()
+                self.history.plot(self.dir.loss_curve, self.label)
+        seconds = time.perf_counter() - t0
+        done = step - (resumed or 0)
+        return TrainResult(step, self.history.last(), seconds, done * self.batch_size / max(seconds, 1e-9), resumed)

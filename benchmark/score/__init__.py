@@ -1,0 +1,3 @@
+"""Measuring rows: images made outside bench, as a folder per test split (:mod:`.images`) or two
+plain folders (:mod:`.folders`), and a stored row measured again (:mod:`.reevaluate`,
+``bench evaluate RUN_DIR``)."""

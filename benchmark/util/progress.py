@@ -1,0 +1,76 @@
+"""Progress for long work: a rich bar on a terminal, plain lines otherwise, nothing with --quiet."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+def format_losses(losses: dict[str, float]) -> str:
+    return " ".join(f"{k}={v:.3f}" for k, v in losses.items())
+
+
+class Reporter:
+    """One progress display per stage: ``start``, ``update`` as work is done, ``stop``."""
+
+    def __init__(self, console: Console | None = None, quiet: bool = False):
+        self.console = console or Console(stderr=True)
+        self.quiet = quiet
+        self.rich = self.console.is_terminal and not quiet
+        self._bar: Progress | None = None
+        self._task = None
+        self._total = 0
+        self._done = 0
+        self._label = ""
+        self._last_line = 0.0
+
+    def log(self, message: str) -> None:
+        if not self.quiet:
+            self.console.print(message, highlight=False)
+
+    def warn(self, message: str) -> None:
+        """A warning: shown even with --quiet (something the user must know happened)."""
+        self.console.print(f"[yellow]warning:[/] {message}", highlight=False)
+
+    def start(self, label: str, total: int, done: int = 0) -> None:
+        self._label, self._total, self._done = label, total, done
+        self._t0, self._done0 = time.perf_counter(), done
+        if self.rich:
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                TimeRemainingColumn(), console=self.console, transient=False)
+            self._bar.start()
+            self._task = self._bar.add_task(label, total=total, completed=done, info="")
+
+    def update(self, done: int, info: str = "") -> None:
+        self._done = done
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, info=info)
+            return
+        if self.quiet:
+            return
+        now = time.perf_counter()
+        every = max(1, self._total // 10)
+        if done == self._total or done % every == 0 or now - self._last_line > 30:
+            self._last_line = now
+            print(f"{self._label}: {done}/{self._total} {info}".rstrip(), file=sys.stderr, flush=True)
+
+    def rate(self, items_per_unit: int = 1) -> float:
+        elapsed = time.perf_counter() - self._t0
+        return (self._done - self._done0) * items_per_unit / elapsed if elapsed > 0 else 0.0
+
+    def stop(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
