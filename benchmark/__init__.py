@@ -22,22 +22,33 @@ import importlib
 from benchmark.api.hookspecs import hookimpl
 from benchmark.util.version import __version__
 
-#: public name -> the module that defines it
+#: public name -> "module" (the name is defined there) or "module:attribute"; a module named
+#: whole (``weights``, ``archive``) is importable as a namespace
 _EXPORTS = {
     **dict.fromkeys(("Options", "Preset", "TrainTransform", "TrainLength", "StepContext", "SetupContext",
                      "Trainable", "Model", "MetricResult", "EvalContext", "Metric", "Segmenter",
-                     "SegmenterModel", "Direction", "Size", "DataFacts", "ForeignCheckpoint"), "benchmark.api.contract"),
-    **dict.fromkeys(("Progress", "ResolvedSegmenter"), "benchmark.api.context"),
+                     "SegmenterModel", "Direction", "Size", "DataFacts", "ForeignCheckpoint", "Progress",
+                     "ResolvedSegmenter"), "benchmark.api"),
     **dict.fromkeys(("RunDir", "ImageSet"), "benchmark.rundir.layout"),
     **dict.fromkeys(("Dataset", "Source", "Sample", "BadFiles", "find_dir", "import_tree", "list_images",
                      "load_side_by_side", "load_image_label_folders", "read_image"), "benchmark.data.dataset"),
+    **dict.fromkeys(("download", "offline", "safe_extract", "sha256_file"), "benchmark.data.archive"),
     **dict.fromkeys(("BenchError", "ConfigError", "DataError", "WeightsError"), "benchmark.util.errors"),
+    **dict.fromkeys(("atomic_write", "write_json", "write_text"), "benchmark.util.atomic"),
+    **dict.fromkeys(("read_label", "read_rgb", "to_uint8", "write_png"), "benchmark.util.imageio"),
     **dict.fromkeys(("MetricValue", "RunRecord"), "benchmark.results.records"),
     **dict.fromkeys(("run", "score", "leaderboard"), "benchmark.workflow"),
+    "Reporter": "benchmark.util.progress",
+    "unknown": "benchmark.util.names",
+    "explain": "benchmark.run.config",
+    "load_checkpoint": "benchmark.run.checkpoint",
+    "installed_plugins": "benchmark.registry.plugins:default",
     "FolderScore": "benchmark.score.folders",
     "Leaderboard": "benchmark.report.leaderboard",
-    "WeightSpec": "benchmark.registry.weights",
-    "ZooEntry": "benchmark.registry.zoo",
+    "WeightSpec": "benchmark.registry.weight_spec",
+    "ZooEntry": "benchmark.registry.zoo_entry",
+    "weights": "benchmark.registry.weights:",
+    "archive": "benchmark.data.archive:",
 }
 
 __all__ = ["hookimpl", "__version__", *_EXPORTS]
@@ -45,7 +56,9 @@ __all__ = ["hookimpl", "__version__", *_EXPORTS]
 
 def __getattr__(name: str):
     if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        module, _, attribute = _EXPORTS[name].partition(":")
+        found = importlib.import_module(module)
+        value = found if _EXPORTS[name].endswith(":") else getattr(found, attribute or name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'benchmark' has no attribute {name!r}")

@@ -5,6 +5,7 @@
 - :func:`run_cli`: ``bench ARGS`` in a fresh process, as a user would run it.
 - :func:`one_error_line`: assert a command failed with one clear ``error: `` line and no traceback.
 - :func:`untrained_and_trained` and :func:`assert_learned`: a model clearly beats its untrained self.
+- :func:`build`: a plugin manager from given plugin modules (with or without the installed ones).
 
 Nothing here imports a plugin or a test runner at import time.
 """
@@ -17,6 +18,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from benchmark.registry.plugins import build  # noqa: F401  (a plugin manager with extra plugins, for tests)
 
 #: the tiny synthetic-facades variant, as plugin tables ({dataset: {option: value}})
 TINY_TABLES: dict[str, dict[str, Any]] = {"synthetic-facades": {"train_size": 24, "test_size": 8, "size": 64}}

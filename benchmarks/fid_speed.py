@@ -28,7 +28,7 @@ import torch
 from PIL import Image
 
 import cleanfid.fid
-from benchmark.api.contract import EvalContext
+from benchmark.api import EvalContext
 from benchmark.data.dataset import BadFiles
 from benchmark.util.imageio import write_png
 from bench_plugins.datasets.facades import Facades

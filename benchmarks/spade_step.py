@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from tabulate import tabulate
 
-from benchmark.api.contract import StepContext
+from benchmark.api import StepContext
 from bench_plugins.models import vgg19
 from bench_plugins.models.spade import Spade
 

@@ -30,7 +30,7 @@ from bench_plugins.metrics.inception_score import InceptionScore
 from benchmark.data import archive
 from benchmark.cli import app as cli
 from benchmark.registry import weights
-from benchmark.api.contract import EvalContext
+from benchmark.api import EvalContext
 from benchmark.util.errors import BenchError, WeightsError
 from benchmark.pipeline.evaluate import compute_metrics
 from benchmark.util.imageio import write_png

@@ -13,7 +13,7 @@ from bench_plugins.metrics.fullref import PSNR, SSIM, UQI, VIF
 from scipy.signal import correlate2d
 from sewar import full_ref as sewar
 
-from benchmark.api.contract import EvalContext
+from benchmark.api import EvalContext
 from benchmark.util.errors import DataError
 from benchmark.util.imageio import write_png
 

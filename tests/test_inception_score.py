@@ -17,7 +17,7 @@ from bench_plugins.metrics.inception_score import InceptionScore, inception_scor
 from cleanfid.fid import get_folder_features
 
 from benchmark.data import archive
-from benchmark.api.contract import EvalContext
+from benchmark.api import EvalContext
 from benchmark.pipeline.evaluate import compute_metrics
 from benchmark.util.imageio import write_png
 from benchmark.util.progress import Reporter

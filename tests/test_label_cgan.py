@@ -15,7 +15,7 @@ from bench_plugins.models.label_cgan.networks import (
 )
 from bench_plugins.models.label_cgan.sketch import label_edges, xdog
 
-from benchmark.api.contract import StepContext
+from benchmark.api import StepContext
 from benchmark.run.config import Layers
 from benchmark.util.errors import ConfigError
 from benchmark.pipeline.execute import Execution

@@ -66,7 +66,7 @@ def sample(i: int, h: int = 16, w: int = 32) -> Sample:
 
 
 def test_pair_dataset_keeps_the_aspect_and_moves_instances_with_the_labels():
-    from benchmark.api.contract import TrainTransform
+    from benchmark.api import TrainTransform
 
     data = PairDataset([sample(i) for i in range(3)], Size(H, W),
                        TrainTransform(load_size=36, hflip=True, vflip=True, rotate_degrees=10), seed=3)

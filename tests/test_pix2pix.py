@@ -11,7 +11,7 @@ from bench_plugins.models.pix2pix import Pix2Pix, register_models
 from bench_plugins.models.pix2pix.losses import intensity_distribution, kl_loss
 from bench_plugins.models.pix2pix.networks import Down, PatchDiscriminator, UnetGenerator
 
-from benchmark.api.contract import StepContext
+from benchmark.api import StepContext
 from benchmark.util.errors import ConfigError
 
 PLUGIN = Pix2Pix()

@@ -8,7 +8,7 @@ import pytest
 
 from benchmark import hookimpl
 from benchmark.cli import app as cli
-from benchmark.api.contract import Metric, MetricResult
+from benchmark.api import Metric, MetricResult
 from benchmark.util.errors import BenchError, PluginError
 from benchmark.registry.plugins import build, default
 

@@ -30,7 +30,7 @@ from PIL import Image
 
 from benchmark import Segmenter, SegmenterModel
 from benchmark.cli import app as cli
-from benchmark.api.contract import EvalContext, ResolvedSegmenter
+from benchmark.api import EvalContext, ResolvedSegmenter
 from benchmark.util.errors import BenchError, WeightsError
 from benchmark.util.imageio import write_png
 from tests.conftest import TINY_DATA, one_error_line

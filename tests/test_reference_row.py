@@ -9,7 +9,7 @@ import pytest
 
 from benchmark import hookimpl, report
 from benchmark.registry import plugins as registry
-from benchmark.api.contract import Metric, MetricResult
+from benchmark.api import Metric, MetricResult
 from benchmark.run.config import Layers
 from benchmark.util.settings_text import parse_set
 from benchmark.pipeline.evaluate import REAL_VS_ITSELF

@@ -211,7 +211,7 @@ def test_images_of_a_published_checkpoint_show_the_papers_numbers_beside(trained
 
 
 def test_non_square_protocol_reads_width_x_height_images(tmp_path):
-    from benchmark.api.contract import Size
+    from benchmark.api import Size
     from benchmark.util.errors import DataError
     from benchmark.score.images import read_images
 

@@ -16,7 +16,7 @@ from bench_plugins.segmenters.networks import SmallUNet
 from bench_plugins.segmenters.scores import confusion, scores
 from bench_plugins.segmenters.trained import TrainedOptions, TrainedSegmenter, UNetModel
 
-from benchmark.api.contract import EvalContext, Options, ResolvedSegmenter
+from benchmark.api import EvalContext, Options, ResolvedSegmenter
 from benchmark.run.config import Layers
 from benchmark.util.settings_text import parse_set
 from benchmark.data.dataset import BadFiles, Sample

@@ -19,7 +19,7 @@ from bench_plugins.models.spade.normalization import SPADE
 
 from benchmark.cli import app as cli
 from benchmark.registry import weights
-from benchmark.api.contract import StepContext
+from benchmark.api import StepContext
 from benchmark.run.config import Layers
 from benchmark.util.errors import ConfigError, WeightsError
 from benchmark.util.progress import Reporter

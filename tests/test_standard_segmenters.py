@@ -16,7 +16,7 @@ from bench_plugins.segmenters.published import layout_check
 
 from benchmark.registry import weights
 from benchmark.cli.app import main
-from benchmark.api.contract import EvalContext, Options, ResolvedSegmenter
+from benchmark.api import EvalContext, Options, ResolvedSegmenter
 from benchmark.run.config import Layers
 from benchmark.util.settings_text import parse_set
 from benchmark.util.errors import WeightsError

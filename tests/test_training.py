@@ -16,7 +16,7 @@ import torch
 
 from benchmark import hookimpl
 from benchmark.registry import plugins as registry
-from benchmark.api.contract import Model, Trainable, TrainLength
+from benchmark.api import Model, Trainable, TrainLength
 from benchmark.run.config import Layers
 from benchmark.util.settings_text import parse_set
 from benchmark.util.progress import Reporter

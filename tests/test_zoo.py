@@ -53,7 +53,7 @@ def test_zoo_list_has_the_published_checkpoints_and_their_papers_numbers(cache, 
 
 
 def test_a_zoo_row_is_measured_at_its_papers_size_unless_the_user_sets_one():
-    from benchmark.api.contract import Size
+    from benchmark.api import Size
     from benchmark.registry.plugins import default
     from benchmark.registry.zoo import measured_at, published_note, published_of, run_size
 

@@ -18,7 +18,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from benchmark.api.contract import Options
+from benchmark.api import Options
 from benchmark.data.dataset import BadFiles, Dataset, Sample, require_nonempty
 from benchmark.run.config import validate_options
 from benchmark.util.errors import BenchError, ConfigError, DataError

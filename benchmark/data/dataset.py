@@ -21,7 +21,7 @@ from typing import Any, Callable, ClassVar, Iterable
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from benchmark.api.contract import Options
+from benchmark.api import Options
 from benchmark.util.errors import DataError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}

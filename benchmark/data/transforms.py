@@ -13,7 +13,7 @@ import torchvision.transforms.v2.functional as TF
 from PIL import Image
 from torch.utils.data import Dataset
 
-from benchmark.api.contract import Size, TrainTransform
+from benchmark.api import Size, TrainTransform
 from benchmark.data.dataset import Sample
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from benchmark.api.contract import EvalContext, Metric, StepContext, Trainable
+from benchmark.api import EvalContext, Metric, StepContext, Trainable
 from benchmark.data.transforms import PairDataset, model_batch
 from benchmark.parallel import sharded as distributed_eval
 from benchmark.parallel import workers as distributed

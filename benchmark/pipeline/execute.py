@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from benchmark.api.contract import SetupContext, Trainable
+from benchmark.api import SetupContext, Trainable
 from benchmark.data.dataset import BadFiles, Sample, require_nonempty
 from benchmark.data.transforms import PairDataset
 from benchmark.parallel import sharded as distributed_eval

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.api.context import EvalContext
-from benchmark.api.contract import Size
+from benchmark.api import Size
 from benchmark.data.dataset import Sample
 from benchmark.data.transforms import PairDataset
 from benchmark.parallel import sharded as distributed_eval

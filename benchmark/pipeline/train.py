@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from benchmark.api.contract import StepContext, Trainable
+from benchmark.api import StepContext, Trainable
 from benchmark.data.transforms import PairDataset, model_batch
 from benchmark.parallel import workers as distributed
 from benchmark.run.checkpoint import load_checkpoint, save_checkpoint

@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmark.api.contract import Size
+from benchmark.api import Size
 from benchmark.registry import weights
 from benchmark.registry.zoo_entry import SEPARATOR, ZooEntry
 from benchmark.util.errors import ConfigError, WeightsError

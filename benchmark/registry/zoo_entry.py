@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmark.api.contract import Size
+from benchmark.api import Size
 from benchmark.registry.weight_spec import WeightSpec, command_to_import
 from benchmark.registry.weight_spec import validate as validate_weights
 from benchmark.util.errors import PluginError

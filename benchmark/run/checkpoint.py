@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from benchmark.api.contract import Options
+from benchmark.api import Options
 from benchmark.util.atomic import atomic_write
 from benchmark.util.errors import BenchError, disk_full
 

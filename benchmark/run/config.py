@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from benchmark.api.contract import Model, Options
+from benchmark.api import Model, Options
 from benchmark.run.seeds import Seeds
 from benchmark.util.errors import ConfigError
 from benchmark.util.names import closest_first, unknown

@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from benchmark.api.contract import ForeignCheckpoint, Model
+from benchmark.api import ForeignCheckpoint, Model
 from benchmark.registry.zoo import published_note
 from benchmark.run.checkpoint import HINT, is_bench_checkpoint, read_file, tensors_of
 from benchmark.run.config import Layers, ModelRun, merge, validate_options

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from benchmark.api.context import ResolvedSegmenter
-from benchmark.api.contract import DataFacts, Metric, Options, Size
+from benchmark.api import DataFacts, Metric, Options, Size
 from benchmark.data.dataset import Dataset
 from benchmark.registry import plugins as registry
 from benchmark.registry import zoo

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from benchmark.api.contract import Size, Trainable
+from benchmark.api import Size, Trainable
 from benchmark.data.dataset import Dataset, read_image
 from benchmark.data.transforms import PairDataset
 from benchmark.pipeline.evaluate import compute_metrics, generate_images

@@ -25,7 +25,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationError
 
-from benchmark.api.contract import Options
+from benchmark.api import Options
 from benchmark.results.records import RunRecord
 from benchmark.results.store import ResultsStore
 from benchmark.run.config import Layers, explain

@@ -33,7 +33,7 @@ from bench_plugins.datasets.standard import (
 from pydantic import Field
 
 from benchmark import DataError, Options, Source, hookimpl
-from benchmark.data.archive import download, offline
+from benchmark import download, offline
 
 ARCHIVE = "ADEChallengeData2016.zip"
 URL = f"http://data.csail.mit.edu/places/ADEchallenge/{ARCHIVE}"

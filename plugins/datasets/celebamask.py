@@ -63,8 +63,8 @@ from PIL import Image, UnidentifiedImageError
 from pydantic import Field
 
 from benchmark import BadFiles, DataError, Dataset, Options, Sample, Source, hookimpl
-from benchmark.data.archive import safe_extract, sha256_file
-from benchmark.util.progress import Reporter
+from benchmark import safe_extract, sha256_file
+from benchmark import Reporter
 
 PROJECT = "https://github.com/switchablenorms/CelebAMask-HQ"
 PAGE = "http://mmlab.ie.cuhk.edu.hk/projects/CelebAMask-HQ.html"

@@ -23,7 +23,7 @@ from benchmark import (
     list_images,
     load_side_by_side,
 )
-from benchmark.data.archive import download, offline
+from benchmark import download, offline
 
 URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz"
 EXPECTED = {"train": 400, "test": 106}

@@ -34,8 +34,8 @@ from pydantic import Field, ValidationError
 from bench_plugins.datasets.folder_layout import DEFAULT_SUFFIXES, detect, read_split
 
 from benchmark import DataError, Dataset, Options, Source, hookimpl, import_tree
-from benchmark.run.config import explain
-from benchmark.util.names import unknown
+from benchmark import explain
+from benchmark import unknown
 
 try:
     import tomllib
@@ -118,9 +118,9 @@ class Folder(Dataset):
                 raise DataError(f"{where}: classes = {card.classes}; give a count from 1 to 256")
             return [f"class {i}" for i in range(card.classes)], None, None
         if isinstance(card.classes, str):
-            from benchmark.registry.plugins import default
+            from benchmark import installed_plugins
 
-            datasets = default().datasets
+            datasets = installed_plugins().datasets
             if card.classes not in datasets.names() or card.classes == self.name:
                 raise DataError(f"{where}: " + unknown("dataset", card.classes, [n for n in datasets.names()
                                 if n != self.name], "classes = NAME reuses a registered dataset's classes"))

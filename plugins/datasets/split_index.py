@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from benchmark.util.atomic import write_json
+from benchmark import write_json
 
 SUBS = ("images", "labels", "instances")
 

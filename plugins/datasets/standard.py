@@ -28,7 +28,7 @@ from bench_plugins.datasets.split_index import split_index
 from PIL import Image
 
 from benchmark import BadFiles, DataError, Dataset, Sample
-from benchmark.data.archive import safe_extract, sha256_file
+from benchmark import safe_extract, sha256_file
 
 SPLITS = ("train", "test")
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")

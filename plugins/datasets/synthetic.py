@@ -18,7 +18,7 @@ from bench_plugins.datasets.synthetic_render import render_facade
 from pydantic import Field
 
 from benchmark import Dataset, Options, Sample, Source, hookimpl
-from benchmark.util.atomic import atomic_write
+from benchmark import atomic_write
 
 GENERATOR_VERSION = 1
 

@@ -38,7 +38,7 @@ from bench_plugins.datasets.voc_classes import CITATION, CLASS_NAMES, PALETTE, V
 from pydantic import Field
 
 from benchmark import BadFiles, DataError, Dataset, Options, Sample, Source, hookimpl, import_tree
-from benchmark.data.archive import download, offline
+from benchmark import download, offline
 
 ARCHIVE = "VOCtrainval_11-May-2012.tar"
 URL = f"https://thor.robots.ox.ac.uk/pascal/VOC/voc2012/{ARCHIVE}"

@@ -28,7 +28,7 @@ from bench_plugins.metrics import image_quality
 from pydantic import Field, field_validator
 
 from benchmark import DataError, EvalContext, Metric, MetricResult, Options, hookimpl
-from benchmark.util.imageio import read_rgb
+from benchmark import read_rgb
 
 PerImage = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

@@ -36,7 +36,7 @@ from cleanfid.resize import build_resizer
 from PIL import Image
 
 from benchmark import BenchError, DataError, EvalContext
-from benchmark.util.atomic import atomic_write
+from benchmark import atomic_write
 
 RESIZE = "clean-fid clean: PIL bicubic to 299x299 per float32 channel clipped to 0-255"
 NETWORK = "Inception TensorFlow 2015-12-05 pool3 2048-d fp32"

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark import WeightsError, WeightSpec
-from benchmark.data import archive
-from benchmark.registry import weights
+from benchmark import archive
+from benchmark import weights
 
 OFFICIAL = WeightSpec(
     name="inception-2015-12-05",

@@ -49,8 +49,8 @@ from bench_plugins.segmenters import fitting
 from bench_plugins.segmenters.scores import MEAN_OVER, confusion, scores
 
 from benchmark import BenchError, EvalContext, Metric, MetricResult, hookimpl
-from benchmark.util.atomic import write_json
-from benchmark.util.imageio import read_label, read_rgb
+from benchmark import write_json
+from benchmark import read_label, read_rgb
 
 MIOU, PIXEL_ACC = "mIoU", "pixel acc"
 

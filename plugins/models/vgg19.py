@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from benchmark import WeightsError, WeightSpec
-from benchmark.registry import weights
+from benchmark import weights
 
 # torchvision's VGG19 configuration "E": channel counts, "M" for 2x2 max pooling.
 CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",

@@ -28,8 +28,8 @@ from bench_plugins.datasets.voc_classes import CLASS_NAMES as VOC_CLASSES
 from pydantic import Field
 
 from benchmark import BenchError, EvalContext, Options, Segmenter, SegmenterModel, WeightsError, WeightSpec, hookimpl
-from benchmark.data import archive
-from benchmark.registry import weights
+from benchmark import archive
+from benchmark import weights
 
 FILENAME = "deeplabv3_resnet50_coco-cd0a2569.pth"
 #: torch.hub's convention: the file name carries the first hex digits of its sha256

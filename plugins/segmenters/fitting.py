@@ -22,9 +22,9 @@ import torch
 from PIL import Image
 
 from benchmark import BenchError
-from benchmark.util.atomic import atomic_write, write_text
-from benchmark.util.imageio import read_label
-from benchmark.rundir.layout import ImageSet
+from benchmark import atomic_write, write_text
+from benchmark import read_label
+from benchmark import ImageSet
 
 #: bump when the training code changes what a cached network would be
 FIT_VERSION = 1

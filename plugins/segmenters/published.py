@@ -17,7 +17,7 @@ from typing import Callable, ClassVar
 import torch
 
 from benchmark import BenchError, EvalContext, Options, Segmenter, SegmenterModel, WeightsError, WeightSpec, hookimpl
-from benchmark.registry import weights
+from benchmark import weights
 
 IGNORED = 255
 TRAINED = "--set eval.segmenter=trained"

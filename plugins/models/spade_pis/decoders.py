@@ -23,7 +23,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from benchmark.util.atomic import atomic_write
+from benchmark import atomic_write
 
 from .photowct import PhotoWCT
 

@@ -18,9 +18,9 @@ from bench_plugins.models import vgg19
 from bench_plugins.models.spade.options import SpadeOptions
 
 from benchmark import BenchError, ConfigError, MetricValue, SetupContext, Size, StepContext, Trainable
-from benchmark.run.checkpoint import load_checkpoint
-from benchmark.util.imageio import to_uint8, write_png
-from benchmark.rundir.layout import RunDir
+from benchmark import load_checkpoint
+from benchmark import to_uint8, write_png
+from benchmark import RunDir
 
 from .decoders import DecoderTraining, prepare_decoders
 from .measures import Tally, colour_distance, diversity
