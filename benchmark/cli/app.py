@@ -211,12 +211,35 @@ def cmd_weights(args) -> int:
         path = weights.import_file(weights.get(args.name), Path(args.file))
         print(f"imported {args.name} -> {path} (sha256 {weights.recorded_sha256(args.name)})")
         return 0
+    rows = []
     for name, spec in weights.registered().items():
         state = weights.status(spec)
         sha = weights.recorded_sha256(spec) if state != weights.MISSING else spec.sha256
         pinned = "" if spec.sha256 else " (recorded)" if sha else ""
-        print(f"{name}\t{state}\t{spec.filename}\t{(sha or '-') + pinned}\t{spec.summary}")
+        rows.append([name, state, spec.filename, (sha or "-") + pinned, spec.summary])
+    print_rows(f"pretrained files (cache: {weights.cache_dir()}; import one: bench weights import NAME FILE)",
+               ["name", "status", "file", "sha256", "used for"], rows)
     return 0
+
+
+def print_rows(title: str, headers: list[str], rows: list[list[str]]) -> None:
+    """A list as a table: rich in a terminal; off a terminal (a pipe, a file) plain text at its
+    natural width, so that no sha256 or path is cut or wrapped."""
+    console = Console(highlight=False)
+    if console.is_terminal:
+        from rich.table import Table
+
+        table = Table(title=title, title_justify="left")
+        for header in headers:
+            table.add_column(header, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table, markup=False)
+        return
+    from tabulate import tabulate
+
+    print(title)
+    print(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
 
 
 def parser() -> argparse.ArgumentParser:

@@ -29,6 +29,7 @@ from PIL import Image
 
 from benchmark import BadFiles, DataError, Dataset, Sample
 from benchmark import safe_extract, sha256_file
+from bench_plugins.datasets.columns import HEADLINE, PERCENT
 
 SPLITS = ("train", "test")
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -106,6 +107,8 @@ def import_release(sources: list[Path], dest: Path, arrange: Callable[[list[Path
 class Release(Dataset):
     """A standard dataset imported from its official archive(s) into bench's stored layout: the
     plugin says where each split's pairs are (``arrange``) and what to derive afterwards (``after``)."""
+    headline_columns = HEADLINE
+    percent_columns = PERCENT
 
     def arrange(self, trees: list[Path], sources: list[Path]) -> dict[str, list[Pair]]:
         raise NotImplementedError
