@@ -136,7 +136,7 @@ def test_built_ins_come_from_the_entry_points():
         registry = plugins.registry(kind)
         assert names <= set(registry.names()), (kind, registry.names())
         for name in names:
-            assert registry.entry(name).provider == "bench"
+            assert registry.entry(name).provider == "sis-bench"
     # without the entry points there is nothing: the core knows no plugin by name
     bare = build(entry_points=False)
     for kind in BUILT_INS:

@@ -108,6 +108,11 @@ def cmd_run(args, train_only: bool = False) -> int:
 
     layers = layers_from(args)
     plan = build_plan(layers, checkpoint=args.checkpoint)
+    if getattr(args, "dry_run", False):
+        from benchmark.cli.dry_run import plan_json, plan_lines
+
+        print(plan_json(plan) if args.json else "\n".join(plan_lines(plan)))
+        return 0
     if (args.nproc_per_node or distributed.launched()) and sweep_cli.uses_executor(args):
         raise ConfigError(f"--executor {args.executor} does not combine with data-parallel workers "
                           f"(--nproc-per-node, torchrun): a sweep runs each (row, seed) as one job of one process; "
@@ -262,6 +267,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--checkpoint", type=Path, help="evaluate this checkpoint instead of training (one model): one bench wrote, "
                      "or one of the model's official code that its plugin reads (e.g. SPADE's "
                      "latest_net_G.pth)")
+    run.add_argument("--dry-run", action="store_true", dest="dry_run",
+                     help="print the resolved plan (rows, options, protocol, training steps) and exit")
+    run.add_argument("--json", action="store_true", help="with --dry-run: the plan as JSON")
     from benchmark.cli import sweep as sweep_cli
     sweep_cli.add_executor_options(run)
     run.set_defaults(func=cmd_run)

@@ -1,6 +1,6 @@
 """COCO-Stuff instance maps from the COCO 2017 instance annotations, decoded with pycocotools.
 
-``pycocotools`` (the COCO API from PyPI; ``pip install 'bench[coco]'``) turns each
+``pycocotools`` (the COCO API from PyPI; ``pip install 'sis-bench[coco]'``) turns each
 annotation (polygons or RLE) into a mask. A map holds 0 where no thing is, and
 instance k (1, 2, ...) for the k-th annotation of the image in the order the
 COCO API lists them, larger annotations painted first so that a small object on
@@ -17,7 +17,7 @@ from PIL import Image
 
 from benchmark import DataError
 
-HINT = "install the COCO API with `pip install 'bench[coco]'` (pycocotools), or import without the annotations"
+HINT = "install the COCO API with `pip install 'sis-bench[coco]'` (pycocotools), or import without the annotations"
 
 
 def coco_api():
