@@ -150,15 +150,18 @@ class PublishedSegmenter(Segmenter):
         return table
 
     def check(self, options: Options) -> None:
-        """Stop before any training when a weight file is missing: one line naming the file, its
-        source and the alternative."""
+        """Stop before any training when a weight file is missing: one line naming each missing file,
+        its source and the alternative."""
+        problems = []
         for spec in self.specs:
             try:
                 weights.resolve(spec)
             except WeightsError as e:
-                raise WeightsError(f"the standard mIoU segmenter {self.name!r} of {self.dataset} needs its "
-                                   f"published weights: {e}; or measure with a segmenter bench trains ({TRAINED}: "
-                                   f"a different protocol, never ranked with this one)") from None
+                problems.append(str(e))
+        if problems:
+            raise WeightsError(f"the standard mIoU segmenter {self.name!r} of {self.dataset} needs its "
+                               f"published weights: {'; '.join(problems)}; or measure with a segmenter bench trains "
+                               f"({TRAINED}: a different protocol, never ranked with this one)")
 
     def load(self, ctx: EvalContext, options: Options) -> PublishedModel:
         if ctx.num_classes != self.num_classes:
