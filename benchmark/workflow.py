@@ -207,7 +207,9 @@ def reproduce(name: str, *, metrics: list[str] | str | None = None, tables: dict
                           f"evaluate it with `bench run --models {name} --dataset {entry.dataset}`")
     base = _layers(config, tables, {"models": [name], "dataset": entry.dataset, "metrics": metrics, **keys})
     cfg = base.run_config()
-    names = list(cfg.eval.metrics) if cfg.eval.metrics is not None else list(plugins.metrics.names())
+    owner = reproduction.column_owner(plugins)
+    reported = sorted({owner[c] for m in entry.measurements for c in m.values if c in owner})
+    names = list(cfg.eval.metrics) if cfg.eval.metrics is not None else reported
     runs = reproduction.protocols(entry, names, plugins)
     lacking = reproduction.missing(entry, runs, plugins, cfg.data_root, base.plugins)
     if lacking:
@@ -229,7 +231,6 @@ def reproduce(name: str, *, metrics: list[str] | str | None = None, tables: dict
         # the protocols' rows share a label: each run is stored, the side-by-side table is their leaderboard
         (record,) = run_plan(plan, reporter or _reporter(quiet), write_leaderboard=False)
         results.append((run, record))
-    owner = {column: e.name for e in plugins.metrics for column in e.obj.columns}
     lines = side_by_side.comparison(entry, results, owner)
     side_by_side.write(entry, lines, Path(cfg.output_root) / entry.dataset)
     return lines

@@ -103,3 +103,31 @@ def test_a_bad_name_is_one_line(args, expected, empty, capsys):
     code, _, err = run(capsys, "zoo", "reproduce", *args)
     assert expected in one_error_line(code, err)
     assert not (empty / "results").exists() and not (empty / "datasets").exists()
+
+
+def test_each_measurement_is_a_run_of_its_own_settings_and_an_unavailable_setting_is_said_not_replaced():
+    from benchmark import Measurement, ZooEntry
+    from benchmark.registry.plugins import default
+    from benchmark.run.reproduction import protocols
+
+    plugins = default()
+    base = plugins.zoo.get("spade@cityscapes-official")
+    entry = ZooEntry(**{**base.__dict__, "measurements": (
+        Measurement("a", "paper", {"eval.segmenter": "drn-d-105", "fid.implementation": "no-such-fid"},
+                    {"mIoU": 1.0, "FID": 2.0}),
+        Measurement("b", "thread", {"eval.segmenter": "drn-d-105", "fid.implementation": "legacy-tensorflow",
+                                    "miou.label_resize": "bilinear"}, {"FID": 3.0}),
+        Measurement("c", "thread", {"eval.segmenter": "drn-d-105", "fid.implementation": "no-such-fid"},
+                    {"mIoU": 4.0}),
+        Measurement("d", "thread", {"eval.segmenter": "no-such-segmenter"}, {"mIoU": 5.0}),
+    )})
+    runs = protocols(entry, ["fid", "miou"], plugins)
+    # a and c measure mIoU under the same settings: one run; b's miou setting does not concern its FID
+    assert [([m.label for m in r.measurements], r.settings, r.metrics) for r in runs] == [
+        (["a", "c"], {"eval.segmenter": "drn-d-105"}, ["miou"]),
+        (["b"], {"fid.implementation": "legacy-tensorflow"}, ["fid"]),
+        (["d"], {}, []),
+    ]
+    assert "fid.implementation=no-such-fid is not available in this installation" in runs[0].unavailable["fid"]
+    assert runs[2].unavailable == {"miou": "segmenter 'no-such-segmenter' is not installed"}
+    assert [r.metrics for r in protocols(entry, ["miou"], plugins)] == [["miou"], []]  # b (FID only) and d: none

@@ -4,7 +4,7 @@ A zoo entry lists the protocols its numbers were measured under (``ZooEntry.meas
 paper's, then the re-measurements of public threads), each as bench settings. Here each becomes the
 settings of one run, restricted to the metrics that run measures (a metric's own settings, and the
 segmenter's for segmentation metrics); measurements whose restricted settings are the same share
-one run. A setting this installation does not offer (an option value a metric does not accept, a
+one run. By default a run measures the metrics that give the numbers its measurements report. A setting this installation does not offer (an option value a metric does not accept, a
 segmenter that is not installed) leaves the metrics it concerns unmeasured under that protocol,
 with the reason, instead of measuring them under another protocol.
 
@@ -76,14 +76,22 @@ def why_unavailable(key: str, value: Any, plugins) -> str | None:
     return None
 
 
+def column_owner(plugins) -> dict[str, str]:
+    """Each leaderboard column (``FID``, ``mIoU``, ...) -> the metric plugin that measures it."""
+    return {column: e.name for e in plugins.metrics for column in e.obj.columns}
+
+
 def protocols(entry: ZooEntry, metric_names: list[str], plugins) -> list[Protocol]:
-    """The runs that measure ``entry`` under each of its measurements' protocols, for ``metric_names``."""
+    """The runs that measure ``entry`` under each of its measurements' protocols: of ``metric_names``,
+    the metrics that give the numbers each measurement reports."""
+    owner = column_owner(plugins)
     out: list[Protocol] = []
     for measurement in entry.measurements:
+        wanted = [n for n in metric_names if n in {owner.get(c) for c in measurement.values}]
         settings: dict[str, Any] = {}
         unavailable: dict[str, str] = {}
         for key, value in measurement.settings.items():
-            concerned = owners(key, plugins, metric_names)
+            concerned = owners(key, plugins, wanted)
             if not concerned:
                 continue
             reason = why_unavailable(key, value, plugins)
@@ -91,13 +99,17 @@ def protocols(entry: ZooEntry, metric_names: list[str], plugins) -> list[Protoco
                 unavailable.update(dict.fromkeys(concerned, reason))
             else:
                 settings[key] = value
-        measured = [m for m in metric_names if m not in unavailable]
+        measured = [m for m in wanted if m not in unavailable]
         settings = {k: v for k, v in settings.items() if set(owners(k, plugins, measured))}
-        same = next((p for p in out if p.settings == settings and p.unavailable == unavailable), None)
+        # one run serves measurements of the same settings unless a metric one measures is unavailable to the other
+        same = next((p for p in out if p.settings == settings and not set(p.unavailable) & set(measured)
+                     and not set(unavailable) & set(p.metrics)), None)
         if same is None:
-            same = Protocol(settings, [], unavailable, measured)
+            same = Protocol(settings)
             out.append(same)
         same.measurements.append(measurement)
+        same.unavailable.update(unavailable)
+        same.metrics += [m for m in measured if m not in same.metrics]
     return out
 
 
