@@ -202,6 +202,9 @@ def reproduce(name: str, *, metrics: list[str] | str | None = None, tables: dict
 
     plugins = plugins or registry.default()
     entry = zoo.find(name, plugins)
+    if not entry.measurements:
+        raise ConfigError(f"{name} has no published numbers to reproduce ({entry.summary or 'its paper reports none'}); "
+                          f"evaluate it with `bench run --models {name} --dataset {entry.dataset}`")
     base = _layers(config, tables, {"models": [name], "dataset": entry.dataset, "metrics": metrics, **keys})
     cfg = base.run_config()
     names = list(cfg.eval.metrics) if cfg.eval.metrics is not None else list(plugins.metrics.names())

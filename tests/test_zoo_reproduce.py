@@ -12,6 +12,7 @@ import pytest
 from official_reference import csail_upernet as csail
 
 from benchmark.cli import app as cli
+from tests.conftest import one_error_line
 from benchmark.rundir.layout import RunDir
 
 ENTRY = "spade@ade20k-official"
@@ -91,3 +92,14 @@ def test_with_the_files_it_measures_each_protocol_and_prints_them_beside_the_pub
     assert "not measured" in lines[("paper", "FID")]["note"]  # --metrics miou: FID is not run
     assert (out / "ade20k" / f"reproduce-{ENTRY}.md").read_text().count("| paper |") == 3
     assert (out / "ade20k" / f"reproduce-{ENTRY}.csv").read_text().count("\npaper,") == 3
+
+
+@pytest.mark.parametrize("args, expected", [
+    ((), "name the entry, e.g. `bench zoo reproduce spade@ade20k-official`"),
+    (("spade@nowhere",), "spade@ade20k-official"),  # unknown: the closest entries
+    (("pix2pix@facades-official",), "has no published numbers to reproduce"),
+])
+def test_a_bad_name_is_one_line(args, expected, empty, capsys):
+    code, _, err = run(capsys, "zoo", "reproduce", *args)
+    assert expected in one_error_line(code, err)
+    assert not (empty / "results").exists() and not (empty / "datasets").exists()
