@@ -162,12 +162,14 @@ def test_a_broken_polygon_is_one_line_and_nothing_is_kept(tmp_path, capsys):
     assert not (data / "coco-stuff").exists() and not (data / "coco-stuff.importing").exists()
 
 
-def test_maps_of_an_older_bench_are_refused_with_one_line(tmp_path, capsys):
+def test_verify_names_the_maps_and_refuses_an_older_bench_s(tmp_path, capsys):
     archives, _ = make_release(tmp_path)
     data = tmp_path / "data"
     assert cli("datasets", "import", "coco-stuff", *archives, "--data-root", data) == 0
+    assert cli("datasets", "verify", "coco-stuff", "--data-root", data, "--set", "coco-stuff.train_size=2",
+               "--set", "coco-stuff.test_size=2") == 0
+    assert "protocol instance_maps: SPADE's datasets/coco_generate_instance_map.py" in capsys.readouterr().out
     (data / "coco-stuff" / "INSTANCES.json").unlink()     # as an import before SPADE's maps left it
-    capsys.readouterr()
     line = one_error_line(cli("datasets", "verify", "coco-stuff", "--data-root", data), capsys.readouterr().err)
     assert "instances" in line and "older bench" in line and "annotations_trainval2017.zip" in line
 

@@ -78,6 +78,14 @@ def test_spade_s_coco_samples_run_spade_and_pix2pix(tmp_path):
         assert np.array_equal(np.asarray(Image.open(images / "label_ids" / f"{stem}.png")), want), stem
 
 
+def test_verify_says_what_the_protocol_will_record(tmp_path, capsys):
+    folder = spade_coco_folder(tmp_path / "coco_stuff")
+    assert cli("datasets", "verify", "folder", "--set", f"folder.path={folder}") == 0
+    out = capsys.readouterr().out
+    assert "OK folder: 4 train, 3 test" in out
+    assert "protocol mixed_aspect_ratios: resized: 3 photo sizes, width/height 0.75 to 1.38" in out
+
+
 def test_refusing_mixed_ratios_is_a_card_setting(tmp_path, capsys):
     folder = spade_coco_folder(tmp_path / "coco_stuff", CARD + 'mixed_aspect_ratios = "refuse"\n')
     line = one_error_line(cli("datasets", "verify", "folder", "--set", f"folder.path={folder}"),

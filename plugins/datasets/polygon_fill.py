@@ -45,8 +45,8 @@ def polygon_pixels(rows, cols, shape: tuple[int, int]) -> tuple[np.ndarray, np.n
     last = np.ceil(at[row, edge]).astype(np.int64) - 1 - left
     keep = last >= 0
     width = right - left + 1
-    counts = np.zeros((bottom - top + 1, width), dtype=np.int32)
-    np.add.at(counts, (row[keep], np.minimum(last[keep], width - 1)), 1)
-    inside = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1] % 2 == 1
+    height = bottom - top + 1
+    counts = np.bincount(row[keep] * width + np.minimum(last[keep], width - 1), minlength=height * width)
+    inside = np.cumsum(counts.reshape(height, width)[:, ::-1], axis=1)[:, ::-1] % 2 == 1
     rr, cc = np.nonzero(inside)
     return (rr + top).astype(np.intp), (cc + left).astype(np.intp)
