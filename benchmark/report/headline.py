@@ -18,5 +18,5 @@ def dataset_headlines(datasets: Iterable[str]) -> Headlines:
     for name in set(datasets):
         if name in registry:
             spec = registry.get(name)
-            found[name] = (tuple(spec.headline_columns), tuple(spec.percent_columns))
+            found[name] = (tuple(getattr(spec, "headline_columns", ())), tuple(getattr(spec, "percent_columns", ())))
     return found
