@@ -183,7 +183,7 @@ def test_cli_info_shows_options_presets_and_profiles(capsys, wide):
     assert "profiles" in out
     for profile in default().models.get("pix2pix").profiles:
         assert profile in out
-    assert "provided by: bench" in out
+    assert "provided by: sis-bench" in out
 
 
 def test_cli_info_of_a_metric(capsys, wide):
