@@ -11,8 +11,8 @@
 - The weight files: registered with their published names, refused at import when their tensors
   are not the network's, never downloaded (the missing file is one line naming URL and command).
 
-Random weights: torchvision's default initialisation, then one training-mode pass over random
-images so that BatchNorm's running statistics keep the activations in range (as a trained file's do).
+Random weights: torchvision's default initialisation, then one training-mode pass over four other
+facades so that BatchNorm's running statistics keep the activations in range (as a trained file's do).
 """
 
 from __future__ import annotations
@@ -47,19 +47,24 @@ from pytorch_fid import inception as pf_inception  # noqa: E402
 CPU = torch.device("cpu")
 
 
-def random_file(build, path: Path, seed: int) -> Path:
+def random_file(build, path: Path, seed: int, old: bool = False) -> Path:
+    """Random weights; BatchNorm's running statistics those of four other facades as the network reads them."""
     torch.manual_seed(seed)
     net = build()
     for module in net.modules():
         if isinstance(module, torch.nn.BatchNorm2d):
             module.momentum = None  # running statistics = those of the pass below
     net.train()
-    aux, net.AuxLogits = net.AuxLogits, None  # (the auxiliary head needs 299 px; the features do not read it)
+    aux, net.AuxLogits = net.AuxLogits, None  # (the features do not read the auxiliary head)
+    photos = torch.stack([torch.from_numpy(render_facade(s, 64)[0]).permute(2, 0, 1) for s in range(200, 204)])
     with torch.no_grad():
-        net(torch.rand(2, 3, 128, 128) * 2 - 1)
+        net(F.interpolate(photos.float() / 255, size=(299, 299), mode="bilinear", align_corners=False) * 2 - 1)
     net.AuxLogits = aux
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(net.state_dict(), path)
+    state = net.state_dict()
+    if old:  # as torchvision's 2017 file: saved before BatchNorm counted its batches
+        state = {k: v for k, v in state.items() if not k.endswith("num_batches_tracked")}
+    torch.save(state, path)
     return path
 
 
@@ -71,7 +76,7 @@ def env(tmp_path_factory):
         mp.setenv("BENCH_WEIGHTS_DIR", str(root / "weights"))
         mp.setenv("TORCH_HOME", str(root / "torch"))
         fid_file = random_file(itv.fid_inception, weights.cached_path(itv.PYTORCH_FID_WEIGHTS), 0)
-        tv_file = random_file(itv.torchvision_inception, weights.cached_path(itv.TORCHVISION_2019_WEIGHTS), 1)
+        tv_file = random_file(itv.torchvision_inception, weights.cached_path(itv.TORCHVISION_2019_WEIGHTS), 1, old=True)
         for name, seeds in (("fake", range(6)), ("real", range(100, 106))):
             for seed in seeds:
                 write_png(root / name / f"{seed:04d}.png", render_facade(seed, 64)[0])
@@ -113,20 +118,24 @@ def test_pytorch_fid_equals_the_pytorch_fid_package_on_two_folders(env, monkeypa
     assert np.abs(mean - stats[0][0]).max() <= 1e-6 * np.abs(stats[0][0]).max()
 
 
-def spring_2019_features(files: list[Path], file: Path) -> np.ndarray:
-    """pytorch-fid 4e366b2 by hand: imread as float32 / 255, NCHW, bilinear 299 (align_corners=False), 2x - 1,
-    then torchvision's Inception3 as a whole (its own forward); the 2048-d pool is what its fc reads."""
+def spring_2019_features(files: list[Path], file: Path, batch_size: int = 4) -> np.ndarray:
+    """pytorch-fid 4e366b2 by hand: batch by batch, imread as float32 / 255, NCHW, bilinear 299
+    (align_corners=False), 2x - 1, then torchvision's Inception3 as a whole (its own forward); the
+    2048-d pool is what its fc reads."""
     net = itv.torchvision_inception()
-    net.load_state_dict(torch.load(file, map_location="cpu", weights_only=True))
+    missing, unexpected = net.load_state_dict(torch.load(file, map_location="cpu", weights_only=True), strict=False)
+    assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing)  # the 2017 file's layout
     net.eval()
     seen = []
     net.fc.register_forward_hook(lambda module, args, out: seen.append(args[0].detach().clone()))
-    images = np.array([np.asarray(Image.open(f).convert("RGB")).astype(np.float32) for f in files])
-    images = images.transpose((0, 3, 1, 2))
-    images /= 255
-    with torch.no_grad():
-        x = F.interpolate(torch.from_numpy(images), size=(299, 299), mode="bilinear", align_corners=False)
-        net(2 * x - 1)
+    for start in range(0, len(files), batch_size):
+        images = np.array([np.asarray(Image.open(f).convert("RGB")).astype(np.float32)
+                           for f in files[start:start + batch_size]])
+        images = images.transpose((0, 3, 1, 2))
+        images /= 255
+        with torch.no_grad():
+            x = F.interpolate(torch.from_numpy(images), size=(299, 299), mode="bilinear", align_corners=False)
+            net(2 * x - 1)
     return torch.cat(seen).numpy()
 
 

@@ -65,8 +65,11 @@ class FID(Metric):
     resize, the network, the weights file and its sha256.
 
     Options (:mod:`bench_plugins.metrics.fid_variants`, docs/protocol.md):
-    ``fid.implementation=legacy-tensorflow`` (clean-fid's legacy_tensorflow resize) and
-    ``fid.resolution=H`` (both sets first resized to H px high); both are recorded.
+    ``fid.implementation=legacy-tensorflow`` (clean-fid's legacy_tensorflow resize),
+    ``pytorch-fid`` (pytorch-fid 0.3.0: its own network and weight file, torch bilinear resize) or
+    ``pytorch-fid-2019`` (pytorch-fid of spring 2019, commit 4e366b2: torchvision's ImageNet
+    Inception v3), and ``fid.resolution=H`` (both sets first resized to H px high); all are
+    recorded, and the distance is computed the same way from the features of each.
     """
 
     name = "fid"

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from bench_plugins.metrics.inception import full_fp32
 from bench_plugins.metrics.inception_weights import Weights
-from bench_plugins.segmenters.published import layout_check
+from bench_plugins.segmenters.published import layout_check, read_state_dict
 from torchvision.models import inception as tv
 
 from benchmark import WeightsError, WeightSpec
@@ -174,7 +174,10 @@ class TorchvisionInception:
     def __init__(self, w: Weights, device: torch.device):
         build = fid_inception if w.spec.name == PYTORCH_FID_WEIGHTS.name else torchvision_inception
         net = build()
-        state = weights.unwrap_state_dict(torch.load(w.path, map_location="cpu", weights_only=True))
+        state = read_state_dict(w.path)
+        for key, value in net.state_dict().items():  # files saved before BatchNorm counted its batches
+            if key.endswith("num_batches_tracked"):
+                state.setdefault(key, value)
         net.load_state_dict(state, strict=True)
         self.weights, self.device = w, device
         self.trunk = torch.nn.Sequential(*(getattr(net, name) for name in TRUNK)).to(device).eval()

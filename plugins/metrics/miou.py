@@ -7,9 +7,11 @@ label map the image was generated from. Definitions (see
 
 - one confusion matrix accumulated over all test images; pixels whose label is
   the dataset's ignore index are not counted;
-- mIoU: mean of TP / (TP + FP + FN) over the classes present in the ground
-  truth or the prediction (union > 0 over the test set); classes absent from
-  both are left out;
+- mIoU: mean of TP / (TP + FP + FN) over the classes of the segmenter's own
+  evaluation script's rule (``miou.average``, recorded as ``miou_over``): bench's
+  and fyu/drn's ``union`` (classes present in the ground truth or the prediction),
+  CSAIL's ``all`` (every class, an absent one as 0) for ``upernet-101``,
+  kazuto1011/deeplab-pytorch's ``ground-truth`` for ``deeplabv2-cocostuff``;
 - pixel accuracy: correctly labelled pixels / counted pixels.
 
 The segmenter is ``eval.segmenter`` or the dataset's default (``trained`` for
