@@ -131,7 +131,9 @@ def spring_2019_features(files: list[Path], file: Path, batch_size: int = 4) -> 
     for start in range(0, len(files), batch_size):
         images = np.array([np.asarray(Image.open(f).convert("RGB")).astype(np.float32)
                            for f in files[start:start + batch_size]])
-        images = images.transpose((0, 3, 1, 2))
+        # (contiguous: today's PyTorch would otherwise run the convolutions channels-last, another summation
+        # order than the 2019 PyTorch that had no such layout; the values are the release's either way)
+        images = np.ascontiguousarray(images.transpose((0, 3, 1, 2)))
         images /= 255
         with torch.no_grad():
             x = F.interpolate(torch.from_numpy(images), size=(299, 299), mode="bilinear", align_corners=False)
