@@ -95,6 +95,7 @@ def test_the_rules_differ_only_through_the_absent_classes():
 def test_each_segmenter_has_its_scripts_rule():
     assert miou_protocol.average_rule(None, "drn-d-105") == "union"
     assert miou_protocol.average_rule(None, "upernet-101") == "all"
+    assert miou_protocol.average_rule(None, "upernet-101-baseline") == "all"  # eval.py of 2018-19: the same rule
     assert miou_protocol.average_rule(None, "deeplabv2-cocostuff") == "ground-truth"
     assert miou_protocol.average_rule(MIoU.Options(), "trained") == "union"
     assert miou_protocol.average_rule(MIoU.Options(average="all"), "trained") == "all"
