@@ -86,6 +86,10 @@ def test_with_the_files_it_measures_each_protocol_and_prints_them_beside_the_pub
         assert record["metrics"]["mIoU"]["protocol"]["segmenter"].startswith(
             plans[line["protocol"]]["segmenter"]["name"] + ":")
         measured = record["metrics"]["mIoU"]["value"] * 100  # percent, as the papers write it
+        # the row's note names the paper's segmenter, and says when the row is measured with another
+        assert ("(mIoU by upernet-101-baseline)" if line is paper else
+                "published with segmenter upernet-101-baseline, not comparable with this row's upernet-101"
+                ) in record["note"], record["note"]
         assert line["measured"] == pytest.approx(measured)
         assert line["difference"] == pytest.approx(measured - line["published"])
         assert f"{line['published']:.2f}" in printed and f"{line['difference']:+.2f}" in printed

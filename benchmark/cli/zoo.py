@@ -61,6 +61,7 @@ def cmd_reproduce(args) -> int:
     from benchmark.registry import plugins as registry
     from benchmark.registry import zoo
     from benchmark.report import side_by_side
+    from benchmark.run.config import merge
     from benchmark.util.progress import Reporter
     from benchmark.util.settings_text import load_toml, parse_set
 
@@ -69,8 +70,7 @@ def cmd_reproduce(args) -> int:
                           "(entries: `bench zoo list`)")
     plugins = registry.default()
     entry = zoo.find(args.name, plugins)
-    tree = parse_set(args.sets)
-    tree = {**(load_toml(args.config) if args.config else {}), **tree}
+    tree = merge(load_toml(args.config) if args.config else {}, parse_set(args.sets))
     keys = {k: v for k, v in tree.items() if not isinstance(v, dict) or k == "eval"}
     tables = {k: v for k, v in tree.items() if isinstance(v, dict) and k != "eval"}
     flags = {k: getattr(args, k) for k in ("data_root", "output_root", "device") if getattr(args, k) is not None}
