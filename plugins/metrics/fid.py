@@ -8,8 +8,8 @@ never splits the FID tables; both read the same cached Inception features
 from __future__ import annotations
 
 import numpy as np
-from bench_plugins.metrics import inception, inception_weights
-from bench_plugins.metrics.fid_variants import LEGACY_TF_RESIZE, FIDOptions, Variant
+from bench_plugins.metrics import inception, inception_torchvision, inception_weights
+from bench_plugins.metrics.fid_variants import FIDOptions, Variant
 from bench_plugins.metrics.frechet import fid_from_features
 from bench_plugins.metrics.inception import FolderFeatures, TooFewImages
 from bench_plugins.metrics.kernel_distance import kernel_distance
@@ -32,15 +32,13 @@ def fake_and_real(ctx: EvalContext, variant: Variant | None = None) -> tuple[Fol
         if count < 2:
             raise TooFewImages(f"{folder}: {count} {name} image(s); FID and KID need at least 2 in each set "
                                f"(evaluate more test images: eval.max_images)")
-    w = inception_weights.find()
+    w = variant.find_weights() if variant is not None else inception_weights.find()
     fake = inception.context_features(ctx, ctx.fake_dir, w, variant)
     real = inception.context_features(ctx, real_dir, w, variant)
     protocol = {"images": len(fake), "real_images": len(real), "real_split": real_split(ctx),
                 **inception.protocol(w)}
     if variant is not None:
         protocol.update(variant.protocol())
-        if variant.implementation != "clean":
-            protocol["resize"] = LEGACY_TF_RESIZE
     return fake, real, protocol
 
 
@@ -67,8 +65,11 @@ class FID(Metric):
     resize, the network, the weights file and its sha256.
 
     Options (:mod:`bench_plugins.metrics.fid_variants`, docs/protocol.md):
-    ``fid.implementation=legacy-tensorflow`` (clean-fid's legacy_tensorflow resize) and
-    ``fid.resolution=H`` (both sets first resized to H px high); both are recorded.
+    ``fid.implementation=legacy-tensorflow`` (clean-fid's legacy_tensorflow resize),
+    ``pytorch-fid`` (pytorch-fid 0.3.0: its own network and weight file, torch bilinear resize) or
+    ``pytorch-fid-2019`` (pytorch-fid of spring 2019, commit 4e366b2: torchvision's ImageNet
+    Inception v3), and ``fid.resolution=H`` (both sets first resized to H px high); all are
+    recorded, and the distance is computed the same way from the features of each.
     """
 
     name = "fid"
@@ -142,3 +143,4 @@ def register_metrics(register):
 @hookimpl
 def register_weights(register):
     inception_weights.register_both(register)
+    inception_torchvision.register(register)
