@@ -16,10 +16,13 @@ from benchmark.util.errors import ConfigError
 def add_parser(command) -> None:
     """Add `bench zoo` with ``command(name, help, **kw)``, the way cli.parser adds its commands."""
     p = command("zoo", "published checkpoints: file, source, licence and the paper's numbers; reproduce them")
-    p.add_argument("action", choices=["list", "reproduce"])
+    p.add_argument("action", choices=["list", "reproduce"],
+                   help="list: the entries; reproduce NAME: measure NAME under each protocol of its paper and of "
+                        "the known re-measurements, beside their numbers (docs/reproducing.md)")
     p.add_argument("name", nargs="?", help="reproduce: the entry (MODEL@TAG, see `bench zoo list`)")
     p.add_argument("--json", action="store_true", help="list: every entry with its options, as JSON")
-    p.add_argument("--metrics", help="reproduce: only these metric plugins (default: all)")
+    p.add_argument("--metrics", help="reproduce: only these metric plugins (default: those that give the "
+                                      "entry's published numbers)")
     p.add_argument("--data-root", type=Path, dest="data_root", help="dataset folder (default: datasets)")
     p.add_argument("--output-root", type=Path, dest="output_root", help="output folder (default: results)")
     p.add_argument("--device", help="auto (default), cpu, mps, cuda, cuda:N")
@@ -61,6 +64,7 @@ def cmd_reproduce(args) -> int:
     from benchmark.registry import plugins as registry
     from benchmark.registry import zoo
     from benchmark.report import side_by_side
+    from benchmark.run.config import merge
     from benchmark.util.progress import Reporter
     from benchmark.util.settings_text import load_toml, parse_set
 
@@ -69,8 +73,7 @@ def cmd_reproduce(args) -> int:
                           "(entries: `bench zoo list`)")
     plugins = registry.default()
     entry = zoo.find(args.name, plugins)
-    tree = parse_set(args.sets)
-    tree = {**(load_toml(args.config) if args.config else {}), **tree}
+    tree = merge(load_toml(args.config) if args.config else {}, parse_set(args.sets))
     keys = {k: v for k, v in tree.items() if not isinstance(v, dict) or k == "eval"}
     tables = {k: v for k, v in tree.items() if isinstance(v, dict) and k != "eval"}
     flags = {k: getattr(args, k) for k in ("data_root", "output_root", "device") if getattr(args, k) is not None}

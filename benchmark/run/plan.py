@@ -152,7 +152,7 @@ def resolve_row(token: str, layers: Layers, plugins: registry.Plugins, dataset_o
         if found is None:
             raise ConfigError(f"{token}: {published[token]} is a bench checkpoint, not the published file; import "
                               f"the published one: {entry.obtain()}")
-        found = replace(found, zoo=token, published=zoo.published_of(entry))
+        found = replace(found, zoo=token, published=zoo.published_of(entry), quantization=entry.quantization)
         row = replace(row, run=row.run.model_copy(update=zoo.run_size(entry, layers.run)))  # the paper's size
         return foreign.apply(row, found, layers, token, entry.model_options)
     row = resolve_model(token, layers, plugins.models, dataset_options)
