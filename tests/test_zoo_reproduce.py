@@ -30,6 +30,7 @@ def run(capsys, *args):
 @pytest.fixture
 def empty(tmp_path, monkeypatch):
     monkeypatch.setenv("BENCH_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no copy of torch hub's files to take either
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -39,7 +40,7 @@ def test_without_the_files_it_prints_what_to_download_and_import_and_writes_noth
     code, out, err = run(capsys, "zoo", "reproduce", ENTRY)
     assert code == 2
     lines = [line for line in out.splitlines() if line.startswith("  - ")]
-    assert len(lines) == 6, out  # the generator, two files of each UperNet version, the dataset
+    assert len(lines) == 7, out  # the generator, two files of each UperNet version, the paper's FID network, the data
     assert "`bench weights import spade-ade20k-official latest_net_G.pth`" in lines[0]
     assert "ade20k_pretrained/latest_net_G.pth" in lines[0]
     for name, line in zip(UPERNET_FILES, lines[1:5]):
@@ -47,7 +48,9 @@ def test_without_the_files_it_prints_what_to_download_and_import_and_writes_noth
         part = name.rsplit("-", 1)[1]
         assert f"http://sceneparsing.csail.mit.edu/model/pytorch/{model}/{part}_epoch_50.pth" in line
         assert f"`bench weights import {name} FILE`" in line
-    assert "bench datasets import ade20k ADEChallengeData2016.zip" in lines[5]
+    assert lines[5].startswith("  - metric fid: fid.implementation=pytorch-fid-2019 needs inception_v3_google")
+    assert "`bench weights import inception-v3-google-1a9a5a14 FILE`" in lines[5]
+    assert "bench datasets import ade20k ADEChallengeData2016.zip" in lines[6]
     assert "nothing was run or written" in err and "Traceback" not in err
     assert sorted(p.name for p in empty.iterdir()) == before  # no results/, no datasets/, no weights/
 

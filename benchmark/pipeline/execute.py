@@ -102,7 +102,7 @@ class Execution:
             raise ConfigError("--checkpoint evaluates one model: pass exactly one row with --models")
         if isinstance(resume, Path) and len(rows) != 1:
             raise ConfigError("--resume RUN_DIR continues one run: pass exactly one row with --models")
-        configure_backends(self.plan.device, self.plan.config.threads)
+        configure_backends(self.plan.device, self.plan.config.threads, self.plan.config.num_workers)
         if distributed.is_follower():
             return follow(self)
         starts = [self.start(row, resume, checkpoint) for row in rows]
