@@ -23,7 +23,7 @@ from bench_plugins.datasets.cocostuff_classes import CITATION, CLASS_NAMES
 from bench_plugins.datasets.standard import Release, generated_palette, id_table, load_split, match
 from pydantic import Field
 
-from benchmark import DataError, Options, Source, hookimpl
+from benchmark import DataError, Options, Source, find_dirs, hookimpl
 
 PAGE = "https://github.com/nightrome/cocostuff"
 ARCHIVES = ("train2017.zip", "val2017.zip", "stuffthingmaps_trainval2017.zip")
@@ -116,7 +116,7 @@ def arrange(trees: list[Path], sources: list[Path]) -> dict:
     shown = " + ".join(str(s) for s in sources)
     pairs = {}
     for split, theirs in SPLIT_OF.items():
-        folders = split_dirs(trees, theirs)
+        folders = find_dirs(trees, theirs)
         photos = {p.stem: p for f in folders for p in f.glob("*.jpg")}
         maps = {p.stem: p for f in folders for p in f.glob("*.png")}
         if not photos:
@@ -132,7 +132,7 @@ def instances(trees: list[Path], staging: Path, pairs: dict) -> None:
     """Instance maps from ``annotations/instances_{train,val}2017.json`` when the annotations were given."""
     from bench_plugins.datasets.coco_instances import write_instance_maps
 
-    folders = split_dirs(trees, "annotations")
+    folders = find_dirs(trees, "annotations")
     if not folders:
         return
     for split, theirs in SPLIT_OF.items():
