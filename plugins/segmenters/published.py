@@ -26,14 +26,10 @@ TRAINED = "--set eval.segmenter=trained"
 def read_state_dict(path) -> dict:
     """The tensors of a published file: a state dict, possibly under ``state_dict`` and with the
     ``module.`` prefix of a DataParallel wrapper."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
+    state = weights.unwrap_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     if not isinstance(state, dict):
         raise WeightsError(f"{path} holds a {type(state).__name__}, not a state dict")
-    if state and all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
-    return state
+    return weights.strip_module_prefix(state)
 
 
 def layout_check(build: Callable[[], torch.nn.Module], what: str) -> Callable[[dict], "str | None"]:
@@ -41,8 +37,7 @@ def layout_check(build: Callable[[], torch.nn.Module], what: str) -> Callable[[d
     shape (BatchNorm's ``num_batches_tracked``, absent from older files, may be missing)."""
 
     def check(state: dict) -> str | None:
-        if state and all(k.startswith("module.") for k in state):
-            state = {k[len("module."):]: v for k, v in state.items()}
+        state = weights.strip_module_prefix(state)
         with torch.device("meta"):
             expected = build().state_dict()
         needed = [k for k in expected if not k.endswith("num_batches_tracked")]
