@@ -22,7 +22,7 @@ from benchmark.pipeline.evaluate import (
 )
 from benchmark.results.records import REFERENCE_LABEL, REFERENCE_MODEL, RunRecord
 from benchmark.results.store import ResultsStore
-from benchmark.run.config import ModelRun
+from benchmark.run.config import Row
 from benchmark.run.foreign import row_note
 from benchmark.run.plan import RunPlan, versions
 from benchmark.rundir.layout import ImageSet, RunDir, slug
@@ -127,7 +127,7 @@ class Measure:
                 "resize": TEST_RESIZE if size.square else TEST_RESIZE_ASPECT,
                 "real_split": plan.config.eval.real_split}
 
-    def record(self, row: ModelRun, run: RunDir, conf: dict, metrics, status: str, reason: str | None,
+    def record(self, row: Row, run: RunDir, conf: dict, metrics, status: str, reason: str | None,
                wall: float, images: int) -> RunRecord:
         plan = self.plan
         return RunRecord(
