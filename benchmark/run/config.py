@@ -260,7 +260,7 @@ class Row:
 
 
 def split_label(token: str, models) -> tuple[str, str | None]:
-    """'pix2pix+kl' -> ('pix2pix', 'kl'); 'spade:source-000' -> ('spade', 'source-000')."""
+    """'pix2pix+kl' -> ('pix2pix', 'kl'); 'spade:gaussian-gan' -> ('spade', 'gaussian-gan')."""
     if token in models:
         return token, None
     for name in sorted(models.names(), key=len, reverse=True):

@@ -2,7 +2,7 @@
 
 Split: ``ImageSets/Segmentation/train.txt`` (1464 photos) is the ``train`` split
 and ``val.txt`` (1449) the ``test`` split, in the order of those lists (the
-official test set has no public masks; source 000 re-split the 2913 pairs at
+official test set has no public masks; the Gaussian GAN report re-split the 2913 pairs at
 random into 2330 / 292 / 291 without publishing the split, so the official lists
 are used). Masks are palette PNGs whose indices are the class ids (0
 background, 1..20 objects); 255 is void and is the ignore index. The photos have
@@ -11,7 +11,7 @@ to a square of ``image_size`` (photos bicubic, labels nearest), so the aspect
 ratio is not kept.
 
 Options: the defaults are the official VOC convention (void pixels ignored, all
-photos of both lists). ``void_as_background=true`` reproduces source 000's
+photos of both lists). ``void_as_background=true`` reproduces the Gaussian GAN report's
 preprocessing (void pixels mapped to background before one-hot encoding); like
 every dataset option it is recorded in each run's protocol.
 
@@ -63,7 +63,7 @@ NEEDED = ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation")
 class VocOptions(Options):
     void_as_background: bool = Field(
         False, description="map void pixels (255) to background (0) instead of ignoring them; "
-        "false is the official VOC convention, true reproduces source 000's preprocessing")
+        "false is the official VOC convention, true reproduces the Gaussian GAN report's preprocessing")
     train_size: int | None = Field(None, ge=1, description="use only the first N photos of train.txt "
                                    "(default: all 1464)")
     test_size: int | None = Field(None, ge=1, description="use only the first N photos of val.txt "
@@ -115,7 +115,7 @@ class Voc2012(Dataset):
             "train = ImageSets/Segmentation/train.txt, test = val.txt (the official test masks are not "
             "public); photos are resized to a square of image_size by the harness (bicubic; labels nearest), "
             "so their aspect ratio is not kept; void (255) is the ignore index unless "
-            "--set voc2012.void_as_background=true (source 000) makes it background")}
+            "--set voc2012.void_as_background=true (the Gaussian GAN report) makes it background")}
 
     # ------------------------------------------------------------ getting the data
 

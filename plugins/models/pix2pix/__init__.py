@@ -10,7 +10,7 @@ Sources:
   (``decay_start = 0.5``), N(0, 0.02) init, resize to 286 then random 256 crop
   and horizontal flip, and at test time the generator run as in training
   (dropout on, BatchNorm on the test image's own statistics).
-- Source report 004 ("Image-to-image translation with Pix2Pix conditional GAN
+- The pix2pix KL report ("Image-to-image translation with Pix2Pix conditional GAN
   architecture") gives the variants: an added KL term with ``beta = 0.2``
   (presets ``kl`` and ``aug-kl``; the reading of its KL is documented in
   :func:`bench_plugins.models.pix2pix.losses.kl_loss`) and online augmentation by
@@ -63,7 +63,8 @@ __all__ = ["Pix2Pix", "Pix2PixOptions", "Pix2PixTrainable", "official", "officia
 
 
 class Pix2Pix(Model):
-    """pix2pix with the paper's and official code's defaults; source 004's KL term and augmentation as presets.
+    """pix2pix with the paper's and official code's defaults; the pix2pix KL report's KL term and
+    augmentation as presets.
 
     Row ``pix2pix`` is the official setting. ``pix2pix+kl`` adds ``0.2 * KL`` (source
     004; KL(P_real || P_fake) of per-channel intensity distributions over pixel
@@ -81,9 +82,9 @@ class Pix2Pix(Model):
     default_preset = "official"
     presets: ClassVar[dict[str, Preset]] = {
         "official": Preset("pix2pix paper / official code defaults"),
-        "kl": Preset("+ KL term, beta 0.2 (source 004)", {"beta_kl": 0.2}),
-        "aug": Preset("+ rotation and vertical-flip augmentation (source 004)", {"augment": True}),
-        "aug-kl": Preset("+ augmentation and KL term, beta 0.2 (source 004's best)",
+        "kl": Preset("+ KL term, beta 0.2 (the pix2pix KL report)", {"beta_kl": 0.2}),
+        "aug": Preset("+ rotation and vertical-flip augmentation (the pix2pix KL report)", {"augment": True}),
+        "aug-kl": Preset("+ augmentation and KL term, beta 0.2 (the pix2pix KL report's best)",
                          {"augment": True, "beta_kl": 0.2}),
     }
     profiles: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {

@@ -10,7 +10,7 @@ from benchmark import Options
 
 
 class Pix2PixOptions(Options):
-    """Defaults are the paper's / official code's; beta_kl, augment and rotate_degrees serve source 004."""
+    """Defaults are the paper's / official code's; beta_kl, augment and rotate_degrees serve the pix2pix KL report."""
 
     ngf: int = Field(64, ge=1, description="generator width: channels of the first U-Net level")
     ndf: int = Field(64, ge=1, description="discriminator width: channels of the first PatchGAN conv")
@@ -18,8 +18,9 @@ class Pix2PixOptions(Options):
     norm: Literal["batch", "instance"] = Field("batch", description="normalisation layer in G and D")
     use_dropout: bool = Field(True, description="dropout 0.5 in the generator's innermost 8ngf decoder steps")
     lambda_l1: float = Field(100.0, ge=0, description="weight of the L1 loss between fake and real")
-    beta_kl: float = Field(0.0, ge=0, description="weight of the KL term of source 004 (it uses 0.2); 0: off")
-    augment: bool = Field(False, description="source 004's augmentation: vertical flip and random rotation "
+    beta_kl: float = Field(0.0, ge=0, description="weight of the KL term of the pix2pix KL report (it uses 0.2); "
+                                                  "0: off")
+    augment: bool = Field(False, description="the pix2pix KL report's augmentation: vertical flip and random rotation "
                                              "on top of the official crop and horizontal flip")
     rotate_degrees: float = Field(10.0, ge=0, le=180,
                                   description="with augment: rotate by a uniform angle in +-this many degrees")
