@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Any
 import torch
 
 from benchmark.api import ForeignCheckpoint, Model
+from benchmark.data.archive import sha256_file
 from benchmark.registry.zoo import published_note
 from benchmark.run.checkpoint import HINT, is_bench_checkpoint, read_file, tensors_of
 from benchmark.run.config import Layers, Row, merge, validate_options
@@ -74,14 +74,6 @@ def full_fp32():
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read(path: Path, plugin: Model) -> ForeignWeights | None:
     """None for a bench checkpoint (loaded as before); else the file as ``plugin`` recognises it."""
     path = Path(path)
@@ -97,7 +89,7 @@ def read(path: Path, plugin: Model) -> ForeignWeights | None:
         what = "a flat state dict" if tensors is not None else f"a {type(content).__name__} of other things"
         raise BenchError(f"{path}: neither a bench checkpoint (no 'model' entry) nor a checkpoint of another code "
                          f"base that {plugin.name} reads ({what}); {HINT}, or the official code's generator")
-    return ForeignWeights(path, sha256_of(path), found, state=tensors)
+    return ForeignWeights(path, sha256_file(path), found, state=tensors)
 
 
 def apply(row: Row, weights: ForeignWeights, layers: Layers, token: str,
