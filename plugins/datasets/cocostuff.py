@@ -102,16 +102,6 @@ class CocoStuff(Release):
                           instances=with_instances)
 
 
-def split_dirs(trees: list[Path], name: str) -> list[Path]:
-    """Every ``name`` folder at the top of a tree or one level down."""
-    found = []
-    for tree in trees:
-        for base in [tree, *sorted(p for p in tree.iterdir() if p.is_dir())]:
-            if (base / name).is_dir():
-                found.append(base / name)
-    return found
-
-
 def arrange(trees: list[Path], sources: list[Path]) -> dict:
     shown = " + ".join(str(s) for s in sources)
     pairs = {}
