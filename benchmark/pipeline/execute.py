@@ -43,7 +43,7 @@ from benchmark.results.store import ResultsStore
 from benchmark.run.checkpoint import load_checkpoint, mismatch
 from benchmark.run.config import Layers, Row
 from benchmark.run.device import configure_backends
-from benchmark.run.foreign import full_fp32
+from benchmark.run.foreign import full_fp32, quantization_of
 from benchmark.run.plan import RunPlan, build_plan
 from benchmark.run.seeds import finished_run, reuse_line, seed_jobs
 from benchmark.rundir.layout import RunDir
@@ -102,7 +102,7 @@ class Execution:
             raise ConfigError("--checkpoint evaluates one model: pass exactly one row with --models")
         if isinstance(resume, Path) and len(rows) != 1:
             raise ConfigError("--resume RUN_DIR continues one run: pass exactly one row with --models")
-        configure_backends(self.plan.device, self.plan.config.threads)
+        configure_backends(self.plan.device, self.plan.config.threads, self.plan.config.num_workers)
         if distributed.is_follower():
             return follow(self)
         starts = [self.start(row, resume, checkpoint) for row in rows]
@@ -355,7 +355,7 @@ class Execution:
                             dtype=None if exact else self.plan.dtype, num_classes=spec.num_classes,
                             ignore_index=spec.ignore_index, palette=spec.palette,
                             batch_size=self.plan.config.eval.batch_size, reporter=self.reporter, label=row.label,
-                            parallel=parallel)
+                            parallel=parallel, quantization=quantization_of(row))
         train = None
         with distributed_eval.main_first():  # rank 0 writes the cached splits, the others read them
             if self.plan.needs_real_train():

@@ -87,8 +87,8 @@ class RunConfig(Options):
     keep_checkpoints: int = Field(2, ge=1, description="how many recent checkpoints to keep")
     samples: int = Field(4, ge=0, description="sample grids (label | real | fake) saved during training")
     num_workers: int = Field(0, ge=0, description="data loader worker processes")
-    threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: half the cores, "
-                                "at least 1: small convolutions slow down badly when threads compete)")
+    threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: one per physical core, "
+                                "torch's own default, less one per data loader worker)")
     skip_bad: bool = Field(False, description="skip unreadable or inconsistent data files (counted in a warning)")
     eval: EvalConfig = Field(default_factory=EvalConfig)
 

@@ -36,6 +36,7 @@ from benchmark.registry.zoo import published_note
 from benchmark.run.checkpoint import HINT, is_bench_checkpoint, read_file, tensors_of
 from benchmark.run.config import Layers, Row, merge, validate_options
 from benchmark.util.errors import BenchError, ConfigError
+from benchmark.util.imageio import ROUND
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class ForeignWeights:
     #: the zoo entry (``MODEL@TAG``) the file is the published checkpoint of, and its paper's numbers
     zoo: str | None = None
     published: dict | None = None
+    #: how the generated images become 8-bit: the zoo entry's official test script's way, else bench's
+    quantization: str = ROUND
     state: dict[str, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -55,11 +58,20 @@ class ForeignWeights:
         out = {"format": self.found.format, "file": str(self.path), "sha256": self.sha256,
                "facts": dict(self.found.facts), "generation": "fp32 (no autocast, no TF32)"}
         if self.zoo:
-            out.update(zoo=self.zoo, published=self.published)
+            out.update(zoo=self.zoo, published=self.published, quantization=self.quantization)
         return out
 
     def note(self) -> str:
         return "; ".join(filter(None, [self.found.format, published_note(self.published)]))
+
+
+def quantization_of(row: Row) -> str:
+    """How a row's generated images become 8-bit: its zoo entry's official test script's way, else ``round``."""
+    return row.foreign.quantization if row.foreign is not None else ROUND
+
+
+#: the run protocol's record of images written by truncation (rows without the key were rounded)
+TRUNCATED = "truncate: (x + 1) / 2 * 255 in float32, clipped, cast to uint8 (the official test script)"
 
 
 @contextlib.contextmanager
