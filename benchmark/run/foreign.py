@@ -34,7 +34,7 @@ from benchmark.api import ForeignCheckpoint, Model
 from benchmark.data.archive import sha256_file
 from benchmark.registry.zoo import published_note
 from benchmark.run.checkpoint import HINT, is_bench_checkpoint, read_file, tensors_of
-from benchmark.run.config import Layers, ModelRun, merge, validate_options
+from benchmark.run.config import Layers, Row, merge, validate_options
 from benchmark.util.errors import BenchError, ConfigError
 from benchmark.util.imageio import ROUND
 
@@ -65,7 +65,7 @@ class ForeignWeights:
         return "; ".join(filter(None, [self.found.format, published_note(self.published)]))
 
 
-def quantization_of(row: ModelRun) -> str:
+def quantization_of(row: Row) -> str:
     """How a row's generated images become 8-bit: its zoo entry's official test script's way, else ``round``."""
     return row.foreign.quantization if row.foreign is not None else ROUND
 
@@ -104,8 +104,8 @@ def read(path: Path, plugin: Model) -> ForeignWeights | None:
     return ForeignWeights(path, sha256_file(path), found, state=tensors)
 
 
-def apply(row: ModelRun, weights: ForeignWeights, layers: Layers, token: str,
-          given: dict[str, Any] | None = None) -> ModelRun:
+def apply(row: Row, weights: ForeignWeights, layers: Layers, token: str,
+          given: dict[str, Any] | None = None) -> Row:
     """The row with the options the file implies (and ``given``: a zoo entry's), checked against the
     user's own settings, labelled and marked as evaluating these weights."""
     plugin, name, found = row.plugin, row.plugin.name, weights.found
@@ -143,7 +143,7 @@ def allowed(plugin: Model, key: str) -> str:
     return ""
 
 
-def row_note(row: ModelRun) -> str:
+def row_note(row: Row) -> str:
     """The leaderboard note of a row: what its weights are, then the model's own note."""
     own = row.plugin.describe(row.options)
     if row.foreign is None:
