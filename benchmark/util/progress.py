@@ -64,7 +64,15 @@ class Reporter:
         every = max(1, self._total // 10)
         if done == self._total or done % every == 0 or now - self._last_line > 30:
             self._last_line = now
-            print(f"{self._label}: {done}/{self._total} {info}".rstrip(), file=sys.stderr, flush=True)
+            print(" ".join(filter(None, (f"{self._label}: {done}/{self._total}", info, self.eta()))), file=sys.stderr, flush=True)
+
+    def eta(self) -> str:
+        """``ETA 12 s`` from the rate so far; empty before any work is done and once all of it is."""
+        done = self._done - self._done0
+        if done <= 0 or self._done >= self._total:
+            return ""
+        left = (time.perf_counter() - self._t0) / done * (self._total - self._done)
+        return f"ETA {left:.0f} s" if left < 120 else f"ETA {left / 60:.0f} min"
 
     def rate(self, items_per_unit: int = 1) -> float:
         elapsed = time.perf_counter() - self._t0
