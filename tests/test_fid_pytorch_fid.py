@@ -102,6 +102,7 @@ def test_pytorch_fid_equals_the_pytorch_fid_package_on_two_folders(env, monkeypa
     stats = [pf_score.compute_statistics_of_path(str(env[name]), model, 4, 2048, "cpu", 0) for name in ("fake", "real")]
     reference = pf_score.calculate_frechet_distance(*stats[0], *stats[1])
     result = FID().compute(context(env), FID.Options(implementation="pytorch-fid"))
+    print(f"pytorch-fid package FID {reference!r}, bench fid.implementation=pytorch-fid {result.values['FID']!r}")
     assert reference > 1e-3  # two different sets of facades
     assert rel(result.values["FID"], reference) < 1e-6, (result.values, reference)
     p = result.protocol
@@ -149,6 +150,7 @@ def test_pytorch_fid_2019_equals_that_releases_preprocessing_written_out(env):
     ours = inception.folder_features(env["real"], cache_dir=env["root"] / "cache", device=CPU, batch_size=4, w=w,
                                      variant=Variant("pytorch-fid-2019")).features
     assert ours.shape == (6, 2048)
+    print(f"pytorch-fid-2019: max |bench - by hand| {np.abs(ours - reference).max()!r} of max {np.abs(reference).max()!r}")
     assert np.abs(ours - reference).max() <= 1e-6 * np.abs(reference).max()
     # the same images through the pytorch-fid network differ: another network, another protocol
     other = inception.folder_features(env["real"], cache_dir=env["root"] / "cache", device=CPU, batch_size=4,

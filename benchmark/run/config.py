@@ -229,7 +229,7 @@ def _with_default_run(run: dict, plugins: dict) -> tuple[dict, dict]:
 
 
 @dataclass(frozen=True)
-class ModelRun:
+class Row:
     """One leaderboard row: a model with a preset, its options and its run settings (the
     training length resolved: ``steps``, else ``epochs``, and ``batch_size``). Never changed
     once built."""
@@ -262,7 +262,7 @@ class ModelRun:
 
 
 def split_label(token: str, models) -> tuple[str, str | None]:
-    """'pix2pix+kl' -> ('pix2pix', 'kl'); 'spade:source-000' -> ('spade', 'source-000')."""
+    """'pix2pix+kl' -> ('pix2pix', 'kl'); 'spade:gaussian-gan' -> ('spade', 'gaussian-gan')."""
     if token in models:
         return token, None
     for name in sorted(models.names(), key=len, reverse=True):
@@ -279,7 +279,7 @@ def row_label(plugin: Model, preset: str) -> str:
     return plugin.name if preset == plugin.default_preset else f"{plugin.name}+{preset}"
 
 
-def resolve_model(token: str, layers: Layers, models, dataset_options: Options | None = None) -> ModelRun:
+def resolve_model(token: str, layers: Layers, models, dataset_options: Options | None = None) -> Row:
     name, preset = split_label(token, models)
     plugin: Model = models.get(name)
     preset = preset or plugin.default_preset
@@ -306,7 +306,7 @@ def resolve_model(token: str, layers: Layers, models, dataset_options: Options |
     if run.batch_size is None:
         updates["batch_size"] = length.batch_size
     run = run.model_copy(update=updates)
-    return ModelRun(label, plugin, preset, options, run, dataset_options)
+    return Row(label, plugin, preset, options, run, dataset_options)
 
 
 def embedded_options(name: str, layers: Layers, models) -> dict[str, Any]:
