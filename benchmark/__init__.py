@@ -28,7 +28,7 @@ _EXPORTS = {
     **dict.fromkeys(("Options", "Preset", "TrainTransform", "TrainLength", "StepContext", "SetupContext",
                      "Trainable", "Model", "MetricResult", "EvalContext", "Metric", "Segmenter",
                      "SegmenterModel", "Direction", "Size", "DataFacts", "ForeignCheckpoint", "Progress",
-                     "ResolvedSegmenter"), "benchmark.api"),
+                     "ResolvedSegmenter", "Logger", "LogRun"), "benchmark.api"),
     **dict.fromkeys(("RunDir", "ImageSet"), "benchmark.rundir.layout"),
     **dict.fromkeys(("Dataset", "Source", "Sample", "BadFiles", "label_problem", "list_images",
                      "load_side_by_side", "read_image"), "benchmark.data.dataset"),
