@@ -25,12 +25,13 @@ from pathlib import Path
 
 import torch
 
-from benchmark.api import SetupContext, Trainable
+from benchmark.api import LogRun, SetupContext, Trainable
 from benchmark.data.dataset import BadFiles, Sample, require_nonempty
 from benchmark.data.transforms import PairDataset
 from benchmark.parallel import sharded as distributed_eval
 from benchmark.parallel import workers as distributed
 from benchmark.pipeline.evaluate import compute_metrics, generate_images
+from benchmark.pipeline.loggers import Loggers
 from benchmark.pipeline.measure import Measure
 from benchmark.pipeline.train import Trainer, fused, seed_everything
 from benchmark.results.records import (
@@ -40,14 +41,14 @@ from benchmark.results.records import (
     utc_now,
 )
 from benchmark.results.store import ResultsStore
-from benchmark.run.checkpoint import load_checkpoint, mismatch
+from benchmark.run.checkpoint import load_checkpoint, mismatch, set_aside
 from benchmark.run.config import Layers, Row
 from benchmark.run.device import configure_backends
 from benchmark.run.foreign import full_fp32, quantization_of
 from benchmark.run.plan import RunPlan, build_plan
 from benchmark.run.seeds import finished_run, reuse_line, seed_jobs
 from benchmark.rundir.layout import RunDir
-from benchmark.rundir.lock import RunLock
+from benchmark.rundir.lock import RunLock, mark_abandoned
 from benchmark.util.errors import BenchError, ConfigError, Terminated, TrainingDiverged
 from benchmark.util.progress import Reporter
 
@@ -186,7 +187,7 @@ class Execution:
                 problems.append(str(exc))
                 continue
             for problem, bad in zip(problems, reversed(found)):
-                bad.rename(bad.with_name(bad.name + ".damaged"))
+                set_aside(bad)
                 self.reporter.warn(f"{problem.split('; pass ')[0]}; set aside as "
                                   f"{bad.name}.damaged, resuming from the previous kept checkpoint {path.name}")
             return path
@@ -209,6 +210,9 @@ class Execution:
         return None
 
     def execute_row(self, row: Row, start: Start, data: DatasetSplits, train_only: bool) -> RunRecord:
+        if start.run is None:
+            for stale in mark_abandoned(RunDir.of_row(self.plan.config.output_root, self.plan.dataset.name, row.label)):
+                self.reporter.log(f"{row.label}: {stale.root} was left 'running' by a killed process; marked interrupted")
         run = start.run or RunDir.create(self.plan.config.output_root, self.plan.dataset.name, row.label)
         lock = start.lock or RunLock(run).acquire()
         try:
@@ -224,8 +228,17 @@ class Execution:
 
     def train_and_measure(self, row: Row, start: Start, run: RunDir, data: DatasetSplits,
                           train_only: bool) -> RunRecord:
+        row_plan = {**self.plan.row_plan(row), **distributed.protocol(row.run.batch_size)}
+        loggers = Loggers(() if distributed.is_follower() else self.plan.loggers, say=self.reporter.log)
+        loggers.start(LogRun(run.root, row.label, row_plan))
+        try:
+            return self.train_and_measure_logged(row, start, run, data, train_only, row_plan, loggers)
+        finally:
+            loggers.close()
+
+    def train_and_measure_logged(self, row: Row, start: Start, run: RunDir, data: DatasetSplits,
+                                 train_only: bool, row_plan: dict, loggers: Loggers) -> RunRecord:
         plan = self.plan
-        row_plan = {**plan.row_plan(row), **distributed.protocol(row.run.batch_size)}
         run.write_plan(row_plan)
         run.write_status("running")
         self.reporter.log(f"[bold]{row.label}[/] on {plan.dataset.name} ({row.run.profile}) -> {run.root}")
@@ -240,9 +253,10 @@ class Execution:
                 model.load_state_dict(start.state["model"])
                 extra = {"checkpoint": str(start.checkpoint), "steps": start.state.get("step")}
             else:
-                model, extra = self.train(row, data, run, start.resume_from)
+                model, extra = self.train(row, data, run, start.resume_from, loggers)
             loaded = start.state is not None or start.model is not None  # rank 0 read the weights
             metrics = {} if train_only else self.evaluate_model(model, row, data, run, loaded=loaded)
+            loggers.metrics(int(extra.get("steps") or 0), {c: getattr(v, "value", v) for c, v in metrics.items()})
         except TrainingDiverged as exc:
             status, reason, metrics = "failed", str(exc), {}
         except BenchError:
@@ -309,7 +323,8 @@ class Execution:
             raise BenchError(f"{weights.path}: does not fit {row.label}: {exc}") from None
         return model
 
-    def train(self, row: Row, data: DatasetSplits, run: RunDir, resume_from: Path | None):
+    def train(self, row: Row, data: DatasetSplits, run: RunDir, resume_from: Path | None,
+              loggers: Loggers | None = None):
         plan, spec = self.plan, self.plan.dataset
         index = next(i for i, r in enumerate(self.rows()) if r is row)
         if not distributed.is_follower():
@@ -326,7 +341,7 @@ class Execution:
                                                           log=self.reporter.log))
         trainer = Trainer(model, train_set, row.run, run, device=plan.device, dtype=plan.dtype,
                           num_classes=spec.num_classes, ignore_index=spec.ignore_index, palette=spec.palette,
-                          sample_set=sample_set, reporter=self.reporter, label=row.label)
+                          sample_set=sample_set, reporter=self.reporter, label=row.label, loggers=loggers)
         result = trainer.fit(resume_from)
         return model, {"steps": result.steps, "final_losses": result.final_losses,
                        "train_seconds": round(result.seconds, 2),

@@ -89,6 +89,8 @@ class RunConfig(Options):
     num_workers: int = Field(0, ge=0, description="data loader worker processes")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: one per physical core, "
                                 "torch's own default, less one per data loader worker)")
+    loggers: list[str] = Field(default_factory=list, description="where a training run's losses, metrics and "
+                               "sample grids also go, e.g. [\"tensorboard\"] (see `bench list loggers`)")
     skip_bad: bool = Field(False, description="skip unreadable or inconsistent data files (counted in a warning)")
     eval: EvalConfig = Field(default_factory=EvalConfig)
 
@@ -103,7 +105,7 @@ class RunConfig(Options):
 RUN_KEYS = set(RunConfig.model_fields)
 #: run keys that do not change what a row trains (paths, evaluation, the row list, and the speed
 #: settings whose effect is float rounding): runs that differ only in them share a config hash
-NOT_HASHED = {"data_root", "output_root", "eval", "models", "seeds", "fused_optimizer", "channels_last"}
+NOT_HASHED = {"data_root", "output_root", "eval", "models", "seeds", "fused_optimizer", "channels_last", "loggers"}
 
 
 #: the two ways to say how long to train: a layer that sets either replaces both of the layers below

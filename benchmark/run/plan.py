@@ -61,6 +61,8 @@ class RunPlan:
     device: torch.device
     #: the autocast dtype; None: full fp32
     dtype: torch.dtype | None
+    #: the loggers of ``loggers`` (benchmark.api.logger.Logger), in the order given
+    loggers: tuple = ()
 
     @property
     def precision(self) -> str:
@@ -138,7 +140,15 @@ def build_plan(layers: Layers, plugins: registry.Plugins | None = None, checkpoi
             row.plugin.check_training(row.options)  # e.g. a loss's weight file: evaluation needs none
     device = resolve_device(cfg.device)
     return RunPlan(cfg, spec, dataset_options, rows, metrics, segmenter, device,
-                   resolve_precision(cfg.precision, device))
+                   resolve_precision(cfg.precision, device), resolve_loggers(cfg.loggers, plugins))
+
+
+def resolve_loggers(names: list[str], plugins: registry.Plugins) -> tuple:
+    """The registered loggers of ``--set loggers=[...]``; an unknown name is one line before any training."""
+    for name in names:
+        if name not in plugins.loggers:
+            raise ConfigError(unknown("logger (loggers)", name, plugins.loggers.names(), "see `bench list loggers`"))
+    return tuple(plugins.loggers.get(name) for name in dict.fromkeys(names))
 
 
 def resolve_row(token: str, layers: Layers, plugins: registry.Plugins, dataset_options: Options,
