@@ -79,6 +79,10 @@ class FID(Metric):
     sharded = True  # the Inception pass is shared by the data-parallel workers
     Options = FIDOptions
 
+    def check(self, options):
+        """The network file of ``options``' implementation, or one line saying what to download and import."""
+        Variant.of(options).find_weights()
+
     def compute(self, ctx, options):
         fake, real, protocol = fake_and_real(ctx, Variant.of(options))
         if not ctx.main:  # another data-parallel worker: its share of the features is given
