@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 
 import pytest
-from conftest import bench, one_error_line
+from benchmark.testing import one_error_line, run_cli
 
 from benchmark import Metric, Model, Preset, hookimpl
 from benchmark.registry import plugins as registry
@@ -78,6 +78,6 @@ def test_bench_list_refuses_an_installed_plugin_with_a_bad_name(tmp_path, name):
         "from benchmark import Model, hookimpl\n\n"
         f"class Bad(Model):\n    name = {name!r}\n    summary = 'bad'\n\n"
         "@hookimpl\ndef register_models(register):\n    register(Bad())\n")
-    proc = bench("list", env={"PYTHONPATH": str(site)})
+    proc = run_cli("list", env={"PYTHONPATH": str(site)})
     line = one_error_line(proc)
     assert "badnames" in line and repr(name) in line and "lower-case" in line
