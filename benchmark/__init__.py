@@ -37,7 +37,7 @@ _EXPORTS = {
     **dict.fromkeys(("atomic_write", "write_json", "write_text"), "benchmark.util.atomic"),
     **dict.fromkeys(("read_label", "read_rgb", "to_uint8", "write_png"), "benchmark.util.imageio"),
     **dict.fromkeys(("MetricValue", "RunRecord"), "benchmark.results.records"),
-    **dict.fromkeys(("run", "score", "leaderboard"), "benchmark.workflow"),
+    **dict.fromkeys(("run", "score", "leaderboard", "reproduce"), "benchmark.workflow"),
     "Reporter": "benchmark.util.progress",
     "unknown": "benchmark.util.names",
     "explain": "benchmark.run.config",
@@ -47,6 +47,7 @@ _EXPORTS = {
     "Leaderboard": "benchmark.report.leaderboard",
     "WeightSpec": "benchmark.registry.weight_spec",
     "ZooEntry": "benchmark.registry.zoo_entry",
+    "Measurement": "benchmark.registry.zoo_entry",
     "weights": "benchmark.registry.weights:",
     "archive": "benchmark.data.archive:",
 }

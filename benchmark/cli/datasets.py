@@ -261,6 +261,8 @@ def cmd_verify(args) -> int:
             raise DataError(f"{folder}: split '{split}' has {len(samples[split])} images, expected {expected}; "
                             f"the copy is incomplete, re-import it with `bench datasets import {spec.name} PATH`")
     print(f"OK {spec.name}: {_counts_line(samples)} images, every file readable and consistent ({folder})")
+    for key, value in spec.protocol().items():   # what each row's protocol will record about this data
+        print(f"protocol {key}: {value}")
     manifest = folder / "MANIFEST.json"
     if manifest.is_file():
         try:

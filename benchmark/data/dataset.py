@@ -125,6 +125,13 @@ class Dataset:
             raise DataError(self.missing_message(folder))
         return folder
 
+    def protocol(self) -> dict[str, Any]:
+        """Facts about the data as last loaded that each row's protocol records beside the dataset's
+        options (how instance maps were made, that photos of several aspect ratios were resized):
+        plain values, the same for every load of the same files, so that rows on data prepared
+        otherwise never rank together. Default: none."""
+        return {}
+
     def missing_message(self, folder: Path) -> str:
         how = self.source.instructions or f"bench datasets import {self.name} PATH"
         return f"dataset '{self.name}' not found at {folder}; {how}"

@@ -123,7 +123,7 @@ class Measure:
         size = Size.of(size)
         plan = self.plan
         return {"dataset": plan.dataset.name, "dataset_options": plan.dataset_options.model_dump(mode="json"),
-                "images": images, "resolution": size.height if size.square else size.text(),
+                **plan.dataset.protocol(), "images": images, "resolution": size.height if size.square else size.text(),
                 "resize": TEST_RESIZE if size.square else TEST_RESIZE_ASPECT,
                 "real_split": plan.config.eval.real_split}
 

@@ -16,6 +16,23 @@ SEPARATOR = "@"
 
 
 @dataclass(frozen=True)
+class Measurement:
+    """Numbers of a published checkpoint under one protocol: its paper's, or a later re-measurement's.
+    ``bench zoo reproduce`` measures the checkpoint under ``settings`` and shows its numbers beside these."""
+
+    label: str  # e.g. "paper", "pytorch-fid re-measurement"
+    source: str  # where the numbers are stated (a paper's table, an issue thread)
+    #: the protocol as bench settings (``--set`` keys), e.g. ``{"fid.implementation": "pytorch-fid-2019"}``
+    settings: dict[str, Any] = field(default_factory=dict)
+    #: the numbers, under bench's column names (FID, mIoU, pixel acc)
+    values: dict[str, float] = field(default_factory=dict)
+    #: what is known of the protocol beyond the settings (said beside the numbers)
+    note: str = ""
+    #: the columns whose numbers are percentages where bench measures a fraction (mIoU 38.5 for 0.385)
+    percent: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ZooEntry:
     """One published checkpoint. ``name`` is ``MODEL@TAG``."""
 
@@ -39,6 +56,11 @@ class ZooEntry:
     #: (height, width) the paper's numbers were measured at; a row of this entry is evaluated at it
     #: unless the user sets ``image_size`` or ``aspect_ratio``
     eval_size: tuple[int, int] | None = None
+    #: the segmenter its paper's mIoU was measured with (``eval.segmenter``): a row of this entry uses
+    #: it unless ``eval.segmenter`` is set (None: the dataset's default)
+    segmenter: str | None = None
+    #: the protocols its numbers were measured under, the paper's first (``bench zoo reproduce``)
+    measurements: tuple[Measurement, ...] = ()
 
     @property
     def at(self) -> str | None:

@@ -129,13 +129,13 @@ def build_plan(layers: Layers, plugins: registry.Plugins | None = None, checkpoi
                       bool(spec.dontcare_label), tuple(tuple(int(c) for c in rgb) for rgb in palette) if palette else None)
     rows = tuple(replace(row, options=row.plugin.for_dataset(row.options, facts)) for row in rows)
     sizes = [size_in(row.run, spec) for row in rows]
-    rows = tuple(at_size(row, size) for row, size in zip(rows, sizes))
+    metrics = resolve_metrics(cfg.eval.metrics, layers, plugins.metrics)
+    segmenter = resolve_segmenter(cfg, spec, metrics, layers, plugins, zoo.papers_segmenter(list(published), plugins))
+    rows = tuple(at_size(row, size, segmenter) for row, size in zip(rows, sizes))
     for row, size in zip(rows, sizes):
         row.plugin.check(row.options, model_size(row, size), spec.num_classes)
         if row.foreign is None and checkpoint is None:
             row.plugin.check_training(row.options)  # e.g. a loss's weight file: evaluation needs none
-    metrics = resolve_metrics(cfg.eval.metrics, layers, plugins.metrics)
-    segmenter = resolve_segmenter(cfg, spec, metrics, layers, plugins)
     device = resolve_device(cfg.device)
     return RunPlan(cfg, spec, dataset_options, rows, metrics, segmenter, device,
                    resolve_precision(cfg.precision, device))
@@ -162,11 +162,13 @@ def resolve_row(token: str, layers: Layers, plugins: registry.Plugins, dataset_o
     return row if found is None else foreign.apply(row, found, layers, token)
 
 
-def at_size(row: ModelRun, size: Size) -> ModelRun:
-    """A row of published weights with the size it is measured at beside its paper's (see :mod:`benchmark.registry.zoo`)."""
+def at_size(row: ModelRun, size: Size, segmenter: ResolvedSegmenter | None = None) -> ModelRun:
+    """A row of published weights with the size (and segmenter) it is measured with beside its paper's
+    (see :mod:`benchmark.registry.zoo`)."""
     if row.foreign is None or row.foreign.published is None:
         return row
-    return replace(row, foreign=replace(row.foreign, published=zoo.measured_at(row.foreign.published, size)))
+    published = zoo.measured_at(row.foreign.published, size, segmenter.name if segmenter else None)
+    return replace(row, foreign=replace(row.foreign, published=published))
 
 
 def size_in(run: RunConfig, dataset: Dataset) -> Size:
@@ -197,15 +199,18 @@ def resolve_metrics(names: list[str] | None, layers: Layers, metrics) -> tuple[t
     return tuple(out)
 
 
-def resolve_segmenter(cfg: RunConfig, spec: Dataset, metrics, layers: Layers, plugins) -> ResolvedSegmenter | None:
-    """``eval.segmenter`` (else the dataset's default) with its validated options, checked before
-    any training whenever it is set explicitly or a segmentation metric will use it."""
-    name = cfg.eval.segmenter or spec.default_segmenter
+def resolve_segmenter(cfg: RunConfig, spec: Dataset, metrics, layers: Layers, plugins,
+                      papers: str | None = None) -> ResolvedSegmenter | None:
+    """``eval.segmenter`` (else ``papers``: the one the papers of the plan's zoo rows measured with,
+    else the dataset's default) with its validated options, checked before any training whenever it
+    is set explicitly or a segmentation metric will use it."""
+    name = cfg.eval.segmenter or papers or spec.default_segmenter
     used = cfg.eval.segmenter is not None or any(m.kind == "segmentation" for m, _ in metrics)
     if name is None or not used:
         return None
     if name not in plugins.segmenters:
-        where = "eval.segmenter" if cfg.eval.segmenter else f"the default segmenter of {spec.name}"
+        where = ("eval.segmenter" if cfg.eval.segmenter else "the segmenter of the zoo rows' papers" if papers
+                 else f"the default segmenter of {spec.name}")
         raise ConfigError(unknown(f"segmenter ({where})", name, plugins.segmenters.names(),
                                   "see `bench list segmenters`; choose one with --set eval.segmenter=NAME"))
     segmenter = plugins.segmenters.get(name)

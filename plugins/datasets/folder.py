@@ -19,6 +19,10 @@ from the folder (see :mod:`bench_plugins.datasets.folder_layout`)::
                             palette = [[r, g, b], ...]       (optional, one per class)
                             test = ["stem", ...]             (optional, bench's layout: the test stems)
                             test_fraction = 0.2              (optional, bench's layout, default 0.2)
+                            mixed_aspect_ratios = "resize"   (optional: photos of several width/height
+                                                             ratios are each resized to the run's size,
+                                                             as SPADE does, and the protocol says so;
+                                                             "refuse": one line naming the odd photo)
 
 In bench's layout, without an explicit ``test`` list, the last ``test_fraction`` of the stems in
 sorted order form the test split; in SPADE's layout the ``val_`` (or ``test_``) folders are it.
@@ -27,11 +31,12 @@ sorted order form the test split; in SPADE's layout the ``val_`` (or ``test_``) 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydantic import Field, ValidationError
 
-from bench_plugins.datasets.folder_layout import DEFAULT_SUFFIXES, detect, read_split
+from bench_plugins.datasets.folder_layout import DEFAULT_SUFFIXES, detect, mixed_aspect, read_split
 
 from benchmark import DataError, Dataset, Options, Source, hookimpl, import_tree
 from benchmark import explain
@@ -51,6 +56,7 @@ class Card(Options):
     palette: list[tuple[int, int, int]] | None = None
     test: list[str] | None = None
     test_fraction: float = Field(0.2, gt=0, lt=1)
+    mixed_aspect_ratios: Literal["resize", "refuse"] = "resize"
 
 
 class FolderOptions(Options):
@@ -139,8 +145,11 @@ class Folder(Dataset):
         folder = self.root_of(root, options)
         layout = detect(folder, split)
         self.has_instances = layout.instances is not None
-        samples = read_split(layout, card.suffixes, self.num_classes, self.ignore_index, bad)
+        samples = read_split(layout, card.suffixes, self.num_classes, self.ignore_index, bad,
+                             refuse_mixed=card.mixed_aspect_ratios == "refuse")
         if layout.kind == "spade":
+            if split == "test":
+                self._mixed = mixed_aspect(samples)
             return samples
         if card.test == []:
             raise DataError(f"{folder / 'dataset.toml'}: test = [] leaves the test split empty; list the test "
@@ -154,7 +163,15 @@ class Folder(Dataset):
             test = set(card.test)
         else:
             test = set(stems[len(stems) - max(1, round(len(stems) * card.test_fraction)):])
-        return [s for s in samples if (s.stem in test) == (split == "test")]
+        chosen = [s for s in samples if (s.stem in test) == (split == "test")]
+        if split == "test":
+            self._mixed = mixed_aspect(chosen)
+        return chosen
+
+    def protocol(self):
+        """The test photos' several aspect ratios, when they have them (each resized to the run's size)."""
+        mixed = getattr(self, "_mixed", None)
+        return {"mixed_aspect_ratios": mixed} if mixed else {}
 
     def import_from(self, src: Path, root: Path) -> Path:
         return import_tree(src, self.directory(root), lambda tree: self.read_card(tree))

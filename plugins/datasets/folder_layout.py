@@ -4,6 +4,10 @@
 - SPADE's and pix2pixHD's: ``train_img/``, ``train_label/`` (+ ``train_inst/``) and the same for ``val_``
   (SPADE) or ``test_`` (pix2pixHD); ``val_`` is the test split when both exist.
 
+Photos of several aspect ratios are resized to the run's size like all others (SPADE's ``resize``
+preprocessing, as the standard-dataset plugins do), and the row's protocol says so; a card's
+``mixed_aspect_ratios = "refuse"`` stops on the first photo of another ratio instead.
+
 Files are matched by stem after removing the first matching suffix of a list (Cityscapes'
 ``_leftImg8bit``, ``_gtFine_labelIds`` and ``_gtFine_instanceIds`` by default), so
 ``aachen_000000_000019_leftImg8bit.png`` pairs with ``aachen_000000_000019_gtFine_labelIds.png``.
@@ -69,7 +73,7 @@ def index(folder: Path, suffixes: list[str], bad: BadFiles) -> dict[str, Path]:
 
 
 def read_split(layout: Layout, suffixes: list[str], num_classes: int, ignore_index: int | None,
-               bad: BadFiles) -> list[Sample]:
+               bad: BadFiles, refuse_mixed: bool = False) -> list[Sample]:
     photos = index(layout.images, suffixes, bad)
     labels = index(layout.labels, suffixes, bad)
     instances = index(layout.instances, suffixes, bad) if layout.instances else None
@@ -88,7 +92,8 @@ def read_split(layout: Layout, suffixes: list[str], num_classes: int, ignore_ind
     inst = instances or {}
     samples = read_all(lambda s: read_pair(s, photos[s], labels[s], inst.get(s), num_classes, ignore_index),
                        stems, bad)
-    check_aspect(samples, photos)
+    if refuse_mixed:
+        check_aspect(samples, photos)
     return samples
 
 
@@ -122,8 +127,18 @@ def read_pair(stem: str, photo_path: Path, label_path: Path, inst_path: Path | N
     return Sample(stem, image, label.astype(np.uint8), instance=instance)
 
 
+def mixed_aspect(samples: list[Sample]) -> str | None:
+    """What a protocol records when the photos have several width/height ratios (None: one ratio)."""
+    sizes = {s.image.shape[1::-1] for s in samples}
+    ratios = sorted(w / h for w, h in sizes)
+    if not ratios or ratios[-1] - ratios[0] <= ASPECT_TOLERANCE * ratios[0]:
+        return None
+    return (f"resized: {len(sizes)} photo sizes, width/height {ratios[0]:.2f} to {ratios[-1]:.2f}, each resized to "
+            f"the run's size (aspect not kept), as SPADE's resize preprocessing")
+
+
 def check_aspect(samples: list[Sample], photos: dict[str, Path]) -> None:
-    """All photos of a split share one width/height ratio; mixed ratios cannot be trained as one size."""
+    """All photos of a split share one width/height ratio (a card's ``mixed_aspect_ratios = "refuse"``)."""
     if not samples:
         return
     first = samples[0]
@@ -133,4 +148,5 @@ def check_aspect(samples: list[Sample], photos: dict[str, Path]) -> None:
         if abs(r - ratio) > ASPECT_TOLERANCE * ratio:
             raise DataError(f"{photos[s.stem]}: aspect ratio {r:.2f} ({s.image.shape[1]}x{s.image.shape[0]}) differs "
                             f"from {photos[first.stem].name}'s {ratio:.2f}; mixed aspect ratios: crop or resize the "
-                            f"photos to one ratio, or put each ratio in its own folder")
+                            f"photos to one ratio, or remove mixed_aspect_ratios = \"refuse\" from dataset.toml to "
+                            f"resize each to the run's size")

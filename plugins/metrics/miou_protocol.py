@@ -53,6 +53,9 @@ PUBLISHED: dict[str, dict] = {
     "upernet-101": {"label_resize": NEAREST, "count_dontcare": False, "score_at": "evaluation",
                     "source": "CSAILVision/semantic-segmentation-pytorch eval: label 0 (other) not counted; "
                               "label resize not published (bench's nearest)"},
+    "upernet-101-baseline": {"label_resize": NEAREST, "count_dontcare": False, "score_at": "evaluation",
+                             "source": "CSAILVision/semantic-segmentation-pytorch eval.py before August 2019: label 0 "
+                                       "(other) not counted; label resize not published (bench's nearest)"},
     "deeplabv2-cocostuff": {"label_resize": NEAREST, "count_dontcare": False, "score_at": "evaluation",
                             "source": "kazuto1011/deeplab-pytorch scores: unlabeled (255) not counted; labels "
                                       "nearest to the generated size (the CC-FPSE repository issue 4)"},
