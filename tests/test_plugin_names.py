@@ -67,9 +67,10 @@ def test_every_built_in_name_passes():
     assert plugins.models.names() and plugins.weights.names()
 
 
-@pytest.mark.parametrize("name", ["my.model", "a+b"])
-def test_bench_list_refuses_an_installed_plugin_with_a_bad_name(tmp_path, name):
-    """An installed package (a dist-info with an entry point on PYTHONPATH) registering a bad name."""
+def test_bench_list_refuses_an_installed_plugin_with_a_bad_name(tmp_path):
+    """An installed package (a dist-info with an entry point on PYTHONPATH) registering a bad name,
+    seen by a fresh `bench` process (every bad name is refused in-process above)."""
+    name = "a+b"
     site = tmp_path / "site"
     (site / "badnames-0.1.dist-info").mkdir(parents=True)
     (site / "badnames-0.1.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: badnames\nVersion: 0.1\n")
