@@ -16,6 +16,9 @@ from benchmark.registry import weights
 from benchmark.util.errors import PluginError, WeightsError
 from benchmark.registry.weights import WeightSpec
 
+#: the installed plugins, before the autouse fixture below replaces them for each test
+INSTALLED = registry.default
+
 PAYLOAD = b"pretend these are network weights\n" * 100
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
 
@@ -340,8 +343,10 @@ def test_cli_import_without_arguments_says_what_to_pass():
     assert "pass the weights name and the file" in line and "bench weights import" in line
 
 
-def test_cli_import_of_any_file_as_vgg19_or_deeplab_is_refused(tmp_path):
+def test_cli_import_of_any_file_as_vgg19_or_deeplab_is_refused(tmp_path, monkeypatch):
     from benchmark.testing import call_cli, one_error_line
+
+    monkeypatch.setattr(registry, "default", INSTALLED)  # the real vgg19 and deeplab specs
 
     from bench_plugins.models import vgg19
 
