@@ -79,7 +79,7 @@ def runs(tmp_path_factory):
     data = ["--data-root", str(root / "data")]
     single = call_cli(*RUN, *data, "--output-root", root / "one")
     assert single.returncode == 0, single.stderr
-    double = run_cli(*RUN, *data, "--output-root", root / "two", "--nproc-per-node", "2", timeout=300)
+    double = run_cli(*RUN, *data, "--output-root", root / "two", "--nproc-per-node", "2")
     assert double.returncode == 0, double.stderr
     return root
 
@@ -144,7 +144,7 @@ def test_spade_two_workers_match_one(tmp_path):
     data = ["--data-root", str(tmp_path / "data")]
     one = call_cli(*SPADE, *data, "--output-root", tmp_path / "one")
     assert one.returncode == 0, one.stderr
-    two = run_cli(*SPADE, *data, "--output-root", tmp_path / "two", "--nproc-per-node", "2", timeout=300)
+    two = run_cli(*SPADE, *data, "--output-root", tmp_path / "two", "--nproc-per-node", "2")
     assert two.returncode == 0, two.stderr
     # the negative control: worker 0's shard (the first half of the global batch) alone, one process
     half = call_cli(*SPADE, *data, "--output-root", tmp_path / "half", "--batch-size", "2")
@@ -250,14 +250,14 @@ def kill_worker_1(out: Path, data: Path, *extra: str) -> tuple[subprocess.Popen,
     proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # a guard against a hang, not a speed requirement
         while not list(out.glob("runs/*/checkpoints/step_*.pt")):
             assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else ""
             time.sleep(0.02)
         worker = next(p for p in children(proc.pid) if local_rank(p) == "1")
         os.kill(worker, signal.SIGKILL)
         killed = time.monotonic()
-        _, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=300)
         return proc, worker, err, time.monotonic() - killed
     finally:
         if proc.poll() is None:
@@ -305,7 +305,7 @@ def test_two_workers_evaluate_like_one(tmp_path):
     imported = call_cli("datasets", "import", "facades", ARCHIVE, "--data-root", data)
     assert imported.returncode == 0, imported.stderr
     two = run_cli(*EVAL, "--steps", "1", "--data-root", data, "--output-root", tmp_path / "two",
-                  "--nproc-per-node", "2", timeout=400)
+                  "--nproc-per-node", "2")
     assert two.returncode == 0, two.stderr
     run_two = one_run(tmp_path / "two")
     (checkpoint,) = (run_two / "checkpoints").glob("step_*.pt")
@@ -344,7 +344,7 @@ def test_real_images_row_measured_by_two_workers(tmp_path):
     base = [*RUN, "--metrics", "miou", "--steps", "1", "--data-root", tmp_path / "data"]  # the last flag wins
     one = call_cli(*base, "--output-root", tmp_path / "one")
     assert one.returncode == 0, one.stderr
-    two = run_cli(*base, "--output-root", tmp_path / "two", "--nproc-per-node", "2", timeout=300)
+    two = run_cli(*base, "--output-root", tmp_path / "two", "--nproc-per-node", "2")
     assert two.returncode == 0, two.stderr
     rows = [{r.label: r for r in ResultsStore(tmp_path / out / "bench.sqlite").runs()} for out in ("one", "two")]
     a, b = (r["real images"] for r in rows)
