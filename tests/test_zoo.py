@@ -43,6 +43,12 @@ def test_zoo_list_has_the_published_checkpoints_and_their_papers_numbers(cache, 
     city = rows["spade@cityscapes-official"]
     assert (city["options"]["semantic_nc"], city["options"]["aspect_ratio"], city["status"]) == (36, 2.0, "missing")
     assert rows["spade@ade20k-official"]["options"]["semantic_nc"] == 151  # 150 classes + dontcare, no instances
+    ade = rows["spade@ade20k-official"]
+    assert ade["segmenter"] == "upernet-101-baseline"  # the UperNet of the paper's time (March 2019)
+    assert [m["label"] for m in ade["measurements"]] == ["paper", "SMIS re-measurement"]
+    assert ade["measurements"][0]["values"] == ade["reported"]
+    assert ade["measurements"][0]["settings"] == {"fid.implementation": "pytorch-fid-2019",
+                                                  "eval.segmenter": "upernet-101-baseline"}
     assert all(row["licence"] and row["source"].startswith("http") for row in rows.values())
     # the official test sizes: crop_size wide, crop_size / aspect_ratio high
     assert {name: row["eval_size"] for name, row in rows.items()} == {
@@ -50,6 +56,7 @@ def test_zoo_list_has_the_published_checkpoints_and_their_papers_numbers(cache, 
         "spade@cityscapes-official": "512x256", "pix2pix@facades-official": "256x256"}
     code, out, _ = run(capsys, "zoo", "list")
     assert code == 0 and "spade@ade20k-official" in out and "FID 33.9" in out and "512x256" in out
+    assert "upernet-101-baseline" in out
 
 
 def test_a_zoo_row_is_measured_at_its_papers_size_unless_the_user_sets_one():

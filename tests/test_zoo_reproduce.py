@@ -30,6 +30,7 @@ def run(capsys, *args):
 @pytest.fixture
 def empty(tmp_path, monkeypatch):
     monkeypatch.setenv("BENCH_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no copy of torch hub's files to take either
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -39,7 +40,7 @@ def test_without_the_files_it_prints_what_to_download_and_import_and_writes_noth
     code, out, err = run(capsys, "zoo", "reproduce", ENTRY)
     assert code == 2
     lines = [line for line in out.splitlines() if line.startswith("  - ")]
-    assert len(lines) == 6, out  # the generator, two files of each UperNet version, the dataset
+    assert len(lines) == 7, out  # the generator, two files of each UperNet version, the paper's FID network, the data
     assert "`bench weights import spade-ade20k-official latest_net_G.pth`" in lines[0]
     assert "ade20k_pretrained/latest_net_G.pth" in lines[0]
     for name, line in zip(UPERNET_FILES, lines[1:5]):
@@ -47,7 +48,9 @@ def test_without_the_files_it_prints_what_to_download_and_import_and_writes_noth
         part = name.rsplit("-", 1)[1]
         assert f"http://sceneparsing.csail.mit.edu/model/pytorch/{model}/{part}_epoch_50.pth" in line
         assert f"`bench weights import {name} FILE`" in line
-    assert "bench datasets import ade20k ADEChallengeData2016.zip" in lines[5]
+    assert lines[5].startswith("  - metric fid: fid.implementation=pytorch-fid-2019 needs inception_v3_google")
+    assert "`bench weights import inception-v3-google-1a9a5a14 FILE`" in lines[5]
+    assert "bench datasets import ade20k ADEChallengeData2016.zip" in lines[6]
     assert "nothing was run or written" in err and "Traceback" not in err
     assert sorted(p.name for p in empty.iterdir()) == before  # no results/, no datasets/, no weights/
 
@@ -135,3 +138,42 @@ def test_each_measurement_is_a_run_of_its_own_settings_and_an_unavailable_settin
     assert "fid.implementation=no-such-fid is not available in this installation" in runs[0].unavailable["fid"]
     assert runs[2].unavailable == {"miou": "segmenter 'no-such-segmenter' is not installed"}
     assert [r.metrics for r in protocols(entry, ["miou"], plugins)] == [["miou"], []]  # b (FID only) and d: none
+
+
+@pytest.mark.slow
+def test_by_default_it_measures_the_papers_fid_with_its_implementation(tmp_path, capsys, monkeypatch):
+    """The default metrics are those of the published numbers: the paper's FID is measured with
+    fid.implementation=pytorch-fid-2019 (its network file here: random weights placed in the cache,
+    as no file can be downloaded in a test), the SMIS numbers have no FID."""
+    import torch
+    from bench_plugins.metrics import inception_torchvision as tvi
+    from test_official_spade import official_file
+    from test_standard_datasets import make_ade
+
+    monkeypatch.setenv("BENCH_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    data, out = tmp_path / "data", tmp_path / "out"
+    archive, _ = make_ade(tmp_path)
+    assert run(capsys, "datasets", "import", "ade20k", str(archive), "--data-root", str(data),
+               "--set", "ade20k.size=24")[0] == 0
+    _, generator = official_file(tmp_path, label_nc=150, dontcare=True, instance=False, height=64, width=64)
+    encoder, decoder = csail.save_as_train_py(csail.build(seed=5), tmp_path / "csail")
+    for name, path in [("spade-ade20k-official", generator)] + list(zip(UPERNET_FILES, (encoder, decoder) * 2)):
+        assert run(capsys, "weights", "import", name, str(path))[0] == 0
+    torch.manual_seed(0)
+    (tmp_path / "weights").mkdir(exist_ok=True)
+    torch.save(tvi.torchvision_inception().state_dict(), tmp_path / "weights" / tvi.TORCHVISION_2019_WEIGHTS.filename)
+    code, printed, err = run(capsys, "zoo", "reproduce", ENTRY, "--data-root", str(data), "--output-root", str(out),
+                             "--set", "ade20k.size=24", "--quiet", "--set", "upernet-101-baseline.scales=[32]",
+                             "--set", "upernet-101.scales=[32]")
+    assert code == 0, err
+    lines = {(line["protocol"], line["metric"]): line
+             for line in json.loads((out / "ade20k" / f"reproduce-{ENTRY}.json").read_text())["lines"]}
+    fid = lines[("paper", "FID")]
+    assert fid["settings"] == "eval.segmenter=upernet-101-baseline, fid.implementation=pytorch-fid-2019"
+    record = RunDir.open(out / "runs" / Path(fid["run_dir"]).name).read_record()["record"]
+    assert record["metrics"]["FID"]["protocol"]["implementation"] == "pytorch-fid-2019"
+    assert fid["measured"] == pytest.approx(record["metrics"]["FID"]["value"])
+    assert fid["difference"] == pytest.approx(fid["measured"] - 33.9)
+    assert ("SMIS re-measurement", "FID") not in lines
+    assert lines[("SMIS re-measurement", "mIoU")]["settings"] == "eval.segmenter=upernet-101"

@@ -136,7 +136,7 @@ def cmd_run(args, train_only: bool = False) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from benchmark.score.reevaluate import evaluate_run
+    from benchmark.score.run_folder import evaluate_run
 
     layers = layers_from(args)
     record = evaluate_run(Path(args.run_dir), layers, reporter_for(args))

@@ -64,10 +64,10 @@ def cmd_status(args) -> int:
 
 
 def cmd_job(args) -> int:
-    from benchmark.sweep.jobs import run_job
+    from benchmark.sweep.jobs import execute_job
     from benchmark.util.progress import Reporter
 
-    record = run_job(Path(args.run_dir), Reporter(quiet=args.quiet))
+    record = execute_job(Path(args.run_dir), Reporter(quiet=args.quiet))
     print(f"{record.label} seed {record.seed}: {record.status} {record.run_dir}")
     return 0 if record.status == "ok" else 1
 

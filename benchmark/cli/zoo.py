@@ -16,10 +16,13 @@ from benchmark.util.errors import ConfigError
 def add_parser(command) -> None:
     """Add `bench zoo` with ``command(name, help, **kw)``, the way cli.parser adds its commands."""
     p = command("zoo", "published checkpoints: file, source, licence and the paper's numbers; reproduce them")
-    p.add_argument("action", choices=["list", "reproduce"])
+    p.add_argument("action", choices=["list", "reproduce"],
+                   help="list: the entries; reproduce NAME: measure NAME under each protocol of its paper and of "
+                        "the known re-measurements, beside their numbers (docs/reproducing.md)")
     p.add_argument("name", nargs="?", help="reproduce: the entry (MODEL@TAG, see `bench zoo list`)")
     p.add_argument("--json", action="store_true", help="list: every entry with its options, as JSON")
-    p.add_argument("--metrics", help="reproduce: only these metric plugins (default: all)")
+    p.add_argument("--metrics", help="reproduce: only these metric plugins (default: those that give the "
+                                      "entry's published numbers)")
     p.add_argument("--data-root", type=Path, dest="data_root", help="dataset folder (default: datasets)")
     p.add_argument("--output-root", type=Path, dest="output_root", help="output folder (default: results)")
     p.add_argument("--device", help="auto (default), cpu, mps, cuda, cuda:N")

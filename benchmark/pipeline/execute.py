@@ -41,9 +41,9 @@ from benchmark.results.records import (
 )
 from benchmark.results.store import ResultsStore
 from benchmark.run.checkpoint import load_checkpoint, mismatch
-from benchmark.run.config import Layers, ModelRun
+from benchmark.run.config import Layers, Row
 from benchmark.run.device import configure_backends
-from benchmark.run.foreign import full_fp32
+from benchmark.run.foreign import full_fp32, quantization_of
 from benchmark.run.plan import RunPlan, build_plan
 from benchmark.run.seeds import finished_run, reuse_line, seed_jobs
 from benchmark.rundir.layout import RunDir
@@ -84,7 +84,7 @@ class Execution:
         #: one job of a sweep (benchmark.sweep.jobs): it writes only its own run folder, the parent
         #: ingests ``record.json`` into the store; the folder exists already (``--resume RUN_DIR``)
         self.job = job
-        self._rows: list[ModelRun] | None = None
+        self._rows: list[Row] | None = None
         # only the process that writes opens the store (a sweep's parent, a data-parallel run's rank 0)
         self.store = None if job or distributed.is_follower() else ResultsStore(plan.config.output_root / "bench.sqlite")
         self.measure = Measure(plan, reporter, self.store)
@@ -102,13 +102,13 @@ class Execution:
             raise ConfigError("--checkpoint evaluates one model: pass exactly one row with --models")
         if isinstance(resume, Path) and len(rows) != 1:
             raise ConfigError("--resume RUN_DIR continues one run: pass exactly one row with --models")
-        configure_backends(self.plan.device, self.plan.config.threads)
+        configure_backends(self.plan.device, self.plan.config.threads, self.plan.config.num_workers)
         if distributed.is_follower():
             return follow(self)
         starts = [self.start(row, resume, checkpoint) for row in rows]
         data = self.load_dataset()
         distributed.barrier()  # the other workers read the dataset once rank 0 has prepared it
-        records = [self.run_model(row, start, data, train_only) for row, start in zip(rows, starts)]
+        records = [self.execute_row(row, start, data, train_only) for row, start in zip(rows, starts)]
         if not train_only and not self.job and self.plan.config.eval.reference_row and self.plan.needs_real_train():
             sizes = sorted({self.plan.size(row) for row, r in zip(rows, records) if r.status == "ok"})
             for size in sizes:
@@ -118,7 +118,7 @@ class Execution:
         distributed.announce(None)  # the other workers stop
         return records
 
-    def rows(self) -> list[ModelRun]:
+    def rows(self) -> list[Row]:
         """The rows this run trains: one per (row, seed) when ``seeds`` is set (the same list, in
         the same order, on every worker of a data-parallel run)."""
         if self._rows is None:
@@ -137,7 +137,7 @@ class Execution:
         self.reporter.log(f"dataset {spec.name}: {len(splits['train'])} train, {len(splits['test'])} test images")
         return DatasetSplits(splits["train"], splits["test"])
 
-    def start(self, row: ModelRun, resume: bool | Path, checkpoint: Path | None) -> Start:
+    def start(self, row: Row, resume: bool | Path, checkpoint: Path | None) -> Start:
         if row.foreign is not None:
             return Start(checkpoint=row.foreign.path, model=self.load_foreign(row))
         if checkpoint is not None:
@@ -192,7 +192,7 @@ class Execution:
             return path
         raise BenchError(f"{run.root}: none of its {len(found)} checkpoints can be read (newest: {problems[0]})")
 
-    def find_resumable(self, row: ModelRun) -> RunDir | None:
+    def find_resumable(self, row: Row) -> RunDir | None:
         """The newest run folder of the same model row, config and dataset that is unfinished and
         has a checkpoint, or that finished (``record.json`` says ok: its bookkeeping is completed)."""
         for run in RunDir.of_row(self.plan.config.output_root, self.plan.dataset.name, row.label):
@@ -208,7 +208,7 @@ class Execution:
                 return run
         return None
 
-    def run_model(self, row: ModelRun, start: Start, data: DatasetSplits, train_only: bool) -> RunRecord:
+    def execute_row(self, row: Row, start: Start, data: DatasetSplits, train_only: bool) -> RunRecord:
         run = start.run or RunDir.create(self.plan.config.output_root, self.plan.dataset.name, row.label)
         lock = start.lock or RunLock(run).acquire()
         try:
@@ -222,7 +222,7 @@ class Execution:
         finally:
             lock.release()
 
-    def train_and_measure(self, row: ModelRun, start: Start, run: RunDir, data: DatasetSplits,
+    def train_and_measure(self, row: Row, start: Start, run: RunDir, data: DatasetSplits,
                           train_only: bool) -> RunRecord:
         plan = self.plan
         row_plan = {**plan.row_plan(row), **distributed.protocol(row.run.batch_size)}
@@ -283,7 +283,7 @@ class Execution:
 
     # ------------------------------------------------------------ stages
 
-    def build(self, row: ModelRun) -> Trainable:
+    def build(self, row: Row) -> Trainable:
         """The row's model, seeded, on its device, with its optimisers: the one place they are set."""
         seed_everything(row.run.seed)
         model = row.plugin.build(row.options, self.plan.dataset.num_classes, self.plan.model_size(row))
@@ -297,7 +297,7 @@ class Execution:
         model.optimizers = fused(model.configure_optimizers(), self.plan.config.fused_optimizer, self.plan.device)
         return model
 
-    def load_foreign(self, row: ModelRun) -> Trainable:
+    def load_foreign(self, row: Row) -> Trainable:
         """The row's trainable with a checkpoint of another code base loaded (on the CPU, before the
         dataset loads: a file that does not fit stops the run with one line)."""
         weights = row.foreign
@@ -309,7 +309,7 @@ class Execution:
             raise BenchError(f"{weights.path}: does not fit {row.label}: {exc}") from None
         return model
 
-    def train(self, row: ModelRun, data: DatasetSplits, run: RunDir, resume_from: Path | None):
+    def train(self, row: Row, data: DatasetSplits, run: RunDir, resume_from: Path | None):
         plan, spec = self.plan, self.plan.dataset
         index = next(i for i, r in enumerate(self.rows()) if r is row)
         if not distributed.is_follower():
@@ -337,7 +337,7 @@ class Execution:
         limit = self.plan.config.eval.max_images
         return data.test[:limit] if limit else data.test
 
-    def evaluate_model(self, model: Trainable, row: ModelRun, data: DatasetSplits, run: RunDir,
+    def evaluate_model(self, model: Trainable, row: Row, data: DatasetSplits, run: RunDir,
                        loaded: bool = False):
         """Generate the test split and measure it; under data parallelism every worker takes part
         (each generates and measures its share, see benchmark.parallel.sharded) and rank 0 records.
@@ -355,7 +355,7 @@ class Execution:
                             dtype=None if exact else self.plan.dtype, num_classes=spec.num_classes,
                             ignore_index=spec.ignore_index, palette=spec.palette,
                             batch_size=self.plan.config.eval.batch_size, reporter=self.reporter, label=row.label,
-                            parallel=parallel)
+                            parallel=parallel, quantization=quantization_of(row))
         train = None
         with distributed_eval.main_first():  # rank 0 writes the cached splits, the others read them
             if self.plan.needs_real_train():

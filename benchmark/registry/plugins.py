@@ -12,7 +12,6 @@ Names are checked when they are registered (:data:`NAME_RULE`): they become
 
 from __future__ import annotations
 
-import importlib.metadata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Generic, Iterable, TypeVar
@@ -148,9 +147,3 @@ def default() -> Plugins:
     """The installed plugins, loaded once per process."""
     return build()
 
-
-def installed_version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"

@@ -10,6 +10,7 @@ from benchmark.api import Size
 from benchmark.registry.weight_spec import WeightSpec, command_to_import
 from benchmark.registry.weight_spec import validate as validate_weights
 from benchmark.util.errors import PluginError
+from benchmark.util.imageio import QUANTIZATIONS, ROUND
 from benchmark.util.names import check_name
 
 SEPARATOR = "@"
@@ -61,6 +62,9 @@ class ZooEntry:
     segmenter: str | None = None
     #: the protocols its numbers were measured under, the paper's first (``bench zoo reproduce``)
     measurements: tuple[Measurement, ...] = ()
+    #: how the official test script makes the generated images 8-bit: ``round`` (bench's) or
+    #: ``truncate`` (``(x + 1) / 2 * 255`` cast to uint8); the row's images are written the same way
+    quantization: str = ROUND
 
     @property
     def at(self) -> str | None:
@@ -85,3 +89,6 @@ def validate(entry: object, provider: str) -> None:
     check_name(entry.model, "zoo entry's model", provider)
     check_name(entry.tag, "zoo entry's tag", provider)
     validate_weights(entry.weights, provider)
+    if entry.quantization not in QUANTIZATIONS:
+        raise PluginError(f"{provider}: zoo entry {entry.name!r}: quantization {entry.quantization!r} is not one of "
+                          f"{', '.join(QUANTIZATIONS)}; fix it")

@@ -58,6 +58,10 @@ class Cell:
     stats: Stats | None = None  # the value over the row's seeds (value is their mean)
 
 
+#: run-protocol keys that say how the generated images were written (a reference row's real photos were not)
+GENERATION_KEYS = ("quantization",)
+
+
 @dataclass
 class Board:
     """Rows that share a dataset and protocol, and so may be ranked together."""
@@ -120,8 +124,10 @@ class Board:
             self.records.append(record)
 
     def accepts_reference(self, record: RunRecord) -> bool:
-        """A reference row joins every table measured on its dataset under its run protocol."""
-        return record.dataset == self.dataset and record.protocol == self.protocol
+        """A reference row joins every table measured on its dataset under its run protocol (the keys
+        that say how generated images were written, which real photos have not, aside)."""
+        own = {k: v for k, v in self.protocol.items() if k not in GENERATION_KEYS}
+        return record.dataset == self.dataset and record.protocol == own
 
     def cells(self, record: RunRecord, metrics: list[str] | None = None) -> list[Cell]:
         """The row's metric cells, in column order, with the best ones marked (never in a reference row)."""

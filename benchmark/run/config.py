@@ -87,8 +87,8 @@ class RunConfig(Options):
     keep_checkpoints: int = Field(2, ge=1, description="how many recent checkpoints to keep")
     samples: int = Field(4, ge=0, description="sample grids (label | real | fake) saved during training")
     num_workers: int = Field(0, ge=0, description="data loader worker processes")
-    threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: half the cores, "
-                                "at least 1: small convolutions slow down badly when threads compete)")
+    threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: one per physical core, "
+                                "torch's own default, less one per data loader worker)")
     skip_bad: bool = Field(False, description="skip unreadable or inconsistent data files (counted in a warning)")
     eval: EvalConfig = Field(default_factory=EvalConfig)
 
@@ -227,7 +227,7 @@ def _with_default_run(run: dict, plugins: dict) -> tuple[dict, dict]:
 
 
 @dataclass(frozen=True)
-class ModelRun:
+class Row:
     """One leaderboard row: a model with a preset, its options and its run settings (the
     training length resolved: ``steps``, else ``epochs``, and ``batch_size``). Never changed
     once built."""
@@ -260,7 +260,7 @@ class ModelRun:
 
 
 def split_label(token: str, models) -> tuple[str, str | None]:
-    """'pix2pix+kl' -> ('pix2pix', 'kl'); 'spade:source-000' -> ('spade', 'source-000')."""
+    """'pix2pix+kl' -> ('pix2pix', 'kl'); 'spade:gaussian-gan' -> ('spade', 'gaussian-gan')."""
     if token in models:
         return token, None
     for name in sorted(models.names(), key=len, reverse=True):
@@ -277,7 +277,7 @@ def row_label(plugin: Model, preset: str) -> str:
     return plugin.name if preset == plugin.default_preset else f"{plugin.name}+{preset}"
 
 
-def resolve_model(token: str, layers: Layers, models, dataset_options: Options | None = None) -> ModelRun:
+def resolve_model(token: str, layers: Layers, models, dataset_options: Options | None = None) -> Row:
     name, preset = split_label(token, models)
     plugin: Model = models.get(name)
     preset = preset or plugin.default_preset
@@ -304,7 +304,7 @@ def resolve_model(token: str, layers: Layers, models, dataset_options: Options |
     if run.batch_size is None:
         updates["batch_size"] = length.batch_size
     run = run.model_copy(update=updates)
-    return ModelRun(label, plugin, preset, options, run, dataset_options)
+    return Row(label, plugin, preset, options, run, dataset_options)
 
 
 def embedded_options(name: str, layers: Layers, models) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from benchmark.registry import zoo
 from benchmark.run import foreign
 from benchmark.run.config import (
     Layers,
-    ModelRun,
+    Row,
     RunConfig,
     check_plugin_tables,
     merge,
@@ -55,7 +55,7 @@ class RunPlan:
     config: RunConfig
     dataset: Dataset
     dataset_options: Options
-    rows: tuple[ModelRun, ...]
+    rows: tuple[Row, ...]
     metrics: tuple[tuple[Metric, Options], ...]
     segmenter: ResolvedSegmenter | None
     device: torch.device
@@ -66,15 +66,15 @@ class RunPlan:
     def precision(self) -> str:
         return str(self.dtype or "fp32")
 
-    def image_size(self, row: ModelRun) -> int:
+    def image_size(self, row: Row) -> int:
         """The height a row trains and is evaluated at."""
         return self.size(row).height
 
-    def size(self, row: ModelRun) -> Size:
+    def size(self, row: Row) -> Size:
         """(height, width) a row trains and is evaluated at (see :func:`size_in`)."""
         return size_in(row.run, self.dataset)
 
-    def model_size(self, row: ModelRun) -> Size | int:
+    def model_size(self, row: Row) -> Size | int:
         """The size as the row's model receives it (see :func:`model_size`)."""
         return model_size(row, self.size(row))
 
@@ -90,7 +90,7 @@ class RunPlan:
                 "segmenter": None if seg is None else {"name": seg.name,
                                                        "options": seg.options.model_dump(mode="json")}}
 
-    def row_plan(self, row: ModelRun) -> dict[str, Any]:
+    def row_plan(self, row: Row) -> dict[str, Any]:
         """A row's part of the plan, as written to its run folder's ``plan.json``."""
         weights = {"weights": row.foreign.to_dict()} if row.foreign is not None else {}
         return {"config_hash": row.config_hash(), "dataset": self.dataset.name, **row.to_dict(), **weights,
@@ -142,7 +142,7 @@ def build_plan(layers: Layers, plugins: registry.Plugins | None = None, checkpoi
 
 
 def resolve_row(token: str, layers: Layers, plugins: registry.Plugins, dataset_options: Options,
-                published: dict[str, Path], checkpoint: Path | None) -> ModelRun:
+                published: dict[str, Path], checkpoint: Path | None) -> Row:
     """A row as :func:`resolve_model` gives it; a zoo row, or the row of ``--checkpoint`` with a file of
     another code base, with the options that file implies (:func:`benchmark.run.foreign.apply`)."""
     if token in published:
@@ -152,7 +152,7 @@ def resolve_row(token: str, layers: Layers, plugins: registry.Plugins, dataset_o
         if found is None:
             raise ConfigError(f"{token}: {published[token]} is a bench checkpoint, not the published file; import "
                               f"the published one: {entry.obtain()}")
-        found = replace(found, zoo=token, published=zoo.published_of(entry))
+        found = replace(found, zoo=token, published=zoo.published_of(entry), quantization=entry.quantization)
         row = replace(row, run=row.run.model_copy(update=zoo.run_size(entry, layers.run)))  # the paper's size
         return foreign.apply(row, found, layers, token, entry.model_options)
     row = resolve_model(token, layers, plugins.models, dataset_options)
@@ -162,7 +162,7 @@ def resolve_row(token: str, layers: Layers, plugins: registry.Plugins, dataset_o
     return row if found is None else foreign.apply(row, found, layers, token)
 
 
-def at_size(row: ModelRun, size: Size, segmenter: ResolvedSegmenter | None = None) -> ModelRun:
+def at_size(row: Row, size: Size, segmenter: ResolvedSegmenter | None = None) -> Row:
     """A row of published weights with the size (and segmenter) it is measured with beside its paper's
     (see :mod:`benchmark.registry.zoo`)."""
     if row.foreign is None or row.foreign.published is None:
@@ -178,7 +178,7 @@ def size_in(run: RunConfig, dataset: Dataset) -> Size:
     return Size(height, max(1, round(height * (run.aspect_ratio or dataset.aspect_ratio))))
 
 
-def model_size(row: ModelRun, size: Size) -> Size | int:
+def model_size(row: Row, size: Size) -> Size | int:
     """What a model's ``check``/``build``/``train_transform`` receive: the :class:`Size` where the
     model declares ``non_square``, else the side of a square (other sizes: one clear line)."""
     if row.plugin.non_square:

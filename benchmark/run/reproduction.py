@@ -9,8 +9,9 @@ segmenter that is not installed) leaves the metrics it concerns unmeasured under
 with the reason, instead of measuring them under another protocol.
 
 :func:`missing` lists everything that must be present before anything runs: the entry's file, the
-files of every segmenter the protocols use, the dataset; one line each, saying what to download
-and import. Checking never downloads (the weights cache is read as if offline).
+files of every segmenter the protocols use, the files each metric needs under each protocol
+(``Metric.check``), the dataset; one line each, saying what to download and import. Checking
+never downloads (the weights cache is read as if offline).
 """
 
 from __future__ import annotations
@@ -159,6 +160,18 @@ def missing(entry: ZooEntry, runs: list[Protocol], plugins, data_root: Path, tab
                 segmenter.check(validate_options(segmenter.Options, tables.get(name, {}), name))
         except BenchError as exc:
             lines.append(f"segmenter {name}: {exc}")
+    for run in runs:
+        for name in run.metrics:
+            metric = plugins.metrics.get(name)
+            table = {**tables.get(name, {}), **{k.split(".", 1)[1]: v for k, v in run.settings.items()
+                                                if k.split(".", 1)[0] == name}}
+            try:
+                with no_downloads():
+                    metric.check(validate_options(metric.Options, table, name))
+            except BenchError as exc:
+                line = f"metric {name}: {exc}"
+                if line not in lines:
+                    lines.append(line)
     try:
         options = validate_options(spec.Options, tables.get(spec.name, {}), spec.name)
         with no_downloads():

@@ -149,10 +149,10 @@ class JobEntry:
     out (submitit calls :meth:`checkpoint`), and then it continues from its newest checkpoint."""
 
     def __call__(self, run_dir: str) -> str:
-        from benchmark.sweep.jobs import run_job
+        from benchmark.sweep.jobs import execute_job
 
         try:
-            record = run_job(Path(run_dir), Reporter())
+            record = execute_job(Path(run_dir), Reporter())
         except BenchError as exc:
             raise RuntimeError(f"bench job {run_dir}: {exc}") from None
         if record.status != "ok":

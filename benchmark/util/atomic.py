@@ -50,13 +50,3 @@ def write_text(path: Path, text: str) -> None:
 def write_json(path: Path, data: Any, *, indent: int | None = 2) -> None:
     write_text(path, json.dumps(data, indent=indent, default=str, sort_keys=False))
 
-
-def remove_stale_temps(folder: Path) -> int:
-    """Delete temporary files an interrupted :func:`atomic_write` left in ``folder`` (a SIGKILL
-    skips the clean-up); returns how many were removed."""
-    removed = 0
-    for tmp in Path(folder).glob(".*.tmp"):
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-            removed += 1
-    return removed

@@ -38,7 +38,7 @@ from pydantic import Field, ValidationError
 
 from bench_plugins.datasets.folder_layout import DEFAULT_SUFFIXES, detect, mixed_aspect, read_split
 
-from benchmark import DataError, Dataset, Options, Source, hookimpl, import_tree
+from benchmark import DataError, Dataset, Options, Source, hookimpl, import_sources
 from benchmark import explain
 from benchmark import unknown
 
@@ -174,7 +174,8 @@ class Folder(Dataset):
         return {"mixed_aspect_ratios": mixed} if mixed else {}
 
     def import_from(self, src: Path, root: Path) -> Path:
-        return import_tree(src, self.directory(root), lambda tree: self.read_card(tree))
+        return import_sources([src], self.directory(root), lambda unpacked, tree: self.read_card(tree) and None,
+                              whole=True, hint="pass the dataset's archive or folder (with its dataset.toml)")
 
 
 @hookimpl

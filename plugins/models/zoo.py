@@ -14,7 +14,9 @@ imported (``bench weights import``) and its sha256 recorded then. A SPADE entry'
 ``model_options`` give what the generator's tensors cannot tell (5 or 6 upsamplings, which
 extra label channels), so ``bench run --models spade@ade20k-official`` evaluates the file;
 pix2pix's give the official test setting (colour label input, test.py without ``--eval``).
-Each entry's ``eval_size`` is the official test size (SPADE: ``crop_size`` wide,
+Each entry's ``quantization`` is how its official test script writes the images (both truncate
+``(x + 1) / 2.0 * 255.0`` to uint8, ``util/util.py``'s ``tensor2im``), and its row's images are
+written the same way (trained rows keep bench's rounding). Each entry's ``eval_size`` is the official test size (SPADE: ``crop_size`` wide,
 ``crop_size / aspect_ratio`` high: 256x256, Cityscapes 512x256; pix2pix: 256x256), at which its
 row is evaluated unless ``image_size`` or ``aspect_ratio`` is set.
 
@@ -135,7 +137,9 @@ def spade_entry(dataset: str, folder: str, reported: dict[str, float], options: 
                     # the official test.py generates at crop_size wide, crop_size / aspect_ratio high
                     eval_size=(round(options["crop_size"] / options["aspect_ratio"]), options["crop_size"]),
                     segmenter=PAPER_SEGMENTER[dataset] if dataset == "ade20k" else None,
-                    measurements=spade_measurements(dataset, reported))
+                    measurements=spade_measurements(dataset, reported),
+                    # util/util.py tensor2im: (x + 1) / 2.0 * 255.0, np.clip(0, 255), astype(uint8)
+                    quantization="truncate")
 
 
 ENTRIES = (
@@ -160,7 +164,8 @@ ENTRIES = (
                  "input": "colour label image", "direction": "BtoA", "load_size": 256, "crop_size": 256,
                  "eval": False},
         model_options=dict(PIX2PIX_FACADES_OPTIONS),
-        summary="the paper reports no FID, mIoU or pixel accuracy for CMP Facades", eval_size=(256, 256)),
+        summary="the paper reports no FID, mIoU or pixel accuracy for CMP Facades", eval_size=(256, 256),
+        quantization="truncate"),  # util/util.py tensor2im: (x + 1) / 2.0 * 255.0, astype(uint8)
 )
 
 
