@@ -43,6 +43,7 @@ _EXPORTS = {
     "Reporter": "benchmark.util.progress",
     "unknown": "benchmark.util.names",
     "explain": "benchmark.run.config",
+    "read_toml": "benchmark.util.settings_text",
     "load_checkpoint": "benchmark.run.checkpoint",
     "installed_plugins": "benchmark.registry.plugins:default",
     "FolderScore": "benchmark.score.folders",

@@ -14,7 +14,7 @@ def add_executor_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("sweeps (one job per row and seed; see `bench status`)")
     g.add_argument("--executor", choices=EXECUTORS,
                    help="inline: in this process (default); local: one child process per (row, seed); "
-                        "slurm: one Slurm job per (row, seed) through submitit (pip install 'bench[slurm]'); "
+                        "slurm: one Slurm job per (row, seed) through submitit (pip install 'sis-bench[slurm]'); "
                         "submitit-local: submitit's local executor")
     g.add_argument("--max-parallel", "--slurm-array-parallelism", type=int, dest="max_parallel", metavar="K",
                    help="jobs running at once (default 2)")

@@ -103,6 +103,11 @@ class Dataset:
     Options: ClassVar[type[Options]] = Options
     #: name of the segmenter that mIoU uses by default
     default_segmenter: ClassVar[str | None] = None
+    #: the metric columns its papers print, in order: the default columns of the Markdown and
+    #: LaTeX tables (``bench report --columns all`` shows every column); none: every column
+    headline_columns: ClassVar[tuple[str, ...]] = ()
+    #: columns of fractions those papers print in percent (Markdown and LaTeX show them x100)
+    percent_columns: ClassVar[tuple[str, ...]] = ()
 
     @property
     def num_classes(self) -> int:
@@ -164,25 +169,44 @@ class Dataset:
 
 # ---------------------------------------------------------------- reading files
 
+#: image modes with more than 8 bits per channel that PIL's convert("RGB") clips rather than scales
+#: (a 16-bit grayscale PNG's values above 255 all turn white); 16-bit RGB PNGs PIL scales itself
+DEEP_MODES = {"I;16": "16-bit", "I;16B": "16-bit", "I;16L": "16-bit", "I;16N": "16-bit",
+              "I": "32-bit integer", "F": "32-bit float"}
+UNREADABLE = ("not a readable image (corrupt, truncated or not an image)", "replace the file or remove it")
+
+
+class ImageProblem(DataError):
+    """An image file bench cannot use, as ``problem`` and ``fix`` (for :class:`BadFiles`)."""
+
+    def __init__(self, path: Path, problem: str, fix: str, said: str = ""):
+        super().__init__(f"{path}: {said or problem}; {fix}")
+        self.problem, self.fix = problem, fix
+
+
 def read_image(path: Path, mode: str | None = None) -> np.ndarray:
-    """Decode an image fully; a corrupt, truncated or non-image file is a DataError naming it."""
+    """Decode an image fully; a corrupt, truncated or non-image file is a DataError naming it, and
+    so is a photo (``mode="RGB"``) of more than 8 bits per channel in one channel, which a plain
+    conversion would clip to white instead of scaling."""
     try:
         with Image.open(path) as im:
             im.load()
+            if mode == "RGB" and im.mode in DEEP_MODES:
+                raise ImageProblem(path, f"a {DEEP_MODES[im.mode]} single-channel image (mode {im.mode}), not an "
+                                         f"8-bit photo", "save it as 8-bit RGB (PNG or JPEG)")
             if mode:
                 im = im.convert(mode)
             return np.asarray(im).copy()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise DataError(f"{path}: cannot be read as an image ({exc}); replace the file or remove it") from None
+        raise ImageProblem(path, *UNREADABLE, said=f"cannot be read as an image ({exc})") from None
 
 
 def read_checked(path: Path, bad: BadFiles, mode: str | None = None) -> np.ndarray | None:
     """:func:`read_image`, with a bad file reported to ``bad`` (None then)."""
     try:
         return read_image(path, mode)
-    except DataError:
-        bad.report(path, "not a readable image (corrupt, truncated or not an image)",
-                   "replace the file or remove it")
+    except ImageProblem as exc:
+        bad.report(path, exc.problem, exc.fix)
         return None
 
 

@@ -40,14 +40,14 @@ from benchmark.results.records import (
     utc_now,
 )
 from benchmark.results.store import ResultsStore
-from benchmark.run.checkpoint import load_checkpoint, mismatch
+from benchmark.run.checkpoint import load_checkpoint, mismatch, set_aside
 from benchmark.run.config import Layers, Row
 from benchmark.run.device import configure_backends
 from benchmark.run.foreign import full_fp32, quantization_of
 from benchmark.run.plan import RunPlan, build_plan
 from benchmark.run.seeds import finished_run, reuse_line, seed_jobs
 from benchmark.rundir.layout import RunDir
-from benchmark.rundir.lock import RunLock
+from benchmark.rundir.lock import RunLock, mark_abandoned
 from benchmark.util.errors import BenchError, ConfigError, Terminated, TrainingDiverged
 from benchmark.util.progress import Reporter
 
@@ -186,7 +186,7 @@ class Execution:
                 problems.append(str(exc))
                 continue
             for problem, bad in zip(problems, reversed(found)):
-                bad.rename(bad.with_name(bad.name + ".damaged"))
+                set_aside(bad)
                 self.reporter.warn(f"{problem.split('; pass ')[0]}; set aside as "
                                   f"{bad.name}.damaged, resuming from the previous kept checkpoint {path.name}")
             return path
@@ -209,6 +209,9 @@ class Execution:
         return None
 
     def execute_row(self, row: Row, start: Start, data: DatasetSplits, train_only: bool) -> RunRecord:
+        if start.run is None:
+            for stale in mark_abandoned(RunDir.of_row(self.plan.config.output_root, self.plan.dataset.name, row.label)):
+                self.reporter.log(f"{row.label}: {stale.root} was left 'running' by a killed process; marked interrupted")
         run = start.run or RunDir.create(self.plan.config.output_root, self.plan.dataset.name, row.label)
         lock = start.lock or RunLock(run).acquire()
         try:

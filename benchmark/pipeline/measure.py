@@ -121,7 +121,7 @@ class Measure:
             protocol=self.protocol(size, len(test)), versions=versions(), device=str(plan.device),
             wall_time_s=round(time.perf_counter() - t0, 2), status="ok", reason=None, run_dir=str(run.root),
             input_kind="-", note="reference", metrics=metrics)
-        record.id = self.store.add_run(record)
+        record.id = self.store.add_run(self.store.keep_unmeasured(record))
         return record
 
     def protocol(self, size: Size | int, images: int) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 from benchmark.api import StepContext, Trainable
 from benchmark.data.transforms import PairDataset, model_batch
 from benchmark.parallel import workers as distributed
-from benchmark.run.checkpoint import load_checkpoint, save_checkpoint
+from benchmark.run.checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
 from benchmark.run.config import RunConfig
 from benchmark.rundir.layout import RunDir
 from benchmark.util.atomic import atomic_write
@@ -180,7 +180,7 @@ class Trainer:
         self.history.flush()
         save_checkpoint(self.state(step, ctx), self.dir.checkpoint(step))
         for old in self.dir.checkpoints()[: -self.run.keep_checkpoints]:
-            old.unlink(missing_ok=True)
+            remove_checkpoint(old)
 
     def restore(self, path: Path, ctx: StepContext) -> int:
         state = load_checkpoint(path)

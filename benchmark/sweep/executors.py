@@ -3,7 +3,7 @@
 - ``local``: each job is ``bench job RUN_DIR`` in a child process, at most ``--max-parallel``
   at a time; its output goes to ``job.out`` / ``job.err`` in its run folder.
 - ``slurm``: one Slurm job per (row, seed), submitted as one job array through submitit (an
-  optional dependency: ``pip install 'bench[slurm]'``), at most ``--max-parallel`` running at
+  optional dependency: ``pip install 'sis-bench[slurm]'``), at most ``--max-parallel`` running at
   once (the array's parallelism), each with ``--gpus-per-job`` GPUs on ``--slurm-partition``.
   A job that Slurm preempts or times out is requeued by submitit and continues from its
   newest checkpoint.
@@ -172,7 +172,7 @@ class Submitit:
         try:
             import submitit
         except ImportError:
-            raise ConfigError(f"--executor {options.executor} needs submitit: pip install 'bench[slurm]'") from None
+            raise ConfigError(f"--executor {options.executor} needs submitit: pip install 'sis-bench[slurm]'") from None
         self.submitit = submitit
         self.options = options
         self.reporter = reporter

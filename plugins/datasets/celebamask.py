@@ -74,6 +74,7 @@ from benchmark import (
     import_sources,
     label_problem,
 )
+from bench_plugins.datasets.columns import HEADLINE, PERCENT
 
 PROJECT = "https://github.com/switchablenorms/CelebAMask-HQ"
 PAGE = "http://mmlab.ie.cuhk.edu.hk/projects/CelebAMask-HQ.html"
@@ -94,6 +95,8 @@ class CelebAMaskOptions(Options):
 
 
 class CelebAMaskHQ(Dataset):
+    headline_columns = HEADLINE
+    percent_columns = PERCENT
     name = "celebamask-hq"
     summary = ("CelebAMask-HQ: 19 face-part classes, 1024 px photos with 512 px maps merged from part masks, "
                "24183 train / 2824 test (CelebA's partition)")

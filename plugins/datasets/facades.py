@@ -24,12 +24,15 @@ from benchmark import (
     list_images,
     load_side_by_side,
 )
+from bench_plugins.datasets.columns import HEADLINE, PERCENT
 
 URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz"
 EXPECTED = {"train": 400, "test": 106}
 
 
 class Facades(Dataset):
+    headline_columns = HEADLINE
+    percent_columns = PERCENT
     name = "facades"
     summary = "CMP Facades, 12 classes, 400 train / 106 test, pix2pix layout (label | photo pairs)"
     class_names = CLASS_NAMES

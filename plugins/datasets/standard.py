@@ -27,6 +27,7 @@ from bench_plugins.datasets.split_index import split_index
 from PIL import Image
 
 from benchmark import BadFiles, DataError, Dataset, Sample, Unpacked, import_sources, label_problem
+from bench_plugins.datasets.columns import HEADLINE, PERCENT
 
 SPLITS = ("train", "test")
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
@@ -62,6 +63,8 @@ def store_release(unpacked: Unpacked, dest: Path, arrange: Callable[[list[Path]]
 class Release(Dataset):
     """A standard dataset imported from its official archive(s) into bench's stored layout: the
     plugin says where each split's pairs are (``arrange``) and what to derive afterwards (``after``)."""
+    headline_columns = HEADLINE
+    percent_columns = PERCENT
 
     def arrange(self, trees: list[Path], sources: list[Path]) -> dict[str, list[Pair]]:
         raise NotImplementedError

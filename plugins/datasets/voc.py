@@ -50,6 +50,7 @@ from benchmark import (
     import_sources,
     label_problem,
 )
+from bench_plugins.datasets.columns import HEADLINE, PERCENT
 
 ARCHIVE = "VOCtrainval_11-May-2012.tar"
 URL = f"https://thor.robots.ox.ac.uk/pascal/VOC/voc2012/{ARCHIVE}"
@@ -90,6 +91,8 @@ def other_years(tree: Path) -> list[str]:
 
 
 class Voc2012(Dataset):
+    headline_columns = HEADLINE
+    percent_columns = PERCENT
     name = "voc2012"
     summary = ("PASCAL VOC 2012 segmentation: 21 classes (void 255 ignored), 1464 train (train.txt) / "
                "1449 test (val.txt), photos of varied size (about 500x375)")
