@@ -31,6 +31,7 @@ from benchmark.data.transforms import PairDataset
 from benchmark.parallel import sharded as distributed_eval
 from benchmark.parallel import workers as distributed
 from benchmark.pipeline.evaluate import compute_metrics, generate_images
+from benchmark.pipeline.during import DuringTraining
 from benchmark.pipeline.loggers import Loggers
 from benchmark.pipeline.measure import Measure
 from benchmark.pipeline.train import Trainer, fused, seed_everything
@@ -47,7 +48,7 @@ from benchmark.run.device import configure_backends
 from benchmark.run.foreign import full_fp32, quantization_of
 from benchmark.run.plan import RunPlan, build_plan
 from benchmark.run.seeds import finished_run, reuse_line, seed_jobs
-from benchmark.rundir.layout import RunDir
+from benchmark.rundir.layout import ImageSet, RunDir
 from benchmark.rundir.lock import RunLock, mark_abandoned
 from benchmark.util.errors import BenchError, ConfigError, Terminated, TrainingDiverged
 from benchmark.util.progress import Reporter
@@ -273,6 +274,8 @@ class Execution:
             self.reporter.log(f"[red]{row.label} failed:[/] {reason}")
         images = min(len(data.test), plan.config.eval.max_images or len(data.test))
         record = self.measure.record(row, run, row_plan, metrics, status, reason, wall, images)
+        if "during_training" in extra:  # the curve's settings and the best step (the row's numbers: the last
+            record.config = {**record.config, "during_training": extra["during_training"]}  # step's; tables unsplit)
         final = {"status": status, "reason": reason, **extra}
         if train_only:
             run.write_status(**final)
@@ -341,12 +344,39 @@ class Execution:
                                                           log=self.reporter.log))
         trainer = Trainer(model, train_set, row.run, run, device=plan.device, dtype=plan.dtype,
                           num_classes=spec.num_classes, ignore_index=spec.ignore_index, palette=spec.palette,
-                          sample_set=sample_set, reporter=self.reporter, label=row.label, loggers=loggers)
+                          sample_set=sample_set, reporter=self.reporter, label=row.label, loggers=loggers,
+                          during=self.during_training(row, model, data, run))
         result = trainer.fit(resume_from)
+        during = {"during_training": trainer.during.protocol(len(self.during_subset(data)), plan.during)} \
+            if trainer.during is not None else {}
         return model, {"steps": result.steps, "final_losses": result.final_losses,
                        "train_seconds": round(result.seconds, 2),
                        "images_per_second": round(result.images_per_second, 2),
-                       "resumed_from_step": result.resumed_from}
+                       "resumed_from_step": result.resumed_from, **during}
+
+    def during_subset(self, data: DatasetSplits) -> list[Sample]:
+        """``eval_every``'s fixed subset: the first ``eval_images`` images of the test split."""
+        return data.test[:self.plan.config.eval_images]
+
+    def during_training(self, row: Row, model: Trainable, data: DatasetSplits, run: RunDir) -> DuringTraining | None:
+        """``eval_every``: generate the subset into ``<run>/during_training/`` and measure it with the
+        plan's ``during`` metrics (``run=None``: no metric side file of the final evaluation is touched)."""
+        plan, spec = self.plan, self.plan.dataset
+        if plan.config.eval_every is None or not plan.during or distributed.is_follower():
+            return None
+        size, samples = plan.size(row), self.during_subset(data)
+        subset, images = PairDataset(samples, size), ImageSet(run.root / "during_training")
+
+        def measure(step: int) -> dict[str, float | None]:
+            generate_images(model, subset, images, device=plan.device, dtype=plan.dtype, num_classes=spec.num_classes,
+                            ignore_index=spec.ignore_index, palette=spec.palette,
+                            batch_size=plan.config.eval.batch_size, reporter=self.reporter,
+                            label=f"{row.label} at step {step}", quantization=quantization_of(row))
+            ctx = self.measure.context(images, None, None, size, row.run.seed,
+                                       native_labels=self.measure.native_labels(samples))
+            return {c: v.value for c, v in compute_metrics(plan.during, ctx, self.reporter).items()}
+
+        return DuringTraining(plan.config.eval_every, measure, run, plan.best)
 
     def test_samples(self, data: DatasetSplits) -> list[Sample]:
         limit = self.plan.config.eval.max_images
