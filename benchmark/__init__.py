@@ -28,10 +28,12 @@ _EXPORTS = {
     **dict.fromkeys(("Options", "Preset", "TrainTransform", "TrainLength", "StepContext", "SetupContext",
                      "Trainable", "Model", "MetricResult", "EvalContext", "Metric", "Segmenter",
                      "SegmenterModel", "Direction", "Size", "DataFacts", "ForeignCheckpoint", "Progress",
-                     "ResolvedSegmenter"), "benchmark.api"),
+                     "ResolvedSegmenter", "Logger", "LogRun"), "benchmark.api"),
     **dict.fromkeys(("RunDir", "ImageSet"), "benchmark.rundir.layout"),
-    **dict.fromkeys(("Dataset", "Source", "Sample", "BadFiles", "find_dir", "import_tree", "list_images",
-                     "load_side_by_side", "load_image_label_folders", "read_image"), "benchmark.data.dataset"),
+    **dict.fromkeys(("Dataset", "Source", "Sample", "BadFiles", "label_problem", "list_images",
+                     "load_side_by_side", "read_image"), "benchmark.data.dataset"),
+    **dict.fromkeys(("Unpacked", "find_dir", "find_dirs", "import_sources", "import_dataset", "download_and_import"),
+                    "benchmark.data.staging"),
     **dict.fromkeys(("download", "offline", "safe_extract", "sha256_file"), "benchmark.data.archive"),
     **dict.fromkeys(("BenchError", "ConfigError", "DataError", "WeightsError"), "benchmark.util.errors"),
     **dict.fromkeys(("atomic_write", "write_json", "write_text"), "benchmark.util.atomic"),
@@ -41,6 +43,7 @@ _EXPORTS = {
     "Reporter": "benchmark.util.progress",
     "unknown": "benchmark.util.names",
     "explain": "benchmark.run.config",
+    "read_toml": "benchmark.util.settings_text",
     "load_checkpoint": "benchmark.run.checkpoint",
     "installed_plugins": "benchmark.registry.plugins:default",
     "FolderScore": "benchmark.score.folders",
@@ -53,6 +56,17 @@ _EXPORTS = {
 }
 
 __all__ = ["hookimpl", "__version__", *_EXPORTS]
+
+#: exported names that are also subpackages of the core (``benchmark.run``: config, plan, checkpoints;
+#: ``benchmark.score``: rows from outside images)
+_SHADOWED = ("run", "score")
+# Importing a subpackage sets it as an attribute of its parent, which would hide the function of the
+# same name from every later ``benchmark.run``. Loaded here (each is a docstring), their attributes are
+# dropped at once, so ``benchmark.run`` and ``benchmark.score`` are always the functions (__getattr__).
+for _name in _SHADOWED:
+    importlib.import_module(f"benchmark.{_name}")
+    globals().pop(_name, None)
+del _name
 
 
 def __getattr__(name: str):

@@ -22,7 +22,7 @@ from benchmark.pipeline.evaluate import (
 )
 from benchmark.results.records import REFERENCE_LABEL, REFERENCE_MODEL, RunRecord
 from benchmark.results.store import ResultsStore
-from benchmark.run.config import ModelRun
+from benchmark.run.config import Row
 from benchmark.run.foreign import TRUNCATED, quantization_of, row_note
 from benchmark.run.plan import RunPlan, versions
 from benchmark.rundir.layout import ImageSet, RunDir, slug
@@ -34,7 +34,7 @@ TEST_RESIZE = "photos bicubic, labels nearest, to a square of image_size"
 TEST_RESIZE_ASPECT = "photos bicubic, labels nearest, to image_size high and image_size * aspect_ratio wide"
 
 
-def quantization_protocol(row: ModelRun) -> dict[str, str]:
+def quantization_protocol(row: Row) -> dict[str, str]:
     """The run protocol's record of how the row's images became 8-bit: nothing for bench's rounding (so
     rounded rows keep the protocol they always had), ``quantization`` for a zoo row's truncation."""
     return {} if quantization_of(row) == ROUND else {"quantization": TRUNCATED}
@@ -121,7 +121,7 @@ class Measure:
             protocol=self.protocol(size, len(test)), versions=versions(), device=str(plan.device),
             wall_time_s=round(time.perf_counter() - t0, 2), status="ok", reason=None, run_dir=str(run.root),
             input_kind="-", note="reference", metrics=metrics)
-        record.id = self.store.add_run(record)
+        record.id = self.store.add_run(self.store.keep_unmeasured(record))
         return record
 
     def protocol(self, size: Size | int, images: int) -> dict[str, Any]:
@@ -134,7 +134,7 @@ class Measure:
                 "resize": TEST_RESIZE if size.square else TEST_RESIZE_ASPECT,
                 "real_split": plan.config.eval.real_split}
 
-    def record(self, row: ModelRun, run: RunDir, conf: dict, metrics, status: str, reason: str | None,
+    def record(self, row: Row, run: RunDir, conf: dict, metrics, status: str, reason: str | None,
                wall: float, images: int) -> RunRecord:
         plan = self.plan
         return RunRecord(

@@ -89,6 +89,16 @@ class RunConfig(Options):
     num_workers: int = Field(0, ge=0, description="data loader worker processes")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: one per physical core, "
                                 "torch's own default, less one per data loader worker)")
+    eval_every: int | None = Field(None, ge=1, description="measure eval_metrics on a fixed subset of the test "
+                                   "split every N training steps (and at the last); the curve goes to "
+                                   "eval_curve.csv/png in the run folder and into the HTML report")
+    eval_metrics: list[str] | None = Field(None, description="the metrics of eval_every (default: fid and miou, "
+                                           "those of them the run measures)")
+    eval_images: int = Field(64, ge=2, description="eval_every's subset: the first N images of the test split")
+    keep_best: str | None = Field(None, description="with eval_every: keep checkpoints/best.pt, the step best by "
+                                  "this metric or column (e.g. fid); the row records which step it was")
+    loggers: list[str] = Field(default_factory=list, description="where a training run's losses, metrics and "
+                               "sample grids also go, e.g. [\"tensorboard\"] (see `bench list loggers`)")
     skip_bad: bool = Field(False, description="skip unreadable or inconsistent data files (counted in a warning)")
     eval: EvalConfig = Field(default_factory=EvalConfig)
 
@@ -103,7 +113,8 @@ class RunConfig(Options):
 RUN_KEYS = set(RunConfig.model_fields)
 #: run keys that do not change what a row trains (paths, evaluation, the row list, and the speed
 #: settings whose effect is float rounding): runs that differ only in them share a config hash
-NOT_HASHED = {"data_root", "output_root", "eval", "models", "seeds", "fused_optimizer", "channels_last"}
+NOT_HASHED = {"data_root", "output_root", "eval", "models", "seeds", "fused_optimizer", "channels_last", "loggers",
+              "eval_every", "eval_metrics", "eval_images", "keep_best"}
 
 
 #: the two ways to say how long to train: a layer that sets either replaces both of the layers below
@@ -227,7 +238,7 @@ def _with_default_run(run: dict, plugins: dict) -> tuple[dict, dict]:
 
 
 @dataclass(frozen=True)
-class ModelRun:
+class Row:
     """One leaderboard row: a model with a preset, its options and its run settings (the
     training length resolved: ``steps``, else ``epochs``, and ``batch_size``). Never changed
     once built."""
@@ -260,7 +271,7 @@ class ModelRun:
 
 
 def split_label(token: str, models) -> tuple[str, str | None]:
-    """'pix2pix+kl' -> ('pix2pix', 'kl'); 'spade:source-000' -> ('spade', 'source-000')."""
+    """'pix2pix+kl' -> ('pix2pix', 'kl'); 'spade:gaussian-gan' -> ('spade', 'gaussian-gan')."""
     if token in models:
         return token, None
     for name in sorted(models.names(), key=len, reverse=True):
@@ -277,7 +288,7 @@ def row_label(plugin: Model, preset: str) -> str:
     return plugin.name if preset == plugin.default_preset else f"{plugin.name}+{preset}"
 
 
-def resolve_model(token: str, layers: Layers, models, dataset_options: Options | None = None) -> ModelRun:
+def resolve_model(token: str, layers: Layers, models, dataset_options: Options | None = None) -> Row:
     name, preset = split_label(token, models)
     plugin: Model = models.get(name)
     preset = preset or plugin.default_preset
@@ -304,7 +315,7 @@ def resolve_model(token: str, layers: Layers, models, dataset_options: Options |
     if run.batch_size is None:
         updates["batch_size"] = length.batch_size
     run = run.model_copy(update=updates)
-    return ModelRun(label, plugin, preset, options, run, dataset_options)
+    return Row(label, plugin, preset, options, run, dataset_options)
 
 
 def embedded_options(name: str, layers: Layers, models) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from benchmark.registry import zoo
 from benchmark.run import foreign
 from benchmark.run.config import (
     Layers,
-    ModelRun,
+    Row,
     RunConfig,
     check_plugin_tables,
     merge,
@@ -35,6 +35,7 @@ from benchmark.run.config import (
     validate_options,
 )
 from benchmark.run.device import resolve_device, resolve_precision
+from benchmark.run.during_plan import Best, choose_best, choose_metrics
 from benchmark.rundir.layout import RunDir
 from benchmark.util.errors import BenchError, ConfigError
 from benchmark.util.names import unknown
@@ -55,26 +56,32 @@ class RunPlan:
     config: RunConfig
     dataset: Dataset
     dataset_options: Options
-    rows: tuple[ModelRun, ...]
+    rows: tuple[Row, ...]
     metrics: tuple[tuple[Metric, Options], ...]
     segmenter: ResolvedSegmenter | None
     device: torch.device
     #: the autocast dtype; None: full fp32
     dtype: torch.dtype | None
+    #: the loggers of ``loggers`` (benchmark.api.logger.Logger), in the order given
+    loggers: tuple = ()
+    #: the (metric, options) pairs measured every ``eval_every`` steps; empty without eval_every
+    during: tuple = ()
+    #: ``keep_best``: the column whose best step is kept, or None
+    best: Best | None = None
 
     @property
     def precision(self) -> str:
         return str(self.dtype or "fp32")
 
-    def image_size(self, row: ModelRun) -> int:
+    def image_size(self, row: Row) -> int:
         """The height a row trains and is evaluated at."""
         return self.size(row).height
 
-    def size(self, row: ModelRun) -> Size:
+    def size(self, row: Row) -> Size:
         """(height, width) a row trains and is evaluated at (see :func:`size_in`)."""
         return size_in(row.run, self.dataset)
 
-    def model_size(self, row: ModelRun) -> Size | int:
+    def model_size(self, row: Row) -> Size | int:
         """The size as the row's model receives it (see :func:`model_size`)."""
         return model_size(row, self.size(row))
 
@@ -90,7 +97,7 @@ class RunPlan:
                 "segmenter": None if seg is None else {"name": seg.name,
                                                        "options": seg.options.model_dump(mode="json")}}
 
-    def row_plan(self, row: ModelRun) -> dict[str, Any]:
+    def row_plan(self, row: Row) -> dict[str, Any]:
         """A row's part of the plan, as written to its run folder's ``plan.json``."""
         weights = {"weights": row.foreign.to_dict()} if row.foreign is not None else {}
         return {"config_hash": row.config_hash(), "dataset": self.dataset.name, **row.to_dict(), **weights,
@@ -138,11 +145,31 @@ def build_plan(layers: Layers, plugins: registry.Plugins | None = None, checkpoi
             row.plugin.check_training(row.options)  # e.g. a loss's weight file: evaluation needs none
     device = resolve_device(cfg.device)
     return RunPlan(cfg, spec, dataset_options, rows, metrics, segmenter, device,
-                   resolve_precision(cfg.precision, device))
+                   resolve_precision(cfg.precision, device), resolve_loggers(cfg.loggers, plugins),
+                   *resolve_during(cfg, metrics))
+
+
+def resolve_during(cfg: RunConfig, metrics: tuple) -> tuple[tuple, Best | None]:
+    """``eval_every``'s metrics and ``keep_best``'s column, checked before any training."""
+    if cfg.eval_every is None:
+        for key in ("keep_best", "eval_metrics"):
+            if getattr(cfg, key) is not None:
+                raise ConfigError(f"{key} needs eval_every: add --set eval_every=STEPS")
+        return (), None
+    during = choose_metrics(cfg.eval_metrics, metrics)
+    return during, choose_best(cfg.keep_best, during)
+
+
+def resolve_loggers(names: list[str], plugins: registry.Plugins) -> tuple:
+    """The registered loggers of ``--set loggers=[...]``; an unknown name is one line before any training."""
+    for name in names:
+        if name not in plugins.loggers:
+            raise ConfigError(unknown("logger (loggers)", name, plugins.loggers.names(), "see `bench list loggers`"))
+    return tuple(plugins.loggers.get(name) for name in dict.fromkeys(names))
 
 
 def resolve_row(token: str, layers: Layers, plugins: registry.Plugins, dataset_options: Options,
-                published: dict[str, Path], checkpoint: Path | None) -> ModelRun:
+                published: dict[str, Path], checkpoint: Path | None) -> Row:
     """A row as :func:`resolve_model` gives it; a zoo row, or the row of ``--checkpoint`` with a file of
     another code base, with the options that file implies (:func:`benchmark.run.foreign.apply`)."""
     if token in published:
@@ -162,7 +189,7 @@ def resolve_row(token: str, layers: Layers, plugins: registry.Plugins, dataset_o
     return row if found is None else foreign.apply(row, found, layers, token)
 
 
-def at_size(row: ModelRun, size: Size, segmenter: ResolvedSegmenter | None = None) -> ModelRun:
+def at_size(row: Row, size: Size, segmenter: ResolvedSegmenter | None = None) -> Row:
     """A row of published weights with the size (and segmenter) it is measured with beside its paper's
     (see :mod:`benchmark.registry.zoo`)."""
     if row.foreign is None or row.foreign.published is None:
@@ -178,7 +205,7 @@ def size_in(run: RunConfig, dataset: Dataset) -> Size:
     return Size(height, max(1, round(height * (run.aspect_ratio or dataset.aspect_ratio))))
 
 
-def model_size(row: ModelRun, size: Size) -> Size | int:
+def model_size(row: Row, size: Size) -> Size | int:
     """What a model's ``check``/``build``/``train_transform`` receive: the :class:`Size` where the
     model declares ``non_square``, else the side of a square (other sizes: one clear line)."""
     if row.plugin.non_square:

@@ -62,10 +62,6 @@ class ImageSet:
         return self.root / "label_ids"
 
     @property
-    def classes_file(self) -> Path:
-        return self.root / "classes.json"
-
-    @property
     def complete_marker(self) -> Path:
         return self.root / "COMPLETE"
 
@@ -132,6 +128,15 @@ class RunDir:
     @property
     def loss_curve(self) -> Path:
         return self.root / "loss_curve.png"
+
+    @property
+    def eval_curve_csv(self) -> Path:
+        """``eval_every``'s measurements: one row per evaluated step."""
+        return self.root / "eval_curve.csv"
+
+    @property
+    def eval_curve(self) -> Path:
+        return self.root / "eval_curve.png"
 
     @property
     def error_log(self) -> Path:

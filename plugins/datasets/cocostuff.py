@@ -25,7 +25,7 @@ from bench_plugins.datasets.cocostuff_classes import CITATION, CLASS_NAMES
 from bench_plugins.datasets.standard import Release, generated_palette, id_table, load_split, match
 from pydantic import Field
 
-from benchmark import DataError, Options, Source, hookimpl
+from benchmark import DataError, Options, Source, find_dirs, hookimpl
 
 PAGE = "https://github.com/nightrome/cocostuff"
 ARCHIVES = ("train2017.zip", "val2017.zip", "stuffthingmaps_trainval2017.zip")
@@ -106,21 +106,11 @@ class CocoStuff(Release):
                           instances=with_instances)
 
 
-def split_dirs(trees: list[Path], name: str) -> list[Path]:
-    """Every ``name`` folder at the top of a tree or one level down."""
-    found = []
-    for tree in trees:
-        for base in [tree, *sorted(p for p in tree.iterdir() if p.is_dir())]:
-            if (base / name).is_dir():
-                found.append(base / name)
-    return found
-
-
 def arrange(trees: list[Path], sources: list[Path]) -> dict:
     shown = " + ".join(str(s) for s in sources)
     pairs = {}
     for split, theirs in SPLIT_OF.items():
-        folders = split_dirs(trees, theirs)
+        folders = find_dirs(trees, theirs)
         photos = {p.stem: p for f in folders for p in f.glob("*.jpg")}
         maps = {p.stem: p for f in folders for p in f.glob("*.png")}
         if not photos:
@@ -134,7 +124,7 @@ def arrange(trees: list[Path], sources: list[Path]) -> dict:
 
 def instances(trees: list[Path], staging: Path, pairs: dict) -> None:
     """Instance maps from ``annotations/instances_{train,val}2017.json`` when the annotations were given."""
-    folders = split_dirs(trees, "annotations")
+    folders = find_dirs(trees, "annotations")
     if not folders:
         return
     for split, theirs in SPLIT_OF.items():

@@ -38,14 +38,10 @@ from pydantic import Field, ValidationError
 
 from bench_plugins.datasets.folder_layout import DEFAULT_SUFFIXES, detect, mixed_aspect, read_split
 
-from benchmark import DataError, Dataset, Options, Source, hookimpl, import_tree
-from benchmark import explain
+from benchmark import DataError, Dataset, Options, Source, hookimpl, import_sources
+from benchmark import explain, read_toml
 from benchmark import unknown
-
-try:
-    import tomllib
-except ModuleNotFoundError:
-    import tomli as tomllib
+from bench_plugins.datasets.columns import HEADLINE, PERCENT
 
 
 class Card(Options):
@@ -70,6 +66,8 @@ def default_palette(n: int) -> list[tuple[int, int, int]]:
 
 
 class Folder(Dataset):
+    headline_columns = HEADLINE
+    percent_columns = PERCENT
     name = "folder"
     summary = ("your own data: images/ + labels/ or SPADE's train_img/ + train_label/ (+ _inst/), PNG class ids, "
                "with a dataset.toml giving the classes")
@@ -91,11 +89,9 @@ class Folder(Dataset):
         path = folder / "dataset.toml"
         if not path.exists():
             raise DataError(f"{path}: missing; write a dataset.toml with classes = [\"name\", ...]")
+        tree = read_toml(path, fix='write a dataset.toml with classes = ["name", ...]', error=DataError)
         try:
-            with open(path, "rb") as fh:
-                return Card.model_validate(tomllib.load(fh))
-        except tomllib.TOMLDecodeError as exc:
-            raise DataError(f"{path}: not valid TOML ({exc}); fix the card") from None
+            return Card.model_validate(tree)
         except ValidationError as exc:
             raise DataError(f"{path}: {explain(exc, '', Card)}") from None
 
@@ -174,7 +170,8 @@ class Folder(Dataset):
         return {"mixed_aspect_ratios": mixed} if mixed else {}
 
     def import_from(self, src: Path, root: Path) -> Path:
-        return import_tree(src, self.directory(root), lambda tree: self.read_card(tree))
+        return import_sources([src], self.directory(root), lambda unpacked, tree: self.read_card(tree) and None,
+                              whole=True, hint="pass the dataset's archive or folder (with its dataset.toml)")
 
 
 @hookimpl

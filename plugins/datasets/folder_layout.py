@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from bench_plugins.datasets.parallel import Problem, read_all, try_read
 
-from benchmark import BadFiles, DataError, Sample, list_images
+from benchmark import BadFiles, DataError, Sample, label_problem, list_images
 
 DEFAULT_SUFFIXES = ["_leftImg8bit", "_gtFine_labelIds", "_gtFine_instanceIds"]
 #: how far two photos' width/height ratios may differ and still count as one aspect ratio
@@ -105,16 +105,9 @@ def read_pair(stem: str, photo_path: Path, label_path: Path, inst_path: Path | N
     label = try_read(label_path)
     if isinstance(label, Problem):
         return label
-    if label.ndim != 2:
-        return Problem(label_path, f"label map has {label.shape[-1]} channels",
-                       "save labels as single-channel PNGs of class ids (mode L or P)")
-    if image.shape[:2] != label.shape:
-        return Problem(label_path, f"label size {label.shape[1]}x{label.shape[0]} differs from image size "
-                       f"{image.shape[1]}x{image.shape[0]}", "resize the label map (nearest) to match")
-    wrong = [int(i) for i in np.unique(label) if i >= num_classes and i != ignore_index]
-    if wrong:
-        return Problem(label_path, f"label ids {wrong} outside the {num_classes} classes (0..{num_classes - 1})",
-                       "fix the label map or give more classes in dataset.toml")
+    problem = label_problem(label, image.shape, num_classes, ignore_index)
+    if problem:
+        return Problem(label_path, *problem)
     instance = None
     if inst_path is not None:
         instance = try_read(inst_path)

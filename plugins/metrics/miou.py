@@ -1,6 +1,6 @@
 """`miou`: segmentation consistency, mIoU and pixel accuracy of a segmenter on the generated images.
 
-As in source report 000 (and the SPADE paper's evaluation): a segmentation
+As in the Gaussian GAN report (and the SPADE paper's evaluation): a segmentation
 network labels every generated image, and its prediction is compared with the
 label map the image was generated from. Definitions (see
 :mod:`bench_plugins.segmenters.scores`):

@@ -32,14 +32,10 @@ TRAINED = "--set eval.segmenter=trained"
 def read_state_dict(path) -> dict:
     """The tensors of a published file: a state dict, possibly under ``state_dict`` and with the
     ``module.`` prefix of a DataParallel wrapper."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
+    state = weights.unwrap_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     if not isinstance(state, dict):
         raise WeightsError(f"{path} holds a {type(state).__name__}, not a state dict")
-    if state and all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
-    return state
+    return weights.strip_module_prefix(state)
 
 
 def without_bookkeeping(state: dict, net: torch.nn.Module, names: tuple[str, ...]) -> dict:
@@ -59,8 +55,7 @@ def layout_check(build: Callable[[], torch.nn.Module], what: str,
     nothing else but the ``bookkeeping`` buffers of its BatchNorms."""
 
     def check(state: dict) -> str | None:
-        if state and all(k.startswith("module.") for k in state):
-            state = {k[len("module."):]: v for k, v in state.items()}
+        state = weights.strip_module_prefix(state)
         with torch.device("meta"):
             net = build()
         expected = net.state_dict()

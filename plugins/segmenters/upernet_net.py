@@ -20,16 +20,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from bench_plugins.segmenters.drn import Bottleneck
+from bench_plugins.segmenters.resnet import stage
 
 
 def cbr(cin: int, cout: int, kernel: int) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, kernel, 1, kernel // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-
-
-def bottleneck(cin: int, planes: int, stride: int = 1) -> Bottleneck:
-    """ResNet's bottleneck (the same block as DRN's), projected where its shape changes."""
-    return Bottleneck(cin, planes, stride, project=stride != 1 or cin != planes * 4)
 
 
 class Encoder(nn.Module):
@@ -42,9 +37,7 @@ class Encoder(nn.Module):
         self.conv3, self.bn3 = nn.Conv2d(64, 128, 3, 1, 1, bias=False), nn.BatchNorm2d(128)
         cin = 128
         for i, (planes, n) in enumerate(zip((64, 128, 256, 512), blocks)):
-            stride = 1 if i == 0 else 2
-            layers = [bottleneck(cin, planes, stride)] + [bottleneck(planes * 4, planes) for _ in range(n - 1)]
-            setattr(self, f"layer{i + 1}", nn.Sequential(*layers))
+            setattr(self, f"layer{i + 1}", stage(cin, planes, n, stride=1 if i == 0 else 2))
             cin = planes * 4
 
     def forward(self, x):
