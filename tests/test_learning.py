@@ -7,6 +7,7 @@ import pytest
 from benchmark.testing import TINY_TABLES, assert_learned, untrained_and_trained
 
 
+@pytest.mark.slow
 def test_quick_pix2pix_beats_untrained_on_held_out_psnr_and_ssim(tmp_path):
     flags = {"models": ["pix2pix"], "profile": "quick", "data_root": tmp_path / "data",
              "output_root": tmp_path / "out", "eval": {"metrics": ["psnr", "ssim"]}}
@@ -15,6 +16,7 @@ def test_quick_pix2pix_beats_untrained_on_held_out_psnr_and_ssim(tmp_path):
     assert_learned(before, trained.metrics, {"PSNR": 2.0, "SSIM": 0.25})
 
 
+@pytest.mark.slow
 def test_quick_spade_beats_untrained_on_held_out_psnr_and_ssim(tmp_path):
     """spade, quick profile (64 px, narrow) shortened to 150 steps, without the VGG loss.
 

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from benchmark.pipeline.train import fused
-from tests.conftest import TINY_DATA, run_cli
+from benchmark.testing import TINY_DATA, call_cli
 
 RUN = ["run", "--models", "pix2pix", "--profile", "smoke", *TINY_DATA, "--steps", "3", "--batch-size", "2",
        "--metrics", "psnr", "--set", "pix2pix.use_dropout=false", "--set", "samples=0", "--device", "cpu", "-q"]
@@ -43,9 +43,9 @@ def test_fused_adam_is_built_with_the_same_hyper_parameters():
 
 def test_fused_and_channels_last_train_like_the_plain_run(tmp_path):
     data = ["--data-root", str(tmp_path / "data")]
-    plain = run_cli(*RUN, *data, "--output-root", tmp_path / "plain")
+    plain = call_cli(*RUN, *data, "--output-root", tmp_path / "plain")
     assert plain.returncode == 0, plain.stderr
-    fast = run_cli(*RUN, *data, "--output-root", tmp_path / "fast", "--set", "fused_optimizer=on",
+    fast = call_cli(*RUN, *data, "--output-root", tmp_path / "fast", "--set", "fused_optimizer=on",
                    "--set", "channels_last=true")
     assert fast.returncode == 0, fast.stderr
     (la, pa), (lb, pb) = final_losses(tmp_path / "plain"), final_losses(tmp_path / "fast")
@@ -57,7 +57,7 @@ def test_fused_and_channels_last_train_like_the_plain_run(tmp_path):
 
 
 def test_bad_setting_is_one_line(tmp_path):
-    result = run_cli(*RUN, "--data-root", tmp_path / "d", "--output-root", tmp_path / "o",
+    result = call_cli(*RUN, "--data-root", tmp_path / "d", "--output-root", tmp_path / "o",
                      "--set", "fused_optimizer=yes")
     assert result.returncode != 0
     assert "fused_optimizer" in result.stderr and "Traceback" not in result.stderr
