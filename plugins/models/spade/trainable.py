@@ -22,6 +22,8 @@ from .options import SpadeOptions, effective
 
 #: offset of the per-image seeds used at generation (z and noise), so that they differ from index 0, 1, ...
 GENERATION_SEED = 20_190_000
+#: sample k of a multi-modal row draws with seeds ``GENERATION_SEED + index + k * SAMPLE_STRIDE``
+SAMPLE_STRIDE = 1_000_003
 
 
 class SpadeTrainable(Trainable):
@@ -151,9 +153,16 @@ class SpadeTrainable(Trainable):
         return eps
 
     @torch.no_grad()
-    def generate(self, batch: dict[str, torch.Tensor], z: torch.Tensor | None = None) -> torch.Tensor:
-        """Images for the label maps; ``z`` overrides the latent code (VAE mode)."""
-        seeds = PerImageNoise([GENERATION_SEED + int(i) for i in batch["index"].tolist()])
+    def generate_sample(self, batch: dict[str, torch.Tensor], sample: int) -> torch.Tensor:
+        """The ``sample``-th image per label map (z and noise seeded by the image's index and ``sample``)."""
+        return self.generate(batch, sample=sample)
+
+    @torch.no_grad()
+    def generate(self, batch: dict[str, torch.Tensor], z: torch.Tensor | None = None, *,
+                 sample: int = 0) -> torch.Tensor:
+        """Images for the label maps; ``z`` overrides the latent code (VAE mode); ``sample`` k > 0 draws
+        the k-th other z and noise per image (sample 0 is the row's image)."""
+        seeds = PerImageNoise([GENERATION_SEED + int(i) + sample * SAMPLE_STRIDE for i in batch["index"].tolist()])
         modes = [m.training for m in (self.G, self.E) if m is not None]
         self.G.eval()
         if self.E is not None:
