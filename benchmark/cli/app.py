@@ -299,7 +299,7 @@ def parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=cmd_report)
 
     ls = command("list", "list the installed plugins: name, summary, providing package")
-    ls.add_argument("kind", nargs="?", choices=["models", "metrics", "datasets", "segmenters"])
+    ls.add_argument("kind", nargs="?", choices=["models", "metrics", "datasets", "segmenters", "loggers"])
     ls.set_defaults(func=cmd_list)
 
     info = command("info", "options (types, defaults, docs), presets and profiles of a plugin")

@@ -25,12 +25,14 @@ from pathlib import Path
 
 import torch
 
-from benchmark.api import SetupContext, Trainable
+from benchmark.api import LogRun, SetupContext, Trainable
 from benchmark.data.dataset import BadFiles, Sample, require_nonempty
 from benchmark.data.transforms import PairDataset
 from benchmark.parallel import sharded as distributed_eval
 from benchmark.parallel import workers as distributed
 from benchmark.pipeline.evaluate import compute_metrics, generate_images
+from benchmark.pipeline.during import DuringTraining
+from benchmark.pipeline.loggers import Loggers
 from benchmark.pipeline.measure import Measure
 from benchmark.pipeline.train import Trainer, fused, seed_everything
 from benchmark.results.records import (
@@ -46,7 +48,7 @@ from benchmark.run.device import configure_backends
 from benchmark.run.foreign import full_fp32, quantization_of
 from benchmark.run.plan import RunPlan, build_plan
 from benchmark.run.seeds import finished_run, reuse_line, seed_jobs
-from benchmark.rundir.layout import RunDir
+from benchmark.rundir.layout import ImageSet, RunDir
 from benchmark.rundir.lock import RunLock, mark_abandoned
 from benchmark.util.errors import BenchError, ConfigError, Terminated, TrainingDiverged
 from benchmark.util.progress import Reporter
@@ -227,8 +229,17 @@ class Execution:
 
     def train_and_measure(self, row: Row, start: Start, run: RunDir, data: DatasetSplits,
                           train_only: bool) -> RunRecord:
+        row_plan = {**self.plan.row_plan(row), **distributed.protocol(row.run.batch_size)}
+        loggers = Loggers(() if distributed.is_follower() else self.plan.loggers, say=self.reporter.log)
+        loggers.start(LogRun(run.root, row.label, row_plan))
+        try:
+            return self.train_and_measure_logged(row, start, run, data, train_only, row_plan, loggers)
+        finally:
+            loggers.close()
+
+    def train_and_measure_logged(self, row: Row, start: Start, run: RunDir, data: DatasetSplits,
+                                 train_only: bool, row_plan: dict, loggers: Loggers) -> RunRecord:
         plan = self.plan
-        row_plan = {**plan.row_plan(row), **distributed.protocol(row.run.batch_size)}
         run.write_plan(row_plan)
         run.write_status("running")
         self.reporter.log(f"[bold]{row.label}[/] on {plan.dataset.name} ({row.run.profile}) -> {run.root}")
@@ -243,9 +254,10 @@ class Execution:
                 model.load_state_dict(start.state["model"])
                 extra = {"checkpoint": str(start.checkpoint), "steps": start.state.get("step")}
             else:
-                model, extra = self.train(row, data, run, start.resume_from)
+                model, extra = self.train(row, data, run, start.resume_from, loggers)
             loaded = start.state is not None or start.model is not None  # rank 0 read the weights
             metrics = {} if train_only else self.evaluate_model(model, row, data, run, loaded=loaded)
+            loggers.metrics(int(extra.get("steps") or 0), {c: getattr(v, "value", v) for c, v in metrics.items()})
         except TrainingDiverged as exc:
             status, reason, metrics = "failed", str(exc), {}
         except BenchError:
@@ -262,6 +274,8 @@ class Execution:
             self.reporter.log(f"[red]{row.label} failed:[/] {reason}")
         images = min(len(data.test), plan.config.eval.max_images or len(data.test))
         record = self.measure.record(row, run, row_plan, metrics, status, reason, wall, images)
+        if "during_training" in extra:  # the curve's settings and the best step (the row's numbers: the last
+            record.config = {**record.config, "during_training": extra["during_training"]}  # step's; tables unsplit)
         final = {"status": status, "reason": reason, **extra}
         if train_only:
             run.write_status(**final)
@@ -297,6 +311,9 @@ class Execution:
         model.to(self.plan.device)
         if self.plan.config.channels_last:
             model.to(memory_format=torch.channels_last)
+        if self.plan.config.compile:
+            for network in model.children():  # in place: parameter names and checkpoints unchanged
+                network.compile()
         model.optimizers = fused(model.configure_optimizers(), self.plan.config.fused_optimizer, self.plan.device)
         return model
 
@@ -312,7 +329,8 @@ class Execution:
             raise BenchError(f"{weights.path}: does not fit {row.label}: {exc}") from None
         return model
 
-    def train(self, row: Row, data: DatasetSplits, run: RunDir, resume_from: Path | None):
+    def train(self, row: Row, data: DatasetSplits, run: RunDir, resume_from: Path | None,
+              loggers: Loggers | None = None):
         plan, spec = self.plan, self.plan.dataset
         index = next(i for i, r in enumerate(self.rows()) if r is row)
         if not distributed.is_follower():
@@ -329,12 +347,39 @@ class Execution:
                                                           log=self.reporter.log))
         trainer = Trainer(model, train_set, row.run, run, device=plan.device, dtype=plan.dtype,
                           num_classes=spec.num_classes, ignore_index=spec.ignore_index, palette=spec.palette,
-                          sample_set=sample_set, reporter=self.reporter, label=row.label)
+                          sample_set=sample_set, reporter=self.reporter, label=row.label, loggers=loggers,
+                          during=self.during_training(row, model, data, run))
         result = trainer.fit(resume_from)
+        during = {"during_training": trainer.during.protocol(len(self.during_subset(data)), plan.during)} \
+            if trainer.during is not None else {}
         return model, {"steps": result.steps, "final_losses": result.final_losses,
                        "train_seconds": round(result.seconds, 2),
                        "images_per_second": round(result.images_per_second, 2),
-                       "resumed_from_step": result.resumed_from}
+                       "resumed_from_step": result.resumed_from, **during}
+
+    def during_subset(self, data: DatasetSplits) -> list[Sample]:
+        """``eval_every``'s fixed subset: the first ``eval_images`` images of the test split."""
+        return data.test[:self.plan.config.eval_images]
+
+    def during_training(self, row: Row, model: Trainable, data: DatasetSplits, run: RunDir) -> DuringTraining | None:
+        """``eval_every``: generate the subset into ``<run>/during_training/`` and measure it with the
+        plan's ``during`` metrics (``run=None``: no metric side file of the final evaluation is touched)."""
+        plan, spec = self.plan, self.plan.dataset
+        if plan.config.eval_every is None or not plan.during or distributed.is_follower():
+            return None
+        size, samples = plan.size(row), self.during_subset(data)
+        subset, images = PairDataset(samples, size), ImageSet(run.root / "during_training")
+
+        def measure(step: int) -> dict[str, float | None]:
+            generate_images(model, subset, images, device=plan.device, dtype=plan.dtype, num_classes=spec.num_classes,
+                            ignore_index=spec.ignore_index, palette=spec.palette,
+                            batch_size=plan.config.eval.batch_size, reporter=self.reporter,
+                            label=f"{row.label} at step {step}", quantization=quantization_of(row))
+            ctx = self.measure.context(images, None, None, size, row.run.seed,
+                                       native_labels=self.measure.native_labels(samples))
+            return {c: v.value for c, v in compute_metrics(plan.during, ctx, self.reporter).items()}
+
+        return DuringTraining(plan.config.eval_every, measure, run, plan.best)
 
     def test_samples(self, data: DatasetSplits) -> list[Sample]:
         limit = self.plan.config.eval.max_images

@@ -20,6 +20,8 @@ from torch.utils.data import DataLoader
 from benchmark.api import StepContext, Trainable
 from benchmark.data.transforms import PairDataset, model_batch
 from benchmark.parallel import workers as distributed
+from benchmark.pipeline.during import BEST_CHECKPOINT, DuringTraining
+from benchmark.pipeline.loggers import Loggers
 from benchmark.run.checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
 from benchmark.run.config import RunConfig
 from benchmark.rundir.layout import RunDir
@@ -129,7 +131,8 @@ class TrainResult:
 class Trainer:
     def __init__(self, trainable: Trainable, train_set: PairDataset, run: RunConfig, run_dir: RunDir, *,
                  device: torch.device, dtype: torch.dtype | None, num_classes: int, ignore_index: int | None,
-                 palette, sample_set: PairDataset | None, reporter: Reporter, label: str):
+                 palette, sample_set: PairDataset | None, reporter: Reporter, label: str,
+                 loggers: Loggers | None = None, during: DuringTraining | None = None):
         self.model = trainable
         self.data = train_set
         self.run = run
@@ -149,6 +152,9 @@ class Trainer:
         self.steps_per_epoch = max(1, len(train_set) // self.batch_size)
         self.total_steps = run.steps or (run.epochs or 1) * self.steps_per_epoch
         self.history = LossHistory(run_dir.losses)
+        self.loggers = loggers if loggers is not None else Loggers()
+        #: evaluation during training (eval_every), on the main process only
+        self.during = during if self.main else None
 
     def batch_to_device(self, batch) -> dict[str, torch.Tensor]:
         return model_batch(batch, self.device, self.num_classes, self.ignore_index)
@@ -196,9 +202,25 @@ class Trainer:
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         if self.main:
             self.history.restore(state["step"])
+            if self.during is not None:
+                self.during.restore(int(state["step"]))
         else:
             self.history.rows = [r for r in self.history.rows if r["step"] <= state["step"]]
         return int(state["step"])
+
+    def evaluate_during(self, step: int, ctx: StepContext) -> None:
+        """``eval_every``: measure the subset with the model in eval mode and the RNG state untouched (the
+        training goes on exactly as without it), log the values, keep the best checkpoint."""
+        was_training = self.model.training
+        self.model.eval()
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            values, improved = self.during.run(step)
+        self.model.train(was_training)
+        self.loggers.metrics(step, values)
+        shown = " ".join(f"{k}={v:.4g}" for k, v in values.items() if v is not None)
+        self.reporter.log(f"  {self.label} step {step}: {shown or 'no values'}" + (" (best so far)" if improved else ""))
+        if improved:
+            save_checkpoint(self.state(step, ctx), self.dir.checkpoint_dir / BEST_CHECKPOINT)
 
     def sample_steps(self) -> set[int]:
         n = self.run.samples
@@ -220,7 +242,9 @@ class Trainer:
         from benchmark.util.grid import compose
 
         rows = [[lab, real, fk] for lab, real, fk in zip(labels, to_uint8(batch["image"]), to_uint8(fake))]
-        write_png(self.dir.sample(step), compose(rows))
+        grid = compose(rows)
+        write_png(self.dir.sample(step), grid)
+        self.loggers.image(step, "samples", grid)
 
     def fit(self, resume_from: Path | None = None) -> TrainResult:
         self.model.train()
@@ -249,11 +273,15 @@ class Trainer:
                             self.history.flush()
                         raise TrainingDiverged(f"loss {bad[0]} became {values[bad[0]]} at step {step}")
                     self.history.add(step, epoch, values)
+                    if self.main:
+                        self.loggers.losses(step, values)
                     with parallel.plain():
                         if step % self.run.checkpoint_every == 0 or step == self.total_steps:
                             self.save(step, ctx)
                         if step in samples_at:
                             self.save_samples(step)
+                        if self.during is not None and self.during.due(step, self.total_steps):
+                            self.evaluate_during(step, ctx)
                     rate = self.reporter.rate(self.batch_size)
                     self.reporter.update(step, f"epoch {epoch + 1} {rate:.1f} img/s {format_losses(values)}")
                     if step >= self.total_steps:

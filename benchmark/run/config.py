@@ -73,6 +73,8 @@ class RunConfig(Options):
         "auto = on CUDA only")
     channels_last: bool = Field(False, description="keep the networks' weights and activations in channels-last "
                                 "memory format (faster convolutions with mixed precision on recent GPUs)")
+    compile: bool = Field(False, description="run the model's networks through torch.compile (in place: the same "
+                          "parameters and checkpoints; the first steps are slower while it compiles)")
     steps: int | None = Field(None, ge=1, description="training steps (overrides epochs)")
     epochs: int | None = Field(None, ge=1, description="training epochs")
     batch_size: int | None = Field(None, ge=1, description="training batch size (default: the model's)")
@@ -89,6 +91,16 @@ class RunConfig(Options):
     num_workers: int = Field(0, ge=0, description="data loader worker processes")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: one per physical core, "
                                 "torch's own default, less one per data loader worker)")
+    eval_every: int | None = Field(None, ge=1, description="measure eval_metrics on a fixed subset of the test "
+                                   "split every N training steps (and at the last); the curve goes to "
+                                   "eval_curve.csv/png in the run folder and into the HTML report")
+    eval_metrics: list[str] | None = Field(None, description="the metrics of eval_every (default: fid and miou, "
+                                           "those of them the run measures)")
+    eval_images: int = Field(64, ge=2, description="eval_every's subset: the first N images of the test split")
+    keep_best: str | None = Field(None, description="with eval_every: keep checkpoints/best.pt, the step best by "
+                                  "this metric or column (e.g. fid); the row records which step it was")
+    loggers: list[str] = Field(default_factory=list, description="where a training run's losses, metrics and "
+                               "sample grids also go, e.g. [\"tensorboard\"] (see `bench list loggers`)")
     skip_bad: bool = Field(False, description="skip unreadable or inconsistent data files (counted in a warning)")
     eval: EvalConfig = Field(default_factory=EvalConfig)
 
@@ -103,7 +115,8 @@ class RunConfig(Options):
 RUN_KEYS = set(RunConfig.model_fields)
 #: run keys that do not change what a row trains (paths, evaluation, the row list, and the speed
 #: settings whose effect is float rounding): runs that differ only in them share a config hash
-NOT_HASHED = {"data_root", "output_root", "eval", "models", "seeds", "fused_optimizer", "channels_last"}
+NOT_HASHED = {"data_root", "output_root", "eval", "models", "seeds", "fused_optimizer", "channels_last", "loggers",
+              "eval_every", "eval_metrics", "eval_images", "keep_best", "compile"}
 
 
 #: the two ways to say how long to train: a layer that sets either replaces both of the layers below
