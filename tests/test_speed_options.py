@@ -81,3 +81,28 @@ def test_threads_default_to_every_physical_core_less_the_data_workers(monkeypatc
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(saved)
+
+
+def test_compile_is_outside_the_config_hash_and_compiles_each_network_in_place(monkeypatch):
+    from types import SimpleNamespace
+
+    from benchmark.pipeline.execute import Execution
+    from benchmark.run.config import NOT_HASHED, validate_run
+
+    assert "compile" in NOT_HASHED and validate_run({"models": ["x"], "dataset": "y"}).compile is False
+    compiled = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, *a, **k: compiled.append(type(self).__name__))
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.G, self.D = torch.nn.Linear(2, 2), torch.nn.Conv2d(1, 1, 1)
+
+        def configure_optimizers(self):
+            return {"G": torch.optim.Adam(self.G.parameters())}
+
+    config = validate_run({"models": ["x"], "dataset": "y", "compile": True})
+    fake = SimpleNamespace(plan=SimpleNamespace(device=torch.device("cpu"), config=config))
+    model = Execution.place(fake, Model())
+    assert compiled == ["Linear", "Conv2d"]
+    assert set(model.state_dict()) == {"G.weight", "G.bias", "D.weight", "D.bias"}  # checkpoints unchanged

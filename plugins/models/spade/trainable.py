@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 from bench_plugins.models import vgg19
+from torch.nn.utils import parametrize
 
 from benchmark import ForeignCheckpoint, Size, StepContext, Trainable
 
@@ -110,9 +111,13 @@ class SpadeTrainable(Trainable):
                 # a sum over the batch: times the workers sharing it, whose gradients DDP averages
                 losses["KLD"] = kld_loss(mu.float(), logvar.float()) * o.lambda_kld * ctx.shards
             fake = self.G(label, z, **self._mixing(z))
-            feats = self.D(torch.cat([label, label]), torch.cat([fake, real]))
-            feats_fake = [[f[: len(real)] for f in scale] for scale in feats]
-            feats_real = [[f[len(real):] for f in scale] for scale in feats]
+            # D's pass on the fake and on the real pair apart (its norms are per image, so each image's
+            # features are those of one pass on both): no gradient is kept for the real half, whose
+            # features the losses detach; one spectral-norm power iteration serves both, as one pass
+            with parametrize.cached():
+                feats_fake = self.D(label, fake)
+                with torch.no_grad():
+                    feats_real = self.D(label, real)
             losses["GAN"] = hinge_g_loss([s[-1] for s in feats_fake])
             if o.lambda_feat > 0:
                 losses["GAN_Feat"] = feature_matching_loss(feats_fake, feats_real) * o.lambda_feat
