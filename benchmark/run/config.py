@@ -73,6 +73,8 @@ class RunConfig(Options):
         "auto = on CUDA only")
     channels_last: bool = Field(False, description="keep the networks' weights and activations in channels-last "
                                 "memory format (faster convolutions with mixed precision on recent GPUs)")
+    compile: bool = Field(False, description="run the model's networks through torch.compile (in place: the same "
+                          "parameters and checkpoints; the first steps are slower while it compiles)")
     steps: int | None = Field(None, ge=1, description="training steps (overrides epochs)")
     epochs: int | None = Field(None, ge=1, description="training epochs")
     batch_size: int | None = Field(None, ge=1, description="training batch size (default: the model's)")
@@ -114,7 +116,7 @@ RUN_KEYS = set(RunConfig.model_fields)
 #: run keys that do not change what a row trains (paths, evaluation, the row list, and the speed
 #: settings whose effect is float rounding): runs that differ only in them share a config hash
 NOT_HASHED = {"data_root", "output_root", "eval", "models", "seeds", "fused_optimizer", "channels_last", "loggers",
-              "eval_every", "eval_metrics", "eval_images", "keep_best"}
+              "eval_every", "eval_metrics", "eval_images", "keep_best", "compile"}
 
 
 #: the two ways to say how long to train: a layer that sets either replaces both of the layers below
