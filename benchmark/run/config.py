@@ -94,8 +94,8 @@ class RunConfig(Options):
     eval_every: int | None = Field(None, ge=1, description="measure eval_metrics on a fixed subset of the test "
                                    "split every N training steps (and at the last); the curve goes to "
                                    "eval_curve.csv/png in the run folder and into the HTML report")
-    eval_metrics: list[str] | None = Field(None, description="the metrics of eval_every (default: fid and miou, "
-                                           "those of them the run measures)")
+    eval_metrics: list[str] | None = Field(None, description="the metrics of eval_every (default: the run's first "
+                                           "distribution and first segmentation metric: FID and mIoU)")
     eval_images: int = Field(64, ge=2, description="eval_every's subset: the first N images of the test split")
     keep_best: str | None = Field(None, description="with eval_every: keep checkpoints/best.pt, the step best by "
                                   "this metric or column (e.g. fid); the row records which step it was")
