@@ -22,6 +22,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
@@ -54,8 +55,12 @@ from benchmark.util.progress import Reporter
 
 @dataclass(frozen=True)
 class DatasetSplits:
-    train: list[Sample]
-    test: list[Sample]
+    """The run's splits, as the dataset indexes them (a LazySplit reads each sample when asked)."""
+
+    train: Sequence[Sample]
+    test: Sequence[Sample]
+    #: bad files the index skipped (--skip-bad) before anything trained
+    skipped: int = 0
 
 
 @dataclass(frozen=True)
@@ -129,13 +134,13 @@ class Execution:
         spec, options, cfg = self.plan.dataset, self.plan.dataset_options, self.plan.config
         folder = spec.prepare(cfg.data_root, options)
         bad = BadFiles(cfg.skip_bad)
-        splits = {split: require_nonempty(spec.load(cfg.data_root, split, options, bad), spec.name, split, folder)
+        splits = {split: require_nonempty(spec.index(cfg.data_root, split, options, bad), spec.name, split, folder)
                   for split in ("train", "test")}
         warning = bad.warning()
         if warning:
             self.reporter.log(f"[yellow]warning:[/] {warning}")
         self.reporter.log(f"dataset {spec.name}: {len(splits['train'])} train, {len(splits['test'])} test images")
-        return DatasetSplits(splits["train"], splits["test"])
+        return DatasetSplits(splits["train"], splits["test"], len(bad.items))
 
     def start(self, row: ModelRun, resume: bool | Path, checkpoint: Path | None) -> Start:
         if row.foreign is not None:
@@ -259,6 +264,9 @@ class Execution:
             self.reporter.log(f"[red]{row.label} failed:[/] {reason}")
         images = min(len(data.test), plan.config.eval.max_images or len(data.test))
         record = self.measure.record(row, run, row_plan, metrics, status, reason, wall, images)
+        skipped = data.skipped + extra.get("skipped_files", 0) + self.measure.skipped
+        if skipped:
+            record.note = "; ".join(filter(None, [record.note, f"--skip-bad: skipped {skipped} bad file(s)"]))
         final = {"status": status, "reason": reason, **extra}
         if train_only:
             run.write_status(**final)
@@ -326,14 +334,18 @@ class Execution:
                                                           log=self.reporter.log))
         trainer = Trainer(model, train_set, row.run, run, device=plan.device, dtype=plan.dtype,
                           num_classes=spec.num_classes, ignore_index=spec.ignore_index, palette=spec.palette,
-                          sample_set=sample_set, reporter=self.reporter, label=row.label)
+                          sample_set=sample_set, reporter=self.reporter, label=row.label,
+                          skip_bad=plan.config.skip_bad)
         result = trainer.fit(resume_from)
-        return model, {"steps": result.steps, "final_losses": result.final_losses,
-                       "train_seconds": round(result.seconds, 2),
-                       "images_per_second": round(result.images_per_second, 2),
-                       "resumed_from_step": result.resumed_from}
+        extra = {"steps": result.steps, "final_losses": result.final_losses,
+                 "train_seconds": round(result.seconds, 2),
+                 "images_per_second": round(result.images_per_second, 2),
+                 "resumed_from_step": result.resumed_from}
+        if result.skipped:
+            extra["skipped_files"] = len(result.skipped)
+        return model, extra
 
-    def test_samples(self, data: DatasetSplits) -> list[Sample]:
+    def test_samples(self, data: DatasetSplits) -> Sequence[Sample]:
         limit = self.plan.config.eval.max_images
         return data.test[:limit] if limit else data.test
 
@@ -355,7 +367,7 @@ class Execution:
                             dtype=None if exact else self.plan.dtype, num_classes=spec.num_classes,
                             ignore_index=spec.ignore_index, palette=spec.palette,
                             batch_size=self.plan.config.eval.batch_size, reporter=self.reporter, label=row.label,
-                            parallel=parallel)
+                            parallel=parallel, reading=self.measure.reading)
         train = None
         with distributed_eval.main_first():  # rank 0 writes the cached splits, the others read them
             if self.plan.needs_real_train():

@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench_plugins.datasets.cocostuff_classes import CITATION, CLASS_NAMES
-from bench_plugins.datasets.standard import Release, generated_palette, id_table, load_split, match
+from bench_plugins.datasets.standard import Release, generated_palette, id_table, index_split, match
 from pydantic import Field
 
 from benchmark import DataError, Options, Source, hookimpl
@@ -92,14 +92,14 @@ class CocoStuff(Release):
     def after(self, trees, staging, pairs):
         instances(trees, staging, pairs)
 
-    def load(self, root, split, options: CocoStuffOptions, bad):
+    def index(self, root, split, options: CocoStuffOptions, bad):
         folder = self.directory(root)
         limit = options.train_size if split == "train" else options.test_size
         table = id_table({**{i: i for i in range(len(CLASS_NAMES))}, UNLABELED: UNLABELED})
         with_instances = (folder / split / "instances").is_dir()
         self._instances = with_instances
-        return load_split(folder, split, self.name, table, (options.size, options.size), limit, bad,
-                          instances=with_instances)
+        return index_split(folder, split, self.name, table, (options.size, options.size), limit,
+                           instances=with_instances)
 
 
 def split_dirs(trees: list[Path], name: str) -> list[Path]:

@@ -12,12 +12,14 @@ Files are matched by stem after removing the first matching suffix of a list (Ci
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
-from bench_plugins.datasets.parallel import Problem, read_all, try_read
+from bench_plugins.datasets.parallel import Problem, decode_split, try_read
+from PIL import Image
 
-from benchmark import BadFiles, DataError, Sample, list_images
+from benchmark import BadFiles, DataError, LazySplit, Sample, list_images
 
 DEFAULT_SUFFIXES = ["_leftImg8bit", "_gtFine_labelIds", "_gtFine_instanceIds"]
 #: how far two photos' width/height ratios may differ and still count as one aspect ratio
@@ -68,8 +70,12 @@ def index(folder: Path, suffixes: list[str], bad: BadFiles) -> dict[str, Path]:
     return out
 
 
-def read_split(layout: Layout, suffixes: list[str], num_classes: int, ignore_index: int | None,
-               bad: BadFiles) -> list[Sample]:
+def index_split(layout: Layout, suffixes: list[str], num_classes: int, ignore_index: int | None,
+                bad: BadFiles, check_ratio: bool = True) -> LazySplit:
+    """The split's pairs matched by stem from the folder listings, read one at a time. A photo
+    without a label (and the like) goes to ``bad`` here; a file that cannot be read, when its
+    sample is. ``check_ratio``: a photo whose width/height ratio differs from the first photo's
+    (read from its header alone) is a bad file when read."""
     photos = index(layout.images, suffixes, bad)
     labels = index(layout.labels, suffixes, bad)
     instances = index(layout.instances, suffixes, bad) if layout.instances else None
@@ -86,9 +92,40 @@ def read_split(layout: Layout, suffixes: list[str], num_classes: int, ignore_ind
         if stem not in photos:
             bad.report(path, "label without an image", f"add the image {stem} to {layout.images} or remove the label")
     inst = instances or {}
-    samples = read_all(lambda s: read_pair(s, photos[s], labels[s], inst.get(s), num_classes, ignore_index),
-                       stems, bad)
-    check_aspect(samples, photos)
+    items = [(s, str(photos[s]), str(labels[s]), str(inst[s]) if s in inst else None) for s in stems]
+    ratio = header_ratio(photos[stems[0]]) if check_ratio and stems else None
+    return LazySplit(partial(read_item, num_classes, ignore_index, ratio), items, stems)
+
+
+def header_ratio(path: Path) -> float | None:
+    """Width / height of an image from its header (None when it cannot be read: its sample says so)."""
+    try:
+        with Image.open(path) as im:
+            return im.size[0] / im.size[1]
+    except (OSError, SyntaxError, ValueError, ZeroDivisionError):
+        return None
+
+
+def read_item(num_classes: int, ignore_index: int | None, ratio: float | None,
+              item: tuple[str, str, str, str | None]) -> Sample | Problem:
+    """One pair of :func:`index_split`: (stem, photo, label and instance map files)."""
+    stem, photo, label, inst = item
+    found = read_pair(stem, Path(photo), Path(label), Path(inst) if inst else None, num_classes,
+                      ignore_index)
+    if ratio is not None and isinstance(found, Sample):
+        h, w = found.image.shape[:2]
+        if abs(w / h - ratio) > ASPECT_TOLERANCE * ratio:
+            return Problem(Path(photo), f"aspect ratio {w / h:.2f} ({w}x{h}) differs from the first photo's "
+                           f"{ratio:.2f}", "crop or resize the photos to one ratio, or put each ratio in its own folder")
+    return found
+
+
+def read_split(layout: Layout, suffixes: list[str], num_classes: int, ignore_index: int | None,
+               bad: BadFiles) -> list[Sample]:
+    """Every pair of the split decoded (on a thread pool) and checked, mixed aspect ratios included."""
+    split = index_split(layout, suffixes, num_classes, ignore_index, bad, check_ratio=False)
+    samples = decode_split(split, bad)
+    check_aspect(samples, {item[0]: Path(item[1]) for item in split.items})
     return samples
 
 
