@@ -69,7 +69,7 @@ def trainer_for(data: PairDataset, num_workers: int, tmp_path: Path) -> Trainer:
     run = types.SimpleNamespace(batch_size=BATCH, steps=None, epochs=2, seed=SEED, num_workers=num_workers)
     return Trainer(None, data, run, types.SimpleNamespace(losses=tmp_path / "losses.csv"), device=torch.device("cpu"),
                    dtype=None, num_classes=4, ignore_index=None, palette=None, sample_set=None,
-                   reporter=types.SimpleNamespace(log=print), label="t")
+                   reporter=types.SimpleNamespace(warn=print), label="t")
 
 
 @pytest.mark.parametrize("num_workers", [0, 2])
@@ -80,6 +80,7 @@ def test_streamed_batches_equal_the_in_memory_ones(tmp_path, num_workers):
     transform = TrainTransform(load_size=LOAD, hflip=True)
     trainer = trainer_for(PairDataset(lazy, SIZE, transform, seed=SEED), num_workers, tmp_path)
     assert trainer.num_workers == num_workers
+    torch.manual_seed(11)
     # epoch 0 whole, epoch 1 from its second batch (a resumed run), epoch 0 again: the same loader
     for epoch, first in [(0, 0), (1, 1), (0, 0)]:
         got = [trainer.checked(b) for b in trainer.epoch_batches(epoch, first)]
@@ -94,6 +95,12 @@ def test_streamed_batches_equal_the_in_memory_ones(tmp_path, num_workers):
                 hot[row, np.unique(decoded[i].label).tolist()] = 1
             assert torch.equal(g["classes"], hot)
     assert not trainer.skipped
+    # torch's random state moved as with a new loader per pass (one seed drawn each), workers or not
+    drawn = torch.rand(3)
+    torch.manual_seed(11)
+    for _ in range(3):
+        torch.empty((), dtype=torch.int64).random_()
+    assert torch.equal(drawn, torch.rand(3))
 
 
 def test_nothing_is_decoded_before_an_item_is_asked_for(tmp_path, monkeypatch):
@@ -123,11 +130,13 @@ def test_num_workers_default_follows_the_cores(monkeypatch):
 
 # ---------------------------------------------------------------- a bad file met while training
 
-def imported_with_a_truncated_photo(tmp_path: Path) -> tuple[list[str], Path]:
-    """A folder dataset imported with `bench datasets import`, then one training photo truncated."""
-    data = tmp_path / "data"
-    imported = bench("datasets", "import", "folder", make_folder(tmp_path / "src", n=10, side=32),
-                     "--data-root", data)
+@pytest.fixture(scope="module")
+def truncated(tmp_path_factory) -> tuple[list[str], Path]:
+    """A folder dataset imported with `bench datasets import`, then one training photo truncated (the
+    runs only read it); the `bench run` arguments that train on it and the truncated photo."""
+    tmp = tmp_path_factory.mktemp("truncated")
+    data = tmp / "data"
+    imported = bench("datasets", "import", "folder", make_folder(tmp / "src", n=10, side=32), "--data-root", data)
     assert imported.returncode == 0, imported.stderr
     photo = data / "folder" / "images" / "s02.jpg"
     photo.write_bytes(photo.read_bytes()[:200])
@@ -137,8 +146,8 @@ def imported_with_a_truncated_photo(tmp_path: Path) -> tuple[list[str], Path]:
 
 
 @pytest.mark.parametrize("num_workers", [0, 2])
-def test_a_truncated_photo_stops_training_with_one_line(tmp_path, num_workers):
-    args, photo = imported_with_a_truncated_photo(tmp_path)
+def test_a_truncated_photo_stops_training_with_one_line(tmp_path, truncated, num_workers):
+    args, photo = truncated
     result = bench(*args, "--output-root", tmp_path / "out", "--set", f"num_workers={num_workers}", "-q",
                    timeout=300)
     line = one_error_line(result)
@@ -148,11 +157,12 @@ def test_a_truncated_photo_stops_training_with_one_line(tmp_path, num_workers):
 
 
 @pytest.mark.parametrize("num_workers", [0, 2])
-def test_skip_bad_goes_on_and_the_note_counts_the_file(tmp_path, num_workers):
-    args, photo = imported_with_a_truncated_photo(tmp_path)
+def test_skip_bad_goes_on_and_the_note_counts_the_file(tmp_path, truncated, num_workers):
+    args, photo = truncated
     result = bench(*args, "--output-root", tmp_path / "out", "--set", f"num_workers={num_workers}", "--skip-bad",
                    "-q", timeout=300)
     assert result.returncode == 0, result.stderr
+    assert f"skipped {photo}" in result.stdout + result.stderr
     (record,) = ResultsStore(tmp_path / "out" / "bench.sqlite").runs()
     assert record.status == "ok"
     assert "skipped 1 bad file(s)" in record.note

@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from benchmark.api import StepContext, Trainable
+from benchmark.data.dataset import BadFile
 from benchmark.data.loading import loader, problems, resolve_num_workers
 from benchmark.data.transforms import PairDataset, model_batch
 from benchmark.parallel import workers as distributed
@@ -188,6 +189,8 @@ class Trainer:
         if self.loader is None:
             self.loader = loader(self.data, self.order, num_workers=self.num_workers, pin=self.device.type == "cuda",
                                  skip_bad=self.skip_bad, substitute=True)
+        elif self.loader.persistent_workers:  # a pass of live workers draws no seed: draw it here
+            torch.empty((), dtype=torch.int64).random_()
         return self.loader
 
     def checked(self, batch: dict) -> dict:
@@ -196,8 +199,7 @@ class Trainer:
         for path, problem in skipped:
             if path not in self.skipped:
                 self.skipped[path] = problem
-                self.reporter.log(f"[yellow]warning:[/] skipped {path} ({problem}); the next readable "
-                                  f"training image takes its place")
+                self.reporter.warn(f"skipped {path} ({problem}); the next readable training image takes its place")
         return batch
 
     def state(self, step: int, ctx: StepContext) -> dict:
@@ -247,7 +249,15 @@ class Trainer:
     def save_samples(self, step: int) -> None:
         if not self.main or self.sample_set is None or len(self.sample_set) == 0:
             return
-        items = [self.sample_set[i] for i in range(min(4, len(self.sample_set)))]
+        items = []
+        for i in range(min(4, len(self.sample_set))):
+            try:
+                items.append(self.sample_set[i])
+            except BadFile:
+                if not self.skip_bad:
+                    raise
+        if not items:
+            return
         batch = self.batch_to_device(items)
         was_training = self.model.training
         self.model.eval()

@@ -28,7 +28,7 @@ from bench_plugins.datasets.parallel import Problem, decode_split, try_read
 from bench_plugins.datasets.split_index import split_index
 from PIL import Image
 
-from benchmark import BadFiles, DataError, Dataset, LazySplit, Sample
+from benchmark import DataError, Dataset, LazySplit, Sample
 from benchmark import safe_extract, sha256_file
 
 SPLITS = ("train", "test")
