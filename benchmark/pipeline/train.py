@@ -132,16 +132,24 @@ class TrainResult:
 
 class EpochOrder:
     """The batches the training loader takes in the current epoch, as ``(epoch, index)`` keys: set
-    before each pass, read by the one loader whose workers live for the whole training."""
+    before each pass, read by the one loader whose workers live for the whole training. Made as
+    they are taken (this worker's shard of each global batch of the permutation), not held."""
 
-    def __init__(self):
-        self.batches: list[list[tuple[int, int]]] = []
+    def __init__(self, batch_size: int):
+        self.batch_size = batch_size
+        self.epoch, self.first, self.stop = 0, 0, 0
+        self.order = torch.zeros(0, dtype=torch.int64)
+
+    def set(self, epoch: int, order: torch.Tensor, first: int, stop: int) -> None:
+        self.epoch, self.order, self.first, self.stop = epoch, order, first, stop
 
     def __iter__(self):
-        return iter(self.batches)
+        bs = self.batch_size
+        for b in range(self.first, self.stop):
+            yield [(self.epoch, i) for i in distributed.shard(self.order[b * bs:(b + 1) * bs].tolist())]
 
     def __len__(self) -> int:
-        return len(self.batches)
+        return self.stop - self.first
 
 
 class Trainer:
@@ -169,7 +177,7 @@ class Trainer:
         self.history = LossHistory(run_dir.losses)
         self.skip_bad = skip_bad
         self.num_workers = resolve_num_workers(run.num_workers, device.type)
-        self.order = EpochOrder()
+        self.order = EpochOrder(self.batch_size)
         self.loader: DataLoader | None = None
         #: bad files skipped so far (file -> problem)
         self.skipped: dict[str, str] = {}
@@ -182,9 +190,7 @@ class Trainer:
         shard of each global batch of the epoch's permutation. Each pass over it draws once from
         torch's random state, as a new loader per epoch did, so the models' draws stay the same."""
         order = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(self.run.seed * 100_003 + epoch))
-        bs = self.batch_size
-        self.order.batches = [[(epoch, i) for i in distributed.shard(order[b * bs:(b + 1) * bs].tolist())]
-                              for b in range(first, self.steps_per_epoch)]
+        self.order.set(epoch, order, first, self.steps_per_epoch)
         self.data.set_epoch(epoch)
         if self.loader is None:
             self.loader = loader(self.data, self.order, num_workers=self.num_workers, pin=self.device.type == "cuda",

@@ -11,15 +11,18 @@ Files are matched by stem after removing the first matching suffix of a list (Ci
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 from bench_plugins.datasets.parallel import Problem, decode_split, try_read
 from PIL import Image
 
-from benchmark import BadFiles, DataError, LazySplit, Sample, list_images
+from benchmark import IMAGE_SUFFIXES, BadFiles, DataError, LazySplit, Sample, natural_key
+
 
 DEFAULT_SUFFIXES = ["_leftImg8bit", "_gtFine_labelIds", "_gtFine_instanceIds"]
 #: how far two photos' width/height ratios may differ and still count as one aspect ratio
@@ -59,14 +62,27 @@ def strip(stem: str, suffixes: list[str]) -> str:
     return stem
 
 
-def index(folder: Path, suffixes: list[str], bad: BadFiles) -> dict[str, Path]:
-    out: dict[str, Path] = {}
-    for path in list_images(folder, bad):
-        key = strip(path.stem, suffixes)
+def index(folder: Path, suffixes: list[str], bad: BadFiles) -> dict[str, str]:
+    """``{stem: what the file name adds to it}`` (see :func:`tail`) for the image files of ``folder``
+    in natural order, from one directory listing (names only: a split of 118k pairs costs its
+    stems, not a path object per file); other files are reported as bad."""
+    names = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if not entry.name.startswith(".") and not entry.is_dir():
+                names.append(entry.name)
+    names.sort(key=lambda name: natural_key(PurePath(name)))
+    out: dict[str, str] = {}
+    for name in names:
+        stem, suffix = os.path.splitext(name)
+        if suffix.lower() not in IMAGE_SUFFIXES:
+            bad.report(folder / name, "not an image file", "move it out of the dataset folder")
+            continue
+        key = strip(stem, suffixes)
         if key in out:
-            raise DataError(f"{path}: ambiguous, same stem '{key}' as {out[key].name} after removing the suffixes "
-                            f"{suffixes}; rename one or change 'suffixes' in dataset.toml")
-        out[key] = path
+            raise DataError(f"{folder / name}: ambiguous, same stem '{key}' as {key + out[key]} after removing "
+                            f"the suffixes {suffixes}; rename one or change 'suffixes' in dataset.toml")
+        out[key] = tail(key, name)
     return out
 
 
@@ -80,21 +96,31 @@ def index_split(layout: Layout, suffixes: list[str], num_classes: int, ignore_in
     labels = index(layout.labels, suffixes, bad)
     instances = index(layout.instances, suffixes, bad) if layout.instances else None
     stems = []
-    for stem, path in photos.items():
+    for stem, end in photos.items():
         if stem not in labels:
-            bad.report(path, "image without a label", f"add {layout.labels / (stem + '.png')} or remove the image")
+            bad.report(layout.images / (stem + end), "image without a label",
+                       f"add {layout.labels / (stem + '.png')} or remove the image")
         elif instances is not None and stem not in instances:
-            bad.report(path, f"no instance map in {layout.instances} (the other images have one)",
-                       f"add it, or remove {layout.instances.name}/ to use no instance maps")
+            bad.report(layout.images / (stem + end), f"no instance map in {layout.instances} (the other images "
+                       f"have one)", f"add it, or remove {layout.instances.name}/ to use no instance maps")
         else:
             stems.append(stem)
-    for stem, path in labels.items():
+    for stem, end in labels.items():
         if stem not in photos:
-            bad.report(path, "label without an image", f"add the image {stem} to {layout.images} or remove the label")
+            bad.report(layout.labels / (stem + end), "label without an image",
+                       f"add the image {stem} to {layout.images} or remove the label")
     inst = instances or {}
-    items = [(s, str(photos[s]), str(labels[s]), str(inst[s]) if s in inst else None) for s in stems]
-    ratio = header_ratio(photos[stems[0]]) if check_ratio and stems else None
-    return LazySplit(partial(read_item, num_classes, ignore_index, ratio), items, stems)
+    items = [(s, photos[s], labels[s], inst.get(s)) for s in stems]
+    ratio = header_ratio(layout.images / (stems[0] + photos[stems[0]])) if check_ratio and stems else None
+    folders = tuple(str(f) if f else "" for f in (layout.images, layout.labels, layout.instances))
+    return LazySplit(partial(read_item, folders, num_classes, ignore_index, ratio), items, stems)
+
+
+def tail(stem: str, name: str) -> str:
+    """What a file name adds to its stem (``.jpg``, ``_leftImg8bit.png``: a stem is its file's name
+    less a suffix and the extension), one shared string per kind: an item costs its stem, not
+    three more names."""
+    return sys.intern(name[len(stem):])
 
 
 def header_ratio(path: Path) -> float | None:
@@ -106,16 +132,18 @@ def header_ratio(path: Path) -> float | None:
         return None
 
 
-def read_item(num_classes: int, ignore_index: int | None, ratio: float | None,
+def read_item(folders: tuple[str, str, str], num_classes: int, ignore_index: int | None, ratio: float | None,
               item: tuple[str, str, str, str | None]) -> Sample | Problem:
-    """One pair of :func:`index_split`: (stem, photo, label and instance map files)."""
+    """One pair of :func:`index_split`: (stem, and the tails of the photo's, label map's and instance
+    map's file names) in the (images, labels, instances) ``folders``."""
     stem, photo, label, inst = item
-    found = read_pair(stem, Path(photo), Path(label), Path(inst) if inst else None, num_classes,
-                      ignore_index)
+    photo_path, label_path = Path(folders[0], stem + photo), Path(folders[1], stem + label)
+    inst_path = Path(folders[2], stem + inst) if inst is not None else None
+    found = read_pair(stem, photo_path, label_path, inst_path, num_classes, ignore_index)
     if ratio is not None and isinstance(found, Sample):
         h, w = found.image.shape[:2]
         if abs(w / h - ratio) > ASPECT_TOLERANCE * ratio:
-            return Problem(Path(photo), f"aspect ratio {w / h:.2f} ({w}x{h}) differs from the first photo's "
+            return Problem(photo_path, f"aspect ratio {w / h:.2f} ({w}x{h}) differs from the first photo's "
                            f"{ratio:.2f}", "crop or resize the photos to one ratio, or put each ratio in its own folder")
     return found
 
@@ -125,7 +153,7 @@ def read_split(layout: Layout, suffixes: list[str], num_classes: int, ignore_ind
     """Every pair of the split decoded (on a thread pool) and checked, mixed aspect ratios included."""
     split = index_split(layout, suffixes, num_classes, ignore_index, bad, check_ratio=False)
     samples = decode_split(split, bad)
-    check_aspect(samples, {item[0]: Path(item[1]) for item in split.items})
+    check_aspect(samples, {item[0]: layout.images / (item[0] + item[1]) for item in split.items})
     return samples
 
 
