@@ -138,7 +138,7 @@ class Execution:
                   for split in ("train", "test")}
         warning = bad.warning()
         if warning:
-            self.reporter.log(f"[yellow]warning:[/] {warning}")
+            self.reporter.warn(warning)
         self.reporter.log(f"dataset {spec.name}: {len(splits['train'])} train, {len(splits['test'])} test images")
         return DatasetSplits(splits["train"], splits["test"], len(bad.items))
 
