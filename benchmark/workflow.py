@@ -175,3 +175,62 @@ def report_records(dataset: str | None, output_root: str | Path, failed: bool = 
         raise BenchError(unknown("dataset in the results", dataset, known))
     datasets = [dataset] if dataset else known
     return [r for ds in datasets for r in store.latest(ds) + (store.runs(ds, status="failed") if failed else [])]
+
+
+class FilesMissing(BenchError):
+    """What `bench zoo reproduce` needs first: ``lines``, one per file or dataset to download and import."""
+
+    def __init__(self, name: str, lines: list[str]):
+        self.lines = lines
+        super().__init__(f"{name} cannot be reproduced yet: {len(lines)} thing(s) to download and import first")
+
+
+def reproduce(name: str, *, metrics: list[str] | str | None = None, tables: dict[str, dict] | None = None,
+              config: str | Path | None = None, quiet: bool = True, plugins=None, reporter=None,
+              **keys: Any) -> list[dict]:
+    """Measure the zoo entry ``name`` under each protocol its paper and the known re-measurements used
+    (`bench zoo reproduce`): one run per protocol (each stored and in its run folder), then the
+    published numbers beside the measured ones, written as ``reproduce-NAME.md``/``.csv``/``.json`` in
+    ``OUTPUT_ROOT/DATASET``; returns those lines (:mod:`benchmark.report.side_by_side`). When a file or the dataset
+    is missing nothing runs and :class:`FilesMissing` lists what to download and import."""
+    from benchmark.registry import plugins as registry
+    from benchmark.registry import zoo
+    from benchmark.report import side_by_side
+    from benchmark.run import reproduction
+    from benchmark.run.config import Layers
+    from benchmark.run.plan import build_plan
+
+    plugins = plugins or registry.default()
+    entry = zoo.find(name, plugins)
+    if not entry.measurements:
+        raise ConfigError(f"{name} has no published numbers to reproduce ({entry.summary or 'its paper reports none'}); "
+                          f"evaluate it with `bench run --models {name} --dataset {entry.dataset}`")
+    base = _layers(config, tables, {"models": [name], "dataset": entry.dataset, "metrics": metrics, **keys})
+    cfg = base.run_config()
+    owner = reproduction.column_owner(plugins)
+    reported = sorted({owner[c] for m in entry.measurements for c in m.values if c in owner})
+    names = list(cfg.eval.metrics) if cfg.eval.metrics is not None else reported
+    runs = reproduction.protocols(entry, names, plugins)
+    lacking = reproduction.missing(entry, runs, plugins, cfg.data_root, base.plugins)
+    if lacking:
+        raise FilesMissing(name, lacking)
+    results = []
+    for run in runs:
+        if not run.metrics:
+            results.append((run, None))
+            continue
+        run_keys = {**base.run, "eval": {**base.run.get("eval", {}), "metrics": run.metrics}}
+        plugin_tables = {k: dict(v) for k, v in base.plugins.items()}
+        for key, value in run.settings.items():
+            head, _, option = key.partition(".")
+            if head == "eval":
+                run_keys["eval"][option] = value
+            else:
+                plugin_tables.setdefault(head, {})[option] = value
+        plan = build_plan(Layers(base.profile_name, run_keys, plugin_tables), plugins)
+        # the protocols' rows share a label: each run is stored, the side-by-side table is their leaderboard
+        (record,) = run_plan(plan, reporter or _reporter(quiet), write_leaderboard=False)
+        results.append((run, record))
+    lines = side_by_side.comparison(entry, results, owner)
+    side_by_side.write(entry, lines, Path(cfg.output_root) / entry.dataset)
+    return lines

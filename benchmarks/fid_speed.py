@@ -1,18 +1,27 @@
 """FID time and value: bench's ``fid`` plugin against clean-fid's own ``compute_fid``.
 
-Both run on the same two folders with the same network file (clean-fid through its
+First, the statistics-to-distance step alone at the field's test-set sizes (106, 500, 2000 and
+5000 images; random non-negative 2048-d features, two sets of the same size): bench's
+``fid_from_features`` (:mod:`bench_plugins.metrics.frechet`: singular values of an n-sized
+matrix, or symmetric eigenvalues) against clean-fid's ``fid_from_feats`` (``scipy.linalg.sqrtm``
+of a 2048x2048 matrix), and KID's kernel sums (:mod:`bench_plugins.metrics.kernel_distance`)
+against clean-fid's ``kernel_distance`` with the same seed. FIDs must agree to 1e-6 relative;
+KIDs to 1e-6 absolute (clean-fid rounds each kernel value to float32).
+
+Then, with ``--data-root``, the whole metric on folders. Both run on the same two folders with the same network file (clean-fid through its
 own ``InceptionV3W`` wrapper): the 106 real test photos of CMP Facades at 256 px, and
 a degraded copy of them (down to 64 px and back up, bilinear). The values must agree
 to 1e-6 relative. bench is timed three ways: with an empty feature cache, with only
 the real photos' features cached (a new model's images against the same real split,
 the common case of a benchmark run), and with everything cached; ``kid`` is timed on
 the cached features. Times include reading, resizing, the network and the Frechet
-distance (clean-fid's ``scipy.linalg.sqrtm`` of a 2048x2048 matrix in both).
+distance.
 
-Set-up, then run (one CPU thread, as in CI)::
+Set-up, then run::
 
+    python benchmarks/fid_speed.py [--sizes 106,500,2000,5000] [--threads N]
     bench datasets import facades ../shared/datasets/facades.tar.gz --data-root D
-    OMP_NUM_THREADS=1 python benchmarks/fid_speed.py --data-root D
+    python benchmarks/fid_speed.py --sizes "" --data-root D
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+
+import warnings
 
 import numpy as np
 import torch
@@ -34,6 +45,8 @@ from benchmark.util.imageio import write_png
 from bench_plugins.datasets.facades import Facades
 from bench_plugins.metrics import inception, inception_weights
 from bench_plugins.metrics.fid import FID, KID
+from bench_plugins.metrics.frechet import fid_from_features, route
+from bench_plugins.metrics.kernel_distance import kernel_distance
 
 CPU = torch.device("cpu")
 
@@ -57,14 +70,54 @@ def timed(fn):
     return value, time.perf_counter() - start
 
 
+def random_features(n: int, seed: int, scale: float) -> np.ndarray:
+    """Non-negative 2048-d float32 features, as Inception's pool features are."""
+    rng = np.random.default_rng(seed)
+    return (np.abs(rng.normal(0.3, 0.4, (n, 2048))) * scale * (1 + 0.3 * rng.random(2048))).astype(np.float32)
+
+
+def statistics_table(sizes: list[int]) -> bool:
+    """FID's and KID's math alone at each size: time and value of bench's and clean-fid's. True: all agree."""
+    print(f"| {'n':>5} | route | bench FID (s) | clean-fid FID (s) | speed-up | bench FID          | "
+          f"clean-fid FID      | rel. diff | bench KID (s) | clean-fid KID (s) | KID abs. diff |")
+    print("|------:|-------|--------------:|------------------:|---------:|--------------------|"
+          "--------------------|----------:|--------------:|------------------:|--------------:|")
+    ok = True
+    for n in sizes:
+        a, b = random_features(n, 2 * n, 1.0), random_features(n, 2 * n + 1, 1.1)
+        ours, t_ours = timed(lambda: fid_from_features(a, b))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # sqrtm of a singular product below 2048 images; disp deprecation
+            reference, t_ref = timed(lambda: float(cleanfid.fid.fid_from_feats(a, b)))
+        np.random.seed(0)
+        kid, t_kid = timed(lambda: kernel_distance(a, b))
+        np.random.seed(0)
+        kid_ref, t_kid_ref = timed(lambda: cleanfid.fid.kernel_distance(a, b))
+        rel = abs(ours - reference) / abs(reference)
+        ok = ok and rel <= 1e-6 and abs(kid - kid_ref) <= 1e-6
+        print(f"| {n:5} | {route(n, n, 2048):5} | {t_ours:13.3f} | {t_ref:17.2f} | {t_ref / t_ours:7.0f}x | "
+              f"{ours:<18.12g} | {reference:<18.12g} | {rel:9.1e} | {t_kid:13.3f} | {t_kid_ref:17.2f} | "
+              f"{abs(kid - kid_ref):13.1e} |", flush=True)
+    print(f"\nFID values {'agree' if ok else 'DO NOT AGREE'} (limits: FID 1e-6 relative, KID 1e-6 absolute); "
+          f"{torch.get_num_threads()} torch thread(s), numpy/scipy with their own BLAS threads\n")
+    return ok
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-root", type=Path, required=True, help="where `bench datasets import facades` put it")
+    parser.add_argument("--sizes", default="106,500,2000,5000", help="image counts of the statistics table "
+                                                                     "(comma-separated; empty: skip it)")
+    parser.add_argument("--data-root", type=Path, help="where `bench datasets import facades` put it (the folder "
+                                                       "comparison runs only with it)")
     parser.add_argument("--images", type=int, default=106, help="test photos to use (all 106 by default)")
     parser.add_argument("--batch-size", type=int, default=32, help="network batch size, for both")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.sizes:
+        statistics_table([int(n) for n in args.sizes.split(",")])
+    if args.data_root is None:
+        return
 
     w = inception_weights.find()
     work = Path(tempfile.mkdtemp(prefix="fid-speed-"))

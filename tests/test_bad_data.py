@@ -109,6 +109,22 @@ def bad_toml(d: Path) -> None:
     (d / "dataset.toml").write_text('classes = ["sky", "wall"\n')
 
 
+def photo_16bit(d: Path) -> None:
+    """A 16-bit grayscale PNG photo: PIL's convert("RGB") would clip its values to white."""
+    deep = np.random.default_rng(3).integers(0, 65536, (SIZE, SIZE), dtype=np.uint16)
+    Image.fromarray(deep).save(d / "images" / "img1.png")
+    assert Image.open(d / "images" / "img1.png").mode.startswith("I;16")
+
+
+def card_not_utf8(d: Path) -> None:
+    (d / "dataset.toml").write_bytes('classes = ["ciel", "façade"]\n'.encode("latin-1"))
+
+
+def card_is_a_folder(d: Path) -> None:
+    (d / "dataset.toml").unlink()
+    (d / "dataset.toml").mkdir()
+
+
 def rgb_label(d: Path) -> None:
     (d / "labels" / "img5.png").write_bytes(png_bytes(np.zeros((SIZE, SIZE, 3), np.uint8)))
 
@@ -146,6 +162,11 @@ CASES = [
     Case("non-image file", non_image, ["images/notes.txt", "not an image file", "move it out"]),
     Case("missing dataset.toml", missing_card, ["dataset.toml", "missing", "classes = "]),
     Case("invalid dataset.toml", bad_toml, ["dataset.toml", "not valid TOML", "fix"], in_run=False),
+    Case("16-bit photo", photo_16bit, ["images/img1.png", "16-bit single-channel image (mode I;16",
+                                       "save it as 8-bit RGB"]),
+    Case("dataset.toml not UTF-8", card_not_utf8, ["dataset.toml", "not UTF-8 text (byte 0xe7", "save it as UTF-8"]),
+    Case("dataset.toml is a folder", card_is_a_folder, ["dataset.toml", "a folder, not a TOML file",
+                                                         "write a dataset.toml"]),
     Case("rgb label map", rgb_label, ["labels/img5.png", "3 channels", "single-channel"], in_run=False),
     Case("facades never imported", None, ["dataset 'facades' not found", "bench datasets import facades"]),
     Case("skip a corrupt image", corrupt, [], skip_bad=True,

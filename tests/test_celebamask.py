@@ -124,7 +124,7 @@ def imported(source, tmp_path_factory):
 
 # ---------------------------------------------------------------- classes
 
-def test_classes_follow_source_003():
+def test_classes_follow_the_face_synthesis_report():
     assert CLASS_NAMES == ["background", "skin", "nose", "eye_g", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear",
                            "r_ear", "mouth", "u_lip", "l_lip", "hair", "hat", "ear_r", "neck_l", "neck", "cloth"]
     assert len(PALETTE) == 19 and len(set(PALETTE)) == 19

@@ -85,8 +85,8 @@ def test_missing_instance_map_is_one_line(tmp_path):
     assert f"{STEMS[1]}_leftImg8bit.png" in line and "instance map" in line
 
 
-def test_mixed_aspect_ratios_are_one_line(tmp_path):
-    folder = spade_folder(tmp_path / "city", "classes = 35\n", inst=False)
+def test_mixed_aspect_ratios_are_one_line_when_the_card_refuses_them(tmp_path):
+    folder = spade_folder(tmp_path / "city", 'classes = 35\nmixed_aspect_ratios = "refuse"\n', inst=False)
     odd = f"{STEMS[2]}"
     save(np.zeros((16, 16, 3), np.uint8), folder / "train_img" / f"{odd}_leftImg8bit.png")
     save(label_map(0, 16, 16), folder / "train_label" / f"{odd}_gtFine_labelIds.png")

@@ -213,17 +213,13 @@ def test_ade20k_runs_with_the_dontcare_channel(tmp_path, roots):
 
 
 def test_coco_stuff_runs_with_dontcare_and_its_instance_maps(tmp_path, roots):
-    annotations = True
-    try:
-        import pycocotools  # noqa: F401
-    except ImportError:
-        annotations = False
-    archives, _ = make_coco(tmp_path, annotations=annotations)
+    archives, _ = make_coco(tmp_path, annotations=True)
     assert cli("datasets", "import", "coco-stuff", *archives, "--data-root", roots[1]) == 0
     records = run_and_read(roots, "coco-stuff", "--set", "coco-stuff.size=32")
     assert fake_sizes(roots) == {(32, 32)}
     assert records["spade"]["options"]["dontcare_channel"] is True
-    assert records["spade"]["options"]["use_instance_edges"] is annotations
+    assert records["spade"]["options"]["use_instance_edges"] is True
+    assert records["spade"]["protocol"]["instance_maps"].startswith("SPADE's datasets/coco_generate_instance_map.py")
 
 
 # ---------------------------------------------------------------- acceptance: a folder in SPADE's layout

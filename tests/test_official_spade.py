@@ -318,6 +318,10 @@ def test_a_zoo_row_evaluates_its_imported_file_and_shows_the_published_numbers(t
     assert (weights["published"]["at"], weights["published"]["measured_at"]) == ("256x256", "256x256")
     assert weights["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert len(list((run_dir / "images" / "fake").glob("*.png"))) == 2
+    # its images were written as the official test script writes them (truncated), and the protocol says so
+    record = json.loads((run_dir / "record.json").read_text())["record"]
+    assert record["protocol"]["quantization"].startswith("truncate: (x + 1) / 2 * 255") and weights["quantization"] == \
+        "truncate"
     # a size the user sets is kept, and the paper's numbers are then said not to be comparable
     code, _, err = run(capsys, *base, "--set", "image_size=64")
     assert code == 0, err

@@ -12,7 +12,7 @@ from bench_plugins.models import vgg19
 from bench_plugins.models.spade_pis.decoders import DecoderTraining, pixel_error, prepare_decoders
 from bench_plugins.models.spade_pis.photowct import PhotoWCT
 from bench_plugins.models.spade_pis.smoothing import exact_smooth_array, guided_filter
-from bench_plugins.models.spade_pis.wct import covariance, label_wct, wct, whiten
+from bench_plugins.models.spade_pis.whitening import covariance, label_wct, wct, whiten
 
 
 def correlated(channels: int, pixels: int, seed: int) -> torch.Tensor:

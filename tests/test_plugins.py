@@ -136,7 +136,7 @@ def test_built_ins_come_from_the_entry_points():
         registry = plugins.registry(kind)
         assert names <= set(registry.names()), (kind, registry.names())
         for name in names:
-            assert registry.entry(name).provider == "bench"
+            assert registry.entry(name).provider == "sis-bench"
     # without the entry points there is nothing: the core knows no plugin by name
     bare = build(entry_points=False)
     for kind in BUILT_INS:
@@ -183,7 +183,7 @@ def test_cli_info_shows_options_presets_and_profiles(capsys, wide):
     assert "profiles" in out
     for profile in default().models.get("pix2pix").profiles:
         assert profile in out
-    assert "provided by: bench" in out
+    assert "provided by: sis-bench" in out
 
 
 def test_cli_info_of_a_metric(capsys, wide):
@@ -204,10 +204,25 @@ def test_cli_info_unknown_name(capsys):
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1, captured.err
-    assert lines[0].startswith("error: unknown plugin 'nonexistent'")
-    names = available(lines[0])
+    assert lines[0].startswith("error: unknown plugin 'nonexistent'; closest ")
+    names = suggested(lines[0])
     for kind_names in BUILT_INS.values():
         assert kind_names <= set(names)
+
+
+def suggested(message: str) -> list[str]:
+    """The names `bench info` suggests: those of the likeliest kind, then the other plugins."""
+    first, _, others = message.split(": ", 2)[2].partition("; other plugins: ")
+    return [n.strip() for n in (first + ", " + others.split(" (see", 1)[0]).split(",") if n.strip()]
+
+
+def test_cli_info_suggests_the_closest_names_of_the_likeliest_kind_first(capsys):
+    assert cli.main(["info", "fdi"]) == 2
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("error: unknown plugin 'fdi'; closest metrics: fid, "), line
+    metrics = line.split("closest metrics: ", 1)[1].split(";", 1)[0].split(", ")
+    assert BUILT_INS["metrics"] <= set(metrics)
+    assert "spade" not in metrics and "spade" in suggested(line)
 
 
 def test_cli_info_unknown_preset_row(capsys):
@@ -216,5 +231,4 @@ def test_cli_info_unknown_preset_row(capsys):
     assert captured.out == ""
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1, captured.err
-    assert lines[0].startswith("error: unknown plugin 'pix2pix+kl")
-    assert available(lines[0])[0] == "pix2pix+kl"
+    assert lines[0].startswith("error: unknown preset 'kll' of model 'pix2pix'; its rows: pix2pix, pix2pix+kl,")

@@ -22,6 +22,16 @@ FID_PROTOCOL = {"images": 106, "features": "inception pool3"}
 SPLIT = "rows measured under different protocols are shown in separate tables and not ranked against each other"
 
 
+@pytest.fixture(autouse=True)
+def no_headline_columns(monkeypatch):
+    """These hand-made records test ranking and formats: every column shown, as for a dataset that
+    declares no headline columns (tests/test_paper_tables.py tests the headline view)."""
+    from benchmark.report import headline
+
+    monkeypatch.setattr(report, "dataset_headlines", lambda names: {})
+    monkeypatch.setattr(headline, "dataset_headlines", lambda names: {})
+
+
 def record(label: str, psnr: float | None, fid: float | None, *, run_id: int, created: str = "",
            status: str = "ok", protocol: dict | None = None, psnr_protocol: dict | None = None,
            note: str = "", run_dir: str = "/does/not/exist", dataset: str = "facades") -> RunRecord:
@@ -82,9 +92,21 @@ def test_md_marks_best_for_up_and_down(three):
 
 
 def test_ties_are_all_marked():
-    rows = md_rows(report.render([record("a", 20.0, 5.0, run_id=1), record("b", 20.0, 6.0, run_id=2)], "md"))
-    assert rows["a"][2] == rows["b"][2] == "**20.00**"
+    rows = md_rows(report.render([record("a", 20.0, 5.0, run_id=1), record("b", 22.0, 6.0, run_id=2),
+                                  record("c", 22.0, 7.0, run_id=3)], "md"))
+    assert rows["b"][2] == rows["c"][2] == "**22.00**" and rows["a"][2] == "20.00"
     assert rows["a"][3] == "**5.0000**" and rows["b"][3] == "6.0000"
+
+
+def test_a_column_where_every_row_reads_the_same_is_flagged_not_crowned():
+    text = report.render([record("a", 20.0, 5.0, run_id=1), record("b", 20.0, 6.0, run_id=2)], "md")
+    rows = md_rows(text)
+    assert rows["a"][2] == rows["b"][2] == "20.00"  # nothing bold
+    assert rows["a"][3] == "**5.0000**"
+    assert "PSNR cannot separate these rows (every row reads 20.00): not ranked" in text
+    data = json.loads(report.render([record("a", 20.0, 5.0, run_id=1), record("b", 20.0, 6.0, run_id=2)], "json"))
+    assert data["tables"][0]["not_separating"] == {"PSNR": "20.00"}
+    assert [r["best"] for r in data["tables"][0]["rows"]] == [["FID"], []]
 
 
 def test_json_carries_best_flags_and_raw_values(three):
@@ -116,7 +138,7 @@ def test_tex_bold_arrows_and_escaping(three):
     lines = {line.split("&")[0].strip(): line for line in tex.splitlines() if "&" in line}
     assert "\\textbf{25} & \\textbf{.00}" in lines["b"] and "\\textbf" not in lines["a\\_1"]
     assert "\\textbf{30} & \\textbf{.00}" in lines["c"]
-    assert "images=106" in tex
+    assert "Protocol: 106 test images of facades at 64x64 px." in tex
 
 
 def test_only_latest_ok_run_per_label_is_shown():

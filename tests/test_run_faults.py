@@ -56,6 +56,34 @@ def test_resume_falls_back_from_a_damaged_newest_checkpoint(tmp_path, roots):
     assert metric_values(after) == metric_values(before)  # steps 3-4 retrained to the same model
 
 
+def test_a_bit_flipped_newest_checkpoint_fails_its_checksum_and_resume_falls_back(tmp_path, roots):
+    """A flipped bit in a tensor loads as well-formed tensors (the resumed run then turns NaN):
+    the sha256 written with the file catches it before it is loaded."""
+    from benchmark.run.checkpoint import checksum_file, load_checkpoint
+
+    run, before = finished_run(tmp_path, roots)
+    newest = run.checkpoints()[-1]
+    assert checksum_file(newest).is_file()
+    data = bytearray(newest.read_bytes())
+    data[len(data) * 3 // 5] ^= 0x40
+    newest.write_bytes(bytes(data))
+    run.record_file.unlink()
+    run.write_status("running")
+    aside = tmp_path / "unchecked.pt"
+    aside.write_bytes(bytes(data))
+    load_checkpoint(aside)  # the fault: without its checksum the damaged file loads
+    with pytest.raises(BenchError, match="sha256 differs from the one written with it"):
+        load_checkpoint(newest)
+    resumed = bench(*RUN, "--steps", "4", *roots, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    said = " ".join((resumed.stdout + resumed.stderr).split())
+    assert "sha256 differs" in said and "previous kept checkpoint step_00000002.pt" in said, said
+    assert (newest.parent / "step_00000004.pt.damaged").is_file()
+    assert (newest.parent / "step_00000004.pt.damaged.sha256").is_file()
+    assert run.read_status()["resumed_from_step"] == 2
+    assert metric_values(stored(tmp_path)) == metric_values(before)
+
+
 def test_resume_with_no_readable_checkpoint_is_one_line(tmp_path, roots):
     run, before = finished_run(tmp_path, roots)
     run.record_file.unlink()

@@ -288,7 +288,7 @@ def test_presets_resolve_to_their_options():
     assert (official.lambda_feat, official.lambda_vgg, official.lambda_kld) == (10.0, 10.0, 0.05)
     assert (official.lr_G, official.lr_D, official.beta1, official.beta2) == (1e-4, 4e-4, 0.0, 0.9)
     assert not official.use_vae and official.norm_G == "batch" and official.spade_hidden == 128
-    source = PLUGIN.Options(**PLUGIN.presets["source-000"].options)
+    source = PLUGIN.Options(**PLUGIN.presets["gaussian-gan"].options)
     assert (source.lambda_feat, source.lambda_vgg, source.lambda_kld) == (10.0, 0.1, 0.1)
     assert (source.beta2, source.use_vae, source.block_activation) == (0.999, True, "lrelu")
     assert PLUGIN.train_length(source, "paper").batch_size == 4
@@ -317,7 +317,7 @@ def test_registers_and_bench_info_lists_presets(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "250")
     assert cli.main(["info", "spade"]) == 0
     out = capsys.readouterr().out
-    assert all(row in out for row in ("spade+vae", "spade+source-000", "lambda_vgg"))
+    assert all(row in out for row in ("spade+vae", "spade+gaussian-gan", "lambda_vgg"))
     assert cli.main(["info", "face-spade"]) == 0
     out = capsys.readouterr().out
     assert all(f"face-spade+{p}" in out for p in ("lr-4e-4", "lr-8e-4", "lr-1e-3"))

@@ -61,3 +61,23 @@ def test_bad_setting_is_one_line(tmp_path):
                      "--set", "fused_optimizer=yes")
     assert result.returncode != 0
     assert "fused_optimizer" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_threads_default_to_every_physical_core_less_the_data_workers(monkeypatch):
+    from benchmark.run import device
+
+    monkeypatch.setattr(device, "TORCH_DEFAULT_THREADS", 8)  # torch's own default: one per physical core
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert device.default_threads() == 8
+    assert device.default_threads(num_workers=3) == 5  # each loader worker is a process on a core
+    assert device.default_threads(num_workers=20) == 1
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")  # two data-parallel workers on this node share the cores
+    assert device.default_threads(num_workers=1) == 3
+    saved = torch.get_num_threads()
+    try:
+        device.configure_backends(torch.device("cpu"), None, 1)
+        assert torch.get_num_threads() == 3
+        device.configure_backends(torch.device("cpu"), 2, 1)  # --set threads=N wins
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(saved)

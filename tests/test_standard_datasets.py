@@ -250,16 +250,17 @@ def test_coco_stuff_import_ids(tmp_path):
 
 
 def test_coco_stuff_instances_from_annotations(tmp_path):
-    pytest.importorskip("pycocotools", reason="pycocotools (bench[coco]) is not installed")
     archives, _ = make_coco(tmp_path, annotations=True)
     data = tmp_path / "data"
     proc = bench("datasets", "import", "coco-stuff", *map(str, archives), "--data-root", str(data))
     assert proc.returncode == 0, proc.stderr
     inst = np.asarray(Image.open(data / "coco-stuff" / "train" / "instances" / "000000000025.png")).astype(int)
     assert inst.shape == (14, 20)
-    assert set(np.unique(inst).tolist()) == {0, 1, 2}
-    assert (inst[:6] == 0).all()                    # no thing above
-    assert inst[10, 3] == 2 and inst[13, 8] == 1    # the small person painted over the big one
+    # SPADE's maps (tests/test_coco_instance_maps.py): the label map (sky 156, person 0, 180) with the
+    # polygons painted one pixel up and left, 0 for the first, 1 for the second
+    assert set(np.unique(inst).tolist()) == {0, 1, 156, 180}
+    assert (inst[6, :9] == 0).all() and inst[6, 9] == 156 and inst[5, 0] == 156
+    assert (inst[8:11, 1:4] == 1).all() and inst[11, 2] == 0 and inst[9, 4] == 0 and inst[10, 15] == 180
     _, train = load("coco-stuff", data, "train", size=20)
     assert all(s.instance is not None for s in train)
 

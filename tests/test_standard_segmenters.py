@@ -11,7 +11,7 @@ from bench_plugins.datasets.ade20k_classes import CLASS_NAMES as ADE_CLASSES
 from bench_plugins.datasets.cityscapes_classes import CLASS_NAMES as CITY_CLASSES
 from bench_plugins.datasets.cocostuff_classes import CLASS_NAMES as COCO_CLASSES
 from bench_plugins.metrics.miou import MIoU, confusion_of
-from bench_plugins.segmenters import deeplabv2, drn, upernet
+from bench_plugins.segmenters import deeplabv2, drn, upernet, upernet_net
 from bench_plugins.segmenters.published import layout_check
 
 from benchmark.registry import weights
@@ -118,10 +118,9 @@ def reference(name: str, net, images, options) -> torch.Tensor:
         assert out.shape[-2:] == (72, 72)
         return F.interpolate(out, size=(65, 65), mode="bilinear", align_corners=False).argmax(1)
     if name == "upernet-101":
-        mean = torch.tensor(upernet.IMAGENET_MEAN).view(1, 3, 1, 1)
-        std = torch.tensor(upernet.IMAGENET_STD).view(1, 3, 1, 1)
-        x = F.interpolate(images, size=(96, 96), mode="bilinear", align_corners=False)  # 65 rounds up to 96 (x32)
-        return F.interpolate(net((x - mean) / std), size=(65, 65), mode="bilinear").softmax(1).argmax(1)
+        # 65 rounds up to 96 (x32); the photo preparation itself: tests/test_upernet_published.py
+        x = upernet.UperNet101().prepare(images, (96, 96))
+        return F.interpolate(net(x), size=(65, 65), mode="bilinear").softmax(1).argmax(1)
     x = images[:, [2, 1, 0]] * 255 - torch.tensor([104.008, 116.669, 122.675]).view(1, 3, 1, 1)
     logits = net.base(x)  # 65 -> 33 -> 17 (ceil-mode pool) -> 9
     assert logits.shape[-2:] == (9, 9)
@@ -220,7 +219,7 @@ def test_upernet_decoder_follows_the_published_order_on_narrow_widths():
     """The published UPerNet upsamples each pooled map before its 1x1 conv, then runs the FPN
     top-down; written out here with plain ops on a narrow stand-in (widths 8/4, 5 classes)."""
     torch.manual_seed(0)
-    dec = upernet.Decoder(num_classes=5, fc_dim=8, fpn_dim=4, inplanes=(2, 3, 4, 8)).eval()
+    dec = upernet_net.Decoder(num_classes=5, fc_dim=8, fpn_dim=4, inplanes=(2, 3, 4, 8)).eval()
     for m in dec.modules():  # non-trivial BatchNorm statistics
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.uniform_(-1, 1), m.running_var.uniform_(0.5, 2), m.weight.data.uniform_(0.5, 2)

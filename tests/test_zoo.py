@@ -43,6 +43,12 @@ def test_zoo_list_has_the_published_checkpoints_and_their_papers_numbers(cache, 
     city = rows["spade@cityscapes-official"]
     assert (city["options"]["semantic_nc"], city["options"]["aspect_ratio"], city["status"]) == (36, 2.0, "missing")
     assert rows["spade@ade20k-official"]["options"]["semantic_nc"] == 151  # 150 classes + dontcare, no instances
+    ade = rows["spade@ade20k-official"]
+    assert ade["segmenter"] == "upernet-101-baseline"  # the UperNet of the paper's time (March 2019)
+    assert [m["label"] for m in ade["measurements"]] == ["paper", "SMIS re-measurement"]
+    assert ade["measurements"][0]["values"] == ade["reported"]
+    assert ade["measurements"][0]["settings"] == {"fid.implementation": "pytorch-fid-2019",
+                                                  "eval.segmenter": "upernet-101-baseline"}
     assert all(row["licence"] and row["source"].startswith("http") for row in rows.values())
     # the official test sizes: crop_size wide, crop_size / aspect_ratio high
     assert {name: row["eval_size"] for name, row in rows.items()} == {
@@ -50,6 +56,7 @@ def test_zoo_list_has_the_published_checkpoints_and_their_papers_numbers(cache, 
         "spade@cityscapes-official": "512x256", "pix2pix@facades-official": "256x256"}
     code, out, _ = run(capsys, "zoo", "list")
     assert code == 0 and "spade@ade20k-official" in out and "FID 33.9" in out and "512x256" in out
+    assert "upernet-101-baseline" in out
 
 
 def test_a_zoo_row_is_measured_at_its_papers_size_unless_the_user_sets_one():
@@ -100,4 +107,53 @@ def test_an_imported_file_is_checked_and_one_that_is_no_generator_stops_the_row(
     line = one_error_line(code, err)  # fc and conv_img alone: not a whole generator (see test_official_spade)
     assert "spade-ade20k-official-latest_net_G.pth" in line or "latest_net_G.pth" in line
     assert "that spade reads" in line
+    assert not (cache / "results").exists()
+
+
+def test_the_ade20k_row_uses_the_upernet_of_its_papers_time_and_says_so(cache):
+    from benchmark.registry.plugins import default
+    from benchmark.registry.zoo import papers_segmenter, published_note, published_of
+    from benchmark.util.errors import ConfigError
+
+    plugins = default()
+    ade = plugins.zoo.get("spade@ade20k-official")
+    assert ade.segmenter == "upernet-101-baseline" and "upernet-101-baseline" in plugins.segmenters
+    assert papers_segmenter(["spade@ade20k-official", "pix2pix"], plugins) == "upernet-101-baseline"
+    assert papers_segmenter(["spade@cityscapes-official"], plugins) is None  # its paper's is the dataset's default
+    published = published_of(ade)
+    assert published_note({**published, "measured_at": "256x256", "at": "256x256",
+                           "measured_with": "upernet-101-baseline"}).endswith("(mIoU by upernet-101-baseline)")
+    assert published_note({**published, "measured_with": "upernet-101"}) == (
+        "published with segmenter upernet-101-baseline, not comparable with this row's upernet-101: "
+        "mIoU 38.5, pixel acc 79.9, FID 33.9")
+
+    class Other:
+        segmenter = "upernet-101"
+
+    class Zoo(dict):
+        def get(self, name):
+            return self[name]
+
+    class Plugins:
+        zoo = Zoo({"a@x": ade, "b@y": Other()})
+
+    with pytest.raises(ConfigError, match="different segmenters: a@x \\(upernet-101-baseline\\), b@y \\(upernet-101\\)"):
+        papers_segmenter(["a@x", "b@y"], Plugins())
+
+
+def test_the_plan_of_an_ade20k_zoo_row_takes_its_papers_segmenter_unless_one_is_set(cache, capsys):
+    code, _, err = run(capsys, "run", "--models", "spade@ade20k-official", "--dataset", "ade20k", "--metrics", "miou")
+    line = one_error_line(code, err)  # the generator's file is checked first; then the paper's segmenter
+    assert "spade-ade20k_pretrained-latest_net_G.pth" in line
+    from test_official_spade import official_file
+
+    _, path = official_file(cache, label_nc=150, dontcare=True, instance=False, height=64, width=64)
+    assert run(capsys, "weights", "import", "spade-ade20k-official", str(path))[0] == 0
+    code, _, err = run(capsys, "run", "--models", "spade@ade20k-official", "--dataset", "ade20k", "--metrics", "miou")
+    line = one_error_line(code, err)
+    assert "'upernet-101-baseline'" in line and "baseline-resnet101-upernet/encoder_epoch_50.pth" in line
+    code, _, err = run(capsys, "run", "--models", "spade@ade20k-official", "--dataset", "ade20k", "--metrics", "miou",
+                       "--set", "eval.segmenter=upernet-101")
+    line = one_error_line(code, err)
+    assert "'upernet-101'" in line and "ade20k-resnet101-upernet/encoder_epoch_50.pth" in line
     assert not (cache / "results").exists()

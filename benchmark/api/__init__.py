@@ -3,7 +3,7 @@
 ``from benchmark.api import Model, Metric, Options`` is the documented import path (the same names
 are importable from :mod:`benchmark`). One module per idea: :mod:`.contract` (options, models,
 trainables, metrics, segmenters), :mod:`.context` (what a metric may read while it measures) and
-:mod:`.hookspecs` (the hooks a plugin implements).
+:mod:`.hookspecs` (the hooks a plugin implements) and :mod:`.logger` (what a logger receives).
 """
 
 from benchmark.api.context import EvalContext, Progress, ResolvedSegmenter
@@ -26,9 +26,10 @@ from benchmark.api.contract import (
     TrainTransform,
 )
 from benchmark.api.hookspecs import hookimpl
+from benchmark.api.logger import Logger, LogRun
 
 __all__ = [
     "DataFacts", "Direction", "EvalContext", "ForeignCheckpoint", "Metric", "MetricResult", "Model", "Options",
-    "Preset", "Progress", "ResolvedSegmenter", "Segmenter", "SegmenterModel", "SetupContext", "Size",
+    "Logger", "LogRun", "Preset", "Progress", "ResolvedSegmenter", "Segmenter", "SegmenterModel", "SetupContext", "Size",
     "StepContext", "Trainable", "TrainLength", "TrainTransform", "hookimpl",
 ]

@@ -335,6 +335,11 @@ class Metric:
     def compute(self, ctx: EvalContext, options: Options) -> MetricResult:
         raise NotImplementedError
 
+    def check(self, options: Options) -> None:
+        """Raise :class:`benchmark.util.errors.BenchError` (one line: what to download and import) when a
+        file it needs under ``options`` is not at hand; asked by `bench zoo reproduce` before anything
+        runs (never downloading). Default: nothing is needed."""
+
 
 class Segmenter:
     """A segmentation network for mIoU and pixel accuracy: trained by bench or loaded from weights.

@@ -38,6 +38,12 @@ def register_segmenters(register):
 
 
 @hookspec
+def register_loggers(register):
+    """Register loggers of training runs: instances of :class:`benchmark.api.logger.Logger`, chosen with
+    ``--set loggers=[NAME, ...]``."""
+
+
+@hookspec
 def register_weights(register):
     """Register the pretrained files the plugin needs: instances of :class:`benchmark.registry.weights.WeightSpec`.
 

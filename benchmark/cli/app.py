@@ -108,6 +108,11 @@ def cmd_run(args, train_only: bool = False) -> int:
 
     layers = layers_from(args)
     plan = build_plan(layers, checkpoint=args.checkpoint)
+    if getattr(args, "dry_run", False):
+        from benchmark.cli.dry_run import plan_json, plan_lines
+
+        print(plan_json(plan) if args.json else "\n".join(plan_lines(plan)))
+        return 0
     if (args.nproc_per_node or distributed.launched()) and sweep_cli.uses_executor(args):
         raise ConfigError(f"--executor {args.executor} does not combine with data-parallel workers "
                           f"(--nproc-per-node, torchrun): a sweep runs each (row, seed) as one job of one process; "
@@ -136,7 +141,7 @@ def cmd_run(args, train_only: bool = False) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from benchmark.score.reevaluate import evaluate_run
+    from benchmark.score.run_folder import evaluate_run
 
     layers = layers_from(args)
     record = evaluate_run(Path(args.run_dir), layers, reporter_for(args))
@@ -211,12 +216,35 @@ def cmd_weights(args) -> int:
         path = weights.import_file(weights.get(args.name), Path(args.file))
         print(f"imported {args.name} -> {path} (sha256 {weights.recorded_sha256(args.name)})")
         return 0
+    rows = []
     for name, spec in weights.registered().items():
         state = weights.status(spec)
         sha = weights.recorded_sha256(spec) if state != weights.MISSING else spec.sha256
         pinned = "" if spec.sha256 else " (recorded)" if sha else ""
-        print(f"{name}\t{state}\t{spec.filename}\t{(sha or '-') + pinned}\t{spec.summary}")
+        rows.append([name, state, spec.filename, (sha or "-") + pinned, spec.summary])
+    print_rows(f"pretrained files (cache: {weights.cache_dir()}; import one: bench weights import NAME FILE)",
+               ["name", "status", "file", "sha256", "used for"], rows)
     return 0
+
+
+def print_rows(title: str, headers: list[str], rows: list[list[str]]) -> None:
+    """A list as a table: rich in a terminal; off a terminal (a pipe, a file) plain text at its
+    natural width, so that no sha256 or path is cut or wrapped."""
+    console = Console(highlight=False)
+    if console.is_terminal:
+        from rich.table import Table
+
+        table = Table(title=title, title_justify="left")
+        for header in headers:
+            table.add_column(header, overflow="fold")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table, markup=False)
+        return
+    from tabulate import tabulate
+
+    print(title)
+    print(tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -239,6 +267,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--checkpoint", type=Path, help="evaluate this checkpoint instead of training (one model): one bench wrote, "
                      "or one of the model's official code that its plugin reads (e.g. SPADE's "
                      "latest_net_G.pth)")
+    run.add_argument("--dry-run", action="store_true", dest="dry_run",
+                     help="print the resolved plan (rows, options, protocol, training steps) and exit")
+    run.add_argument("--json", action="store_true", help="with --dry-run: the plan as JSON")
     from benchmark.cli import sweep as sweep_cli
     sweep_cli.add_executor_options(run)
     run.set_defaults(func=cmd_run)
@@ -268,7 +299,7 @@ def parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=cmd_report)
 
     ls = command("list", "list the installed plugins: name, summary, providing package")
-    ls.add_argument("kind", nargs="?", choices=["models", "metrics", "datasets", "segmenters"])
+    ls.add_argument("kind", nargs="?", choices=["models", "metrics", "datasets", "segmenters", "loggers"])
     ls.set_defaults(func=cmd_list)
 
     info = command("info", "options (types, defaults, docs), presets and profiles of a plugin")

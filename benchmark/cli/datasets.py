@@ -9,8 +9,6 @@ as ``--set NAME.KEY=VALUE`` (e.g. ``--set synthetic-facades.train_size=20``).
 from __future__ import annotations
 
 import json
-import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -171,8 +169,9 @@ def cmd_info(args) -> int:
 
 
 def cmd_import(args) -> int:
-    """Unpack or copy into a staging folder, read every file there, and only then replace the old copy."""
-    from benchmark.data import staging
+    """The staged import: unpack or copy into a staging folder, read every file there, and only then
+    replace the old copy."""
+    from benchmark.data.staging import import_dataset
     from benchmark.data.unpack_limit import unpack_limit
 
     spec = _spec(args)
@@ -181,26 +180,17 @@ def cmd_import(args) -> int:
         raise BenchError(f"`bench datasets import {spec.name}` needs the archive or folder; usage: {USAGE['import']}")
     root = _root(args)
     options = _options(args, spec)
-    dest, src = spec.directory(root), paths[0]
-    root.mkdir(parents=True, exist_ok=True)
-    staging.remove_stale(root)
-    stage = staging.staging_folder(root, spec.name)
-    try:
-        stage.mkdir()
-        try:
-            with unpack_limit(_max_unpacked(args, spec)):
-                spec.import_files(paths, stage)
-            new = spec.directory(stage)
-            skipped = _drop_bad_files(spec, stage, options) if getattr(args, "skip_bad", False) else []
-            samples = {split: _load_split(spec, stage, split, options, new) for split in SPLITS}
-        except DataError as exc:
-            kept = f"; {dest} was left as it was" if dest.exists() else ""
-            raise DataError(_shown(str(exc), stage, src) + kept) from None
+    samples: dict[str, list[Sample]] = {}
+
+    def check(stage: Path) -> None:
+        new = spec.directory(stage)
+        skipped = _drop_bad_files(spec, stage, options) if getattr(args, "skip_bad", False) else []
+        samples.update({split: _load_split(spec, stage, split, options, new) for split in SPLITS})
         if skipped:
-            _note_skipped(new, skipped, src)
-        staging.install(new, dest, stage)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+            _note_skipped(new, skipped, paths[0])
+
+    with unpack_limit(_max_unpacked(args, spec)):
+        dest = import_dataset(spec, paths, root, check)
     print(f"imported {spec.name}: {_counts_line(samples)} images -> {dest}")
     return 0
 
@@ -214,12 +204,6 @@ def _max_unpacked(args, spec: Dataset) -> int | None:
         return int(gb * 1e9)
     declared = spec.source.unpacked_bytes
     return int(declared * 1.25) if declared else None
-
-
-def _shown(message: str, stage: Path, src: Path) -> str:
-    """Name files of the staging copy (``STAGE/NAME[.importing]/inner/path``) as ``SRC: inner/path``."""
-    inner = re.sub(re.escape(str(stage)) + r"/[^/\s]+/", lambda m: f"{src}: ", message)
-    return re.sub(re.escape(str(stage)) + r"(/[^/\s]+)?", lambda m: str(src), inner)
 
 
 def _drop_bad_files(spec: Dataset, stage: Path, options: Options) -> list[tuple[str, str]]:
@@ -261,6 +245,8 @@ def cmd_verify(args) -> int:
             raise DataError(f"{folder}: split '{split}' has {len(samples[split])} images, expected {expected}; "
                             f"the copy is incomplete, re-import it with `bench datasets import {spec.name} PATH`")
     print(f"OK {spec.name}: {_counts_line(samples)} images, every file readable and consistent ({folder})")
+    for key, value in spec.protocol().items():   # what each row's protocol will record about this data
+        print(f"protocol {key}: {value}")
     manifest = folder / "MANIFEST.json"
     if manifest.is_file():
         try:

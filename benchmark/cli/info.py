@@ -11,7 +11,7 @@ from rich.text import Text
 from benchmark.registry import plugins as registry
 from benchmark.run.config import split_label
 from benchmark.util.errors import PluginError
-from benchmark.util.names import unknown
+from benchmark.util.names import closest_first, unknown
 
 
 def options_table(options_cls, title: str) -> Table:
@@ -63,6 +63,26 @@ def describe_other(kind: str, obj) -> list:
     return parts
 
 
+def unknown_name(name: str, plugins) -> str:
+    """One line for a name no plugin has: the names of the kind it most likely means first (the
+    presets of its model for ``MODEL+PRESET``, else the kind of the closest name), then the rest."""
+    by_kind = {kind: plugins.registry(kind).names() for kind in registry.KINDS}
+    rows = [f"{e.name}+{p}" for e in plugins.models for p in e.obj.presets if p != e.obj.default_preset]
+    model, plus, preset = name.partition("+")
+    if plus and model in plugins.models:
+        own = closest_first(name, [r for r in rows if r.startswith(model + "+")]) or ["(none)"]
+        return f"unknown preset '{preset}' of model '{model}'; its rows: {model}, {', '.join(own)}"
+    by_kind["models"] = by_kind["models"] + rows
+    best = closest_first(name, [n for names in by_kind.values() for n in names])
+    if not best:
+        return unknown("plugin", name, [])
+    kind = next(k for k, names in by_kind.items() if best[0] in names)
+    others = [n for k, names in by_kind.items() if k != kind for n in names]
+    rest = f"; other plugins: {', '.join(closest_first(name, others))}" if others else ""
+    return (f"unknown plugin '{name}'; closest {kind}: {', '.join(closest_first(name, by_kind[kind]))}"
+            f"{rest} (see `bench list`)")
+
+
 def describe(name: str, plugins=None) -> Group:
     plugins = plugins or registry.default()
     found = plugins.find(name)
@@ -73,10 +93,7 @@ def describe(name: str, plugins=None) -> Group:
                 raise PluginError(f"unknown preset {preset!r}")
             found = [("models", plugins.models.entry(model))]
         except Exception:
-            everything = [n for kind in registry.KINDS for n in plugins.registry(kind).names()]
-            everything += [f"{e.name}+{p}" for e in plugins.models for p in e.obj.presets
-                           if p != e.obj.default_preset]
-            raise PluginError(unknown("plugin", name, everything, "see `bench list`")) from None
+            raise PluginError(unknown_name(name, plugins)) from None
     parts: list = []
     for kind, entry in found:
         parts += describe_model(entry.obj) if kind == "models" else describe_other(kind, entry.obj)

@@ -14,7 +14,7 @@ def add_executor_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("sweeps (one job per row and seed; see `bench status`)")
     g.add_argument("--executor", choices=EXECUTORS,
                    help="inline: in this process (default); local: one child process per (row, seed); "
-                        "slurm: one Slurm job per (row, seed) through submitit (pip install 'bench[slurm]'); "
+                        "slurm: one Slurm job per (row, seed) through submitit (pip install 'sis-bench[slurm]'); "
                         "submitit-local: submitit's local executor")
     g.add_argument("--max-parallel", "--slurm-array-parallelism", type=int, dest="max_parallel", metavar="K",
                    help="jobs running at once (default 2)")
@@ -64,10 +64,10 @@ def cmd_status(args) -> int:
 
 
 def cmd_job(args) -> int:
-    from benchmark.sweep.jobs import run_job
+    from benchmark.sweep.jobs import execute_job
     from benchmark.util.progress import Reporter
 
-    record = run_job(Path(args.run_dir), Reporter(quiet=args.quiet))
+    record = execute_job(Path(args.run_dir), Reporter(quiet=args.quiet))
     print(f"{record.label} seed {record.seed}: {record.status} {record.run_dir}")
     return 0 if record.status == "ok" else 1
 

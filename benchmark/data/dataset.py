@@ -11,12 +11,10 @@ Conventions: photos are uint8 (H,W,3); label maps are uint8 (H,W) class ids,
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable, Sequence
+from typing import Any, ClassVar, Iterable, Sequence
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -126,6 +124,11 @@ class Dataset:
     Options: ClassVar[type[Options]] = Options
     #: name of the segmenter that mIoU uses by default
     default_segmenter: ClassVar[str | None] = None
+    #: the metric columns its papers print, in order: the default columns of the Markdown and
+    #: LaTeX tables (``bench report --columns all`` shows every column); none: every column
+    headline_columns: ClassVar[tuple[str, ...]] = ()
+    #: columns of fractions those papers print in percent (Markdown and LaTeX show them x100)
+    percent_columns: ClassVar[tuple[str, ...]] = ()
 
     @property
     def num_classes(self) -> int:
@@ -146,6 +149,13 @@ class Dataset:
             raise DataError(self.missing_message(folder))
         return folder
 
+    def protocol(self) -> dict[str, Any]:
+        """Facts about the data as last loaded that each row's protocol records beside the dataset's
+        options (how instance maps were made, that photos of several aspect ratios were resized):
+        plain values, the same for every load of the same files, so that rows on data prepared
+        otherwise never rank together. Default: none."""
+        return {}
+
     def missing_message(self, folder: Path) -> str:
         how = self.source.instructions or f"bench datasets import {self.name} PATH"
         return f"dataset '{self.name}' not found at {folder}; {how}"
@@ -163,7 +173,10 @@ class Dataset:
         return self.load(root, split, options, bad)
 
     def import_from(self, src: Path, root: Path) -> Path:
-        """`bench datasets import NAME PATH`: unpack or copy, then verify."""
+        """`bench datasets import NAME PATH`: write ``root/NAME`` (not there yet) from the archive or
+        folder ``src``, checking it; :func:`benchmark.data.staging.import_sources` does the unpacking.
+        Callers go through :func:`benchmark.data.staging.import_dataset`, which gives a staging root and
+        replaces the old copy only once the new one is whole."""
         raise DataError(f"dataset '{self.name}' cannot be imported: {self.source.instructions or 'it is generated'}")
 
     def import_files(self, sources: list[Path], root: Path) -> Path:
@@ -186,24 +199,44 @@ class Dataset:
 
 # ---------------------------------------------------------------- reading files
 
+#: image modes with more than 8 bits per channel that PIL's convert("RGB") clips rather than scales
+#: (a 16-bit grayscale PNG's values above 255 all turn white); 16-bit RGB PNGs PIL scales itself
+DEEP_MODES = {"I;16": "16-bit", "I;16B": "16-bit", "I;16L": "16-bit", "I;16N": "16-bit",
+              "I": "32-bit integer", "F": "32-bit float"}
+UNREADABLE = ("not a readable image (corrupt, truncated or not an image)", "replace the file or remove it")
+
+
+class ImageProblem(DataError):
+    """An image file bench cannot use, as ``problem`` and ``fix`` (for :class:`BadFiles`)."""
+
+    def __init__(self, path: Path, problem: str, fix: str, said: str = ""):
+        super().__init__(f"{path}: {said or problem}; {fix}")
+        self.problem, self.fix = problem, fix
+
+
 def read_image(path: Path, mode: str | None = None) -> np.ndarray:
-    """Decode an image fully; a corrupt, truncated or non-image file is a DataError naming it."""
+    """Decode an image fully; a corrupt, truncated or non-image file is a DataError naming it, and
+    so is a photo (``mode="RGB"``) of more than 8 bits per channel in one channel, which a plain
+    conversion would clip to white instead of scaling."""
     try:
         with Image.open(path) as im:
             im.load()
+            if mode == "RGB" and im.mode in DEEP_MODES:
+                raise ImageProblem(path, f"a {DEEP_MODES[im.mode]} single-channel image (mode {im.mode}), not an "
+                                         f"8-bit photo", "save it as 8-bit RGB (PNG or JPEG)")
             if mode:
                 im = im.convert(mode)
             return np.asarray(im).copy()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise DataError(f"{path}: cannot be read as an image ({exc}); replace the file or remove it") from None
+        raise ImageProblem(path, *UNREADABLE, said=f"cannot be read as an image ({exc})") from None
 
 
 def read_checked(path: Path, bad: BadFiles, mode: str | None = None) -> np.ndarray | None:
+    """:func:`read_image`, with a bad file reported to ``bad`` (None then)."""
     try:
         return read_image(path, mode)
-    except DataError:
-        bad.report(path, "not a readable image (corrupt, truncated or not an image)",
-                   "replace the file or remove it")
+    except ImageProblem as exc:
+        bad.report(path, exc.problem, exc.fix)
         return None
 
 
@@ -252,53 +285,31 @@ def load_side_by_side(folder: Path, palette, bad: BadFiles, label_side: str = "r
     return samples
 
 
-def load_image_label_folders(images: Path, labels: Path, num_classes: int, ignore_index: int | None,
-                             bad: BadFiles) -> list[Sample]:
-    """`images/STEM.(png|jpg)` with `labels/STEM.png` holding class ids."""
-    for folder in (images, labels):
-        if not folder.is_dir():
-            raise DataError(f"{folder}: folder not found; a dataset folder needs images/ and labels/")
-    label_files = _by_stem(list_images(labels, bad), bad)
-    samples = []
-    for path in _by_stem(list_images(images, bad), bad).values():
-        label_path = label_files.pop(path.stem, None)
-        if label_path is None:
-            bad.report(path, "image without a label", f"add {labels / (path.stem + '.png')} or remove the image")
-            continue
-        image = read_checked(path, bad, "RGB")
-        label = read_checked(label_path, bad)
-        if image is None or label is None:
-            continue
-        if label.ndim != 2:
-            bad.report(label_path, f"label map has {label.shape[-1]} channels",
-                       "save labels as single-channel PNGs of class ids (mode L or P)")
-            continue
-        if image.shape[:2] != label.shape:
-            bad.report(label_path, f"label size {label.shape[1]}x{label.shape[0]} differs from image "
-                       f"size {image.shape[1]}x{image.shape[0]}", "resize the label map (nearest) to match")
-            continue
-        ids = np.unique(label)
-        wrong = [int(i) for i in ids if i >= num_classes and i != ignore_index]
-        if wrong:
-            bad.report(label_path, f"label ids {wrong} outside the {num_classes} classes (0..{num_classes - 1})",
-                       "fix the label map or add the classes to the dataset card")
-            continue
-        samples.append(Sample(path.stem, image, label.astype(np.uint8)))
-    for stem, label_path in label_files.items():
-        bad.report(label_path, "label without an image", f"add the image {stem} to {images} or remove the label")
-    return samples
+def label_problem(label: np.ndarray, shape: tuple[int, ...], num_classes: int | None, ignore_index: int | None = None, *,
+                  noun: str = "label map", photo: str = "image size", void: str | None = None,
+                  fix: str | None = None) -> tuple[str, str] | None:
+    """The one check of a decoded label map that goes with a photo of ``shape`` (H, W[, 3]): (problem,
+    fix) when it has more than one channel, another size, or ids that are neither classes nor
+    ``ignore_index`` (``num_classes`` None: raw ids, checked by the caller); None when all is well.
 
-
-def _by_stem(files: list[Path], bad: BadFiles) -> dict[str, Path]:
-    """Files by stem; a second file with a stem already seen (x.jpg next to x.png) is ambiguous: reported."""
-    found: dict[str, Path] = {}
-    for path in files:
-        if path.stem in found:
-            bad.report(path, f"ambiguous stem: {found[path.stem].name} and {path.name} share the stem "
-                       f"'{path.stem}', so which one pairs with its label is unclear", "rename or remove one of them")
-            continue
-        found[path.stem] = path
-    return found
+    ``noun`` names the map ("label map", "mask"), ``photo`` what its size is compared with ("image
+    size", "the photo's"), ``void`` the ignore id's name if it has one; ``fix`` replaces the fixes meant
+    for user-made files (e.g. "re-import the dataset" for a release)."""
+    short = noun.removesuffix(" map")
+    if label.ndim != 2:
+        return (f"{noun} has {label.shape[-1]} channels",
+                fix or "save labels as single-channel PNGs of class ids (mode L or P)")
+    if label.shape != tuple(shape[:2]):
+        return (f"{short} size {label.shape[1]}x{label.shape[0]} differs from {photo} {shape[1]}x{shape[0]}",
+                fix or "resize the label map (nearest) to match")
+    wrong = [] if num_classes is None else [int(i) for i in np.unique(label) if i >= num_classes and i != ignore_index]
+    if not wrong:
+        return None
+    if void is not None:
+        problem = f"{short} ids {wrong} are neither classes 0..{num_classes - 1} nor {void} {ignore_index}"
+    else:
+        problem = f"{short} ids {wrong} outside the {num_classes} classes (0..{num_classes - 1})"
+    return problem, fix or "fix the label map or add the classes to the dataset card"
 
 
 def require_nonempty(samples: list[Sample], dataset: str, split: str, where: Path) -> list[Sample]:
@@ -306,40 +317,3 @@ def require_nonempty(samples: list[Sample], dataset: str, split: str, where: Pat
         raise DataError(f"split '{split}' of dataset '{dataset}' is empty ({where}); "
                         f"add images there or re-import the dataset")
     return samples
-
-
-# ---------------------------------------------------------------- importing
-
-def import_tree(src: Path, dest: Path, check: Callable[[Path], None]) -> Path:
-    """Unpack an archive (or copy a folder) into ``dest``; ``check`` verifies before it is kept."""
-    from benchmark.data.archive import safe_extract, sha256_file
-
-    src = Path(src)
-    if not src.exists():
-        raise DataError(f"{src}: no such file or folder; pass the path of the archive or unpacked folder")
-    staging = dest.with_name(dest.name + ".importing")
-    shutil.rmtree(staging, ignore_errors=True)
-    manifest: dict[str, Any] = {"source": str(src.resolve())}
-    if src.is_dir():
-        shutil.copytree(src, staging, symlinks=False)
-    else:
-        manifest["sha256"] = sha256_file(src)
-        safe_extract(src, staging)
-    try:
-        check(staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    (staging / "MANIFEST.json").write_text(json.dumps(manifest, indent=2))
-    if dest.exists():
-        shutil.rmtree(dest)
-    staging.rename(dest)
-    return dest
-
-
-def find_dir(tree: Path, relative: str) -> Path | None:
-    """``relative`` at the top of ``tree`` or one level down (archives often wrap a folder)."""
-    for base in [tree, *sorted(p for p in tree.iterdir() if p.is_dir())]:
-        if (base / relative).is_dir():
-            return base / relative
-    return None

@@ -26,12 +26,13 @@ from typing import Sequence
 
 import torch
 
-from benchmark.api import SetupContext, Trainable
+from benchmark.api import LogRun, SetupContext, Trainable
 from benchmark.data.dataset import BadFiles, Sample, require_nonempty
 from benchmark.data.transforms import PairDataset
 from benchmark.parallel import sharded as distributed_eval
 from benchmark.parallel import workers as distributed
 from benchmark.pipeline.evaluate import compute_metrics, generate_images
+from benchmark.pipeline.loggers import Loggers
 from benchmark.pipeline.measure import Measure
 from benchmark.pipeline.train import Trainer, fused, seed_everything
 from benchmark.results.records import (
@@ -41,14 +42,14 @@ from benchmark.results.records import (
     utc_now,
 )
 from benchmark.results.store import ResultsStore
-from benchmark.run.checkpoint import load_checkpoint, mismatch
-from benchmark.run.config import Layers, ModelRun
+from benchmark.run.checkpoint import load_checkpoint, mismatch, set_aside
+from benchmark.run.config import Layers, Row
 from benchmark.run.device import configure_backends
-from benchmark.run.foreign import full_fp32
+from benchmark.run.foreign import full_fp32, quantization_of
 from benchmark.run.plan import RunPlan, build_plan
 from benchmark.run.seeds import finished_run, reuse_line, seed_jobs
 from benchmark.rundir.layout import RunDir
-from benchmark.rundir.lock import RunLock
+from benchmark.rundir.lock import RunLock, mark_abandoned
 from benchmark.util.errors import BenchError, ConfigError, Terminated, TrainingDiverged
 from benchmark.util.progress import Reporter
 
@@ -89,7 +90,7 @@ class Execution:
         #: one job of a sweep (benchmark.sweep.jobs): it writes only its own run folder, the parent
         #: ingests ``record.json`` into the store; the folder exists already (``--resume RUN_DIR``)
         self.job = job
-        self._rows: list[ModelRun] | None = None
+        self._rows: list[Row] | None = None
         # only the process that writes opens the store (a sweep's parent, a data-parallel run's rank 0)
         self.store = None if job or distributed.is_follower() else ResultsStore(plan.config.output_root / "bench.sqlite")
         self.measure = Measure(plan, reporter, self.store)
@@ -107,13 +108,13 @@ class Execution:
             raise ConfigError("--checkpoint evaluates one model: pass exactly one row with --models")
         if isinstance(resume, Path) and len(rows) != 1:
             raise ConfigError("--resume RUN_DIR continues one run: pass exactly one row with --models")
-        configure_backends(self.plan.device, self.plan.config.threads)
+        configure_backends(self.plan.device, self.plan.config.threads, self.measure.reading.num_workers)
         if distributed.is_follower():
             return follow(self)
         starts = [self.start(row, resume, checkpoint) for row in rows]
         data = self.load_dataset()
         distributed.barrier()  # the other workers read the dataset once rank 0 has prepared it
-        records = [self.run_model(row, start, data, train_only) for row, start in zip(rows, starts)]
+        records = [self.execute_row(row, start, data, train_only) for row, start in zip(rows, starts)]
         if not train_only and not self.job and self.plan.config.eval.reference_row and self.plan.needs_real_train():
             sizes = sorted({self.plan.size(row) for row, r in zip(rows, records) if r.status == "ok"})
             for size in sizes:
@@ -123,7 +124,7 @@ class Execution:
         distributed.announce(None)  # the other workers stop
         return records
 
-    def rows(self) -> list[ModelRun]:
+    def rows(self) -> list[Row]:
         """The rows this run trains: one per (row, seed) when ``seeds`` is set (the same list, in
         the same order, on every worker of a data-parallel run)."""
         if self._rows is None:
@@ -142,7 +143,7 @@ class Execution:
         self.reporter.log(f"dataset {spec.name}: {len(splits['train'])} train, {len(splits['test'])} test images")
         return DatasetSplits(splits["train"], splits["test"], len(bad.items))
 
-    def start(self, row: ModelRun, resume: bool | Path, checkpoint: Path | None) -> Start:
+    def start(self, row: Row, resume: bool | Path, checkpoint: Path | None) -> Start:
         if row.foreign is not None:
             return Start(checkpoint=row.foreign.path, model=self.load_foreign(row))
         if checkpoint is not None:
@@ -191,13 +192,13 @@ class Execution:
                 problems.append(str(exc))
                 continue
             for problem, bad in zip(problems, reversed(found)):
-                bad.rename(bad.with_name(bad.name + ".damaged"))
+                set_aside(bad)
                 self.reporter.warn(f"{problem.split('; pass ')[0]}; set aside as "
                                   f"{bad.name}.damaged, resuming from the previous kept checkpoint {path.name}")
             return path
         raise BenchError(f"{run.root}: none of its {len(found)} checkpoints can be read (newest: {problems[0]})")
 
-    def find_resumable(self, row: ModelRun) -> RunDir | None:
+    def find_resumable(self, row: Row) -> RunDir | None:
         """The newest run folder of the same model row, config and dataset that is unfinished and
         has a checkpoint, or that finished (``record.json`` says ok: its bookkeeping is completed)."""
         for run in RunDir.of_row(self.plan.config.output_root, self.plan.dataset.name, row.label):
@@ -213,7 +214,10 @@ class Execution:
                 return run
         return None
 
-    def run_model(self, row: ModelRun, start: Start, data: DatasetSplits, train_only: bool) -> RunRecord:
+    def execute_row(self, row: Row, start: Start, data: DatasetSplits, train_only: bool) -> RunRecord:
+        if start.run is None:
+            for stale in mark_abandoned(RunDir.of_row(self.plan.config.output_root, self.plan.dataset.name, row.label)):
+                self.reporter.log(f"{row.label}: {stale.root} was left 'running' by a killed process; marked interrupted")
         run = start.run or RunDir.create(self.plan.config.output_root, self.plan.dataset.name, row.label)
         lock = start.lock or RunLock(run).acquire()
         try:
@@ -227,10 +231,19 @@ class Execution:
         finally:
             lock.release()
 
-    def train_and_measure(self, row: ModelRun, start: Start, run: RunDir, data: DatasetSplits,
+    def train_and_measure(self, row: Row, start: Start, run: RunDir, data: DatasetSplits,
                           train_only: bool) -> RunRecord:
+        row_plan = {**self.plan.row_plan(row), **distributed.protocol(row.run.batch_size)}
+        loggers = Loggers(() if distributed.is_follower() else self.plan.loggers, say=self.reporter.log)
+        loggers.start(LogRun(run.root, row.label, row_plan))
+        try:
+            return self.train_and_measure_logged(row, start, run, data, train_only, row_plan, loggers)
+        finally:
+            loggers.close()
+
+    def train_and_measure_logged(self, row: Row, start: Start, run: RunDir, data: DatasetSplits,
+                                 train_only: bool, row_plan: dict, loggers: Loggers) -> RunRecord:
         plan = self.plan
-        row_plan = {**plan.row_plan(row), **distributed.protocol(row.run.batch_size)}
         run.write_plan(row_plan)
         run.write_status("running")
         self.reporter.log(f"[bold]{row.label}[/] on {plan.dataset.name} ({row.run.profile}) -> {run.root}")
@@ -245,9 +258,10 @@ class Execution:
                 model.load_state_dict(start.state["model"])
                 extra = {"checkpoint": str(start.checkpoint), "steps": start.state.get("step")}
             else:
-                model, extra = self.train(row, data, run, start.resume_from)
+                model, extra = self.train(row, data, run, start.resume_from, loggers)
             loaded = start.state is not None or start.model is not None  # rank 0 read the weights
             metrics = {} if train_only else self.evaluate_model(model, row, data, run, loaded=loaded)
+            loggers.metrics(int(extra.get("steps") or 0), {c: getattr(v, "value", v) for c, v in metrics.items()})
         except TrainingDiverged as exc:
             status, reason, metrics = "failed", str(exc), {}
         except BenchError:
@@ -291,7 +305,7 @@ class Execution:
 
     # ------------------------------------------------------------ stages
 
-    def build(self, row: ModelRun) -> Trainable:
+    def build(self, row: Row) -> Trainable:
         """The row's model, seeded, on its device, with its optimisers: the one place they are set."""
         seed_everything(row.run.seed)
         model = row.plugin.build(row.options, self.plan.dataset.num_classes, self.plan.model_size(row))
@@ -305,7 +319,7 @@ class Execution:
         model.optimizers = fused(model.configure_optimizers(), self.plan.config.fused_optimizer, self.plan.device)
         return model
 
-    def load_foreign(self, row: ModelRun) -> Trainable:
+    def load_foreign(self, row: Row) -> Trainable:
         """The row's trainable with a checkpoint of another code base loaded (on the CPU, before the
         dataset loads: a file that does not fit stops the run with one line)."""
         weights = row.foreign
@@ -317,7 +331,8 @@ class Execution:
             raise BenchError(f"{weights.path}: does not fit {row.label}: {exc}") from None
         return model
 
-    def train(self, row: ModelRun, data: DatasetSplits, run: RunDir, resume_from: Path | None):
+    def train(self, row: Row, data: DatasetSplits, run: RunDir, resume_from: Path | None,
+              loggers: Loggers | None = None):
         plan, spec = self.plan, self.plan.dataset
         index = next(i for i, r in enumerate(self.rows()) if r is row)
         if not distributed.is_follower():
@@ -334,7 +349,7 @@ class Execution:
                                                           log=self.reporter.log))
         trainer = Trainer(model, train_set, row.run, run, device=plan.device, dtype=plan.dtype,
                           num_classes=spec.num_classes, ignore_index=spec.ignore_index, palette=spec.palette,
-                          sample_set=sample_set, reporter=self.reporter, label=row.label,
+                          sample_set=sample_set, reporter=self.reporter, label=row.label, loggers=loggers,
                           skip_bad=plan.config.skip_bad)
         result = trainer.fit(resume_from)
         extra = {"steps": result.steps, "final_losses": result.final_losses,
@@ -349,7 +364,7 @@ class Execution:
         limit = self.plan.config.eval.max_images
         return data.test[:limit] if limit else data.test
 
-    def evaluate_model(self, model: Trainable, row: ModelRun, data: DatasetSplits, run: RunDir,
+    def evaluate_model(self, model: Trainable, row: Row, data: DatasetSplits, run: RunDir,
                        loaded: bool = False):
         """Generate the test split and measure it; under data parallelism every worker takes part
         (each generates and measures its share, see benchmark.parallel.sharded) and rank 0 records.
@@ -367,7 +382,7 @@ class Execution:
                             dtype=None if exact else self.plan.dtype, num_classes=spec.num_classes,
                             ignore_index=spec.ignore_index, palette=spec.palette,
                             batch_size=self.plan.config.eval.batch_size, reporter=self.reporter, label=row.label,
-                            parallel=parallel, reading=self.measure.reading)
+                            parallel=parallel, quantization=quantization_of(row), reading=self.measure.reading)
         train = None
         with distributed_eval.main_first():  # rank 0 writes the cached splits, the others read them
             if self.plan.needs_real_train():

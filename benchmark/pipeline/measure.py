@@ -24,15 +24,22 @@ from benchmark.pipeline.evaluate import (
 )
 from benchmark.results.records import REFERENCE_LABEL, REFERENCE_MODEL, RunRecord
 from benchmark.results.store import ResultsStore
-from benchmark.run.config import ModelRun
-from benchmark.run.foreign import row_note
+from benchmark.run.config import Row
+from benchmark.run.foreign import TRUNCATED, quantization_of, row_note
 from benchmark.run.plan import RunPlan, versions
 from benchmark.rundir.layout import ImageSet, RunDir, slug
+from benchmark.util.imageio import ROUND
 from benchmark.util.progress import Reporter
 
 TEST_RESIZE = "photos bicubic, labels nearest, to a square of image_size"
 #: the same for a run at another aspect ratio than 1 (the protocol's resolution says WxH)
 TEST_RESIZE_ASPECT = "photos bicubic, labels nearest, to image_size high and image_size * aspect_ratio wide"
+
+
+def quantization_protocol(row: Row) -> dict[str, str]:
+    """The run protocol's record of how the row's images became 8-bit: nothing for bench's rounding (so
+    rounded rows keep the protocol they always had), ``quantization`` for a zoo row's truncation."""
+    return {} if quantization_of(row) == ROUND else {"quantization": TRUNCATED}
 
 
 class Measure:
@@ -124,7 +131,7 @@ class Measure:
             protocol=self.protocol(size, len(test)), versions=versions(), device=str(plan.device),
             wall_time_s=round(time.perf_counter() - t0, 2), status="ok", reason=None, run_dir=str(run.root),
             input_kind="-", note="reference", metrics=metrics)
-        record.id = self.store.add_run(record)
+        record.id = self.store.add_run(self.store.keep_unmeasured(record))
         return record
 
     def protocol(self, size: Size | int, images: int) -> dict[str, Any]:
@@ -133,17 +140,17 @@ class Measure:
         size = Size.of(size)
         plan = self.plan
         return {"dataset": plan.dataset.name, "dataset_options": plan.dataset_options.model_dump(mode="json"),
-                "images": images, "resolution": size.height if size.square else size.text(),
+                **plan.dataset.protocol(), "images": images, "resolution": size.height if size.square else size.text(),
                 "resize": TEST_RESIZE if size.square else TEST_RESIZE_ASPECT,
                 "real_split": plan.config.eval.real_split}
 
-    def record(self, row: ModelRun, run: RunDir, conf: dict, metrics, status: str, reason: str | None,
+    def record(self, row: Row, run: RunDir, conf: dict, metrics, status: str, reason: str | None,
                wall: float, images: int) -> RunRecord:
         plan = self.plan
         return RunRecord(
             label=row.label, model=row.plugin.name, preset=row.preset, dataset=plan.dataset.name,
             profile=row.run.profile, seed=row.run.seed, options=row.options.model_dump(mode="json"),
-            config=conf, protocol=self.protocol(plan.size(row), images), versions=versions(),
-            device=str(plan.device), wall_time_s=round(wall, 2), status=status, reason=reason,
+            config=conf, protocol={**self.protocol(plan.size(row), images), **quantization_protocol(row)},
+            versions=versions(), device=str(plan.device), wall_time_s=round(wall, 2), status=status, reason=reason,
             run_dir=str(run.root), input_kind=row.plugin.input_of(row.options),
             note=row_note(row), metrics=metrics)

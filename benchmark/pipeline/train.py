@@ -22,7 +22,8 @@ from benchmark.data.dataset import BadFile
 from benchmark.data.loading import loader, problems, resolve_num_workers
 from benchmark.data.transforms import PairDataset, model_batch
 from benchmark.parallel import workers as distributed
-from benchmark.run.checkpoint import load_checkpoint, save_checkpoint
+from benchmark.pipeline.loggers import Loggers
+from benchmark.run.checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
 from benchmark.run.config import RunConfig
 from benchmark.rundir.layout import RunDir
 from benchmark.util.atomic import atomic_write
@@ -155,7 +156,8 @@ class EpochOrder:
 class Trainer:
     def __init__(self, trainable: Trainable, train_set: PairDataset, run: RunConfig, run_dir: RunDir, *,
                  device: torch.device, dtype: torch.dtype | None, num_classes: int, ignore_index: int | None,
-                 palette, sample_set: PairDataset | None, reporter: Reporter, label: str, skip_bad: bool = False):
+                 palette, sample_set: PairDataset | None, reporter: Reporter, label: str,
+                 loggers: Loggers | None = None, skip_bad: bool = False):
         self.model = trainable
         self.data = train_set
         self.run = run
@@ -181,6 +183,7 @@ class Trainer:
         self.loader: DataLoader | None = None
         #: bad files skipped so far (file -> problem)
         self.skipped: dict[str, str] = {}
+        self.loggers = loggers if loggers is not None else Loggers()
 
     def batch_to_device(self, batch) -> dict[str, torch.Tensor]:
         return model_batch(batch, self.device, self.num_classes, self.ignore_index)
@@ -227,7 +230,7 @@ class Trainer:
         self.history.flush()
         save_checkpoint(self.state(step, ctx), self.dir.checkpoint(step))
         for old in self.dir.checkpoints()[: -self.run.keep_checkpoints]:
-            old.unlink(missing_ok=True)
+            remove_checkpoint(old)
 
     def restore(self, path: Path, ctx: StepContext) -> int:
         state = load_checkpoint(path)
@@ -275,7 +278,9 @@ class Trainer:
         from benchmark.util.grid import compose
 
         rows = [[lab, real, fk] for lab, real, fk in zip(labels, to_uint8(batch["image"]), to_uint8(fake))]
-        write_png(self.dir.sample(step), compose(rows))
+        grid = compose(rows)
+        write_png(self.dir.sample(step), grid)
+        self.loggers.image(step, "samples", grid)
 
     def fit(self, resume_from: Path | None = None) -> TrainResult:
         self.model.train()
@@ -304,6 +309,8 @@ class Trainer:
                             self.history.flush()
                         raise TrainingDiverged(f"loss {bad[0]} became {values[bad[0]]} at step {step}")
                     self.history.add(step, epoch, values)
+                    if self.main:
+                        self.loggers.losses(step, values)
                     with parallel.plain():
                         if step % self.run.checkpoint_every == 0 or step == self.total_steps:
                             self.save(step, ctx)

@@ -12,7 +12,6 @@ Names are checked when they are registered (:data:`NAME_RULE`): they become
 
 from __future__ import annotations
 
-import importlib.metadata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Generic, Iterable, TypeVar
@@ -26,7 +25,7 @@ from benchmark.util.errors import PluginError
 from benchmark.util.names import NAME_RULE, check_name, unknown  # noqa: F401 (NAME_RULE: part of this module's story)
 
 ENTRY_POINT_GROUP = "bench"
-KINDS = ("models", "metrics", "datasets", "segmenters")
+KINDS = ("models", "metrics", "datasets", "segmenters", "loggers")
 #: every hook ``register_<kind>``: the plugin kinds plus the pretrained files they need and the
 #: published checkpoints (the model zoo)
 HOOK_KINDS = (*KINDS, "weights", "zoo")
@@ -100,6 +99,7 @@ class Plugins:
     metrics: Registry
     datasets: Registry
     segmenters: Registry
+    loggers: Registry  # Logger objects: where a training run's losses, metrics and images also go
     weights: Registry  # WeightSpec objects: the pretrained files the plugins need
     zoo: Registry  # ZooEntry objects: published checkpoints (benchmark.registry.zoo)
 
@@ -148,9 +148,3 @@ def default() -> Plugins:
     """The installed plugins, loaded once per process."""
     return build()
 
-
-def installed_version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"

@@ -245,6 +245,14 @@ def unwrap_state_dict(state):
     return state
 
 
+def strip_module_prefix(state: dict) -> dict:
+    """``state`` without the ``module.`` prefix that saving a DataParallel-wrapped network puts on every
+    key (files of other code bases often have it); a state dict without it is returned as it is."""
+    if state and all(k.startswith("module.") for k in state):
+        return {k[len("module."):]: v for k, v in state.items()}
+    return state
+
+
 def recorded_sha256(spec_or_name: WeightSpec | str) -> str | None:
     """The sha256 of the cached file as pinned, or as recorded when it was imported or downloaded."""
     spec = _as_spec(spec_or_name)

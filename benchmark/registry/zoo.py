@@ -74,28 +74,54 @@ def published_numbers(label: str, dataset: str, plugins) -> dict | None:
 
 
 def published_of(entry: ZooEntry) -> dict:
-    """What a row of ``entry`` records of its paper: the title, the numbers and the size they were measured at."""
+    """What a row of ``entry`` records of its paper: the title, the numbers, the size they were measured
+    at and the segmenter of its mIoU."""
     out: dict[str, Any] = {"paper": entry.paper, "values": dict(entry.reported)}
     if entry.at is not None:
         out["at"] = entry.at
+    if entry.segmenter is not None:
+        out["segmenter"] = entry.segmenter
     return out
 
 
-def measured_at(published: dict | None, size: Size) -> dict | None:
-    """``published`` with the size the row itself is measured at (``measured_at``, ``WxH``)."""
-    return None if published is None else {**published, "measured_at": size.text()}
+def papers_segmenter(tokens: list[str], plugins) -> str | None:
+    """The segmenter the papers of the zoo rows ``tokens`` measured their mIoU with (None: none says);
+    rows whose papers used different ones cannot share a plan's segmenter: one line saying so."""
+    named = {t: plugins.zoo.get(t).segmenter for t in tokens if t in plugins.zoo}
+    used = sorted({s for s in named.values() if s})
+    if len(used) > 1:
+        rows = ", ".join(f"{t} ({s})" for t, s in named.items() if s)
+        raise ConfigError(f"the papers of these rows measured mIoU with different segmenters: {rows}; run them "
+                          f"apart, or choose one for all with --set eval.segmenter=NAME")
+    return used[0] if used else None
+
+
+def measured_at(published: dict | None, size: Size, segmenter: str | None = None) -> dict | None:
+    """``published`` with the size the row itself is measured at (``measured_at``, ``WxH``) and the
+    segmenter it is measured with (``measured_with``, when the plan has one)."""
+    if published is None:
+        return None
+    out = {**published, "measured_at": size.text()}
+    if segmenter is not None:
+        out["measured_with"] = segmenter
+    return out
 
 
 def published_note(published: dict | None) -> str:
     """The leaderboard note's part for the paper's numbers (``published: FID 33.9, ...``); where the row
-    is measured at another size than the paper's, it says they are not comparable."""
+    is measured at another size than the paper's, it says they are not comparable, and it names the
+    segmenter of the paper's mIoU (not comparable when the row's is another)."""
     if published is None:
         return ""
     reported = ", ".join(f"{k} {v:g}" for k, v in published["values"].items()) or "no numbers"
     at, ours = published.get("at"), published.get("measured_at")
+    theirs, used = published.get("segmenter"), published.get("measured_with")
+    by = f" (mIoU by {theirs})" if theirs else ""
     if at and ours and at != ours:
-        return f"published at {at}, not comparable with this row's {ours}: {reported}"
-    return f"published: {reported}"
+        return f"published at {at}, not comparable with this row's {ours}: {reported}{by}"
+    if theirs and used and theirs != used:
+        return f"published with segmenter {theirs}, not comparable with this row's {used}: {reported}"
+    return f"published: {reported}{by}"
 
 
 def run_size(entry: ZooEntry, explicit: dict[str, Any]) -> dict[str, Any]:
@@ -118,6 +144,8 @@ def rows(plugins) -> list[dict[str, Any]]:
                     if state != weights.MISSING else entry.weights.sha256, "source": entry.source_url,
                     "member": entry.member, "licence": entry.licence, "paper": entry.paper,
                     "reported": dict(entry.reported), "options": dict(entry.options), "summary": entry.summary,
-                    "eval_size": entry.at,
+                    "eval_size": entry.at, "segmenter": entry.segmenter,
+                    "measurements": [{"label": m.label, "source": m.source, "settings": dict(m.settings),
+                                      "values": dict(m.values), "note": m.note} for m in entry.measurements],
                     "provider": item.provider})
     return out

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from benchmark.report.console import print_console
 from benchmark.report.data import SCHEMA_VERSION, render_csv, render_json
+from benchmark.report.headline import dataset_headlines
 from benchmark.report.html import render_html
 from benchmark.report.latex import render_tex
 from benchmark.report.leaderboard import (
@@ -28,22 +29,36 @@ from benchmark.util.atomic import atomic_write
 from benchmark.util.errors import BenchError
 
 __all__ = [
-    "FORMATS", "GRID_TILE", "SCHEMA_VERSION", "build_leaderboard", "format_value", "print_console",
-    "protocol_text", "render", "sample_grid", "write_leaderboards", "write_output",
+    "FORMATS", "GRID_TILE", "SCHEMA_VERSION", "build_leaderboard", "format_value", "leaderboard_of",
+    "print_console", "protocol_text", "render", "sample_grid", "write_leaderboards", "write_output",
 ]
 
 RENDERERS: dict[str, Callable[[Leaderboard], str]] = {
     "md": render_md, "csv": render_csv, "json": render_json, "tex": render_tex, "html": render_html,
 }
 FORMATS = tuple(RENDERERS)
+#: the formats that go into a paper: the dataset's headline columns, fractions in percent
+PAPER_FORMATS = ("md", "tex")
+
+
+def leaderboard_of(records: list[RunRecord], *, title: str = "", columns: list[str] | None = None) -> Leaderboard:
+    """:func:`build_leaderboard` with the headline columns of the installed datasets."""
+    return build_leaderboard(records, title=title, columns=columns,
+                             headlines=dataset_headlines(r.dataset for r in records))
+
+
+def render_board(board_set: Leaderboard, fmt: str) -> str:
+    renderer = RENDERERS.get(fmt)
+    if renderer is None:
+        raise BenchError(f"unknown leaderboard format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+    return renderer(board_set.for_paper() if fmt in PAPER_FORMATS else board_set)
 
 
 def render(records: list[RunRecord], fmt: str, *, title: str = "", columns: list[str] | None = None) -> str:
     """The leaderboard of ``records`` as md, csv, json, tex or html text."""
-    renderer = RENDERERS.get(fmt)
-    if renderer is None:
+    if fmt not in RENDERERS:
         raise BenchError(f"unknown leaderboard format {fmt!r}; choose one of: {', '.join(FORMATS)}")
-    return renderer(build_leaderboard(records, title=title, columns=columns))
+    return render_board(leaderboard_of(records, title=title, columns=columns), fmt)
 
 
 def write_leaderboards(records: list[RunRecord], out_dir: Path,
@@ -55,12 +70,12 @@ def write_leaderboards(records: list[RunRecord], out_dir: Path,
         raise BenchError(
             f"unknown leaderboard format(s) {', '.join(map(repr, unknown))}; choose from: {', '.join(FORMATS)}"
         )
-    board_set = build_leaderboard(records, title=title)
+    board_set = leaderboard_of(records, title=title)
     paths = []
     for fmt in formats:
         path = Path(out_dir) / f"leaderboard.{fmt}"
         with atomic_write(path, newline="") as fh:
-            fh.write(RENDERERS[fmt](board_set))
+            fh.write(render_board(board_set, fmt))
         paths.append(path)
     return paths
 

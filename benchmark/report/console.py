@@ -31,7 +31,10 @@ TIE_MARK = "~"
 def print_console(records: list[RunRecord], console, *, title: str = "",
                   columns: list[str] | None = None) -> None:
     """The leaderboard as rich tables (best values bold) or, off a terminal, plain full-width text."""
-    board_set = build_leaderboard(records, title=title, columns=columns)
+    from benchmark.report.headline import dataset_headlines
+
+    board_set = build_leaderboard(records, title=title, columns=columns,
+                                  headlines=dataset_headlines(r.dataset for r in records))
     if console.is_terminal:
         _print_rich(board_set, console)
     else:
@@ -55,6 +58,7 @@ def plain_text(board_set: Leaderboard) -> str:
             lines.append(f"{TIE_MARK} tied with the best")
         lines += seed_lines(board)
         lines += [f"[{n}] {note}" for note, n in numbers.items()]
+        lines += board.remarks()
         lines += [f"Protocol: {protocol_text(board)}", ""]
     lines += [failed_line(r) for r in board_set.failed]
     return "\n".join(lines).rstrip() + "\n"
@@ -84,6 +88,8 @@ def _print_rich(board_set: Leaderboard, console) -> None:
         console.print(table)
         for note, n in numbers.items():
             console.print(Text(f"[{n}] {note}", style="dim"))
+        for remark in board.remarks():
+            console.print(Text(remark, style="dim"))
         for line in seed_lines(board):
             console.print(Text(line + ("; bold: best, underlined: tied with the best" if "tied" in line else ""),
                                style="dim"))

@@ -51,8 +51,9 @@ def _table(number: int, board: Board) -> dict:
         "protocol": {"run": board.protocol, "metrics": board.metric_protocols},
         "protocol_text": protocol_text(board),
         "metrics": [
-            {"name": m, "direction": board.directions[m], "header": board.header(m)} for m in board.metrics
+            {"name": m, "direction": board.directions[m], "header": board.header(m)} for m in board.all_metrics
         ],
+        "not_separating": {m: value for m in board.all_metrics if (value := board.flat(m)) is not None},
         "rows": [_row(board, record) for record in board.records],
         "n_differs": board.n_differs,
         "tie_rule": TIE_RULE,
@@ -66,7 +67,7 @@ def _row(board: Board, record: RunRecord) -> dict:
     ci: dict[str, list[list[float] | None]] = {}
     best, tied, notes = [], [], {}
     group = board.group(record)
-    for metric, cell in zip(board.metrics, board.cells(record)):
+    for metric, cell in zip(board.all_metrics, board.cells(record, board.all_metrics)):
         finite = cell.value is not None and math.isfinite(cell.value)
         values[metric] = cell.value if finite else None
         std[metric] = cell.stats.std if cell.stats else None
@@ -101,7 +102,7 @@ def _failed(record: RunRecord) -> dict:
 # ---------------------------------------------------------------- CSV
 
 def render_csv(board_set: Leaderboard) -> str:
-    metrics = list(dict.fromkeys(m for board in board_set.tables for m in board.metrics))
+    metrics = list(dict.fromkeys(m for board in board_set.tables for m in board.all_metrics))
     seeds = any(board.multi_seed for board in board_set.tables)
     header = list(CSV_FIXED)
     for metric in metrics:
@@ -118,7 +119,7 @@ def render_csv(board_set: Leaderboard) -> str:
 
 
 def _csv_row(number: int, board: Board, record: RunRecord, metrics: list[str], seeds: bool) -> list[Any]:
-    cells = dict(zip(board.metrics, board.cells(record)))
+    cells = dict(zip(board.all_metrics, board.cells(record, board.all_metrics)))
     row: list[Any] = [number, board.dataset, record.label, model_name(record), record.input_kind,
                       str(is_reference(record)).lower()]
     for metric in metrics:

@@ -80,7 +80,7 @@ def _board(board: Board, name: str) -> str:
         f'<div class="scroll" role="region" aria-label="{_h(name)} table" tabindex="0">\n'
         f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n</div>\n"
         + (f'<ol class="notes">{notes}</ol>\n' if notes else "")
-        + "".join(f'<p class="notes">{_h(line)}</p>\n' for line in seed_lines(board))
+        + "".join(f'<p class="notes">{_h(line)}</p>\n' for line in seed_lines(board) + board.remarks())
         + f'<details class="protocol">\n<summary>Protocol</summary>\n<ul>{protocol}</ul>\n</details>\n'
         + "</section>"
     )

@@ -4,10 +4,12 @@ Needs ``booktabs`` and ``graphicx`` only (no siunitx): every number is split at 
 decimal point into an ``r@{}l`` column pair, so a column lines up on the point
 whatever its decimals. The best value of a column is bold. A table wider than
 ``\\linewidth`` is scaled down to it (never up). Each table has a ``\\label``
-(``tab:leaderboard-<dataset>``); the protocol is a short note below it (the full
-protocol is in leaderboard.json / leaderboard.md). Profile, seed and run ids are
-left out. Default columns: the ranked metrics (direction up or down); choose
-others with ``bench report --format tex --columns FID,mIoU``.
+(``tab:leaderboard-<dataset>``); the protocol is a short note below it, at most three
+lines (images and resolution, the FID implementation, the segmenter: what a reviewer
+checks first; checksums, URLs and commands stay in leaderboard.json). Profile, seed and
+run ids are left out. Default columns: the dataset's headline columns (else the ranked
+metrics), fractions in percent where the dataset says so; ``--columns all`` or
+``--columns FID,mIoU`` choose others.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from benchmark.report.leaderboard import (
     Leaderboard,
     failed_line,
     model_name,
+    paper_protocol,
     seed_lines,
-    short_protocol,
 )
 from benchmark.results.records import RunRecord
 
@@ -41,7 +43,7 @@ def render_tex(board_set: Leaderboard) -> str:
         "% bench leaderboard: needs \\usepackage{booktabs} and \\usepackage{graphicx} (no siunitx).",
         "% Numbers align on the decimal point (r@{}l column pairs); best values are bold;",
         "% a table wider than the column is scaled down to \\linewidth.",
-        "% Choose the metric columns with: bench report --format tex --columns NAME,NAME",
+        "% Other metric columns: --columns NAME,NAME or --columns all; the full protocol is in leaderboard.json.",
     ]
     if board_set.split_note:
         lines.append(f"% Note: {board_set.split_note}.")
@@ -52,8 +54,8 @@ def render_tex(board_set: Leaderboard) -> str:
 
 
 def tex_metrics(board: Board, board_set: Leaderboard) -> list[str]:
-    """The metric columns of a table: those asked for, or every ranked one."""
-    if board_set.columns is not None:
+    """The metric columns of a table: those asked for, the dataset's headline ones, or every ranked one."""
+    if board_set.columns is not None or any(m in board.directions for m in board.headline):
         return board.metrics
     return [m for m in board.metrics if board.directions[m] in ("up", "down")]
 
@@ -65,16 +67,22 @@ def _table(board: Board, board_set: Leaderboard, number: int) -> list[str]:
     rows = [_row(board, record, metrics, with_input, notes) for record in board.records]
     spec = "l" + ("l" if with_input else "") + "r@{}l" * len(metrics)
     header = ["Model"] + (["Input"] if with_input else [])
-    header += [f"\\multicolumn{{2}}{{c}}{{{escape(m)}{_ARROWS.get(board.directions[m], '')}}}" for m in metrics]
+    header += [f"\\multicolumn{{2}}{{c}}{{{escape(m)}{escape(' (%)') if board.in_percent(m) else ''}"
+               f"{_ARROWS.get(board.directions[m], '')}}}" for m in metrics]
     title = board_set.title or "Leaderboard"
     suffix = f"-{number}" if len(board_set.tables) > 1 else ""
-    note = f"Protocol: {escape(short_protocol(board))}. Full protocol: leaderboard.json or leaderboard.md."
-    note += "".join(f" $^{{{n}}}${escape(text)}." for text, n in notes.items())
-    note += "".join(f" {escape(line)}." for line in seed_lines(board))
-    note += " Bold: best; underlined: tied with the best." if board.multi_seed else ""
-    hidden = [m for m in board.metrics if m not in metrics]
+    protocol = [escape(line) + "." for line in paper_protocol(board)]
+    protocol[0] = "Protocol: " + protocol[0]
+    extra = "".join(f" $^{{{n}}}${escape(text)}." for text, n in notes.items())
+    extra += "".join(f" {escape(line)}." for line in seed_lines(board))
+    extra += " Bold: best; underlined: tied with the best." if board.multi_seed else ""
+    extra += "".join(f" {escape(line)}." for line in board.flagged())
+    protocol[-1] += extra
+    note = "\n".join(protocol)
+    hidden = [m for m in board.all_metrics if m not in metrics and m not in board.empty]
     return [
-        *([f"% not shown: {', '.join(hidden)} (pass --columns to include)"] if hidden else []),
+        *([f"% not shown: {', '.join(hidden)} (--columns all includes them)"] if hidden else []),
+        *[f"% {escape(line)}" for line in board.left_out()],
         "\\begin{table}[t]",
         "\\centering",
         f"\\caption{{{escape(title)} ({escape(board_set.table_name(number))})}}",

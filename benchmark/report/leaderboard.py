@@ -9,12 +9,20 @@ placed in a table whose dataset, run-level protocol and per-metric protocols
 their own, and the output says so. The best value of each metric column is
 marked within its table only. The "real images" reference row joins every table
 measured under its run protocol, comes first and is never marked best.
+
+What a reader sees (Markdown, LaTeX, HTML, console) leaves out the metric columns no row of a
+table has (one remark says why) and does not crown a column whose values cannot separate the
+rows (every model row reads the same); the paper formats (Markdown, LaTeX) show the dataset's
+headline columns (see ``Dataset.headline_columns``) unless ``--columns`` names others (``all``:
+every column), in percent where the dataset says so. JSON and CSV keep every column.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +50,7 @@ SPLIT_NOTE = (
     "and not ranked against each other"
 )
 NOT_EVALUATED = "not evaluated for this run"
+ALL_COLUMNS = "all"  # ``--columns all``: every metric column
 TAIL_COLUMNS = ("Profile", "Seed", "Run")
 _MISSING = object()
 
@@ -58,6 +67,10 @@ class Cell:
     stats: Stats | None = None  # the value over the row's seeds (value is their mean)
 
 
+#: run-protocol keys that say how the generated images were written (a reference row's real photos were not)
+GENERATION_KEYS = ("quantization",)
+
+
 @dataclass
 class Board:
     """Rows that share a dataset and protocol, and so may be ranked together."""
@@ -69,6 +82,10 @@ class Board:
     records: list[RunRecord] = field(default_factory=list)
     selected: list[str] | None = None  # the metric columns asked for (``--columns``); None: all
     groups: dict[tuple, list[RunRecord]] = field(default_factory=dict)  # row key -> its seed runs
+    headline: tuple[str, ...] = ()  # the dataset's headline columns (the paper view's default)
+    percent: tuple[str, ...] = ()  # columns of fractions the paper view prints in percent
+    paper: bool = False  # the paper view (Markdown, LaTeX): headline columns, percent
+    every: bool = False  # ``--columns all``: every column, headline or not
 
     def group(self, record: RunRecord) -> list[RunRecord]:
         return self.groups.get(row_key(record), [record])
@@ -87,15 +104,70 @@ class Board:
         return ",".join(str(r.seed) for r in self.group(record))
 
     @property
-    def metrics(self) -> list[str]:
-        """The metric columns shown, in order: the selected ones this table has, or all."""
+    def all_metrics(self) -> list[str]:
+        """Every metric column, in order (the selected ones this table has): what JSON and CSV hold."""
         if self.selected is None:
             return list(self.directions)
         return [m for m in self.selected if m in self.directions]
 
+    @property
+    def metrics(self) -> list[str]:
+        """The metric columns a reader sees: those selected, else (in the paper view) the headline
+        columns this table has, else all; less the columns no row has a value in (unless named)."""
+        if self.selected is not None:
+            return self.all_metrics
+        return [m for m in self._candidates() if m not in self.empty]
+
+    def _candidates(self) -> list[str]:
+        """The columns this view would show before empty ones are left out."""
+        shown = list(self.directions)
+        if self.paper and not self.every:
+            shown = [m for m in self.headline if m in self.directions] or shown
+        return shown
+
+    @property
+    def empty(self) -> list[str]:
+        """Metric columns no row of this table has a value in (e.g. IS without its network file)."""
+        return [m for m in self.directions
+                if all(c.value is None for r in self.records for c in [self._raw_cell(r, m)])]
+
+    def flat(self, metric: str) -> str | None:
+        """The one value every model row shows when a ranked column cannot separate the rows (two
+        or more rows, all the same as printed), else None: such a column is flagged, not crowned."""
+        if self.directions.get(metric) not in ("up", "down"):
+            return None
+        texts = {format_value(s.mean) for r in self.records if not is_reference(r)
+                 for s in [stats(self.group(r), metric)] if s.mean is not None}
+        rows = sum(stats(self.group(r), metric).mean is not None for r in self.records if not is_reference(r))
+        return texts.pop() if rows > 1 and len(texts) == 1 else None
+
+    def remarks(self) -> list[str]:
+        """What a reader is told under the table: columns left out (and why), flagged columns."""
+        return self.left_out() + self.flagged()
+
+    def left_out(self) -> list[str]:
+        """One line naming the columns no row has a value in and why (the first row's note)."""
+        hidden = [m for m in self._candidates() if m in self.empty] if self.selected is None else []
+        if not hidden:
+            return []
+        why = next((c.note for r in self.records for c in [self._raw_cell(r, hidden[0])] if c.note), "")
+        return [f"{', '.join(hidden)} left out: no row has a value" + (f" ({why})" if why else "")]
+
+    def flagged(self) -> list[str]:
+        """A line for each shown column that cannot separate the rows (see :meth:`flat`)."""
+        return [f"{metric} cannot separate these rows (every row reads {self.scaled_text(metric, value)}): not ranked"
+                for metric in self.metrics if (value := self.flat(metric)) is not None]
+
+    def in_percent(self, metric: str) -> bool:
+        return self.paper and metric in self.percent
+
+    def scaled_text(self, metric: str, text: str) -> str:
+        return format_value(float(text), 100.0) if self.in_percent(metric) and _number(text) else text
+
     def header(self, metric: str) -> str:
         arrow = ARROWS.get(self.directions[metric], "")
-        return f"{metric} {arrow}".strip()
+        unit = " (%)" if self.in_percent(metric) else ""
+        return f"{metric}{unit} {arrow}".strip()
 
     def accepts(self, record: RunRecord) -> bool:
         if record.dataset != self.dataset or record.protocol != self.protocol:
@@ -120,24 +192,33 @@ class Board:
             self.records.append(record)
 
     def accepts_reference(self, record: RunRecord) -> bool:
-        """A reference row joins every table measured on its dataset under its run protocol."""
-        return record.dataset == self.dataset and record.protocol == self.protocol
+        """A reference row joins every table measured on its dataset under its run protocol (the keys
+        that say how generated images were written, which real photos have not, aside)."""
+        own = {k: v for k, v in self.protocol.items() if k not in GENERATION_KEYS}
+        return record.dataset == self.dataset and record.protocol == own
 
     def cells(self, record: RunRecord, metrics: list[str] | None = None) -> list[Cell]:
         """The row's metric cells, in column order, with the best ones marked (never in a reference row)."""
         metrics = self.metrics if metrics is None else metrics
         return [self._cell(record, name) for name in metrics]
 
+    def _raw_cell(self, record: RunRecord, metric: str) -> Cell:
+        own = stats(self.group(record), metric)
+        return _cell(record.metrics.get(metric) if own.mean is None else MetricValue(own.mean, "", {}), None)
+
     def _cell(self, record: RunRecord, metric: str) -> Cell:
         own = stats(self.group(record), metric)
-        best = None if is_reference(record) else self._best(metric)
+        best = None if is_reference(record) or self.flat(metric) is not None else self._best(metric)
         cell = _cell(record.metrics.get(metric) if own.mean is None else MetricValue(own.mean, "", {}),
                      None if best is None else best.mean)
         if own.mean is None:
             return cell
         cell.stats = own
+        scale = 100.0 if self.in_percent(metric) else 1.0
         if self.multi_seed:
-            cell.text = format_stats(own)
+            cell.text = format_stats(own, scale)
+        elif scale != 1.0:
+            cell.text = format_value(own.mean, scale)
         cell.tied = best is not None and not cell.best and overlaps(own, best)
         return cell
 
@@ -165,6 +246,10 @@ class Leaderboard:
     title: str = ""
     columns: list[str] | None = None  # the metric columns asked for, or None for the format's default
 
+    def for_paper(self) -> "Leaderboard":
+        """The same tables as Markdown and LaTeX show them: headline columns, percent."""
+        return dataclasses.replace(self, tables=[dataclasses.replace(b, paper=True) for b in self.tables])
+
     @property
     def split_note(self) -> str:
         return SPLIT_NOTE if len(self.tables) > 1 else ""
@@ -180,32 +265,41 @@ class Leaderboard:
         return f"{board.dataset} (table {number} of {count})" if count > 1 else board.dataset
 
 
-def build_leaderboard(records: list[RunRecord], *, title: str = "",
-                      columns: list[str] | None = None) -> Leaderboard:
+def build_leaderboard(records: list[RunRecord], *, title: str = "", columns: list[str] | None = None,
+                      headlines: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] | None = None) -> Leaderboard:
     """Pick the latest successful run per row, group them by protocol, and add each
     "real images" reference row to every table measured under its protocol. ``columns``
-    (metric names) limits and orders the metric columns; an unknown name is refused."""
+    (metric names, or ``["all"]``) limits and orders the metric columns; an unknown name is
+    refused. ``headlines``: dataset -> (headline columns, percent columns), see
+    :func:`benchmark.report.headline.dataset_headlines`."""
     shown, failed, groups = _select(records)
     tables: list[Board] = []
     models = [r for r in shown if not is_reference(r)]
+    headlines = headlines or {}
+
+    def new_board(record: RunRecord) -> Board:
+        headline, percent = headlines.get(record.dataset, ((), ()))
+        board = Board(record.dataset, record.protocol, headline=tuple(headline), percent=tuple(percent))
+        tables.append(board)
+        return board
+
     for record in sorted(models, key=lambda r: (r.dataset, r.label)):
-        board = next((b for b in tables if b.accepts(record)), None)
-        if board is None:
-            board = Board(record.dataset, record.protocol)
-            tables.append(board)
+        board = next((b for b in tables if b.accepts(record)), None) or new_board(record)
         board.add(record, groups.get(row_key(record)))
     for record in (r for r in shown if is_reference(r)):
-        boards = [b for b in tables if b.accepts_reference(record)]
-        if not boards:
-            boards = [Board(record.dataset, record.protocol)]
-            tables.append(boards[0])
+        boards = [b for b in tables if b.accepts_reference(record)] or [new_board(record)]
         for board in boards:
             board.add(record)
+    every = columns is not None and [c.strip().lower() for c in columns] == [ALL_COLUMNS]
+    if every:
+        columns = None
+        for board in tables:
+            board.every = True
     if columns is not None:
         _check_columns(columns, tables)
         for board in tables:
             board.selected = list(columns)
-    return Leaderboard(tables, failed, title, None if columns is None else list(columns))
+    return Leaderboard(tables, failed, title, [ALL_COLUMNS] if every else None if columns is None else list(columns))
 
 
 def _check_columns(columns: list[str], tables: list[Board]) -> None:
@@ -243,25 +337,46 @@ def _cell(metric: MetricValue | None, best: float | None) -> Cell:
     return Cell(value, format_value(value), best=best is not None and value == best)
 
 
-def format_stats(own: Stats) -> str:
-    """``12.93 ± 0.05 (n=3)``: the std with the mean's decimals; one seed: ``12.93 (n=1)``."""
-    mean = format_value(own.mean)
+def format_stats(own: Stats, scale: float = 1.0) -> str:
+    """``12.93 ± 0.05 (n=3)``: the std with the mean's decimals; one seed: ``12.93 (n=1)``
+    (``scale``: 100 for a column printed in percent)."""
+    mean = format_value(own.mean, scale)
     if own.std is None:
         return f"{mean} (n={own.n})"
     decimals = len(mean.partition(".")[2])
-    return f"{mean} ± {own.std:.{decimals}f} (n={own.n})"
+    return f"{mean} ± {own.std * scale:.{decimals}f} (n={own.n})"
 
 
-def format_value(value: float | None) -> str:
-    """|v| >= 10: two decimals (PSNR 27.13); otherwise four (SSIM 0.8123)."""
+def _number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def format_value(value: float | None, scale: float = 1.0) -> str:
+    """|v| >= 10: two decimals (PSNR 27.13); otherwise four (SSIM 0.8123); a fraction printed in
+    percent (``scale`` 100): two decimals (mIoU 8.66)."""
     if value is None:
         return DASH
     if not math.isfinite(value):
         return str(value)
+    if scale != 1.0:
+        return f"{value * scale:.2f}"
     return f"{value:.2f}" if abs(value) >= 10 else f"{value:.4f}"
 
 
 def model_name(record: RunRecord) -> str:
+    """A row's name as tables print it; the "real images" row says which split it is (the test
+    photos) and which columns compare them with another split (FID against the train split)."""
+    if is_reference(record):
+        against: dict[str, list[str]] = {}
+        for name, metric in record.metrics.items():
+            split = metric.protocol.get("real_split") if metric.value is not None else None
+            if split:
+                against.setdefault(str(split), []).append(name)
+        versus = "".join(f"; {', '.join(names)} against the {split} split" for split, names in against.items())
+        return f"{record.label} (test split{versus})"
     return f"{record.label} ({record.note})" if record.note else record.label
 
 
@@ -291,6 +406,36 @@ def short_protocol(board: Board) -> str:
     """The run protocol's plain values only (no nested options, no metric settings)."""
     plain = {k: v for k, v in board.protocol.items() if k != "dataset" and not isinstance(v, (dict, list))}
     return f"dataset {board.dataset}" + (f"; {_pairs(plain)}" if plain else "")
+
+
+#: the settings of a metric a paper's reader checks first (the FID implementation, the segmenter)
+PAPER_KEYS = ("library", "implementation", "segmenter", "classifier")
+_KEY_WORDS = {"segmenter": "segmenter ", "classifier": "classifier "}
+_UNPRINTABLE = re.compile(r"\s*\(?\b(?:sha256|weights)\b[\s:=]*[0-9a-f]{8,}\)?|\s*https?://\S+|\s*`[^`]*`")
+
+
+def paper_protocol(board: Board) -> list[str]:
+    """The protocol as a paper prints it under the table, at most three statements: the images
+    and resolution, then the implementation of each shown column group that records one. No
+    checksums, URLs or commands (the JSON keeps them)."""
+    protocol = board.protocol
+    resolution = protocol.get("resolution")
+    size = f"{resolution}x{resolution}" if isinstance(resolution, int) else resolution
+    first = " ".join(str(part) for part in (protocol.get("images"), "test images of", board.dataset) if part)
+    lines = [first + (f" at {size} px" if size else "")]
+    said: dict[str, list[str]] = {}
+    for name in board.metrics:
+        mine = board.metric_protocols.get(name, {})
+        text = ", ".join(f"{_KEY_WORDS.get(k, '')}{_unprintable(str(mine[k]))}" for k in PAPER_KEYS
+                         if mine.get(k) not in (None, ""))
+        if text:
+            said.setdefault(text, []).append(name)
+    groups = [f"{', '.join(names)}: {text}" for text, names in said.items()]
+    return lines + (["; ".join(groups)] if groups else [])
+
+
+def _unprintable(text: str) -> str:
+    return _UNPRINTABLE.sub("", text).strip(" ,;")
 
 
 def _pairs(mapping: dict) -> str:

@@ -28,7 +28,8 @@ def render_md(board_set: Leaderboard) -> str:
         lines += [f"## {_escape(board_set.table_name(number))}", "", _table(board), ""]
         notes = board.notes()
         lines += [f"[{n}] {_escape(note)}  " for note, n in notes.items()]
-        lines += [""] if notes else []
+        lines += [f"{_escape(remark)}  " for remark in board.remarks()]
+        lines += [""] if notes or board.remarks() else []
         if board.multi_seed:
             lines += [f"{_escape(line)}; **bold**: best, _italic_: tied with the best  " for line in seed_lines(board)[:1]]
             lines += [f"{_escape(line)}  " for line in seed_lines(board)[1:]] + [""]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from benchmark.results.records import RunRecord, is_reference, newest_key, row_key
 
-#: run settings that do not change what is trained (as in ModelRun.config_hash), and the seed
+#: run settings that do not change what is trained (as in Row.config_hash), and the seed
 _NOT_TRAINING = frozenset({"data_root", "output_root", "eval", "models", "seeds", "seed"})
 
 TIE_RULE = ("tied: the row's interval mean ± std overlaps the best row's "

@@ -5,6 +5,10 @@ threads of one process only loosely, but any number of processes can write to
 the same file at once: the database runs in WAL mode, writers take the write
 lock up front (``BEGIN IMMEDIATE``) and wait for each other (busy timeout), and
 a run is written together with all its metric rows in one transaction.
+
+A run folder is stored relative to the store's own folder (``runs/<name>``; one outside it,
+absolute) and read back as an absolute path, so reports work from any working folder and an
+output root (the store with its ``runs/``) can be moved as a whole.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import math
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from benchmark.results.aggregate import seed_groups
 from benchmark.results.records import MetricValue, RunRecord, newest_key, utc_now
@@ -95,13 +99,48 @@ class ResultsStore:
         twice (a process killed after its row was written, then resumed) leaves one row."""
         return self._insert(record, replace=True)
 
+    # -- run folders: stored relative to the store's folder, so that an output root moves whole
+
+    def _stored_dir(self, run_dir: str) -> str:
+        """How a run folder is written: relative to the store's folder when it lies under it
+        (``runs/<name>``), else absolute; either way independent of the working folder."""
+        if not run_dir:
+            return run_dir
+        path = Path(run_dir).absolute()
+        try:
+            return path.relative_to(self.path.parent.absolute()).as_posix()
+        except ValueError:
+            return str(path)
+
+    def _found_dir(self, stored: str) -> str:
+        """A stored run folder as a path that works from any working folder: relative ones under
+        the store's folder; rows an older bench wrote relative to the folder it ran in
+        (``results/runs/<name>``) are found by their ``runs/<name>`` tail."""
+        path = Path(stored)
+        if not stored or path.is_absolute():
+            return stored
+        here = self.path.parent.absolute()
+        parts = path.parts
+        if "runs" in parts and not (here / path).exists():
+            tail = Path(*parts[len(parts) - 1 - parts[::-1].index("runs"):])
+            if (here / tail).exists():
+                return str(here / tail)
+        return str(here / path)
+
+    def _dir_forms(self, run_dir: str) -> list[str]:
+        """Every way a row may have stored ``run_dir`` (as given, relative to the store, absolute)."""
+        return list(dict.fromkeys([str(run_dir), self._stored_dir(run_dir), str(Path(run_dir).absolute())]))
+
     def _insert(self, record: RunRecord, replace: bool) -> int:
         created = record.created or utc_now()
         row = _run_row(record, created)
+        row[_RUN_COLUMNS.index("run_dir")] = self._stored_dir(record.run_dir)
         placeholders = ", ".join("?" for _ in _RUN_COLUMNS)
         with self._write() as conn:
             if replace:
-                old = [(r[0],) for r in conn.execute("SELECT id FROM runs WHERE run_dir = ?", (record.run_dir,))]
+                forms = self._dir_forms(record.run_dir)
+                old = [(r[0],) for r in conn.execute(
+                    f"SELECT id FROM runs WHERE run_dir IN ({', '.join('?' * len(forms))})", forms)]
                 conn.executemany("DELETE FROM metrics WHERE run_id = ?", old)
                 conn.executemany("DELETE FROM runs WHERE id = ?", old)
             run_id = conn.execute(f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({placeholders})",
@@ -133,6 +172,16 @@ class ResultsStore:
             _insert_metrics(conn, run_id, merged)
             return merged
 
+    def keep_unmeasured(self, record: RunRecord, same: Callable[[RunRecord], bool] | None = None) -> RunRecord:
+        """Give ``record`` the metrics its newest stored ok row (same dataset, label and protocol,
+        and ``same`` of it true) has and it lacks, as ``merge_metrics`` does for `bench evaluate`:
+        measuring a row again with fewer metrics never empties its other cells."""
+        for old in self.runs(dataset=record.dataset, status="ok"):  # newest first
+            if old.label == record.label and old.protocol == record.protocol and (same is None or same(old)):
+                record.metrics = {**old.metrics, **record.metrics}  # stored order, new columns last
+                break
+        return record
+
     def runs(self, dataset: str | None = None, status: str | None = None) -> list[RunRecord]:
         """Stored runs, newest first, optionally only one dataset and/or status."""
         clauses, args = [], []
@@ -154,7 +203,9 @@ class ResultsStore:
 
     def find_by_run_dir(self, run_dir: str) -> RunRecord | None:
         """The newest run written to ``run_dir``, or None."""
-        found = self._select("WHERE run_dir = ? ORDER BY created DESC, id DESC LIMIT 1", [str(run_dir)])
+        forms = self._dir_forms(str(run_dir))
+        found = self._select(f"WHERE run_dir IN ({', '.join('?' * len(forms))}) ORDER BY created DESC, id DESC "
+                             f"LIMIT 1", forms)
         return found[0] if found else None
 
     def datasets(self) -> list[str]:
@@ -240,7 +291,10 @@ class ResultsStore:
             rows = conn.execute(sql, args).fetchall()
             metrics = _load_metrics(conn, [r[0] for r in rows])
             conn.execute("COMMIT")
-        return [_record_from_row(row, metrics.get(row[0], {})) for row in rows]
+        records = [_record_from_row(row, metrics.get(row[0], {})) for row in rows]
+        for record in records:
+            record.run_dir = self._found_dir(record.run_dir)
+        return records
 
 
 # -- row conversion ----------------------------------------------------------

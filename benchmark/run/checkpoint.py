@@ -1,5 +1,11 @@
-"""Checkpoint files: written atomically, read safely (tensors only), and checked against the
-model they are loaded into, each problem said in one line."""
+"""Checkpoint files: written atomically with a checksum beside them, read safely (tensors only),
+and checked against the model they are loaded into, each problem said in one line.
+
+``step_N.pt`` is written with ``step_N.pt.sha256`` (the sha256 of its bytes, written before the
+checkpoint appears): a file changed after it was written (a flipped bit loads as well-formed
+tensors and turns a resumed run NaN) is refused before it is loaded, so ``--resume`` sets it aside
+and continues from the previous checkpoint. A file without a checksum beside it (another tool's,
+or an older bench's) is read unchecked."""
 
 from __future__ import annotations
 
@@ -12,23 +18,62 @@ from pathlib import Path
 import torch
 
 from benchmark.api import Options
-from benchmark.util.atomic import atomic_write
+from benchmark.data.archive import sha256_file
+from benchmark.util.atomic import atomic_write, write_text
 from benchmark.util.errors import BenchError, disk_full
 
 HINT = "pass a checkpoint that bench wrote (results/runs/RUN/checkpoints/step_*.pt)"
 
 
+def checksum_file(path: Path) -> Path:
+    """Where the sha256 of checkpoint ``path`` is kept: ``step_N.pt.sha256`` beside it."""
+    return Path(path).with_name(Path(path).name + ".sha256")
+
+
 def save_checkpoint(state: dict, path: Path) -> None:
+    path = Path(path)
     try:
         with atomic_write(path, binary=True) as fh:
             torch.save(state, fh)
+            fh.flush()
+            write_text(checksum_file(path), f"{sha256_file(Path(fh.temp_path))}  {path.name}\n")
     except Exception as exc:  # torch reports a full disk as a RuntimeError raised while handling ENOSPC
         raise disk_full(exc, path.parent) or exc
 
 
+def remove_checkpoint(path: Path) -> None:
+    """Delete a checkpoint and its checksum."""
+    Path(path).unlink(missing_ok=True)
+    checksum_file(path).unlink(missing_ok=True)
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a damaged checkpoint (and its checksum) to ``*.damaged``; returns the new name."""
+    path = Path(path)
+    aside = path.with_name(path.name + ".damaged")
+    path.rename(aside)
+    if checksum_file(path).exists():
+        checksum_file(path).rename(checksum_file(aside))
+    return aside
+
+
+def verify_checksum(path: Path) -> None:
+    """One line if ``path`` differs from the sha256 written with it (no checksum file: unchecked)."""
+    path = Path(path)
+    try:
+        expected = checksum_file(path).read_text(encoding="utf-8").split()[0]
+    except (OSError, UnicodeDecodeError, IndexError):
+        return
+    if path.is_file() and sha256_file(path) != expected:
+        raise BenchError(f"{path}: its sha256 differs from the one written with it ({checksum_file(path).name}): "
+                         f"the file changed after it was written (a damaged disk or copy); {HINT}")
+
+
 def load_checkpoint(path: Path) -> dict:
     """A checkpoint's dict, loaded with ``weights_only`` (tensors and plain data: no code in the file
-    ever runs); any other file is one line saying what it is not and what to pass instead."""
+    ever runs) after its checksum is verified; any other file is one line saying what it is not and
+    what to pass instead."""
+    verify_checksum(path)
     state = read_file(path)
     if not is_bench_checkpoint(state):
         raise BenchError(f"{path}: a PyTorch file but not a bench checkpoint (no 'model' entry); {HINT}")

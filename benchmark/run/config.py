@@ -89,8 +89,10 @@ class RunConfig(Options):
     num_workers: int | None = Field(None, ge=0, description="data loader worker processes per training process "
                                     "(default: what the machine can feed, see benchmark.data.loading."
                                     "default_num_workers; 0: the process reads the data itself)")
-    threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: half the cores, "
-                                "at least 1: small convolutions slow down badly when threads compete)")
+    threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: one per physical core, "
+                                "torch's own default, less one per data loader worker)")
+    loggers: list[str] = Field(default_factory=list, description="where a training run's losses, metrics and "
+                               "sample grids also go, e.g. [\"tensorboard\"] (see `bench list loggers`)")
     skip_bad: bool = Field(False, description="skip unreadable or inconsistent data files (counted in a warning)")
     eval: EvalConfig = Field(default_factory=EvalConfig)
 
@@ -105,7 +107,7 @@ class RunConfig(Options):
 RUN_KEYS = set(RunConfig.model_fields)
 #: run keys that do not change what a row trains (paths, evaluation, the row list, and the speed
 #: settings whose effect is float rounding): runs that differ only in them share a config hash
-NOT_HASHED = {"data_root", "output_root", "eval", "models", "seeds", "fused_optimizer", "channels_last"}
+NOT_HASHED = {"data_root", "output_root", "eval", "models", "seeds", "fused_optimizer", "channels_last", "loggers"}
 #: run keys that change nothing of what a row trains either, hashed at a fixed value so that the
 #: hashes of runs made before they stopped counting stay the same (``num_workers``: every item is a
 #: function of (seed, epoch, index), whichever process reads it)
@@ -233,7 +235,7 @@ def _with_default_run(run: dict, plugins: dict) -> tuple[dict, dict]:
 
 
 @dataclass(frozen=True)
-class ModelRun:
+class Row:
     """One leaderboard row: a model with a preset, its options and its run settings (the
     training length resolved: ``steps``, else ``epochs``, and ``batch_size``). Never changed
     once built."""
@@ -266,7 +268,7 @@ class ModelRun:
 
 
 def split_label(token: str, models) -> tuple[str, str | None]:
-    """'pix2pix+kl' -> ('pix2pix', 'kl'); 'spade:source-000' -> ('spade', 'source-000')."""
+    """'pix2pix+kl' -> ('pix2pix', 'kl'); 'spade:gaussian-gan' -> ('spade', 'gaussian-gan')."""
     if token in models:
         return token, None
     for name in sorted(models.names(), key=len, reverse=True):
@@ -283,7 +285,7 @@ def row_label(plugin: Model, preset: str) -> str:
     return plugin.name if preset == plugin.default_preset else f"{plugin.name}+{preset}"
 
 
-def resolve_model(token: str, layers: Layers, models, dataset_options: Options | None = None) -> ModelRun:
+def resolve_model(token: str, layers: Layers, models, dataset_options: Options | None = None) -> Row:
     name, preset = split_label(token, models)
     plugin: Model = models.get(name)
     preset = preset or plugin.default_preset
@@ -310,7 +312,7 @@ def resolve_model(token: str, layers: Layers, models, dataset_options: Options |
     if run.batch_size is None:
         updates["batch_size"] = length.batch_size
     run = run.model_copy(update=updates)
-    return ModelRun(label, plugin, preset, options, run, dataset_options)
+    return Row(label, plugin, preset, options, run, dataset_options)
 
 
 def embedded_options(name: str, layers: Layers, models) -> dict[str, Any]:

@@ -41,8 +41,22 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
-def configure_backends(device: torch.device, threads: int | None = None) -> None:
-    torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) // 2))
+#: torch's own default number of CPU threads, read before anything changes it: one per physical core
+#: (or ``OMP_NUM_THREADS`` where set)
+TORCH_DEFAULT_THREADS = torch.get_num_threads()
+
+
+def default_threads(num_workers: int = 0) -> int:
+    """CPU threads for torch when ``threads`` is not set: every physical core (torch's own default),
+    shared by the data-parallel workers of this node (``LOCAL_WORLD_SIZE``), less one per
+    data-loading worker process (each a process of its own on a core); at least 1."""
+    local_workers = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
+    return max(1, TORCH_DEFAULT_THREADS // local_workers - num_workers)
+
+
+def configure_backends(device: torch.device, threads: int | None = None, num_workers: int = 0) -> None:
+    """Threads (``threads``, else :func:`default_threads`) and the CUDA math settings of a run."""
+    torch.set_num_threads(threads or default_threads(num_workers))
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True

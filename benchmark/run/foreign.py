@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,10 +31,12 @@ from typing import Any
 import torch
 
 from benchmark.api import ForeignCheckpoint, Model
+from benchmark.data.archive import sha256_file
 from benchmark.registry.zoo import published_note
 from benchmark.run.checkpoint import HINT, is_bench_checkpoint, read_file, tensors_of
-from benchmark.run.config import Layers, ModelRun, merge, validate_options
+from benchmark.run.config import Layers, Row, merge, validate_options
 from benchmark.util.errors import BenchError, ConfigError
+from benchmark.util.imageio import ROUND
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class ForeignWeights:
     #: the zoo entry (``MODEL@TAG``) the file is the published checkpoint of, and its paper's numbers
     zoo: str | None = None
     published: dict | None = None
+    #: how the generated images become 8-bit: the zoo entry's official test script's way, else bench's
+    quantization: str = ROUND
     state: dict[str, torch.Tensor] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -55,11 +58,20 @@ class ForeignWeights:
         out = {"format": self.found.format, "file": str(self.path), "sha256": self.sha256,
                "facts": dict(self.found.facts), "generation": "fp32 (no autocast, no TF32)"}
         if self.zoo:
-            out.update(zoo=self.zoo, published=self.published)
+            out.update(zoo=self.zoo, published=self.published, quantization=self.quantization)
         return out
 
     def note(self) -> str:
         return "; ".join(filter(None, [self.found.format, published_note(self.published)]))
+
+
+def quantization_of(row: Row) -> str:
+    """How a row's generated images become 8-bit: its zoo entry's official test script's way, else ``round``."""
+    return row.foreign.quantization if row.foreign is not None else ROUND
+
+
+#: the run protocol's record of images written by truncation (rows without the key were rounded)
+TRUNCATED = "truncate: (x + 1) / 2 * 255 in float32, clipped, cast to uint8 (the official test script)"
 
 
 @contextlib.contextmanager
@@ -72,14 +84,6 @@ def full_fp32():
         yield
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def read(path: Path, plugin: Model) -> ForeignWeights | None:
@@ -97,11 +101,11 @@ def read(path: Path, plugin: Model) -> ForeignWeights | None:
         what = "a flat state dict" if tensors is not None else f"a {type(content).__name__} of other things"
         raise BenchError(f"{path}: neither a bench checkpoint (no 'model' entry) nor a checkpoint of another code "
                          f"base that {plugin.name} reads ({what}); {HINT}, or the official code's generator")
-    return ForeignWeights(path, sha256_of(path), found, state=tensors)
+    return ForeignWeights(path, sha256_file(path), found, state=tensors)
 
 
-def apply(row: ModelRun, weights: ForeignWeights, layers: Layers, token: str,
-          given: dict[str, Any] | None = None) -> ModelRun:
+def apply(row: Row, weights: ForeignWeights, layers: Layers, token: str,
+          given: dict[str, Any] | None = None) -> Row:
     """The row with the options the file implies (and ``given``: a zoo entry's), checked against the
     user's own settings, labelled and marked as evaluating these weights."""
     plugin, name, found = row.plugin, row.plugin.name, weights.found
@@ -139,7 +143,7 @@ def allowed(plugin: Model, key: str) -> str:
     return ""
 
 
-def row_note(row: ModelRun) -> str:
+def row_note(row: Row) -> str:
     """The leaderboard note of a row: what its weights are, then the model's own note."""
     own = row.plugin.describe(row.options)
     if row.foreign is None:

@@ -25,7 +25,7 @@ from benchmark.registry import zoo
 from benchmark.run import foreign
 from benchmark.run.config import (
     Layers,
-    ModelRun,
+    Row,
     RunConfig,
     check_plugin_tables,
     merge,
@@ -55,26 +55,28 @@ class RunPlan:
     config: RunConfig
     dataset: Dataset
     dataset_options: Options
-    rows: tuple[ModelRun, ...]
+    rows: tuple[Row, ...]
     metrics: tuple[tuple[Metric, Options], ...]
     segmenter: ResolvedSegmenter | None
     device: torch.device
     #: the autocast dtype; None: full fp32
     dtype: torch.dtype | None
+    #: the loggers of ``loggers`` (benchmark.api.logger.Logger), in the order given
+    loggers: tuple = ()
 
     @property
     def precision(self) -> str:
         return str(self.dtype or "fp32")
 
-    def image_size(self, row: ModelRun) -> int:
+    def image_size(self, row: Row) -> int:
         """The height a row trains and is evaluated at."""
         return self.size(row).height
 
-    def size(self, row: ModelRun) -> Size:
+    def size(self, row: Row) -> Size:
         """(height, width) a row trains and is evaluated at (see :func:`size_in`)."""
         return size_in(row.run, self.dataset)
 
-    def model_size(self, row: ModelRun) -> Size | int:
+    def model_size(self, row: Row) -> Size | int:
         """The size as the row's model receives it (see :func:`model_size`)."""
         return model_size(row, self.size(row))
 
@@ -90,7 +92,7 @@ class RunPlan:
                 "segmenter": None if seg is None else {"name": seg.name,
                                                        "options": seg.options.model_dump(mode="json")}}
 
-    def row_plan(self, row: ModelRun) -> dict[str, Any]:
+    def row_plan(self, row: Row) -> dict[str, Any]:
         """A row's part of the plan, as written to its run folder's ``plan.json``."""
         weights = {"weights": row.foreign.to_dict()} if row.foreign is not None else {}
         return {"config_hash": row.config_hash(), "dataset": self.dataset.name, **row.to_dict(), **weights,
@@ -129,20 +131,28 @@ def build_plan(layers: Layers, plugins: registry.Plugins | None = None, checkpoi
                       bool(spec.dontcare_label), tuple(tuple(int(c) for c in rgb) for rgb in palette) if palette else None)
     rows = tuple(replace(row, options=row.plugin.for_dataset(row.options, facts)) for row in rows)
     sizes = [size_in(row.run, spec) for row in rows]
-    rows = tuple(at_size(row, size) for row, size in zip(rows, sizes))
+    metrics = resolve_metrics(cfg.eval.metrics, layers, plugins.metrics)
+    segmenter = resolve_segmenter(cfg, spec, metrics, layers, plugins, zoo.papers_segmenter(list(published), plugins))
+    rows = tuple(at_size(row, size, segmenter) for row, size in zip(rows, sizes))
     for row, size in zip(rows, sizes):
         row.plugin.check(row.options, model_size(row, size), spec.num_classes)
         if row.foreign is None and checkpoint is None:
             row.plugin.check_training(row.options)  # e.g. a loss's weight file: evaluation needs none
-    metrics = resolve_metrics(cfg.eval.metrics, layers, plugins.metrics)
-    segmenter = resolve_segmenter(cfg, spec, metrics, layers, plugins)
     device = resolve_device(cfg.device)
     return RunPlan(cfg, spec, dataset_options, rows, metrics, segmenter, device,
-                   resolve_precision(cfg.precision, device))
+                   resolve_precision(cfg.precision, device), resolve_loggers(cfg.loggers, plugins))
+
+
+def resolve_loggers(names: list[str], plugins: registry.Plugins) -> tuple:
+    """The registered loggers of ``--set loggers=[...]``; an unknown name is one line before any training."""
+    for name in names:
+        if name not in plugins.loggers:
+            raise ConfigError(unknown("logger (loggers)", name, plugins.loggers.names(), "see `bench list loggers`"))
+    return tuple(plugins.loggers.get(name) for name in dict.fromkeys(names))
 
 
 def resolve_row(token: str, layers: Layers, plugins: registry.Plugins, dataset_options: Options,
-                published: dict[str, Path], checkpoint: Path | None) -> ModelRun:
+                published: dict[str, Path], checkpoint: Path | None) -> Row:
     """A row as :func:`resolve_model` gives it; a zoo row, or the row of ``--checkpoint`` with a file of
     another code base, with the options that file implies (:func:`benchmark.run.foreign.apply`)."""
     if token in published:
@@ -152,7 +162,7 @@ def resolve_row(token: str, layers: Layers, plugins: registry.Plugins, dataset_o
         if found is None:
             raise ConfigError(f"{token}: {published[token]} is a bench checkpoint, not the published file; import "
                               f"the published one: {entry.obtain()}")
-        found = replace(found, zoo=token, published=zoo.published_of(entry))
+        found = replace(found, zoo=token, published=zoo.published_of(entry), quantization=entry.quantization)
         row = replace(row, run=row.run.model_copy(update=zoo.run_size(entry, layers.run)))  # the paper's size
         return foreign.apply(row, found, layers, token, entry.model_options)
     row = resolve_model(token, layers, plugins.models, dataset_options)
@@ -162,11 +172,13 @@ def resolve_row(token: str, layers: Layers, plugins: registry.Plugins, dataset_o
     return row if found is None else foreign.apply(row, found, layers, token)
 
 
-def at_size(row: ModelRun, size: Size) -> ModelRun:
-    """A row of published weights with the size it is measured at beside its paper's (see :mod:`benchmark.registry.zoo`)."""
+def at_size(row: Row, size: Size, segmenter: ResolvedSegmenter | None = None) -> Row:
+    """A row of published weights with the size (and segmenter) it is measured with beside its paper's
+    (see :mod:`benchmark.registry.zoo`)."""
     if row.foreign is None or row.foreign.published is None:
         return row
-    return replace(row, foreign=replace(row.foreign, published=zoo.measured_at(row.foreign.published, size)))
+    published = zoo.measured_at(row.foreign.published, size, segmenter.name if segmenter else None)
+    return replace(row, foreign=replace(row.foreign, published=published))
 
 
 def size_in(run: RunConfig, dataset: Dataset) -> Size:
@@ -176,7 +188,7 @@ def size_in(run: RunConfig, dataset: Dataset) -> Size:
     return Size(height, max(1, round(height * (run.aspect_ratio or dataset.aspect_ratio))))
 
 
-def model_size(row: ModelRun, size: Size) -> Size | int:
+def model_size(row: Row, size: Size) -> Size | int:
     """What a model's ``check``/``build``/``train_transform`` receive: the :class:`Size` where the
     model declares ``non_square``, else the side of a square (other sizes: one clear line)."""
     if row.plugin.non_square:
@@ -197,15 +209,18 @@ def resolve_metrics(names: list[str] | None, layers: Layers, metrics) -> tuple[t
     return tuple(out)
 
 
-def resolve_segmenter(cfg: RunConfig, spec: Dataset, metrics, layers: Layers, plugins) -> ResolvedSegmenter | None:
-    """``eval.segmenter`` (else the dataset's default) with its validated options, checked before
-    any training whenever it is set explicitly or a segmentation metric will use it."""
-    name = cfg.eval.segmenter or spec.default_segmenter
+def resolve_segmenter(cfg: RunConfig, spec: Dataset, metrics, layers: Layers, plugins,
+                      papers: str | None = None) -> ResolvedSegmenter | None:
+    """``eval.segmenter`` (else ``papers``: the one the papers of the plan's zoo rows measured with,
+    else the dataset's default) with its validated options, checked before any training whenever it
+    is set explicitly or a segmentation metric will use it."""
+    name = cfg.eval.segmenter or papers or spec.default_segmenter
     used = cfg.eval.segmenter is not None or any(m.kind == "segmentation" for m, _ in metrics)
     if name is None or not used:
         return None
     if name not in plugins.segmenters:
-        where = "eval.segmenter" if cfg.eval.segmenter else f"the default segmenter of {spec.name}"
+        where = ("eval.segmenter" if cfg.eval.segmenter else "the segmenter of the zoo rows' papers" if papers
+                 else f"the default segmenter of {spec.name}")
         raise ConfigError(unknown(f"segmenter ({where})", name, plugins.segmenters.names(),
                                   "see `bench list segmenters`; choose one with --set eval.segmenter=NAME"))
     segmenter = plugins.segmenters.get(name)

@@ -62,10 +62,6 @@ class ImageSet:
         return self.root / "label_ids"
 
     @property
-    def classes_file(self) -> Path:
-        return self.root / "classes.json"
-
-    @property
     def complete_marker(self) -> Path:
         return self.root / "COMPLETE"
 

@@ -60,3 +60,25 @@ class RunLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def mark_abandoned(runs: list[RunDir]) -> list[RunDir]:
+    """Say ``interrupted`` in every folder of ``runs`` whose status is still ``running`` while no
+    process holds its lock (its process was killed before it could say so); returns those folders.
+    A folder another process works in keeps its status."""
+    marked = []
+    for run in runs:
+        if run.read_status().get("status") != "running":
+            continue
+        try:
+            lock = RunLock(run).acquire()
+        except BenchError:
+            continue  # alive: another process works there
+        try:
+            if run.read_status().get("status") == "running":
+                run.write_status("interrupted", reason="its process ended without saying so (killed); "
+                                                       "continue with --resume")
+                marked.append(run)
+        finally:
+            lock.release()
+    return marked

@@ -26,7 +26,7 @@ from benchmark.registry import plugins as registry
 from benchmark.results.records import MetricValue
 from benchmark.run.config import validate_options
 from benchmark.run.device import configure_backends, resolve_device
-from benchmark.score.images import image_files
+from benchmark.score.images import check_readable, image_files
 from benchmark.util.errors import ConfigError, DataError
 from benchmark.util.imageio import write_png
 from benchmark.util.progress import Reporter
@@ -112,6 +112,8 @@ def score_folders(fake: Path, real: Path, metrics: list[str], *, output_root: Pa
     fake, real = Path(fake), Path(real)
     for option, folder in (("--fake", fake), ("--real", real)):
         image_files(folder, option)  # a missing or empty folder is one line, before any work
+    for option, folder in (("--fake", fake), ("--real", real)):
+        check_readable(image_files(folder, option), option)
     if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", device):
         raise ConfigError(f"--device {device!r}: allowed: auto, cpu, mps, cuda, cuda:N")
     torch_device = resolve_device(device)

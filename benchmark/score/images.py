@@ -19,6 +19,7 @@ images came from outside bench.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,8 +79,11 @@ def image_files(folder: Path, option: str = "--images") -> dict[str, Path]:
     """{stem: file} of the images directly in ``folder``; one clear line if it is not a folder of
     images or two files share a stem."""
     folder = Path(folder)
+    what = "real images" if option == "--real" else "generated images"
+    if not folder.exists():
+        raise DataError(f"{option} {folder}: no such folder; pass the folder of {what}")
     if not folder.is_dir():
-        raise DataError(f"{option} {folder}: no such folder; pass the folder of generated images")
+        raise DataError(f"{option} {folder}: a file, not a folder; pass the folder of {what}")
     found: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
@@ -89,9 +93,20 @@ def image_files(folder: Path, option: str = "--images") -> dict[str, Path]:
                             f"{path.name}) are ambiguous; keep one image per test stem")
         found[path.stem] = path
     if not found:
-        raise DataError(f"{option} {folder}: no images ({', '.join(sorted(s[1:] for s in IMAGE_SUFFIXES))}); "
-                        f"pass the folder that holds one image per test image, named by its stem")
+        hint = ("pass the folder that holds one image per test image, named by its stem" if option == "--images"
+                else f"pass the folder of {what}")
+        raise DataError(f"{option} {folder}: no images ({', '.join(sorted(s[1:] for s in IMAGE_SUFFIXES))}); {hint}")
     return found
+
+
+def check_readable(files: dict[str, Path], option: str) -> None:
+    """Decode every image of a folder before any metric runs: a corrupt or non-8-bit file is one
+    line naming the option (``--real``, ``--fake``) and the file."""
+    for path in files.values():
+        try:
+            read_image(path, "RGB")
+        except DataError as exc:
+            raise DataError(f"{option} {exc}") from None
 
 
 def _some(items: list[str], n: int = 3) -> str:
@@ -217,6 +232,7 @@ def _measure(plan: RunPlan, bench: Execution, run: RunDir, request: ScoreRequest
         "run": cfg.model_dump(mode="json"), "image_size": size.height, "resolution": size.text(),
         "dataset_options": plan.dataset_options.model_dump(mode="json"),
         "resized": {"from": resized, "method": RESIZE_NOTE} if resized else None, "published": published,
+        "images_sha256": images_digest(images),
         **plan.evaluation(), "device": str(plan.device), "precision": plan.precision, "versions": versions()}
     run.write_plan(conf)
     run.write_status("running")
@@ -242,10 +258,20 @@ def _measure(plan: RunPlan, bench: Execution, run: RunDir, request: ScoreRequest
         wall_time_s=round(time.perf_counter() - t0, 2), status="ok", reason=None, run_dir=str(run.root),
         input_kind=SCORED_INPUT, note=note, metrics=metrics, created=utc_now())
     final = {"status": "ok", "reason": None, "images_dir": str(request.images)}
+    bench.store.keep_unmeasured(record, same=lambda old: old.config.get("images_sha256") == conf["images_sha256"])
     run.write_record(record_to_dict(record), final)  # first in the folder, then the store, then the status
     record.id = bench.store.put_run(record)
     run.write_status(**final)
     return record
+
+
+def images_digest(images: dict[str, np.ndarray]) -> str:
+    """One sha256 over the scored images (stems and pixels, in stem order): a row scored again from
+    the same images keeps the metrics it does not measure again."""
+    digest = hashlib.sha256()
+    for stem in sorted(images):
+        digest.update(stem.encode() + b"\0" + str(images[stem].shape).encode() + np.ascontiguousarray(images[stem]).tobytes())
+    return digest.hexdigest()
 
 
 def _evaluate(plan: RunPlan, bench: Execution, run: RunDir, images: dict, samples, data, size: Size, label: str):

@@ -3,7 +3,7 @@
 - ``local``: each job is ``bench job RUN_DIR`` in a child process, at most ``--max-parallel``
   at a time; its output goes to ``job.out`` / ``job.err`` in its run folder.
 - ``slurm``: one Slurm job per (row, seed), submitted as one job array through submitit (an
-  optional dependency: ``pip install 'bench[slurm]'``), at most ``--max-parallel`` running at
+  optional dependency: ``pip install 'sis-bench[slurm]'``), at most ``--max-parallel`` running at
   once (the array's parallelism), each with ``--gpus-per-job`` GPUs on ``--slurm-partition``.
   A job that Slurm preempts or times out is requeued by submitit and continues from its
   newest checkpoint.
@@ -149,10 +149,10 @@ class JobEntry:
     out (submitit calls :meth:`checkpoint`), and then it continues from its newest checkpoint."""
 
     def __call__(self, run_dir: str) -> str:
-        from benchmark.sweep.jobs import run_job
+        from benchmark.sweep.jobs import execute_job
 
         try:
-            record = run_job(Path(run_dir), Reporter())
+            record = execute_job(Path(run_dir), Reporter())
         except BenchError as exc:
             raise RuntimeError(f"bench job {run_dir}: {exc}") from None
         if record.status != "ok":
@@ -172,7 +172,7 @@ class Submitit:
         try:
             import submitit
         except ImportError:
-            raise ConfigError(f"--executor {options.executor} needs submitit: pip install 'bench[slurm]'") from None
+            raise ConfigError(f"--executor {options.executor} needs submitit: pip install 'sis-bench[slurm]'") from None
         self.submitit = submitit
         self.options = options
         self.reporter = reporter

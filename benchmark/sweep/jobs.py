@@ -31,7 +31,7 @@ from typing import Any
 
 from benchmark.results.records import RunRecord, record_from_dict, utc_now
 from benchmark.results.store import ResultsStore
-from benchmark.run.config import Layers, ModelRun
+from benchmark.run.config import Layers, Row
 from benchmark.run.seeds import finished_run, job_name, reuse_line, seed_jobs
 from benchmark.rundir.layout import RunDir
 from benchmark.rundir.lock import RunLock
@@ -44,7 +44,7 @@ STATES = ("pending", "running", "done", "failed")
 
 @dataclass(frozen=True)
 class Job:
-    row: ModelRun
+    row: Row
     run: RunDir
 
     @property
@@ -54,7 +54,7 @@ class Job:
 
 # ---------------------------------------------------------------- the parent: prepare
 
-def job_layers(layers: Layers, row: ModelRun) -> dict[str, Any]:
+def job_layers(layers: Layers, row: Row) -> dict[str, Any]:
     """The settings of one job as JSON: the user's layers for one row and one seed, with absolute
     data and output folders (a cluster job may start in another folder)."""
     run = {k: v for k, v in layers.run.items() if k != "seeds"}
@@ -94,7 +94,7 @@ def prepare(plan, layers: Layers, reporter: Reporter) -> tuple[list[Job], list[R
     return jobs, reused
 
 
-def unfinished_job(output_root: Path, dataset: str, row: ModelRun) -> RunDir | None:
+def unfinished_job(output_root: Path, dataset: str, row: Row) -> RunDir | None:
     """The newest job folder of this row, config and seed that has not finished ok."""
     for run in RunDir.of_row(output_root, dataset, row.label):
         if not run.job_file.is_file():
@@ -159,7 +159,7 @@ def read_job(run: RunDir) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- the job
 
-def run_job(run_dir: Path, reporter: Reporter) -> RunRecord:
+def execute_job(run_dir: Path, reporter: Reporter) -> RunRecord:
     """``bench job RUN_DIR``: train and evaluate the folder's one row and seed in it (continuing from
     its newest checkpoint, or completing a finished one); writes nothing outside the folder but
     the shared caches."""

@@ -3,6 +3,8 @@
 The content goes to a uniquely named temporary file in the same folder, which is
 renamed over the target only when writing succeeded; on any error (a full disk,
 an interrupt) the temporary file is removed and the old target is left as it was.
+The file gets the permissions of a file the user creates (0666 less the umask), not the
+0600 of a temporary file, so teammates and web servers read what bench publishes.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ def atomic_write(path: Path, *, binary: bool = False, newline: str | None = None
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        if os.name == "posix":
+            os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {"newline": newline,
                                                                            "encoding": "utf-8"})) as fh:
             fh.temp_path = tmp  # for a check of the written bytes before they replace the target
@@ -42,6 +46,21 @@ def atomic_write(path: Path, *, binary: bool = False, newline: str | None = None
         raise
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system says it (Linux), else by
+    setting and restoring it."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_text(path: Path, text: str) -> None:
     with atomic_write(path) as fh:
         fh.write(text)
@@ -50,13 +69,3 @@ def write_text(path: Path, text: str) -> None:
 def write_json(path: Path, data: Any, *, indent: int | None = 2) -> None:
     write_text(path, json.dumps(data, indent=indent, default=str, sort_keys=False))
 
-
-def remove_stale_temps(folder: Path) -> int:
-    """Delete temporary files an interrupted :func:`atomic_write` left in ``folder`` (a SIGKILL
-    skips the clean-up); returns how many were removed."""
-    removed = 0
-    for tmp in Path(folder).glob(".*.tmp"):
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-            removed += 1
-    return removed

@@ -12,9 +12,22 @@ from PIL import Image
 from benchmark.util.atomic import atomic_write, write_text
 
 
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(N,3,H,W) or (3,H,W) floats in [-1, 1] -> uint8 (N,H,W,3) or (H,W,3)."""
-    x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+#: how generated images become 8-bit: bench rounds; the official test scripts of SPADE
+#: (``util/util.py`` ``tensor2im``) and pix2pix/CycleGAN truncate ``(x + 1) / 2.0 * 255.0`` (float32)
+ROUND, TRUNCATE = "round", "truncate"
+QUANTIZATIONS = (ROUND, TRUNCATE)
+
+
+def to_uint8(images: torch.Tensor, quantization: str = ROUND) -> np.ndarray:
+    """(N,3,H,W) or (3,H,W) floats in [-1, 1] -> uint8 (N,H,W,3) or (H,W,3): ``round`` to the nearest
+    level (bench's), or ``truncate`` ``(x + 1) / 2 * 255`` in float32 clipped to 0..255, as the
+    official SPADE and pix2pix test scripts write their images."""
+    if quantization == TRUNCATE:
+        x = ((images.detach().float() + 1) / 2.0 * 255.0).clamp(0, 255).floor().to(torch.uint8)
+    elif quantization == ROUND:
+        x = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    else:
+        raise ValueError(f"unknown quantization {quantization!r}; one of {', '.join(QUANTIZATIONS)}")
     return x.movedim(-3, -1).cpu().numpy()
 
 

@@ -1,4 +1,5 @@
-"""Progress for long work: a rich bar on a terminal, plain lines otherwise, nothing with --quiet."""
+"""Progress for long work: a rich bar on a terminal, plain lines otherwise, nothing with --quiet;
+both say how long the stage has taken and how long it will still take (ETA, from its rate so far)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,16 @@ from rich.progress import (
 
 def format_losses(losses: dict[str, float]) -> str:
     return " ".join(f"{k}={v:.3f}" for k, v in losses.items())
+
+
+def duration(seconds: float) -> str:
+    """``45s``, ``3m05s``, ``2h07m``."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 class Reporter:
@@ -64,7 +75,18 @@ class Reporter:
         every = max(1, self._total // 10)
         if done == self._total or done % every == 0 or now - self._last_line > 30:
             self._last_line = now
-            print(f"{self._label}: {done}/{self._total} {info}".rstrip(), file=sys.stderr, flush=True)
+            timing = self.timing(now)
+            print(f"{self._label}: {done}/{self._total} {info}".rstrip() + (f" ({timing})" if timing else ""),
+                  file=sys.stderr, flush=True)
+
+    def timing(self, now: float | None = None) -> str:
+        """``12s elapsed, ETA 1m05s`` from the rate since ``start``; empty before any progress."""
+        elapsed = (now or time.perf_counter()) - self._t0
+        done = self._done - self._done0
+        if done <= 0 or elapsed <= 0:
+            return ""
+        left = (self._total - self._done) * elapsed / done
+        return f"{duration(elapsed)} elapsed" + (f", ETA {duration(left)}" if self._done < self._total else "")
 
     def rate(self, items_per_unit: int = 1) -> float:
         elapsed = time.perf_counter() - self._t0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchmark.util.errors import ConfigError
+from benchmark.util.errors import BenchError, ConfigError
 
 try:
     import tomllib
@@ -45,10 +45,31 @@ def set_path(tree: dict, dotted: str, value: Any) -> None:
 
 
 def load_toml(path: Path) -> dict[str, Any]:
+    """A ``--config`` file: every way it cannot be read is one line naming ``--config`` and the file."""
+    return read_toml(path, what="--config ", fix="pass the path of a TOML file")
+
+
+def read_toml(path: Path, *, what: str = "", fix: str = "pass the path of a TOML file",
+              error: type[BenchError] = ConfigError) -> dict[str, Any]:
+    """A TOML file's tables; a missing file, a folder, unreadable bytes, text that is not UTF-8 or
+    not TOML is one ``error`` line starting with ``what`` and the path (``fix`` ends the lines of a
+    file that is not there to read)."""
+    path = Path(path)
     try:
+        if path.is_dir():  # Windows reports opening a folder as PermissionError
+            raise IsADirectoryError(path)
         with open(path, "rb") as fh:
-            return tomllib.load(fh)
+            return tomllib.loads(fh.read().decode("utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"--config {path}: file not found; pass the path of a TOML file") from None
+        problem = f"file not found; {fix}"
+    except IsADirectoryError:
+        problem = f"a folder, not a TOML file; {fix}"
+    except PermissionError:
+        problem = "permission denied; make the file readable"
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); save it as UTF-8"
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"--config {path}: not valid TOML ({exc}); fix the file") from None
+        problem = f"not valid TOML ({exc}); fix the file"
+    except OSError as exc:
+        problem = f"cannot be read ({exc.strerror or exc}); {fix}"
+    raise error(f"{what}{path}: {problem}")

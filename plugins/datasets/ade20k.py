@@ -24,7 +24,6 @@ from bench_plugins.datasets.ade20k_classes import CLASS_NAMES
 from bench_plugins.datasets.standard import (
     Release,
     by_stem,
-    find_in,
     generated_palette,
     id_table,
     index_split,
@@ -32,8 +31,7 @@ from bench_plugins.datasets.standard import (
 )
 from pydantic import Field
 
-from benchmark import DataError, Options, Source, hookimpl
-from benchmark import download, offline
+from benchmark import DataError, Options, Source, download_and_import, find_dir, hookimpl
 
 ARCHIVE = "ADEChallengeData2016.zip"
 URL = f"http://data.csail.mit.edu/places/ADEchallenge/{ARCHIVE}"
@@ -86,15 +84,7 @@ class Ade20k(Release):
         folder = self.directory(root)
         if (folder / "train" / "images").is_dir():
             return folder
-        if not offline():
-            archive = Path(root) / "downloads" / ARCHIVE
-            if not archive.exists():
-                download(URL, archive, None, description=f"ade20k ({ARCHIVE}, 923 MB)",
-                         offline_hint=f"bench datasets import ade20k {ARCHIVE}")
-            folder = self.import_from(archive, root)
-            archive.unlink()
-            return folder
-        raise DataError(self.missing_message(folder))
+        return download_and_import(self, root, ARCHIVE, size="923 MB")
 
     def arrange(self, trees, sources):
         return arrange(trees, sources)
@@ -108,7 +98,7 @@ class Ade20k(Release):
 
 def arrange(trees: list[Path], sources) -> dict:
     shown = " + ".join(str(s) for s in sources)
-    images, labels = find_in(trees, "images"), find_in(trees, "annotations")
+    images, labels = find_dir(trees, "images"), find_dir(trees, "annotations")
     if images is None or labels is None:
         raise DataError(f"{shown}: no ADEChallengeData2016/images/ and annotations/ folders; pass {ARCHIVE} "
                         f"or its unpacked folder")

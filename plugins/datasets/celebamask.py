@@ -39,7 +39,6 @@ celebamask-hq.size=32`` to check them with little memory.
 
 from __future__ import annotations
 
-import json
 import shutil
 from functools import partial
 from pathlib import Path
@@ -63,9 +62,21 @@ from bench_plugins.datasets.parallel import Problem, decode_split, ordered_map, 
 from PIL import Image, UnidentifiedImageError
 from pydantic import Field
 
-from benchmark import BadFiles, DataError, Dataset, LazySplit, Options, Sample, Source, hookimpl
-from benchmark import safe_extract, sha256_file
-from benchmark import Reporter
+from benchmark import (
+    BadFiles,
+    DataError,
+    Dataset,
+    LazySplit,
+    Options,
+    Reporter,
+    Sample,
+    Source,
+    Unpacked,
+    hookimpl,
+    import_sources,
+    label_problem,
+)
+from bench_plugins.datasets.columns import HEADLINE, PERCENT
 
 PROJECT = "https://github.com/switchablenorms/CelebAMask-HQ"
 PAGE = "http://mmlab.ie.cuhk.edu.hk/projects/CelebAMask-HQ.html"
@@ -86,6 +97,8 @@ class CelebAMaskOptions(Options):
 
 
 class CelebAMaskHQ(Dataset):
+    headline_columns = HEADLINE
+    percent_columns = PERCENT
     name = "celebamask-hq"
     summary = ("CelebAMask-HQ: 19 face-part classes, 1024 px photos with 512 px maps merged from part masks, "
                "24183 train / 2824 test (CelebA's partition)")
@@ -124,23 +137,13 @@ class CelebAMaskHQ(Dataset):
         return folder
 
     def import_from(self, src: Path, root: Path) -> Path:
-        src = Path(src)
-        if not src.exists():
-            raise DataError(f"{src}: no such file or folder; pass CelebAMask-HQ.zip or its unpacked folder")
-        dest = self.directory(root)
-        staging = dest.with_name(dest.name + ".importing")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir(parents=True)
-        try:
-            manifest = build(src, staging)
-            (staging / "MANIFEST.json").write_text(json.dumps(manifest, indent=2))
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        if dest.exists():
-            shutil.rmtree(dest)
-        staging.rename(dest)
-        return dest
+        if Path(src).is_file():
+            Reporter().console.print(f"celebamask-hq: unpacking {Path(src).name} (minutes for the full release)",
+                                     highlight=False, soft_wrap=True)
+        # no checksum of the release is published, so the archive's is kept for provenance only (under
+        # a key that `bench datasets verify` does not compare with a published one)
+        return import_sources([src], self.directory(root), build, checksum=False,
+                              hint="pass CelebAMask-HQ.zip or its unpacked folder")
 
     # ------------------------------------------------------------ reading
 
@@ -161,20 +164,10 @@ class CelebAMaskHQ(Dataset):
         return LazySplit(partial(read_numbered, str(folder), options.size), chosen, [str(n) for n in chosen])
 
 
-def build(src: Path, staging: Path) -> dict:
-    """Unpack (or read in place) the release and write images/, labels/ and the mapping into ``staging``."""
-    manifest: dict = {"source": str(src.resolve())}
+def build(unpacked: Unpacked, dest: Path) -> dict:
+    """Write images/, labels/ and the mapping into ``dest`` from the unpacked (or in-place) release."""
+    src, tree, move = unpacked.sources[0], unpacked.trees[0], unpacked.movable
     reporter = Reporter()
-    if src.is_dir():
-        tree, move = src, False
-    else:
-        # no checksum of the release is published, so the archive's is kept for provenance only (under
-        # a key that `bench datasets verify` does not compare with a published one)
-        manifest["archive_sha256"] = sha256_file(src)
-        tree, move = staging / "release", True
-        reporter.console.print(f"celebamask-hq: unpacking {src.name} (minutes for the full release)",
-                               highlight=False, soft_wrap=True)
-        safe_extract(src, tree)
     release = find_release(tree, src)
     photos = list_photos(release / IMAGES)
     masks = index_masks(release / MASKS)
@@ -186,16 +179,16 @@ def build(src: Path, staging: Path) -> dict:
                         f"unpack the whole CelebAMask-HQ.zip")
     if (release / MAPPING).is_file():
         read_mapping(release / MAPPING)            # refuse a damaged mapping now, not at the first load
-        shutil.copyfile(release / MAPPING, staging / MAPPING)
-    (staging / "images").mkdir()
-    (staging / "labels").mkdir()
+        shutil.copyfile(release / MAPPING, dest / MAPPING)
+    (dest / "images").mkdir()
+    (dest / "labels").mkdir()
     palette = [c for colour in PALETTE for c in colour]
 
     def one(n: int) -> None:
         label = Image.fromarray(merge_masks(masks[n]))
         label.putpalette(palette)                      # mode L -> P: the indices stay the class ids
-        label.save(staging / "labels" / f"{n}.png")
-        target = staging / "images" / f"{n}.jpg"
+        label.save(dest / "labels" / f"{n}.png")
+        target = dest / "images" / f"{n}.jpg"
         if move:
             photos[n].replace(target)
         else:
@@ -206,11 +199,8 @@ def build(src: Path, staging: Path) -> dict:
         ordered_map(one, sorted(photos), on_result=reporter.update)
     finally:
         reporter.stop()
-    if move:
-        shutil.rmtree(tree)
-    manifest["images"] = len(photos)
-    manifest["mapping"] = (staging / MAPPING).is_file()
-    return manifest
+    archive = {"archive_sha256": unpacked.sha256[0]} if unpacked.sha256[0] else {}
+    return {**archive, "images": len(photos), "mapping": (dest / MAPPING).is_file()}
 
 
 def split_of(folder: Path, rule: str, numbers: list[int]):
@@ -254,14 +244,10 @@ def read_face(photo: Path, label_path: Path, size: int) -> Sample | Problem:
     label = try_read(label_path)
     if isinstance(label, Problem):
         return label
-    if label.ndim != 2 or label.shape != (MASK_SIZE, MASK_SIZE):
-        channels = f" with {label.shape[2]} channels" if label.ndim == 3 else ""
-        return Problem(label_path, f"label map is {label.shape[1]}x{label.shape[0]}{channels}, expected a "
-                       f"{MASK_SIZE}x{MASK_SIZE} map of class ids", "re-import the dataset")
-    if int(label.max()) >= len(CLASS_NAMES):
-        wrong = [int(i) for i in np.unique(label) if i >= len(CLASS_NAMES)]
-        return Problem(label_path, f"label ids {wrong} outside the {len(CLASS_NAMES)} classes",
-                       "re-import the dataset")
+    problem = label_problem(label, (MASK_SIZE, MASK_SIZE), len(CLASS_NAMES), photo="the release's",
+                            fix="re-import the dataset")
+    if problem:
+        return Problem(label_path, *problem)
     if size != MASK_SIZE:
         label = np.asarray(Image.fromarray(label.astype(np.uint8)).resize((size, size), Image.NEAREST))
     return Sample(photo.stem, image, np.ascontiguousarray(label, dtype=np.uint8))

@@ -1,6 +1,6 @@
 """The 19 classes of CelebAMask-HQ face parsing and their colours.
 
-Class ids follow the order of source 003's label list, which is also the order
+Class ids follow the order of the face synthesis report's label list, which is also the order
 in which the release's own mask-merging script (``face_parsing/
 Data_preprocessing/g_mask.py`` in the official repository) numbers the parts:
 0 is background (no part mask), part ``PARTS[i]`` is class ``i + 1``.

@@ -23,10 +23,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench_plugins.datasets.cityscapes_classes import CITATION, CLASS_NAMES, PALETTE
-from bench_plugins.datasets.standard import Release, by_stem, find_in, id_table, index_split, match
+from bench_plugins.datasets.standard import Release, by_stem, id_table, index_split, match
 from pydantic import Field
 
-from benchmark import DataError, Options, Source, hookimpl
+from benchmark import DataError, Options, Source, find_dir, hookimpl
 
 PAGE = "https://www.cityscapes-dataset.com/downloads/"
 ARCHIVES = ("gtFine_trainvaltest.zip", "leftImg8bit_trainvaltest.zip")
@@ -92,7 +92,7 @@ class Cityscapes(Release):
 
 def arrange(trees: list[Path], sources) -> dict:
     shown = " + ".join(str(s) for s in sources)
-    gt, left = find_in(trees, "gtFine"), find_in(trees, "leftImg8bit")
+    gt, left = find_dir(trees, "gtFine"), find_dir(trees, "leftImg8bit")
     if gt is None or left is None:
         missing = ARCHIVES[0] if gt is None else ARCHIVES[1]
         raise DataError(f"{shown}: no {'gtFine' if gt is None else 'leftImg8bit'}/ folder; pass both {ARCHIVES[0]} "

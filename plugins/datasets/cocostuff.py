@@ -11,19 +11,21 @@ Downloads (public): the COCO 2017 photos ``train2017.zip`` (18 GB) and
 Layout: ``train2017/NNNNNNNNNNNN.jpg`` and ``val2017/...`` in the photo
 archives, ``train2017/NNNNNNNNNNNN.png`` and ``val2017/...`` in the map archive
 (ids 0..181, 255 unlabeled). With ``annotations_trainval2017.zip`` (the COCO
-instance annotations) the import also writes instance maps through the COCO API
-(see :mod:`bench_plugins.datasets.coco_instances`); without it there are none.
+instance annotations) the import also writes instance maps as SPADE's
+``coco_generate_instance_map.py`` makes them (see :mod:`bench_plugins.datasets.coco_instances`);
+without it there are none.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from bench_plugins.datasets.coco_instances import MADE_AS, made_as, record, write_instance_maps
 from bench_plugins.datasets.cocostuff_classes import CITATION, CLASS_NAMES
 from bench_plugins.datasets.standard import Release, generated_palette, id_table, index_split, match
 from pydantic import Field
 
-from benchmark import DataError, Options, Source, hookimpl
+from benchmark import DataError, Options, Source, find_dirs, hookimpl
 
 PAGE = "https://github.com/nightrome/cocostuff"
 ARCHIVES = ("train2017.zip", "val2017.zip", "stuffthingmaps_trainval2017.zip")
@@ -69,9 +71,9 @@ class CocoStuff(Release):
             "annotations and never occur), 255 unlabeled is the ignore id; SPADE (label_nc=182, "
             "contain_dontcare_label) turns 255 into an extra dontcare channel: the spade family's "
             "dontcare_channel, on by default here (bench's one-hot leaves 255 all zero for other models). Instance maps: from annotations_trainval2017.zip "
-            "when given (0 = no thing, k = k-th annotation; SPADE ships its own generation script and its maps "
-            "encode instances differently, but only their boundaries are used: the spade family's instance-edge channel, on by default when the "
-            "maps were imported), else none. Split: train = "
+            "when given, as SPADE's datasets/coco_generate_instance_map.py makes them (the label map with the thing "
+            "polygons painted on it, crowd regions skipped; only their boundaries are used: the spade family's "
+            "instance-edge channel, on by default when the maps were imported), else none. Split: train = "
             "train2017 (118287), test = val2017 (5000); SPADE's optional portrait folders are not used. Size: "
             "SPADE resizes to a square (train 286 then random 256 crop, test 256); bench loads at option size "
             "squared and leaves cropping to the model's train transform. Palette: generated")}
@@ -83,8 +85,11 @@ class CocoStuff(Release):
         return getattr(self, "_instances", False)
 
     def configure(self, root, options):
-        """Whether this copy was imported with its instance maps (the annotations)."""
-        self._instances = (self.directory(root) / "train" / "instances").is_dir()
+        """Whether this copy was imported with its instance maps (the annotations), made as SPADE makes them."""
+        self._instances = instance_maps(self.directory(root))
+
+    def protocol(self):
+        return {"instance_maps": MADE_AS} if self.has_instances else {}
 
     def arrange(self, trees, sources):
         return arrange(trees, sources)
@@ -96,27 +101,16 @@ class CocoStuff(Release):
         folder = self.directory(root)
         limit = options.train_size if split == "train" else options.test_size
         table = id_table({**{i: i for i in range(len(CLASS_NAMES))}, UNLABELED: UNLABELED})
-        with_instances = (folder / split / "instances").is_dir()
-        self._instances = with_instances
+        with_instances = self._instances = instance_maps(folder)
         return index_split(folder, split, self.name, table, (options.size, options.size), limit,
                            instances=with_instances)
-
-
-def split_dirs(trees: list[Path], name: str) -> list[Path]:
-    """Every ``name`` folder at the top of a tree or one level down."""
-    found = []
-    for tree in trees:
-        for base in [tree, *sorted(p for p in tree.iterdir() if p.is_dir())]:
-            if (base / name).is_dir():
-                found.append(base / name)
-    return found
 
 
 def arrange(trees: list[Path], sources: list[Path]) -> dict:
     shown = " + ".join(str(s) for s in sources)
     pairs = {}
     for split, theirs in SPLIT_OF.items():
-        folders = split_dirs(trees, theirs)
+        folders = find_dirs(trees, theirs)
         photos = {p.stem: p for f in folders for p in f.glob("*.jpg")}
         maps = {p.stem: p for f in folders for p in f.glob("*.png")}
         if not photos:
@@ -130,9 +124,7 @@ def arrange(trees: list[Path], sources: list[Path]) -> dict:
 
 def instances(trees: list[Path], staging: Path, pairs: dict) -> None:
     """Instance maps from ``annotations/instances_{train,val}2017.json`` when the annotations were given."""
-    from bench_plugins.datasets.coco_instances import write_instance_maps
-
-    folders = split_dirs(trees, "annotations")
+    folders = find_dirs(trees, "annotations")
     if not folders:
         return
     for split, theirs in SPLIT_OF.items():
@@ -140,7 +132,20 @@ def instances(trees: list[Path], staging: Path, pairs: dict) -> None:
                     None)
         if path is None:
             raise DataError(f"{folders[0]}: no instances_{theirs}.json; pass the whole {ANNOTATIONS} or leave it out")
-        write_instance_maps(path, [p.stem for p in pairs[split]], staging / split / "instances")
+        labels = {p.stem: staging / split / "labels" / f"{p.stem}.png" for p in pairs[split]}
+        write_instance_maps(path, labels, staging / split / "instances")
+    record(staging)
+
+
+def instance_maps(folder: Path) -> bool:
+    """Whether an import has instance maps; maps an older bench made (thing masks only) are refused."""
+    if not (folder / "train" / "instances").is_dir():
+        return False
+    if made_as(folder) != MADE_AS:
+        raise DataError(f"{folder / 'train' / 'instances'}: instance maps of an older bench (thing masks only, not "
+                        f"SPADE's); import again with `bench datasets import coco-stuff {' '.join(ARCHIVES)} "
+                        f"{ANNOTATIONS}`, or delete the instances folders to run without")
+    return True
 
 
 @hookimpl

@@ -17,19 +17,22 @@ from benchmark import (
     DataError,
     Dataset,
     Source,
+    download_and_import,
     find_dir,
     hookimpl,
-    import_tree,
+    import_sources,
     list_images,
     load_side_by_side,
 )
-from benchmark import download, offline
+from bench_plugins.datasets.columns import HEADLINE, PERCENT
 
 URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/facades.tar.gz"
 EXPECTED = {"train": 400, "test": 106}
 
 
 class Facades(Dataset):
+    headline_columns = HEADLINE
+    percent_columns = PERCENT
     name = "facades"
     summary = "CMP Facades, 12 classes, 400 train / 106 test, pix2pix layout (label | photo pairs)"
     class_names = CLASS_NAMES
@@ -64,16 +67,11 @@ class Facades(Dataset):
         folder = self.directory(root)
         if folder.exists():
             return folder
-        if self.source.url and not offline():
-            archive = Path(root) / "downloads" / "facades.tar.gz"
-            if not archive.exists():
-                download(self.source.url, archive, self.source.sha256, description="facades",
-                         offline_hint="bench datasets import facades PATH")
-            return self.import_from(archive, root)
-        raise DataError(self.missing_message(folder))
+        return download_and_import(self, root, "facades.tar.gz", keep=True)
 
     def import_from(self, src: Path, root: Path) -> Path:
-        return import_tree(src, self.directory(root), self.check_tree)
+        return import_sources([src], self.directory(root), lambda unpacked, tree: self.check_tree(tree), whole=True,
+                              hint="pass the pix2pix facades archive or its unpacked folder")
 
     def load(self, root, split, options, bad):
         folder = self.split_dir(self.directory(root), split)

@@ -19,6 +19,10 @@ from the folder (see :mod:`bench_plugins.datasets.folder_layout`)::
                             palette = [[r, g, b], ...]       (optional, one per class)
                             test = ["stem", ...]             (optional, bench's layout: the test stems)
                             test_fraction = 0.2              (optional, bench's layout, default 0.2)
+                            mixed_aspect_ratios = "resize"   (optional: photos of several width/height
+                                                             ratios are each resized to the run's size,
+                                                             as SPADE does, and the protocol says so;
+                                                             "refuse": one line naming the odd photo)
 
 In bench's layout, without an explicit ``test`` list, the last ``test_fraction`` of the stems in
 sorted order form the test split; in SPADE's layout the ``val_`` (or ``test_``) folders are it.
@@ -27,20 +31,17 @@ sorted order form the test split; in SPADE's layout the ``val_`` (or ``test_``) 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydantic import Field, ValidationError
 
-from bench_plugins.datasets.folder_layout import DEFAULT_SUFFIXES, detect, index_split, read_split
+from bench_plugins.datasets.folder_layout import DEFAULT_SUFFIXES, detect, index_split, mixed_aspect, read_split
 
-from benchmark import DataError, Dataset, LazySplit, Options, Source, hookimpl, import_tree, stems_of
-from benchmark import explain
+from benchmark import DataError, Dataset, LazySplit, Options, Source, hookimpl, import_sources, stems_of
+from benchmark import explain, read_toml
 from benchmark import unknown
-
-try:
-    import tomllib
-except ModuleNotFoundError:
-    import tomli as tomllib
+from bench_plugins.datasets.columns import HEADLINE, PERCENT
 
 
 class Card(Options):
@@ -51,6 +52,7 @@ class Card(Options):
     palette: list[tuple[int, int, int]] | None = None
     test: list[str] | None = None
     test_fraction: float = Field(0.2, gt=0, lt=1)
+    mixed_aspect_ratios: Literal["resize", "refuse"] = "resize"
 
 
 class FolderOptions(Options):
@@ -64,6 +66,8 @@ def default_palette(n: int) -> list[tuple[int, int, int]]:
 
 
 class Folder(Dataset):
+    headline_columns = HEADLINE
+    percent_columns = PERCENT
     name = "folder"
     summary = ("your own data: images/ + labels/ or SPADE's train_img/ + train_label/ (+ _inst/), PNG class ids, "
                "with a dataset.toml giving the classes")
@@ -85,11 +89,9 @@ class Folder(Dataset):
         path = folder / "dataset.toml"
         if not path.exists():
             raise DataError(f"{path}: missing; write a dataset.toml with classes = [\"name\", ...]")
+        tree = read_toml(path, fix='write a dataset.toml with classes = ["name", ...]', error=DataError)
         try:
-            with open(path, "rb") as fh:
-                return Card.model_validate(tomllib.load(fh))
-        except tomllib.TOMLDecodeError as exc:
-            raise DataError(f"{path}: not valid TOML ({exc}); fix the card") from None
+            return Card.model_validate(tree)
         except ValidationError as exc:
             raise DataError(f"{path}: {explain(exc, '', Card)}") from None
 
@@ -147,8 +149,11 @@ class Folder(Dataset):
         folder = self.root_of(root, options)
         layout = detect(folder, split)
         self.has_instances = layout.instances is not None
-        samples = read(layout, card.suffixes, self.num_classes, self.ignore_index, bad)
+        samples = read(layout, card.suffixes, self.num_classes, self.ignore_index, bad,
+                       refuse_mixed=card.mixed_aspect_ratios == "refuse")
         if layout.kind == "spade":
+            if split == "test":
+                self._mixed = mixed_aspect(samples)
             return samples
         if card.test == []:
             raise DataError(f"{folder / 'dataset.toml'}: test = [] leaves the test split empty; list the test "
@@ -163,10 +168,19 @@ class Folder(Dataset):
         else:
             test = set(stems[len(stems) - max(1, round(len(stems) * card.test_fraction)):])
         keep = [i for i, stem in enumerate(stems) if (stem in test) == (split == "test")]
-        return samples.select(keep) if isinstance(samples, LazySplit) else [samples[i] for i in keep]
+        chosen = samples.select(keep) if isinstance(samples, LazySplit) else [samples[i] for i in keep]
+        if split == "test":
+            self._mixed = mixed_aspect(chosen)
+        return chosen
+
+    def protocol(self):
+        """The test photos' several aspect ratios, when they have them (each resized to the run's size)."""
+        mixed = getattr(self, "_mixed", None)
+        return {"mixed_aspect_ratios": mixed} if mixed else {}
 
     def import_from(self, src: Path, root: Path) -> Path:
-        return import_tree(src, self.directory(root), lambda tree: self.read_card(tree))
+        return import_sources([src], self.directory(root), lambda unpacked, tree: self.read_card(tree) and None,
+                              whole=True, hint="pass the dataset's archive or folder (with its dataset.toml)")
 
 
 @hookimpl

@@ -4,6 +4,10 @@
 - SPADE's and pix2pixHD's: ``train_img/``, ``train_label/`` (+ ``train_inst/``) and the same for ``val_``
   (SPADE) or ``test_`` (pix2pixHD); ``val_`` is the test split when both exist.
 
+Photos of several aspect ratios are resized to the run's size like all others (SPADE's ``resize``
+preprocessing, as the standard-dataset plugins do), and the row's protocol says so; a card's
+``mixed_aspect_ratios = "refuse"`` stops on the first photo of another ratio instead.
+
 Files are matched by stem after removing the first matching suffix of a list (Cityscapes'
 ``_leftImg8bit``, ``_gtFine_labelIds`` and ``_gtFine_instanceIds`` by default), so
 ``aachen_000000_000019_leftImg8bit.png`` pairs with ``aachen_000000_000019_gtFine_labelIds.png``.
@@ -21,8 +25,7 @@ import numpy as np
 from bench_plugins.datasets.parallel import Problem, decode_split, try_read
 from PIL import Image
 
-from benchmark import IMAGE_SUFFIXES, BadFiles, DataError, LazySplit, Sample, natural_key
-
+from benchmark import IMAGE_SUFFIXES, BadFiles, DataError, LazySplit, Sample, label_problem, natural_key
 
 DEFAULT_SUFFIXES = ["_leftImg8bit", "_gtFine_labelIds", "_gtFine_instanceIds"]
 #: how far two photos' width/height ratios may differ and still count as one aspect ratio
@@ -87,10 +90,10 @@ def index(folder: Path, suffixes: list[str], bad: BadFiles) -> dict[str, str]:
 
 
 def index_split(layout: Layout, suffixes: list[str], num_classes: int, ignore_index: int | None,
-                bad: BadFiles, check_ratio: bool = True) -> LazySplit:
+                bad: BadFiles, refuse_mixed: bool = False) -> LazySplit:
     """The split's pairs matched by stem from the folder listings, read one at a time. A photo
     without a label (and the like) goes to ``bad`` here; a file that cannot be read, when its
-    sample is. ``check_ratio``: a photo whose width/height ratio differs from the first photo's
+    sample is. ``refuse_mixed``: a photo whose width/height ratio differs from the first photo's
     (read from its header alone) is a bad file when read."""
     photos = index(layout.images, suffixes, bad)
     labels = index(layout.labels, suffixes, bad)
@@ -111,9 +114,11 @@ def index_split(layout: Layout, suffixes: list[str], num_classes: int, ignore_in
                        f"add the image {stem} to {layout.images} or remove the label")
     inst = instances or {}
     items = [(s, photos[s], labels[s], inst.get(s)) for s in stems]
-    ratio = header_ratio(layout.images / (stems[0] + photos[stems[0]])) if check_ratio and stems else None
+    first = layout.images / (stems[0] + photos[stems[0]]) if refuse_mixed and stems else None
+    ratio = header_ratio(first) if first is not None else None
     folders = tuple(str(f) if f else "" for f in (layout.images, layout.labels, layout.instances))
-    return LazySplit(partial(read_item, folders, num_classes, ignore_index, ratio), items, stems)
+    return LazySplit(partial(read_item, folders, num_classes, ignore_index, ratio, first and first.name), items,
+                     stems)
 
 
 def tail(stem: str, name: str) -> str:
@@ -123,19 +128,25 @@ def tail(stem: str, name: str) -> str:
     return sys.intern(name[len(stem):])
 
 
-def header_ratio(path: Path) -> float | None:
-    """Width / height of an image from its header (None when it cannot be read: its sample says so)."""
+def header_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) of an image from its header alone (None when it cannot be read: its sample says so)."""
     try:
         with Image.open(path) as im:
-            return im.size[0] / im.size[1]
-    except (OSError, SyntaxError, ValueError, ZeroDivisionError):
+            return im.size
+    except (OSError, SyntaxError, ValueError):
         return None
 
 
+def header_ratio(path: Path) -> float | None:
+    size = header_size(path)
+    return size[0] / size[1] if size and size[1] else None
+
+
 def read_item(folders: tuple[str, str, str], num_classes: int, ignore_index: int | None, ratio: float | None,
-              item: tuple[str, str, str, str | None]) -> Sample | Problem:
+              first: str | None, item: tuple[str, str, str, str | None]) -> Sample | Problem:
     """One pair of :func:`index_split`: (stem, and the tails of the photo's, label map's and instance
-    map's file names) in the (images, labels, instances) ``folders``."""
+    map's file names) in the (images, labels, instances) ``folders``; with ``ratio`` (the first
+    photo's, named ``first``), a photo of another width/height ratio is a bad file."""
     stem, photo, label, inst = item
     photo_path, label_path = Path(folders[0], stem + photo), Path(folders[1], stem + label)
     inst_path = Path(folders[2], stem + inst) if inst is not None else None
@@ -143,18 +154,29 @@ def read_item(folders: tuple[str, str, str], num_classes: int, ignore_index: int
     if ratio is not None and isinstance(found, Sample):
         h, w = found.image.shape[:2]
         if abs(w / h - ratio) > ASPECT_TOLERANCE * ratio:
-            return Problem(photo_path, f"aspect ratio {w / h:.2f} ({w}x{h}) differs from the first photo's "
-                           f"{ratio:.2f}", "crop or resize the photos to one ratio, or put each ratio in its own folder")
+            return Problem(photo_path, f"aspect ratio {w / h:.2f} ({w}x{h}) differs from {first}'s {ratio:.2f}",
+                           "crop or resize the photos to one ratio, or remove mixed_aspect_ratios = \"refuse\" "
+                           "from dataset.toml to resize each to the run's size")
     return found
 
 
 def read_split(layout: Layout, suffixes: list[str], num_classes: int, ignore_index: int | None,
-               bad: BadFiles) -> list[Sample]:
-    """Every pair of the split decoded (on a thread pool) and checked, mixed aspect ratios included."""
-    split = index_split(layout, suffixes, num_classes, ignore_index, bad, check_ratio=False)
+               bad: BadFiles, refuse_mixed: bool = False) -> list[Sample]:
+    """Every pair of the split decoded (on a thread pool) and checked."""
+    split = index_split(layout, suffixes, num_classes, ignore_index, bad)
     samples = decode_split(split, bad)
-    check_aspect(samples, {item[0]: layout.images / (item[0] + item[1]) for item in split.items})
+    if refuse_mixed:
+        check_aspect(samples, {item[0]: layout.images / (item[0] + item[1]) for item in split.items})
     return samples
+
+
+def photo_sizes(split: list[Sample] | LazySplit) -> set[tuple[int, int]]:
+    """The (width, height) sizes of a split's photos: of the decoded samples, or of a lazy split's
+    photo files' headers (no decoding)."""
+    if not isinstance(split, LazySplit):
+        return {s.image.shape[1::-1] for s in split}
+    images = Path(split.read.args[0][0])
+    return {size for stem, photo, _, _ in split.items if (size := header_size(images / (stem + photo)))}
 
 
 def read_pair(stem: str, photo_path: Path, label_path: Path, inst_path: Path | None, num_classes: int,
@@ -165,16 +187,9 @@ def read_pair(stem: str, photo_path: Path, label_path: Path, inst_path: Path | N
     label = try_read(label_path)
     if isinstance(label, Problem):
         return label
-    if label.ndim != 2:
-        return Problem(label_path, f"label map has {label.shape[-1]} channels",
-                       "save labels as single-channel PNGs of class ids (mode L or P)")
-    if image.shape[:2] != label.shape:
-        return Problem(label_path, f"label size {label.shape[1]}x{label.shape[0]} differs from image size "
-                       f"{image.shape[1]}x{image.shape[0]}", "resize the label map (nearest) to match")
-    wrong = [int(i) for i in np.unique(label) if i >= num_classes and i != ignore_index]
-    if wrong:
-        return Problem(label_path, f"label ids {wrong} outside the {num_classes} classes (0..{num_classes - 1})",
-                       "fix the label map or give more classes in dataset.toml")
+    problem = label_problem(label, image.shape, num_classes, ignore_index)
+    if problem:
+        return Problem(label_path, *problem)
     instance = None
     if inst_path is not None:
         instance = try_read(inst_path)
@@ -187,8 +202,18 @@ def read_pair(stem: str, photo_path: Path, label_path: Path, inst_path: Path | N
     return Sample(stem, image, label.astype(np.uint8), instance=instance)
 
 
+def mixed_aspect(samples: list[Sample] | LazySplit) -> str | None:
+    """What a protocol records when the photos have several width/height ratios (None: one ratio)."""
+    sizes = photo_sizes(samples)
+    ratios = sorted(w / h for w, h in sizes)
+    if not ratios or ratios[-1] - ratios[0] <= ASPECT_TOLERANCE * ratios[0]:
+        return None
+    return (f"resized: {len(sizes)} photo sizes, width/height {ratios[0]:.2f} to {ratios[-1]:.2f}, each resized to "
+            f"the run's size (aspect not kept), as SPADE's resize preprocessing")
+
+
 def check_aspect(samples: list[Sample], photos: dict[str, Path]) -> None:
-    """All photos of a split share one width/height ratio; mixed ratios cannot be trained as one size."""
+    """All photos of a split share one width/height ratio (a card's ``mixed_aspect_ratios = "refuse"``)."""
     if not samples:
         return
     first = samples[0]
@@ -198,4 +223,5 @@ def check_aspect(samples: list[Sample], photos: dict[str, Path]) -> None:
         if abs(r - ratio) > ASPECT_TOLERANCE * ratio:
             raise DataError(f"{photos[s.stem]}: aspect ratio {r:.2f} ({s.image.shape[1]}x{s.image.shape[0]}) differs "
                             f"from {photos[first.stem].name}'s {ratio:.2f}; mixed aspect ratios: crop or resize the "
-                            f"photos to one ratio, or put each ratio in its own folder")
+                            f"photos to one ratio, or remove mixed_aspect_ratios = \"refuse\" from dataset.toml to "
+                            f"resize each to the run's size")

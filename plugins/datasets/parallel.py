@@ -80,6 +80,6 @@ def try_read(path: Path, mode: str | None = None) -> np.ndarray | Problem:
         return Problem(path, "file missing", "restore it from the release (re-import the dataset)")
     try:
         return read_image(path, mode)
-    except DataError:
-        return Problem(path, "not a readable image (corrupt, truncated or not an image)",
-                       "replace the file or remove it")
+    except DataError as exc:  # the problem and fix read_image names (unreadable, or not 8-bit)
+        return Problem(path, getattr(exc, "problem", "not a readable image (corrupt, truncated or not an image)"),
+                       getattr(exc, "fix", "replace the file or remove it"))

@@ -15,7 +15,6 @@ reported as a bad file) and resizes photos bicubic, label and instance maps near
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -28,11 +27,12 @@ from bench_plugins.datasets.parallel import Problem, decode_split, try_read
 from bench_plugins.datasets.split_index import split_index
 from PIL import Image
 
-from benchmark import DataError, Dataset, LazySplit, Sample
-from benchmark import safe_extract, sha256_file
+from benchmark import DataError, Dataset, LazySplit, Sample, Unpacked, import_sources, label_problem
+from bench_plugins.datasets.columns import HEADLINE, PERCENT
 
 SPLITS = ("train", "test")
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+REIMPORT = "re-import the dataset from the official archives"
 
 
 @dataclass
@@ -48,65 +48,24 @@ class Pair:
 # ---------------------------------------------------------------- importing
 
 
-def find_in(trees: list[Path], relative: str) -> Path | None:
-    """``relative`` at the top of one of ``trees`` or one level down (an archive may wrap a folder)."""
-    for tree in trees:
-        for base in [tree, *sorted(p for p in tree.iterdir() if p.is_dir())]:
-            if (base / relative).is_dir():
-                return base / relative
-    return None
-
-
-def import_release(sources: list[Path], dest: Path, arrange: Callable[[list[Path]], dict[str, list[Pair]]],
-                   after: Callable[[list[Path], Path, dict[str, list[Pair]]], None] | None = None,
-                   move_ok: bool = True) -> tuple[Path, dict]:
-    """Unpack every archive (or read every folder in place) into a staging folder next to ``dest``,
-    let ``arrange`` find the pairs of each bench split, store them in bench's layout, run ``after(trees,
-    staging, pairs)`` (e.g. to derive instance maps), then replace ``dest``. Nothing is left behind on
-    an error."""
-    sources = [Path(s) for s in sources]
-    for src in sources:
-        if not src.exists():
-            raise DataError(f"{src}: no such file or folder; pass the official archive(s) or their unpacked folder")
-    staging = dest.with_name(dest.name + ".importing")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    manifest: dict = {"sources": []}
-    try:
-        trees, extracted = [], set()
-        for i, src in enumerate(sources):
-            entry = {"path": str(src.resolve())}
-            if src.is_dir():
-                trees.append(src)
-            else:
-                entry["sha256"] = sha256_file(src)
-                tree = staging / "raw" / str(i)
-                safe_extract(src, tree)
-                trees.append(tree)
-                extracted.add(tree)
-            manifest["sources"].append(entry)
-        if len(sources) == 1 and "sha256" in manifest["sources"][0]:
-            manifest["sha256"] = manifest["sources"][0]["sha256"]   # what `bench datasets verify` compares
-        pairs = arrange(trees)
-        for split in SPLITS:
-            store(pairs.get(split, []), staging / split, move=move_ok and all(t in extracted for t in trees))
-        if after is not None:
-            after(trees, staging, pairs)
-        shutil.rmtree(staging / "raw", ignore_errors=True)
-        manifest["counts"] = {split: len(pairs.get(split, [])) for split in SPLITS}
-        (staging / "MANIFEST.json").write_text(json.dumps(manifest, indent=2))
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if dest.exists():
-        shutil.rmtree(dest)
-    staging.rename(dest)
-    return dest, manifest
+def store_release(unpacked: Unpacked, dest: Path, arrange: Callable[[list[Path]], dict[str, list[Pair]]],
+                  after: Callable[[list[Path], Path, dict[str, list[Pair]]], None] | None = None) -> dict:
+    """The ``build`` of a release's import: ``arrange`` finds the pairs of each bench split in the
+    unpacked trees, they are stored in bench's layout under ``dest``, then ``after(trees, dest, pairs)``
+    derives what else the dataset keeps (e.g. instance maps); returns the counts for the manifest."""
+    pairs = arrange(unpacked.trees)
+    for split in SPLITS:
+        store(pairs.get(split, []), dest / split, move=unpacked.movable)
+    if after is not None:
+        after(unpacked.trees, dest, pairs)
+    return {"counts": {split: len(pairs.get(split, [])) for split in SPLITS}}
 
 
 class Release(Dataset):
     """A standard dataset imported from its official archive(s) into bench's stored layout: the
     plugin says where each split's pairs are (``arrange``) and what to derive afterwards (``after``)."""
+    headline_columns = HEADLINE
+    percent_columns = PERCENT
 
     def arrange(self, trees: list[Path], sources: list[Path]) -> dict[str, list[Pair]]:
         raise NotImplementedError
@@ -121,8 +80,10 @@ class Release(Dataset):
 
     def import_files(self, sources, root):
         sources = [Path(s) for s in sources]
-        return import_release(sources, self.directory(root), lambda trees: self.arrange(trees, sources),
-                              after=self.after)[0]
+        return import_sources(sources, self.directory(root),
+                              lambda unpacked, dest: store_release(unpacked, dest, lambda trees: self.arrange(
+                                  trees, sources), self.after),
+                              hint="pass the official archive(s) or their unpacked folder")
 
     def import_from(self, src: Path, root: Path) -> Path:
         return self.import_files([src], root)
@@ -216,15 +177,13 @@ def read_one(base: Path, photo_path: Path, stem: str, table: np.ndarray, size, i
     raw = try_read(label_path)
     if isinstance(raw, Problem):
         return raw
-    if raw.ndim != 2 or raw.shape != photo.shape[:2]:
-        return Problem(label_path, f"label map is {raw.shape[1]}x{raw.shape[0]}"
-                       f"{'' if raw.ndim == 2 else f' with {raw.shape[2]} channels'}, the photo "
-                       f"{photo.shape[1]}x{photo.shape[0]}", "re-import the dataset from the official archives")
+    problem = label_problem(raw, photo.shape, None, photo="the photo's", fix=REIMPORT)   # raw ids: the table below
+    if problem:
+        return Problem(label_path, *problem)
     mapped = table[raw.astype(np.uint8)] if raw.max() < 256 else np.full(raw.shape, -1)
     if (mapped < 0).any():
         wrong = sorted(int(i) for i in np.unique(raw[mapped < 0]))[:8]
-        return Problem(label_path, f"label ids {wrong} are not ids of this dataset",
-                       "re-import the dataset from the official archives")
+        return Problem(label_path, f"label ids {wrong} are not ids of this dataset", REIMPORT)
     instance = None
     if instances:
         inst_path = base / "instances" / f"{stem}.png"
@@ -232,8 +191,7 @@ def read_one(base: Path, photo_path: Path, stem: str, table: np.ndarray, size, i
         if isinstance(instance, Problem):
             return instance
         if instance.shape != raw.shape:
-            return Problem(inst_path, "instance map size differs from the label map's",
-                           "re-import the dataset from the official archives")
+            return Problem(inst_path, "instance map size differs from the label map's", REIMPORT)
         instance = instance.astype(np.int32)
     label = mapped.astype(np.uint8)
     if size is not None and (photo.shape[1], photo.shape[0]) != tuple(size):

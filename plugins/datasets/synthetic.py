@@ -19,6 +19,7 @@ from pydantic import Field
 
 from benchmark import Dataset, Options, Sample, Source, hookimpl
 from benchmark import atomic_write
+from bench_plugins.datasets.columns import HEADLINE, PERCENT
 
 GENERATOR_VERSION = 1
 
@@ -31,6 +32,8 @@ class SyntheticOptions(Options):
 
 
 class SyntheticFacades(Dataset):
+    headline_columns = HEADLINE
+    percent_columns = PERCENT
     name = "synthetic-facades"
     summary = "procedural facades, 12 CMP classes, 400 train / 106 test, generated offline in seconds"
     class_names = CLASS_NAMES

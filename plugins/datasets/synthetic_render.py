@@ -32,9 +32,7 @@ import functools
 from dataclasses import dataclass, field
 
 import numpy as np
-
-CLASS_NAMES = ["background", "facade", "window", "door", "cornice", "sill",
-               "balcony", "blind", "deco", "molding", "pillar", "shop"]
+from bench_plugins.datasets.facades_classes import CLASS_NAMES
 
 (BACKGROUND, FACADE, WINDOW, DOOR, CORNICE, SILL,
  BALCONY, BLIND, DECO, MOLDING, PILLAR, SHOP) = range(len(CLASS_NAMES))

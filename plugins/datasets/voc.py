@@ -2,7 +2,7 @@
 
 Split: ``ImageSets/Segmentation/train.txt`` (1464 photos) is the ``train`` split
 and ``val.txt`` (1449) the ``test`` split, in the order of those lists (the
-official test set has no public masks; source 000 re-split the 2913 pairs at
+official test set has no public masks; the Gaussian GAN report re-split the 2913 pairs at
 random into 2330 / 292 / 291 without publishing the split, so the official lists
 are used). Masks are palette PNGs whose indices are the class ids (0
 background, 1..20 objects); 255 is void and is the ignore index. The photos have
@@ -11,7 +11,7 @@ to a square of ``image_size`` (photos bicubic, labels nearest), so the aspect
 ratio is not kept.
 
 Options: the defaults are the official VOC convention (void pixels ignored, all
-photos of both lists). ``void_as_background=true`` reproduces source 000's
+photos of both lists). ``void_as_background=true`` reproduces the Gaussian GAN report's
 preprocessing (void pixels mapped to background before one-hot encoding); like
 every dataset option it is recorded in each run's protocol.
 
@@ -38,8 +38,21 @@ from bench_plugins.datasets.parallel import Problem, decode_split, try_read
 from bench_plugins.datasets.voc_classes import CITATION, CLASS_NAMES, PALETTE, VOID
 from pydantic import Field
 
-from benchmark import BadFiles, DataError, Dataset, LazySplit, Options, Sample, Source, hookimpl, import_tree
-from benchmark import download, offline
+from benchmark import (
+    BadFiles,
+    DataError,
+    Dataset,
+    LazySplit,
+    Options,
+    Sample,
+    Source,
+    download_and_import,
+    find_dirs,
+    hookimpl,
+    import_sources,
+    label_problem,
+)
+from bench_plugins.datasets.columns import HEADLINE, PERCENT
 
 ARCHIVE = "VOCtrainval_11-May-2012.tar"
 URL = f"https://thor.robots.ox.ac.uk/pascal/VOC/voc2012/{ARCHIVE}"
@@ -53,7 +66,7 @@ NEEDED = ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation")
 class VocOptions(Options):
     void_as_background: bool = Field(
         False, description="map void pixels (255) to background (0) instead of ignoring them; "
-        "false is the official VOC convention, true reproduces source 000's preprocessing")
+        "false is the official VOC convention, true reproduces the Gaussian GAN report's preprocessing")
     train_size: int | None = Field(None, ge=1, description="use only the first N photos of train.txt "
                                    "(default: all 1464)")
     test_size: int | None = Field(None, ge=1, description="use only the first N photos of val.txt "
@@ -62,11 +75,9 @@ class VocOptions(Options):
 
 def voc_root(tree: Path) -> Path | None:
     """The ``VOC2012`` folder inside an unpacked archive or folder (at most two levels down)."""
-    candidates = [tree / "VOCdevkit" / "VOC2012", tree / "VOC2012", tree]
-    if tree.is_dir():
-        for sub in sorted(p for p in tree.iterdir() if p.is_dir()):
-            candidates += [sub / "VOCdevkit" / "VOC2012", sub / "VOC2012"]
-    for c in candidates:
+    if not tree.is_dir():
+        return None
+    for c in [*find_dirs(tree, "VOCdevkit/VOC2012"), *find_dirs(tree, "VOC2012"), tree]:
         if (c / "ImageSets").is_dir() or (c / "JPEGImages").is_dir():
             return c
     return None
@@ -82,6 +93,8 @@ def other_years(tree: Path) -> list[str]:
 
 
 class Voc2012(Dataset):
+    headline_columns = HEADLINE
+    percent_columns = PERCENT
     name = "voc2012"
     summary = ("PASCAL VOC 2012 segmentation: 21 classes (void 255 ignored), 1464 train (train.txt) / "
                "1449 test (val.txt), photos of varied size (about 500x375)")
@@ -107,7 +120,7 @@ class Voc2012(Dataset):
             "train = ImageSets/Segmentation/train.txt, test = val.txt (the official test masks are not "
             "public); photos are resized to a square of image_size by the harness (bicubic; labels nearest), "
             "so their aspect ratio is not kept; void (255) is the ignore index unless "
-            "--set voc2012.void_as_background=true (source 000) makes it background")}
+            "--set voc2012.void_as_background=true (the Gaussian GAN report) makes it background")}
 
     # ------------------------------------------------------------ getting the data
 
@@ -115,18 +128,11 @@ class Voc2012(Dataset):
         folder = self.directory(root)
         if folder.exists():
             return folder
-        if not offline():
-            archive = Path(root) / "downloads" / ARCHIVE
-            if not archive.exists():
-                download(URL, archive, SHA256, description=f"voc2012 ({ARCHIVE}, 2 GB)",
-                         offline_hint=f"bench datasets import voc2012 {ARCHIVE}")
-            folder = self.import_from(archive, root)
-            archive.unlink()
-            return folder
-        raise DataError(self.missing_message(folder))
+        return download_and_import(self, root, ARCHIVE, size="2 GB")
 
     def import_from(self, src: Path, root: Path) -> Path:
-        return import_tree(src, self.directory(root), lambda tree: self.check_and_trim(tree, Path(src)))
+        return import_sources([src], self.directory(root), lambda unpacked, tree: self.check_and_trim(tree, Path(src)),
+                              whole=True, hint=f"pass the VOC 2012 trainval archive ({ARCHIVE}) or its unpacked folder")
 
     def check_and_trim(self, tree: Path, src: Path) -> None:
         """Refuse a tree (``src`` unpacked or copied) that is not the VOC 2012 trainval release, then drop
@@ -197,16 +203,10 @@ def read_pair(voc: Path, name: str, void_to: int | None) -> Sample | Problem:
     label = try_read(png)
     if isinstance(label, Problem):
         return label
-    if label.ndim != 2:
-        return Problem(png, f"mask has {label.shape[-1]} channels",
-                       "VOC masks are palette PNGs of class ids: restore the file from the release")
-    if label.shape != photo.shape[:2]:
-        return Problem(png, f"mask size {label.shape[1]}x{label.shape[0]} differs from the photo's "
-                       f"{photo.shape[1]}x{photo.shape[0]}", "restore the mask from the release")
-    wrong = [int(i) for i in np.unique(label) if i >= len(CLASS_NAMES) and i != VOID]
-    if wrong:
-        return Problem(png, f"mask ids {wrong} are neither classes 0..{len(CLASS_NAMES) - 1} nor void {VOID}",
-                       "restore the mask from the release")
+    problem = label_problem(label, photo.shape, len(CLASS_NAMES), VOID, noun="mask", photo="the photo's", void="void",
+                            fix="VOC masks are palette PNGs of class ids: restore the mask from the release")
+    if problem:
+        return Problem(png, *problem)
     label = label.astype(np.uint8)
     if void_to is not None:
         label[label == VOID] = void_to

@@ -1,6 +1,6 @@
 """`classifier`: does a classifier trained on real photos recognise the generated ones?
 
-Source report 002 trains a classifier on the real training images and reports
+The class-label cGAN report trains a classifier on the real training images and reports
 its accuracy on the real test images (62.5 % there) and on the generated ones
 (30.6 %). bench does the same with a classifier of its own, trained from random
 weights on the real training split at the evaluation resolution, to predict the
@@ -12,7 +12,7 @@ balanced decision), Adam, random horizontal flips, seeded with the run's seed, c
 (KEY: content hash of the training split and its classes, options, seed).
 
 A class counts as predicted when its sigmoid exceeds ``threshold``; when every
-training image has exactly one class (single-label data, as in source 002) the
+training image has exactly one class (single-label data, as in the class-label cGAN report) the
 prediction is the one arg-max class instead. Columns, on the generated images
 against the classes of the label maps they came from:
 
@@ -21,7 +21,7 @@ against the classes of the label maps they came from:
   classes that some test images have and others lack (a class in every or in
   no test image says nothing about the images). Chance is 0.5.
 - ``cls exact``: the fraction of images whose predicted class set is exactly
-  the true one; for single-label data this is the top-1 accuracy of source 002.
+  the true one; for single-label data this is the top-1 accuracy of the class-label cGAN report.
 
 The same numbers on the real test photos (the ceiling) are the "real images"
 row and ``real_cls_acc`` / ``real_cls_exact`` in the protocol of every row.

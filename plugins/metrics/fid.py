@@ -7,15 +7,13 @@ never splits the FID tables; both read the same cached Inception features
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from bench_plugins.metrics import inception, inception_weights
-from bench_plugins.metrics.fid_variants import LEGACY_TF_RESIZE, FIDOptions, Variant
+from bench_plugins.metrics import inception, inception_torchvision, inception_weights
+from bench_plugins.metrics.fid_variants import FIDOptions, Variant
+from bench_plugins.metrics.frechet import fid_from_features
 from bench_plugins.metrics.inception import FolderFeatures, TooFewImages
-from cleanfid.fid import fid_from_feats, kernel_distance
+from bench_plugins.metrics.kernel_distance import kernel_distance
 from pydantic import Field
-from scipy.linalg import LinAlgWarning
 
 from benchmark import EvalContext, Metric, MetricResult, Options, hookimpl
 
@@ -34,15 +32,13 @@ def fake_and_real(ctx: EvalContext, variant: Variant | None = None) -> tuple[Fol
         if count < 2:
             raise TooFewImages(f"{folder}: {count} {name} image(s); FID and KID need at least 2 in each set "
                                f"(evaluate more test images: eval.max_images)")
-    w = inception_weights.find()
+    w = variant.find_weights() if variant is not None else inception_weights.find()
     fake = inception.context_features(ctx, ctx.fake_dir, w, variant)
     real = inception.context_features(ctx, real_dir, w, variant)
     protocol = {"images": len(fake), "real_images": len(real), "real_split": real_split(ctx),
                 **inception.protocol(w)}
     if variant is not None:
         protocol.update(variant.protocol())
-        if variant.implementation != "clean":
-            protocol["resize"] = LEGACY_TF_RESIZE
     return fake, real, protocol
 
 
@@ -54,9 +50,11 @@ class FID(Metric):
     in ``fake_dir`` and in ``ctx.distribution_real_dir()``: the real test split by
     default (as the SPADE and pix2pix papers evaluate), the real training split with
     ``--set eval.real_split=train`` and always for the "real images" row. The value is
-    clean-fid's ``fid_from_feats`` (mean and covariance of each set, then its
-    ``frechet_distance`` with ``scipy.linalg.sqrtm``); that square root of a 2048x2048
-    matrix costs some 10-30 s on one CPU core, whatever the number of images.
+    clean-fid's ``fid_from_feats`` (mean and covariance of each set, then the Frechet
+    distance), computed exactly without its ``scipy.linalg.sqrtm`` of a 2048x2048 matrix:
+    the trace of sqrt(S1 S2) from an image-count-sized singular value problem, or two
+    symmetric eigenproblems, in float64 on the evaluation device
+    (:mod:`bench_plugins.metrics.frechet`); equal to clean-fid's to 1e-6 relative.
 
     Weights: the official ``inception-2015-12-05.pt`` (``inception_weights.OFFICIAL``, with
     its sha256; the file clean-fid downloads) when it is in bench's or clean-fid's cache or can be downloaded; else the
@@ -67,8 +65,11 @@ class FID(Metric):
     resize, the network, the weights file and its sha256.
 
     Options (:mod:`bench_plugins.metrics.fid_variants`, docs/protocol.md):
-    ``fid.implementation=legacy-tensorflow`` (clean-fid's legacy_tensorflow resize) and
-    ``fid.resolution=H`` (both sets first resized to H px high); both are recorded.
+    ``fid.implementation=legacy-tensorflow`` (clean-fid's legacy_tensorflow resize),
+    ``pytorch-fid`` (pytorch-fid 0.3.0: its own network and weight file, torch bilinear resize) or
+    ``pytorch-fid-2019`` (pytorch-fid of spring 2019, commit 4e366b2: torchvision's ImageNet
+    Inception v3), and ``fid.resolution=H`` (both sets first resized to H px high); all are
+    recorded, and the distance is computed the same way from the features of each.
     """
 
     name = "fid"
@@ -78,14 +79,15 @@ class FID(Metric):
     sharded = True  # the Inception pass is shared by the data-parallel workers
     Options = FIDOptions
 
+    def check(self, options):
+        """The network file of ``options``' implementation, or one line saying what to download and import."""
+        Variant.of(options).find_weights()
+
     def compute(self, ctx, options):
         fake, real, protocol = fake_and_real(ctx, Variant.of(options))
         if not ctx.main:  # another data-parallel worker: its share of the features is given
             return MetricResult({"FID": None}, protocol)
-        with warnings.catch_warnings():
-            # with fewer images than 2048 the covariances are singular, as always in FID; not news to the user
-            warnings.simplefilter("ignore", LinAlgWarning)
-            value = float(fid_from_feats(fake.features, real.features))
+        value = fid_from_features(fake.features, real.features, ctx.device)
         return MetricResult({"FID": value}, protocol)
 
 
@@ -96,14 +98,16 @@ class KIDOptions(Options):
 
 
 class KID(Metric):
-    """Kernel Inception Distance: clean-fid's ``kernel_distance`` on the features FID uses.
+    """Kernel Inception Distance: clean-fid's ``kernel_distance`` on the features FID uses, in float64.
 
     The unbiased MMD with the cubic polynomial kernel k(x, y) = (x.y / 2048 + 1)^3,
     averaged over random subsets of both sets (defaults: clean-fid's, 100 subsets of at
     most 1000 images; the subset size is capped at the smaller set). numpy's global
     generator is seeded with the run's seed for the draw and restored afterwards, so a
     run's KID is reproducible and equals ``compute_kid(fake_dir, real_dir)`` after
-    ``np.random.seed(seed)``. The protocol adds the subsets and the subset size used.
+    ``np.random.seed(seed)`` (to 1e-6 relative: clean-fid sums in the features' float32,
+    :mod:`bench_plugins.metrics.kernel_distance` in float64, all subsets in a few batched
+    products). The protocol adds the subsets and the subset size used.
     Weights and real split: as for ``fid`` (see ``bench info fid``).
     """
 
@@ -118,17 +122,18 @@ class KID(Metric):
         fake, real, protocol = fake_and_real(ctx)
         if not ctx.main:
             return MetricResult({"KID": None}, protocol)
-        value = seeded_kid(fake.features, real.features, ctx.seed, options.subsets, options.subset_size)
+        value = seeded_kid(fake.features, real.features, ctx.seed, options.subsets, options.subset_size, ctx.device)
         size = min(len(fake), len(real), options.subset_size)
         return MetricResult({"KID": value}, {**protocol, "kid_subsets": options.subsets, "kid_subset_size": size})
 
 
-def seeded_kid(fake: np.ndarray, real: np.ndarray, seed: int, subsets: int, subset_size: int) -> float:
+def seeded_kid(fake: np.ndarray, real: np.ndarray, seed: int, subsets: int, subset_size: int,
+               device=None) -> float:
     """clean-fid's ``kernel_distance(fake, real)`` with numpy's global generator seeded, then restored."""
     state = np.random.get_state()
     np.random.seed(seed % 2**32)
     try:
-        return float(kernel_distance(fake, real, num_subsets=subsets, max_subset_size=subset_size))
+        return kernel_distance(fake, real, subsets, subset_size, device)
     finally:
         np.random.set_state(state)
 
@@ -142,3 +147,4 @@ def register_metrics(register):
 @hookimpl
 def register_weights(register):
     inception_weights.register_both(register)
+    inception_torchvision.register(register)

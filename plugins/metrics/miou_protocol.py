@@ -23,8 +23,15 @@ the CC-FPSE repository issue 4, the TSIT repository issue 1; see docs/protocol.m
     (bilinear) to the size of the dataset's own label map and compared with that map unresized,
     as boschresearch/OASIS issue 18 describes for reproducing SPADE's Cityscapes mIoU.
 
+``average``
+    which classes mIoU averages over, as the segmenter's own evaluation script does
+    (:mod:`bench_plugins.segmenters.scores`): ``union`` (bench's and fyu/drn's: classes in the
+    ground truth or the prediction), ``all`` (CSAIL's: every class, an absent one as 0),
+    ``ground-truth`` (kazuto1011/deeplab-pytorch's: classes in the ground truth). Recorded as the
+    protocol's ``miou_over`` sentence, which for ``union`` is the one rows always had.
+
 Unset options take the published setting of the run's segmenter (:data:`PUBLISHED`), else
-bench's own (nearest, not counted, evaluation). The protocol records the values used.
+bench's own (nearest, not counted, evaluation, union). The protocol records the values used.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from typing import Literal
 
 import numpy as np
 from PIL import Image
+from bench_plugins.segmenters.scores import ALL, GROUND_TRUTH, UNION
 from pydantic import Field
 
 from benchmark import Options
@@ -46,14 +54,18 @@ BENCH = {"label_resize": NEAREST, "count_dontcare": False, "score_at": "evaluati
 
 #: the published scoring of the standard segmenters, and where it is stated
 PUBLISHED: dict[str, dict] = {
-    "drn-d-105": {"label_resize": BILINEAR, "count_dontcare": True, "score_at": "evaluation",
+    "drn-d-105": {"label_resize": BILINEAR, "count_dontcare": True, "score_at": "evaluation", "average": UNION,
                   "source": "SPADE paper's Cityscapes numbers: labels bilinear-downsampled to 512x256 "
                             "(NVlabs/SPADE issues 39, 100); accuracy with the void pixels (the TSIT repository "
                             "issue 1, the CC-FPSE repository issue 4)"},
-    "upernet-101": {"label_resize": NEAREST, "count_dontcare": False, "score_at": "evaluation",
+    "upernet-101": {"label_resize": NEAREST, "count_dontcare": False, "score_at": "evaluation", "average": ALL,
                     "source": "CSAILVision/semantic-segmentation-pytorch eval: label 0 (other) not counted; "
                               "label resize not published (bench's nearest)"},
+    "upernet-101-baseline": {"label_resize": NEAREST, "count_dontcare": False, "score_at": "evaluation", "average": ALL,
+                             "source": "CSAILVision/semantic-segmentation-pytorch eval.py before August 2019: label 0 "
+                                       "(other) not counted; label resize not published (bench's nearest)"},
     "deeplabv2-cocostuff": {"label_resize": NEAREST, "count_dontcare": False, "score_at": "evaluation",
+                            "average": GROUND_TRUTH,
                             "source": "kazuto1011/deeplab-pytorch scores: unlabeled (255) not counted; labels "
                                       "nearest to the generated size (the CC-FPSE repository issue 4)"},
 }
@@ -70,6 +82,10 @@ class MIoUOptions(Options):
     score_at: Literal["evaluation", "dataset"] | None = Field(
         None, description="evaluation: compare at the evaluation resolution; dataset: upsample the generated "
                           "images (bilinear) to the dataset's own label maps and compare there; default: evaluation")
+    average: Literal["union", "all", "ground-truth"] | None = Field(
+        None, description="the classes mIoU averages over: union (in the ground truth or the prediction; fyu/drn), "
+                          "all (every class, an absent one as 0; CSAIL), ground-truth (in the ground truth; "
+                          "kazuto1011/deeplab-pytorch); default: the segmenter's own evaluation's rule, else union")
 
 
 def settings(options: Options | None, segmenter: str) -> dict:
@@ -78,8 +94,14 @@ def settings(options: Options | None, segmenter: str) -> dict:
     chosen = {}
     for key in BENCH:
         value = getattr(options, key, None)
-        chosen[key] = base[key] if value is None else value
+        chosen[key] = base.get(key, BENCH[key]) if value is None else value
     return chosen
+
+
+def average_rule(options: Options | None, segmenter: str) -> str:
+    """The classes mIoU averages over: the option set, else the segmenter's own script's rule, else ``union``."""
+    value = getattr(options, "average", None)
+    return value or PUBLISHED.get(segmenter, {}).get("average", UNION)
 
 
 def resize_label(label: np.ndarray, height: int, width: int, how: str) -> np.ndarray:

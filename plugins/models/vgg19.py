@@ -250,21 +250,3 @@ def slice_features(net: nn.Sequential, x: torch.Tensor,
             break
     return [found[name] for name in layers]
 
-
-class VGG19Features(nn.Module):
-    """A frozen VGG19 that takes bench images ([-1, 1]) and returns features at ``layers``.
-
-    Kept out of ``state_dict`` saving concerns by callers (it is a fixed, reloadable file).
-    """
-
-    def __init__(self, net: nn.Sequential, layers=PERCEPTUAL_LAYERS, from_range: str = "-1,1"):
-        super().__init__()
-        self.net = net
-        self.layers = tuple(layers)
-        self.from_range = from_range
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return slice_features(self.net, imagenet_normalize(x, from_range=self.from_range), self.layers)
-
-    def train(self, mode: bool = True):  # always eval: a fixed feature extractor
-        return super().train(False)

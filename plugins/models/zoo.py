@@ -14,14 +14,24 @@ imported (``bench weights import``) and its sha256 recorded then. A SPADE entry'
 ``model_options`` give what the generator's tensors cannot tell (5 or 6 upsamplings, which
 extra label channels), so ``bench run --models spade@ade20k-official`` evaluates the file;
 pix2pix's give the official test setting (colour label input, test.py without ``--eval``).
-Each entry's ``eval_size`` is the official test size (SPADE: ``crop_size`` wide,
+Each entry's ``quantization`` is how its official test script writes the images (both truncate
+``(x + 1) / 2.0 * 255.0`` to uint8, ``util/util.py``'s ``tensor2im``), and its row's images are
+written the same way (trained rows keep bench's rounding). Each entry's ``eval_size`` is the official test size (SPADE: ``crop_size`` wide,
 ``crop_size / aspect_ratio`` high: 256x256, Cityscapes 512x256; pix2pix: 256x256), at which its
 row is evaluated unless ``image_size`` or ``aspect_ratio`` is set.
+
+Each SPADE entry names the segmenter of the paper's mIoU (NVlabs/SPADE issue 39): ADE20K's is
+``upernet-101-baseline``, the UperNet-101 CSAIL published before August 2019 (the paper is of March
+2019; today's ``ade20k-resnet101-upernet`` came with the rewrite of August 2019), so the ADE20K row
+uses it unless ``eval.segmenter`` is set. Its ``measurements`` are the protocols `bench zoo
+reproduce` measures it under: the paper's (FID by pytorch-fid as it was in spring 2019, issue 14)
+and the community's re-measurements, each with the settings it used as far as its thread says
+(docs/reproducing.md).
 """
 
 from __future__ import annotations
 
-from benchmark import BenchError, WeightSpec, ZooEntry, hookimpl
+from benchmark import BenchError, Measurement, WeightSpec, ZooEntry, hookimpl
 
 SPADE_ARCHIVE = "https://drive.google.com/file/d/12gvlTbMvUcJewQlSEaZdeb2CdOB-b8kQ/view"
 SPADE_PAPER = "Semantic Image Synthesis with Spatially-Adaptive Normalization (CVPR 2019), Table 1"
@@ -70,6 +80,45 @@ PIX2PIX_FACADES_OPTIONS = {"ngf": 64, "norm": "batch", "num_downs": 8, "use_drop
                            "test_mode": "paper"}
 
 
+#: the paper's protocol as bench settings: FID by the pytorch-fid of spring 2019 (NVlabs/SPADE issue 14)
+PAPER_FID = {"fid.implementation": "pytorch-fid-2019"}
+#: the segmenter of each dataset's mIoU in the paper (NVlabs/SPADE issue 39)
+PAPER_SEGMENTER = {"coco-stuff": "deeplabv2-cocostuff", "ade20k": "upernet-101-baseline", "cityscapes": "drn-d-105"}
+
+#: the papers give mIoU and pixel accuracy in percent
+PERCENT = ("mIoU", "pixel acc")
+
+#: re-measurements of the released generators in public threads, with the protocol each used
+REMEASURED = {
+    "ade20k": (
+        Measurement("SMIS re-measurement", "Seanseattle/SMIS issue 6 (May 2020): the released generator, "
+                    "'the dataset's evaluation method', the updated pytorch-fid",
+                    {"eval.segmenter": "upernet-101", "fid.implementation": "pytorch-fid"},
+                    {"mIoU": 42.0, "pixel acc": 81.4},
+                    note="segmenter version not stated; after August 2019 CSAIL published only "
+                         "ade20k-resnet101-upernet; the thread gives no FID", percent=PERCENT),
+    ),
+    "cityscapes": (
+        Measurement("pytorch-fid re-measurement", "NVlabs/SPADE issue 51 (June 2019): the released generator, "
+                    "pytorch-fid after its TensorFlow weights (May 2019)", {"fid.implementation": "pytorch-fid"},
+                    {"FID": 63.0}, note="FID only, 'about 63'"),
+        Measurement("issue 100 re-measurement", "NVlabs/SPADE issue 100 (January 2020): the released generator, "
+                    "labels bilinear-downsampled (issue 39), pytorch-fid",
+                    {"fid.implementation": "pytorch-fid", "eval.segmenter": "drn-d-105",
+                     "miou.label_resize": "bilinear", "miou.count_dontcare": False},
+                    {"mIoU": 62.2, "pixel acc": 93.5, "FID": 63.36},
+                    note="accuracy 93.5 without the void pixels (the paper's 81.9 counts them)", percent=PERCENT),
+    ),
+}
+
+
+def spade_measurements(dataset: str, reported: dict[str, float]) -> tuple[Measurement, ...]:
+    paper = Measurement("paper", SPADE_PAPER + "; FID: pytorch-fid 'pretty much out of the box' (NVlabs/SPADE "
+                        "issue 14); mIoU: " + PAPER_SEGMENTER[dataset] + " (issue 39)",
+                        {**PAPER_FID, "eval.segmenter": PAPER_SEGMENTER[dataset]}, dict(reported), percent=PERCENT)
+    return (paper, *REMEASURED.get(dataset, ()))
+
+
 def spade_entry(dataset: str, folder: str, reported: dict[str, float], options: dict) -> ZooEntry:
     channels = options["label_nc"] + int(options["contain_dontcare_label"]) + int(not options["no_instance"])
     spec = WeightSpec(
@@ -86,7 +135,11 @@ def spade_entry(dataset: str, folder: str, reported: dict[str, float], options: 
                                    "use_instance_edges": not options["no_instance"]},
                     summary=f"the official code's released {dataset} generator",
                     # the official test.py generates at crop_size wide, crop_size / aspect_ratio high
-                    eval_size=(round(options["crop_size"] / options["aspect_ratio"]), options["crop_size"]))
+                    eval_size=(round(options["crop_size"] / options["aspect_ratio"]), options["crop_size"]),
+                    segmenter=PAPER_SEGMENTER[dataset] if dataset == "ade20k" else None,
+                    measurements=spade_measurements(dataset, reported),
+                    # util/util.py tensor2im: (x + 1) / 2.0 * 255.0, np.clip(0, 255), astype(uint8)
+                    quantization="truncate")
 
 
 ENTRIES = (
@@ -111,7 +164,8 @@ ENTRIES = (
                  "input": "colour label image", "direction": "BtoA", "load_size": 256, "crop_size": 256,
                  "eval": False},
         model_options=dict(PIX2PIX_FACADES_OPTIONS),
-        summary="the paper reports no FID, mIoU or pixel accuracy for CMP Facades", eval_size=(256, 256)),
+        summary="the paper reports no FID, mIoU or pixel accuracy for CMP Facades", eval_size=(256, 256),
+        quantization="truncate"),  # util/util.py tensor2im: (x + 1) / 2.0 * 255.0, astype(uint8)
 )
 
 

@@ -1,6 +1,6 @@
 """`deeplabv3-voc`: torchvision's DeepLabV3-ResNet50 with its PASCAL VOC label weights, for mIoU on VOC.
 
-Source report 000 measures segmentation consistency on PASCAL VOC 2012 with a
+The Gaussian GAN report measures segmentation consistency on PASCAL VOC 2012 with a
 pretrained DeepLabV3-ResNet50. The weights are torchvision's
 ``DeepLabV3_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1``: trained on a COCO subset
 restricted to the 20 VOC categories plus background, so its 21 outputs are the
@@ -107,7 +107,8 @@ class DeepLabModel(SegmenterModel):
 
 class DeepLabV3VOC(Segmenter):
     name = "deeplabv3-voc"
-    summary = "torchvision DeepLabV3-ResNet50 with its 21 VOC-label weights (source 000's segmenter for VOC)"
+    summary = ("torchvision DeepLabV3-ResNet50 with its 21 VOC-label weights (the Gaussian GAN report's segmenter "
+               "for VOC)")
     Options = DeepLabOptions
 
     def load(self, ctx: EvalContext, options: DeepLabOptions) -> DeepLabModel:

@@ -26,6 +26,7 @@ from torch import nn
 
 from benchmark import Options, WeightSpec
 from bench_plugins.segmenters.published import PublishedSegmenter, hooks, layout_check
+from bench_plugins.segmenters.resnet import stage
 
 FILENAME = "drn-d-105_ms_cityscapes.pth"
 MEAN = (0.290101, 0.328081, 0.286964)
@@ -51,32 +52,6 @@ def conv_bn_relu(cin: int, cout: int, n: int, stride: int = 1, dilation: int = 1
     return layers
 
 
-class Bottleneck(nn.Module):
-    def __init__(self, cin: int, planes: int, stride: int = 1, dilation: int = 1, project: bool = False):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, planes, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride, dilation, dilation, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(planes * 4)
-        self.downsample = (nn.Sequential(nn.Conv2d(cin, planes * 4, 1, stride, bias=False), nn.BatchNorm2d(planes * 4))
-                           if project else None)
-
-    def forward(self, x):
-        out = torch.relu(self.bn1(self.conv1(x)))
-        out = torch.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        return torch.relu(out + (x if self.downsample is None else self.downsample(x)))
-
-
-def stage(cin: int, planes: int, blocks: int, stride: int, dilation: int) -> nn.Sequential:
-    # the first block of a dilated stage keeps the previous dilation (1) only when the level is new;
-    # DRN-D's dilated stages are not new levels, so every block uses the stage's dilation
-    first = Bottleneck(cin, planes, stride, dilation, project=stride != 1 or cin != planes * 4)
-    return nn.Sequential(first, *[Bottleneck(planes * 4, planes, 1, dilation) for _ in range(blocks - 1)])
-
-
 class DRNSegmenter(nn.Module):
     """DRN-D-105 with its segmentation head, keys as in the published file."""
 
@@ -86,6 +61,7 @@ class DRNSegmenter(nn.Module):
         levels = [nn.Sequential(nn.Conv2d(3, c[0], 7, 1, 3, bias=False), nn.BatchNorm2d(c[0]), nn.ReLU(inplace=True)),
                   nn.Sequential(*conv_bn_relu(c[0], c[0], stages[0])),
                   nn.Sequential(*conv_bn_relu(c[0], c[1], stages[1], stride=2)),
+                  # DRN-D's dilated stages are not new levels: every block of one uses its dilation
                   stage(c[1], c[2], stages[2], 2, 1),
                   stage(c[2] * 4, c[3], stages[3], 2, 1),
                   stage(c[3] * 4, c[4], stages[4], 1, 2),

@@ -2,6 +2,12 @@
 read into bench's own module trees with ``strict=True``, a check that stops a run before any
 training when a file is missing, and the record of the published evaluation in the protocol.
 
+Some training code saves buffers that no forward pass reads beside BatchNorm's statistics (the
+synchronized BatchNorm of CSAILVision/semantic-segmentation-pytorch: ``_tmp_running_mean``,
+``_tmp_running_var``, ``_running_iter``); a segmenter names them in ``bookkeeping`` and they are
+dropped by name, under a BatchNorm of its module tree only, before the strict load. Every other key
+stays strict: anything else unexpected is refused with one line naming it.
+
 A :class:`PublishedSegmenter` names its weight files (``specs``), the network that reads them
 (``build``), the dataset it was trained for and how it reads photos (``forward``: (N,3,H,W)
 photos in [0, 1] -> (N,C,H,W) scores at the photos' size). When its classes are not the
@@ -26,32 +32,42 @@ TRAINED = "--set eval.segmenter=trained"
 def read_state_dict(path) -> dict:
     """The tensors of a published file: a state dict, possibly under ``state_dict`` and with the
     ``module.`` prefix of a DataParallel wrapper."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-        state = state["state_dict"]
+    state = weights.unwrap_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     if not isinstance(state, dict):
         raise WeightsError(f"{path} holds a {type(state).__name__}, not a state dict")
-    if state and all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
-    return state
+    return weights.strip_module_prefix(state)
 
 
-def layout_check(build: Callable[[], torch.nn.Module], what: str) -> Callable[[dict], "str | None"]:
+def without_bookkeeping(state: dict, net: torch.nn.Module, names: tuple[str, ...]) -> dict:
+    """``state`` less the buffers ``names`` of each BatchNorm of ``net`` (``layer1.0.bn1._running_iter``);
+    the same name anywhere else stays, so that the strict load refuses it."""
+    if not names:
+        return state
+    norms = [n for n, m in net.named_modules() if isinstance(m, torch.nn.modules.batchnorm._NormBase)]
+    dropped = {f"{n}.{b}" if n else b for n in norms for b in names}
+    return {k: v for k, v in state.items() if k not in dropped}
+
+
+def layout_check(build: Callable[[], torch.nn.Module], what: str,
+                 bookkeeping: tuple[str, ...] = ()) -> Callable[[dict], "str | None"]:
     """A ``WeightSpec.check``: None when a state dict has every tensor of ``build()`` with its
-    shape (BatchNorm's ``num_batches_tracked``, absent from older files, may be missing)."""
+    shape (BatchNorm's ``num_batches_tracked``, absent from older files, may be missing) and
+    nothing else but the ``bookkeeping`` buffers of its BatchNorms."""
 
     def check(state: dict) -> str | None:
-        if state and all(k.startswith("module.") for k in state):
-            state = {k[len("module."):]: v for k, v in state.items()}
+        state = weights.strip_module_prefix(state)
         with torch.device("meta"):
-            expected = build().state_dict()
+            net = build()
+        expected = net.state_dict()
+        state = without_bookkeeping(state, net, bookkeeping)
         needed = [k for k in expected if not k.endswith("num_batches_tracked")]
         missing = [k for k in needed if k not in state]
         if missing:
             return f"lacks {len(missing)} of {what}'s {len(needed)} tensors (first: {missing[0]})"
         extra = [k for k in state if k not in expected]
         if extra:
-            return f"has {len(extra)} tensors that {what} lacks (first: {extra[0]})"
+            more = f" and {len(extra) - 1} more" if len(extra) > 1 else ""
+            return f"has tensor {extra[0]!r}{more} that {what} lacks"
         for key in needed:
             got = tuple(getattr(state[key], "shape", ()))
             if got != tuple(expected[key].shape):
@@ -103,6 +119,9 @@ class PublishedSegmenter(Segmenter):
     num_classes: ClassVar[int]
     #: the published evaluation, recorded in the protocol
     preprocessing: ClassVar[str] = ""
+    #: buffers its training code saves beside each BatchNorm's statistics that no forward pass
+    #: reads; dropped by name before the strict load (see the module's docstring)
+    bookkeeping: ClassVar[tuple[str, ...]] = ()
 
     def build(self) -> torch.nn.Module:
         raise NotImplementedError
@@ -126,15 +145,18 @@ class PublishedSegmenter(Segmenter):
         return table
 
     def check(self, options: Options) -> None:
-        """Stop before any training when a weight file is missing: one line naming the file, its
-        source and the alternative."""
+        """Stop before any training when a weight file is missing: one line naming each missing file,
+        its source and the alternative."""
+        problems = []
         for spec in self.specs:
             try:
                 weights.resolve(spec)
             except WeightsError as e:
-                raise WeightsError(f"the standard mIoU segmenter {self.name!r} of {self.dataset} needs its "
-                                   f"published weights: {e}; or measure with a segmenter bench trains ({TRAINED}: "
-                                   f"a different protocol, never ranked with this one)") from None
+                problems.append(str(e))
+        if problems:
+            raise WeightsError(f"the standard mIoU segmenter {self.name!r} of {self.dataset} needs its "
+                               f"published weights: {'; '.join(problems)}; or measure with a segmenter bench trains "
+                               f"({TRAINED}: a different protocol, never ranked with this one)")
 
     def load(self, ctx: EvalContext, options: Options) -> PublishedModel:
         if ctx.num_classes != self.num_classes:
@@ -150,7 +172,8 @@ class PublishedSegmenter(Segmenter):
         except Exception as exc:  # a file torch cannot read
             raise WeightsError(f"weights of {self.name!r}: {shown} cannot be read ({type(exc).__name__}: "
                                f"{str(exc)[:200]}); import the published file") from None
-        net = load_strict(self.build(), state, self.summary.split(":")[0], shown)
+        net = self.build()
+        net = load_strict(net, without_bookkeeping(state, net, self.bookkeeping), self.summary.split(":")[0], shown)
         sums = ", ".join(f"{p.name} (sha256 {weights.recorded_sha256(s)})" for p, s in zip(paths, self.specs))
         protocol = {"segmenter": f"{self.name}: {sums}", "segmenter_preprocessing": self.preprocessing,
                     "segmenter_input": self.describe_options(options)}
@@ -160,17 +183,19 @@ class PublishedSegmenter(Segmenter):
         return PublishedModel(self, net, options, ctx.device, protocol)
 
 
-def hooks(segmenter: "PublishedSegmenter"):
-    """The plugin module's two hook implementations for one published segmenter: it registers the
+def hooks(*segmenters: "PublishedSegmenter"):
+    """The plugin module's two hook implementations for its published segmenters: it registers each
     segmenter and its weight files (``register_segmenters, register_weights = hooks(Net())``)."""
 
     @hookimpl
     def register_segmenters(register):
-        register(segmenter)
+        for segmenter in segmenters:
+            register(segmenter)
 
     @hookimpl
     def register_weights(register):
-        for spec in segmenter.specs:
-            register(spec)
+        for segmenter in segmenters:
+            for spec in segmenter.specs:
+                register(spec)
 
     return register_segmenters, register_weights

@@ -1,6 +1,6 @@
 """`trained`: a small U-Net that bench trains on the dataset's real training photos, for mIoU.
 
-Source report 000 measures segmentation consistency with a pretrained
+The Gaussian GAN report measures segmentation consistency with a pretrained
 DeepLabV3; for datasets that no public segmenter covers (facades, faces, your
 own folder) bench trains one instead, from random weights, on the real
 training split at the evaluation resolution (``ctx.train_images``: its photos

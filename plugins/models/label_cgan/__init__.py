@@ -52,7 +52,7 @@ from .trainable import LabelCGANTrainable
 
 
 class LabelCGAN(Model):
-    """Sketch + image-level class label -> photo, with source 002's settings as ``official``.
+    """Sketch + image-level class label -> photo, with the class-label cGAN report's settings as ``official``.
 
     Rows: ``label-cgan`` reads an XDoG sketch drawn from the real photo, at test
     time too (the source's sketch -> photo task). That sketch carries the target
@@ -69,13 +69,14 @@ class LabelCGAN(Model):
     """
 
     name = "label-cgan"
-    summary = "sketch + class label -> photo: U-Net G, PatchGAN D, BCE + L1, G updated twice per D (source 002)"
+    summary = ("sketch + class label -> photo: U-Net G, PatchGAN D, BCE + L1, G updated twice per D "
+               "(the class-label cGAN report)")
     input_kind = "sketch+classes"
     non_square = True
     Options = LabelCGANOptions
     default_preset = "official"
     presets: ClassVar[dict[str, Preset]] = {
-        "official": Preset("source 002's settings; XDoG sketch of the real photo"),
+        "official": Preset("the class-label cGAN report's settings; XDoG sketch of the real photo"),
         "edges": Preset("label-map region boundaries as the sketch: same information class as label-map "
                         "models (benchmark variant)", {"sketch": "label-edges"}),
     }

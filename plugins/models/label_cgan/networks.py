@@ -1,4 +1,4 @@
-"""The networks of the label-conditioned cGAN (source report 002): a U-Net generator and a PatchGAN.
+"""The networks of the label-conditioned cGAN (the class-label cGAN report): a U-Net generator and a PatchGAN.
 
 Both read the image-level class label as constant feature maps: the (N,C)
 multi-hot vector is broadcast to (N,C,H,W) and concatenated with the sketch

@@ -1,4 +1,4 @@
-"""Options of `label-cgan`. Defaults are source report 002's settings where it gives them.
+"""Options of `label-cgan`. Defaults are the class-label cGAN report's settings where it gives them.
 
 The report gives: a grayscale sketch plus a class label as input, U-Net
 generator, PatchGAN discriminator with sigmoid and BCE, an L1 term, Adam with

@@ -1,6 +1,6 @@
 """The training rule of `label-cgan`: two generator updates, then one discriminator update.
 
-One ``train_step`` (source report 002, "Training"):
+One ``train_step`` (the class-label cGAN report, "Training"):
 
 1. ``g_steps_per_d`` times (2 in the source): ``fake = G(sketch, classes)``;
    generator loss ``BCE(D(fake, sketch, classes), real) + lambda_l1 * L1(fake, real)``;

@@ -1,6 +1,6 @@
-"""The pix2pix objective: a conditional GAN loss, L1, and the KL term of source report 004.
+"""The pix2pix objective: a conditional GAN loss, L1, and the KL term of the pix2pix KL report.
 
-Source 004 ("Image-to-image translation with Pix2Pix conditional GAN
+The pix2pix KL report ("Image-to-image translation with Pix2Pix conditional GAN
 architecture", a student report on TU-Graz drone images) adds ``beta * KL`` with
 ``beta = 0.2`` to the pix2pix generator loss and writes
 ``KL(y_pred, y_true) = y_true * log(y_true / y_pred)``, "the function already
@@ -52,7 +52,7 @@ def kl_loss(fake: torch.Tensor, real: torch.Tensor, eps: float = 1e-6) -> torch.
     channel is proportional to the real one (after the ``eps`` shift), e.g. when
     the images are identical. Computed in fp32 (autocast-safe).
 
-    Why this reading of source 004:
+    Why this reading of the pix2pix KL report:
 
     - The source's formula ``y_true * log(y_true / y_pred)`` is the summand of
       KL(y_true || y_pred), with the real image as the reference distribution,

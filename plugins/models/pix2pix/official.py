@@ -31,17 +31,11 @@ from __future__ import annotations
 import torch
 
 from benchmark import BenchError, ForeignCheckpoint
+from benchmark import weights
 
 OUTERMOST = "model.model."
 FORMAT = "official pix2pix U-Net generator (pytorch-CycleGAN-and-pix2pix)"
 NAMED_DEPTHS = {8: "unet_256", 7: "unet_128"}
-
-
-def strip_module(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Drop the ``module.`` prefix that a DataParallel-wrapped save leaves on every key."""
-    if state and all(k.startswith("module.") for k in state):
-        return {k[len("module."):]: v for k, v in state.items()}
-    return state
 
 
 def level_prefixes(state: dict[str, torch.Tensor]) -> list[str]:
@@ -66,7 +60,7 @@ def level_prefixes(state: dict[str, torch.Tensor]) -> list[str]:
 
 def recognise(state: dict[str, torch.Tensor]) -> ForeignCheckpoint | None:
     """The bench options an official U-Net generator's tensors imply; None for any other file."""
-    state = strip_module(state)
+    state = weights.strip_module_prefix(state)
     first = state.get(OUTERMOST + "0.weight")
     if not isinstance(first, torch.Tensor) or first.ndim != 4 or tuple(first.shape[2:]) != (4, 4):
         return None
@@ -103,7 +97,7 @@ def module_pairs(depth: int) -> list[tuple[str, str, bool]]:
 def convert(state: dict[str, torch.Tensor], generator: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The official tensors as ``generator``'s state dict; one line naming the key for a tensor that
     is missing, has another shape or has no place."""
-    state = strip_module(state)
+    state = weights.strip_module_prefix(state)
     target = generator.state_dict()
     out: dict[str, torch.Tensor] = {}
     used: set[str] = set()

@@ -12,11 +12,11 @@ Sources:
   mode; TTUR: G lr 1e-4, D lr 4e-4, Adam betas (0.0, 0.9); Xavier init with gain 0.02;
   resize 286 -> random crop 256 and horizontal flip; linear lr decay over the second
   half of training; generation in eval mode.
-- Source report 000 (a GauGAN in TensorFlow/Keras on facades and PASCAL VOC) gives the
-  preset ``source-000``: VAE mode with a 256-d z through a linear layer to a 4x4 grid
-  (6 upsamplings, ``more``), loss weights GAN 1 / FM 10 / VGG 0.1 / KL 0.1, Adam
-  (0.0, 0.999) with G 1e-4 and D 4e-4, batch 4 (paper profile), resize 288 -> crop
-  256, LeakyReLU 0.2 in the blocks (as the official code; the paper's figure shows
+- The Gaussian GAN report ("Conditional Image Generation using Gaussian GAN", a GauGAN in
+  TensorFlow/Keras on facades and PASCAL VOC) gives the preset ``gaussian-gan``: VAE mode with
+  a 256-d z through a linear layer to a 4x4 grid (6 upsamplings, ``more``), loss weights
+  GAN 1 / FM 10 / VGG 0.1 / KL 0.1, Adam (0.0, 0.999) with G 1e-4 and D 4e-4, batch 4
+  (paper profile), resize 288 -> crop 256, LeakyReLU 0.2 in the blocks (as the official code; the paper's figure shows
   ReLU, ``block_activation=relu``), and its discriminator of 4 strided conv blocks plus
   an output conv with instance norm and no spectral norm (the report names none).
 - Preset ``vae`` is the official setting in VAE mode (the paper's multi-modal
@@ -72,16 +72,16 @@ from .inputs import label_channels
 from .options import SpadeOptions, effective
 from .trainable import SpadeTrainable
 
-SOURCE_000 = {"use_vae": True, "num_upsampling_layers": "more", "lambda_feat": 10.0, "lambda_vgg": 0.1,
+GAUSSIAN_GAN = {"use_vae": True, "num_upsampling_layers": "more", "lambda_feat": 10.0, "lambda_vgg": 0.1,
               "lambda_kld": 0.1, "lr_G": 1e-4, "lr_D": 4e-4, "beta1": 0.0, "beta2": 0.999, "batch_size": 4,
               "load_scale": 288 / 256, "block_activation": "lrelu", "spectral_D": False, "n_layers_D": 4}
 
 
 class Spade(Model):
-    """SPADE / GauGAN with the official code's defaults; source 000's settings and VAE mode as presets.
+    """SPADE / GauGAN with the official code's defaults; the Gaussian GAN report's settings and VAE mode as presets.
 
     Rows: ``spade`` (official, no VAE), ``spade+vae`` (official in VAE mode, z ~ N(0, I)
-    at generation, seeded per test image), ``spade+source-000`` (source 000's loss
+    at generation, seeded per test image), ``spade+gaussian-gan`` (the Gaussian GAN report's loss
     weights, optimiser and preprocessing). SPADE computes ``normalized * (1 + gamma) +
     beta`` as the official code does (the paper writes ``gamma * normalized + beta``).
     The VGG loss needs torchvision's vgg19-dcbb9e9d.pth (`bench weights import
@@ -98,8 +98,9 @@ class Spade(Model):
     presets: ClassVar[dict[str, Preset]] = {
         "official": Preset("SPADE paper / official code defaults (no VAE)"),
         "vae": Preset("official, VAE mode: image encoder, KL 0.05, z ~ N(0, I) at generation", {"use_vae": True}),
-        "source-000": Preset("source 000: VAE, 6 upsamplings, losses 1/10/0.1/0.1, betas (0, 0.999), batch 4, "
-                             "288 -> 256 crop", SOURCE_000),
+        "gaussian-gan": Preset("the Gaussian GAN report: VAE, 6 upsamplings, losses 1/10/0.1/0.1, "
+                               "betas (0, 0.999), batch 4, "
+                             "288 -> 256 crop", GAUSSIAN_GAN),
     }
     profiles: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {
         "smoke": {"run": {"image_size": 32, "steps": 20, "batch_size": 2},

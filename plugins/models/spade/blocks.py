@@ -13,7 +13,8 @@ def maybe_spectral(layer: nn.Module, enabled: bool) -> nn.Module:
 
 
 def activation(kind: str) -> nn.Module:
-    """``lrelu``: LeakyReLU 0.2 (the official code's blocks and source 000); ``relu``: the paper's figure."""
+    """``lrelu``: LeakyReLU 0.2 (the official code's blocks and the Gaussian GAN report); ``relu``: the
+    paper's figure."""
     if kind == "lrelu":
         return nn.LeakyReLU(0.2)
     if kind == "relu":

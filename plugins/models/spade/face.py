@@ -1,7 +1,7 @@
-"""face-spade: SPADE in VAE mode with noise injection and optional style mixing (source 003).
+"""face-spade: SPADE in VAE mode with noise injection and optional style mixing (the face synthesis report).
 
-Source report 003 ("SPADE on segmented faces", CelebAMask-HQ) trains the SPADE
-generator with its image encoder (VAE mode), adds per-layer noise inputs and proposes
+The face synthesis report ("Spatially-Adaptive Normalization for Human Face Synthesis", on
+CelebAMask-HQ) trains the SPADE generator with its image encoder (VAE mode), adds per-layer noise inputs and proposes
 the mixing regularisation of "A Style-Based Generator Architecture for Generative
 Adversarial Networks", and sweeps the learning rates of G and D. This plugin reuses
 SPADE's modules (:mod:`bench_plugins.models.spade`) and only switches on:
@@ -37,23 +37,24 @@ from .options import SpadeOptions
 class FaceSpadeOptions(SpadeOptions):
     """SPADE's options with VAE mode and noise injection on."""
 
-    use_vae: bool = Field(True, description="VAE mode (source 003 trains with the image encoder)")
+    use_vae: bool = Field(True, description="VAE mode (the face synthesis report trains with the image encoder)")
     noise: bool = Field(True, description="noise injection after each block conv, learned per-channel weight "
                                           "initialised to zero")
 
 
 class FaceSpade(Spade):
-    """SPADE + VAE encoder + per-layer noise (+ optional style mixing); source 003's lr sweep as presets."""
+    """SPADE + VAE encoder + per-layer noise (+ optional style mixing); the face synthesis report's lr sweep
+    as presets."""
 
     name = "face-spade"
-    summary = "SPADE with VAE encoder, noise injection and optional style mixing (source 003)"
+    summary = "SPADE with VAE encoder, noise injection and optional style mixing (the face synthesis report)"
     Options = FaceSpadeOptions
     default_preset = "official"
     presets: ClassVar[dict[str, Preset]] = {
-        "official": Preset("G lr 1e-4, D lr 4e-4 (the SPADE paper's, source 003's first run)"),
-        "lr-4e-4": Preset("G lr 4e-4, D lr 6e-4 (source 003's sweep)", {"lr_G": 4e-4, "lr_D": 6e-4}),
-        "lr-8e-4": Preset("G lr 8e-4, D lr 8e-4 (source 003's sweep)", {"lr_G": 8e-4, "lr_D": 8e-4}),
-        "lr-1e-3": Preset("G lr 1e-3, D lr 1.2e-3 (source 003's sweep)", {"lr_G": 1e-3, "lr_D": 1.2e-3}),
+        "official": Preset("G lr 1e-4, D lr 4e-4 (the SPADE paper's, the face synthesis report's first run)"),
+        "lr-4e-4": Preset("G lr 4e-4, D lr 6e-4 (the face synthesis report's sweep)", {"lr_G": 4e-4, "lr_D": 6e-4}),
+        "lr-8e-4": Preset("G lr 8e-4, D lr 8e-4 (the face synthesis report's sweep)", {"lr_G": 8e-4, "lr_D": 8e-4}),
+        "lr-1e-3": Preset("G lr 1e-3, D lr 1.2e-3 (the face synthesis report's sweep)", {"lr_G": 1e-3, "lr_D": 1.2e-3}),
     }
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import torch
 
 from benchmark import BenchError, ForeignCheckpoint
+from benchmark import weights
 
 FORMAT = "official weights (NVlabs/SPADE)"
 BLOCKS = ("head_0", "G_middle_0", "G_middle_1", "up_0", "up_1", "up_2", "up_3", "up_4")
@@ -33,16 +34,9 @@ SPECTRAL = {"weight_orig": "parametrizations.weight.original", "weight_u": "para
             "weight_v": "parametrizations.weight.0._v"}
 
 
-def unwrap(state: dict) -> dict:
-    """The generator's tensors, without a ``module.`` prefix that a data-parallel wrapper adds."""
-    if state and all(k.startswith("module.") for k in state):
-        return {k[len("module."):]: v for k, v in state.items()}
-    return state
-
-
 def recognise(state: dict) -> ForeignCheckpoint | None:
     """A :class:`ForeignCheckpoint` when ``state`` is an official SPADE generator, else None."""
-    state = unwrap(state)
+    state = weights.strip_module_prefix(state)
     fc, img = state.get("fc.weight"), state.get("conv_img.weight")
     shared = state.get("head_0.norm_0.mlp_shared.0.weight")
     if fc is None or img is None or shared is None or shared.dim() != 4 or img.dim() != 4:
@@ -107,7 +101,7 @@ def solve_v(weight_orig: torch.Tensor, weight: torch.Tensor, u: torch.Tensor) ->
 def convert(state: dict, own: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The official tensors under the names of ``own`` (bench's generator state dict), every shape checked;
     the first tensor that does not fit is one line naming it in the file's terms."""
-    state = unwrap(state)
+    state = weights.strip_module_prefix(state)
     out: dict[str, torch.Tensor] = {}
     origin: dict[str, str] = {}
     for key, tensor in state.items():

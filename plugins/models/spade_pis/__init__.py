@@ -2,7 +2,7 @@
 
 Sources:
 
-- Source report 001 ("Semantic Image Synthesis with Photorealistic Image Stylization")
+- The photorealistic stylization report ("Semantic Image Synthesis with Photorealistic Image Stylization")
   gives the pipeline: SPADE turns the label map into a content photo, then photorealistic
   image stylization (PIS) transfers a style photo onto it, so that one label map yields
   many styles. It reports no numbers and no settings of its own beyond the two methods'
@@ -83,7 +83,8 @@ class SpadePis(Model):
     """
 
     name = "spade-pis"
-    summary = "SPADE output stylized by a style photo: PhotoWCT + photorealistic smoothing (source 001)"
+    summary = ("SPADE output stylized by a style photo: PhotoWCT + photorealistic smoothing (the photorealistic "
+               "stylization report)")
     input_kind = "label-map + style photo"
     non_square = True
     Options = SpadePisOptions

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 
 from benchmark import Options
 
-from .wct import EIG_EPS, MAX_RATIO, MIN_PIXELS
+from .whitening import EIG_EPS, MAX_RATIO, MIN_PIXELS
 
 
 class SpadePisOptions(Options):

@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from bench_plugins.models.vgg19 import IMAGENET_MEAN, IMAGENET_STD, LAYER_INDEX
 
-from .wct import RegionDecision, label_wct
+from .whitening import RegionDecision, label_wct
 
 #: index of relu{k}_1 in torchvision's VGG19 ``features``
 LEVEL_END = {k: LAYER_INDEX[f"relu{k}_1"] for k in (1, 2, 3, 4)}

@@ -1,0 +1,1 @@
+"""Built-in loggers of training runs (TensorBoard, W&B, MLflow), each in its own optional extra."""
