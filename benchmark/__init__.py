@@ -58,6 +58,17 @@ _EXPORTS = {
 
 __all__ = ["hookimpl", "__version__", *_EXPORTS]
 
+#: exported names that are also subpackages of the core (``benchmark.run``: config, plan, checkpoints;
+#: ``benchmark.score``: rows from outside images)
+_SHADOWED = ("run", "score")
+# Importing a subpackage sets it as an attribute of its parent, which would hide the function of the
+# same name from every later ``benchmark.run``. Loaded here (each is a docstring), their attributes are
+# dropped at once, so ``benchmark.run`` and ``benchmark.score`` are always the functions (__getattr__).
+for _name in _SHADOWED:
+    importlib.import_module(f"benchmark.{_name}")
+    globals().pop(_name, None)
+del _name
+
 
 def __getattr__(name: str):
     if name in _EXPORTS:

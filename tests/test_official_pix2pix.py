@@ -362,6 +362,8 @@ def test_the_zoo_row_evaluates_the_imported_file_in_the_official_setting(unet_25
     labels = torch.stack([torch.from_numpy(np.array(Image.open(run_dir / "images" / "label_ids" / f"{s}.png")))
                           for s in stems]).long()
     theirs = reference_official_test(ref, official_colour_input(labels), range(2))
-    theirs = ((theirs.clamp(-1, 1) + 1) * 127.5).permute(0, 2, 3, 1).numpy()
-    ours = np.stack([np.array(Image.open(run_dir / "images" / "fake" / f"{s}.png")) for s in stems])
-    assert np.abs(ours.astype(float) - theirs).max() <= 1
+    # written as the official util.tensor2im writes them: (x + 1) / 2.0 * 255.0 in float32, truncated to uint8
+    theirs = ((theirs.permute(0, 2, 3, 1).numpy() + 1) / 2.0 * 255.0).astype(np.uint8).astype(int)
+    ours = np.stack([np.array(Image.open(run_dir / "images" / "fake" / f"{s}.png")).astype(int) for s in stems])
+    assert np.abs(ours - theirs).max() <= 1  # a value within float noise of a whole level may land either side
+    assert (ours == theirs).mean() > 0.99

@@ -128,8 +128,9 @@ def test_defaults_are_the_published_settings_and_bench_s_otherwise(tmp_path):
         MIoU().compute(ctx, MIoU.Options(score_at="dataset"))
 
 
-@pytest.mark.parametrize("setting", ["miou.label_resize=bicubic", "miou.count_dontcare=maybe",
-                                     "fid.implementation=legacy-pytorch", "fid.resolution=3"])
+@pytest.mark.parametrize("setting", ["miou.label_resize=bicubic", "miou.count_dontcare=maybe", "miou.average=macro",
+                                     "fid.implementation=legacy-pytorch", "fid.implementation=pytorch-fid-2020",
+                                     "fid.resolution=3"])
 def test_a_bad_option_is_one_line(setting, tmp_path, capsys):
     code = cli.main(["run", "--profile", "smoke", "--models", "pix2pix", "--metrics", "miou,fid", *TINY_DATA,
                      "--set", setting, "--data-root", str(tmp_path / "data"), "--output-root", str(tmp_path / "out")])

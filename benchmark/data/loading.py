@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
+import torch
 from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data import default_collate
@@ -117,11 +118,14 @@ def problems(batch: dict) -> tuple[dict, list[tuple[str, str]]]:
 
 
 def loader(data: PairDataset, batches: Iterable[list], *, num_workers: int, pin: bool, skip_bad: bool,
-           substitute: bool) -> DataLoader:
+           substitute: bool, own_seed: bool = False) -> DataLoader:
     """A DataLoader over ``data`` taking the given batches of keys (indices or (epoch, index)); its
-    workers live as long as it does (one loader serves every epoch of a training)."""
+    workers live as long as it does (one loader serves every epoch of a training). Each pass draws
+    a seed from torch's random state, as every DataLoader does; ``own_seed``: from a generator of
+    its own instead, leaving the models' random state as it was (evaluation)."""
     return DataLoader(LoaderItems(data, skip_bad, substitute), batch_sampler=batches, num_workers=num_workers,
-                      pin_memory=pin, persistent_workers=num_workers > 0, collate_fn=collate)
+                      pin_memory=pin, persistent_workers=num_workers > 0, collate_fn=collate,
+                      generator=torch.Generator().manual_seed(0) if own_seed else None)
 
 
 @dataclass
@@ -140,7 +144,7 @@ class Reading:
         if not batches:
             return
         for batch in loader(data, batches, num_workers=min(self.num_workers, len(batches)), pin=False,
-                            skip_bad=self.skip_bad, substitute=False):
+                            skip_bad=self.skip_bad, substitute=False, own_seed=True):
             tensors, skipped = problems(batch)
             self.skipped.update(skipped)
             if tensors:

@@ -32,6 +32,7 @@ from benchmark.data.transforms import PairDataset
 from benchmark.parallel import sharded as distributed_eval
 from benchmark.parallel import workers as distributed
 from benchmark.pipeline.evaluate import compute_metrics, generate_images
+from benchmark.pipeline.during import DuringTraining
 from benchmark.pipeline.loggers import Loggers
 from benchmark.pipeline.measure import Measure
 from benchmark.pipeline.train import Trainer, fused, seed_everything
@@ -48,7 +49,7 @@ from benchmark.run.device import configure_backends
 from benchmark.run.foreign import full_fp32, quantization_of
 from benchmark.run.plan import RunPlan, build_plan
 from benchmark.run.seeds import finished_run, reuse_line, seed_jobs
-from benchmark.rundir.layout import RunDir
+from benchmark.rundir.layout import ImageSet, RunDir
 from benchmark.rundir.lock import RunLock, mark_abandoned
 from benchmark.util.errors import BenchError, ConfigError, Terminated, TrainingDiverged
 from benchmark.util.progress import Reporter
@@ -281,6 +282,8 @@ class Execution:
         skipped = data.skipped + extra.get("skipped_files", 0) + self.measure.skipped
         if skipped:
             record.note = "; ".join(filter(None, [record.note, f"--skip-bad: skipped {skipped} bad file(s)"]))
+        if "during_training" in extra:  # the curve's settings and the best step (the row's numbers: the last
+            record.config = {**record.config, "during_training": extra["during_training"]}  # step's; tables unsplit)
         final = {"status": status, "reason": reason, **extra}
         if train_only:
             run.write_status(**final)
@@ -350,15 +353,42 @@ class Execution:
         trainer = Trainer(model, train_set, row.run, run, device=plan.device, dtype=plan.dtype,
                           num_classes=spec.num_classes, ignore_index=spec.ignore_index, palette=spec.palette,
                           sample_set=sample_set, reporter=self.reporter, label=row.label, loggers=loggers,
-                          skip_bad=plan.config.skip_bad)
+                          during=self.during_training(row, model, data, run), skip_bad=plan.config.skip_bad)
         result = trainer.fit(resume_from)
+        during = {"during_training": trainer.during.protocol(len(self.during_subset(data)), plan.during)} \
+            if trainer.during is not None else {}
         extra = {"steps": result.steps, "final_losses": result.final_losses,
                  "train_seconds": round(result.seconds, 2),
                  "images_per_second": round(result.images_per_second, 2),
-                 "resumed_from_step": result.resumed_from}
+                 "resumed_from_step": result.resumed_from, **during}
         if result.skipped:
             extra["skipped_files"] = len(result.skipped)
         return model, extra
+
+    def during_subset(self, data: DatasetSplits) -> Sequence[Sample]:
+        """``eval_every``'s fixed subset: the first ``eval_images`` images of the test split."""
+        return data.test[:self.plan.config.eval_images]
+
+    def during_training(self, row: Row, model: Trainable, data: DatasetSplits, run: RunDir) -> DuringTraining | None:
+        """``eval_every``: generate the subset into ``<run>/during_training/`` and measure it with the
+        plan's ``during`` metrics (``run=None``: no metric side file of the final evaluation is touched)."""
+        plan, spec = self.plan, self.plan.dataset
+        if plan.config.eval_every is None or not plan.during or distributed.is_follower():
+            return None
+        size, samples = plan.size(row), self.during_subset(data)
+        subset, images = PairDataset(samples, size), ImageSet(run.root / "during_training")
+
+        def measure(step: int) -> dict[str, float | None]:
+            generate_images(model, subset, images, device=plan.device, dtype=plan.dtype, num_classes=spec.num_classes,
+                            ignore_index=spec.ignore_index, palette=spec.palette,
+                            batch_size=plan.config.eval.batch_size, reporter=self.reporter,
+                            label=f"{row.label} at step {step}", quantization=quantization_of(row),
+                            reading=self.measure.reading)
+            ctx = self.measure.context(images, None, None, size, row.run.seed,
+                                       native_labels=self.measure.native_labels(samples))
+            return {c: v.value for c, v in compute_metrics(plan.during, ctx, self.reporter).items()}
+
+        return DuringTraining(plan.config.eval_every, measure, run, plan.best)
 
     def test_samples(self, data: DatasetSplits) -> Sequence[Sample]:
         limit = self.plan.config.eval.max_images

@@ -22,6 +22,7 @@ from benchmark.data.dataset import BadFile
 from benchmark.data.loading import loader, problems, resolve_num_workers
 from benchmark.data.transforms import PairDataset, model_batch
 from benchmark.parallel import workers as distributed
+from benchmark.pipeline.during import BEST_CHECKPOINT, DuringTraining
 from benchmark.pipeline.loggers import Loggers
 from benchmark.run.checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
 from benchmark.run.config import RunConfig
@@ -157,7 +158,7 @@ class Trainer:
     def __init__(self, trainable: Trainable, train_set: PairDataset, run: RunConfig, run_dir: RunDir, *,
                  device: torch.device, dtype: torch.dtype | None, num_classes: int, ignore_index: int | None,
                  palette, sample_set: PairDataset | None, reporter: Reporter, label: str,
-                 loggers: Loggers | None = None, skip_bad: bool = False):
+                 loggers: Loggers | None = None, during: DuringTraining | None = None, skip_bad: bool = False):
         self.model = trainable
         self.data = train_set
         self.run = run
@@ -184,6 +185,8 @@ class Trainer:
         #: bad files skipped so far (file -> problem)
         self.skipped: dict[str, str] = {}
         self.loggers = loggers if loggers is not None else Loggers()
+        #: evaluation during training (eval_every), on the main process only
+        self.during = during if self.main else None
 
     def batch_to_device(self, batch) -> dict[str, torch.Tensor]:
         return model_batch(batch, self.device, self.num_classes, self.ignore_index)
@@ -246,9 +249,25 @@ class Trainer:
             torch.cuda.set_rng_state(state["cuda_rng"], self.device)
         if self.main:
             self.history.restore(state["step"])
+            if self.during is not None:
+                self.during.restore(int(state["step"]))
         else:
             self.history.rows = [r for r in self.history.rows if r["step"] <= state["step"]]
         return int(state["step"])
+
+    def evaluate_during(self, step: int, ctx: StepContext) -> None:
+        """``eval_every``: measure the subset with the model in eval mode and the RNG state untouched (the
+        training goes on exactly as without it), log the values, keep the best checkpoint."""
+        was_training = self.model.training
+        self.model.eval()
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            values, improved = self.during.run(step)
+        self.model.train(was_training)
+        self.loggers.metrics(step, values)
+        shown = " ".join(f"{k}={v:.4g}" for k, v in values.items() if v is not None)
+        self.reporter.log(f"  {self.label} step {step}: {shown or 'no values'}" + (" (best so far)" if improved else ""))
+        if improved:
+            save_checkpoint(self.state(step, ctx), self.dir.checkpoint_dir / BEST_CHECKPOINT)
 
     def sample_steps(self) -> set[int]:
         n = self.run.samples
@@ -316,6 +335,8 @@ class Trainer:
                             self.save(step, ctx)
                         if step in samples_at:
                             self.save_samples(step)
+                        if self.during is not None and self.during.due(step, self.total_steps):
+                            self.evaluate_during(step, ctx)
                     rate = self.reporter.rate(self.batch_size)
                     self.reporter.update(step, f"epoch {epoch + 1} {rate:.1f} img/s {format_losses(values)}")
                     if step >= self.total_steps:

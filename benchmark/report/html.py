@@ -61,6 +61,7 @@ def render_html(board_set: Leaderboard) -> str:
     parts += _failed(board_set.failed)
     parts += _samples(board_set.shown)
     parts += _loss_curves(board_set.shown)
+    parts += _eval_curves(board_set.shown)
     parts += ["</body>", "</html>"]
     return "\n".join(parts) + "\n"
 
@@ -130,14 +131,28 @@ def _samples(shown: list[RunRecord]) -> list[str]:
 
 
 def _loss_curves(shown: list[RunRecord]) -> list[str]:
+    return _curves(shown, "loss_curve", "loss curve", "Loss curves", "No loss curves were recorded for these runs.")
+
+
+def _eval_curves(shown: list[RunRecord]) -> list[str]:
+    """The metric-vs-step curves of runs trained with ``eval_every`` (no section when none was)."""
+    return _curves(shown, "eval_curve", "metrics during training", "Metrics during training", None)
+
+
+def _curves(shown: list[RunRecord], attribute: str, alt: str, title: str, none: str | None) -> list[str]:
     figures = []
     for record in shown:
-        path = RunDir(Path(record.run_dir)).loss_curve
+        path = getattr(RunDir(Path(record.run_dir)), attribute)
         if path.is_file():
+            best = (record.config or {}).get("during_training", {}).get("keep_best") if attribute == "eval_curve" \
+                else None
+            note = f"; best {best['column']} at step {best['step']}" if best and best.get("step") is not None else ""
             figures.append(
-                f'<figure><img alt="loss curve of {_h(record.label)}" src="{_data_uri(path.read_bytes())}">'
-                f"<figcaption>{_h(record.label)} ({_h(record.dataset)})</figcaption></figure>"
+                f'<figure><img alt="{alt} of {_h(record.label)}" src="{_data_uri(path.read_bytes())}">'
+                f"<figcaption>{_h(record.label)} ({_h(record.dataset)}){_h(note)}</figcaption></figure>"
             )
     if not figures:
-        figures = ['<p class="skip">No loss curves were recorded for these runs.</p>']
-    return ["<section>", "<h2>Loss curves</h2>", *figures, "</section>"]
+        if none is None:
+            return []
+        figures = [f'<p class="skip">{none}</p>']
+    return ["<section>", f"<h2>{title}</h2>", *figures, "</section>"]

@@ -91,6 +91,14 @@ class RunConfig(Options):
                                     "default_num_workers; 0: the process reads the data itself)")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: one per physical core, "
                                 "torch's own default, less one per data loader worker)")
+    eval_every: int | None = Field(None, ge=1, description="measure eval_metrics on a fixed subset of the test "
+                                   "split every N training steps (and at the last); the curve goes to "
+                                   "eval_curve.csv/png in the run folder and into the HTML report")
+    eval_metrics: list[str] | None = Field(None, description="the metrics of eval_every (default: fid and miou, "
+                                           "those of them the run measures)")
+    eval_images: int = Field(64, ge=2, description="eval_every's subset: the first N images of the test split")
+    keep_best: str | None = Field(None, description="with eval_every: keep checkpoints/best.pt, the step best by "
+                                  "this metric or column (e.g. fid); the row records which step it was")
     loggers: list[str] = Field(default_factory=list, description="where a training run's losses, metrics and "
                                "sample grids also go, e.g. [\"tensorboard\"] (see `bench list loggers`)")
     skip_bad: bool = Field(False, description="skip unreadable or inconsistent data files (counted in a warning)")
@@ -107,7 +115,8 @@ class RunConfig(Options):
 RUN_KEYS = set(RunConfig.model_fields)
 #: run keys that do not change what a row trains (paths, evaluation, the row list, and the speed
 #: settings whose effect is float rounding): runs that differ only in them share a config hash
-NOT_HASHED = {"data_root", "output_root", "eval", "models", "seeds", "fused_optimizer", "channels_last", "loggers"}
+NOT_HASHED = {"data_root", "output_root", "eval", "models", "seeds", "fused_optimizer", "channels_last", "loggers",
+              "eval_every", "eval_metrics", "eval_images", "keep_best"}
 #: run keys that change nothing of what a row trains either, hashed at a fixed value so that the
 #: hashes of runs made before they stopped counting stay the same (``num_workers``: every item is a
 #: function of (seed, epoch, index), whichever process reads it)

@@ -35,6 +35,7 @@ from benchmark.run.config import (
     validate_options,
 )
 from benchmark.run.device import resolve_device, resolve_precision
+from benchmark.run.during_plan import Best, choose_best, choose_metrics
 from benchmark.rundir.layout import RunDir
 from benchmark.util.errors import BenchError, ConfigError
 from benchmark.util.names import unknown
@@ -63,6 +64,10 @@ class RunPlan:
     dtype: torch.dtype | None
     #: the loggers of ``loggers`` (benchmark.api.logger.Logger), in the order given
     loggers: tuple = ()
+    #: the (metric, options) pairs measured every ``eval_every`` steps; empty without eval_every
+    during: tuple = ()
+    #: ``keep_best``: the column whose best step is kept, or None
+    best: Best | None = None
 
     @property
     def precision(self) -> str:
@@ -140,7 +145,19 @@ def build_plan(layers: Layers, plugins: registry.Plugins | None = None, checkpoi
             row.plugin.check_training(row.options)  # e.g. a loss's weight file: evaluation needs none
     device = resolve_device(cfg.device)
     return RunPlan(cfg, spec, dataset_options, rows, metrics, segmenter, device,
-                   resolve_precision(cfg.precision, device), resolve_loggers(cfg.loggers, plugins))
+                   resolve_precision(cfg.precision, device), resolve_loggers(cfg.loggers, plugins),
+                   *resolve_during(cfg, metrics))
+
+
+def resolve_during(cfg: RunConfig, metrics: tuple) -> tuple[tuple, Best | None]:
+    """``eval_every``'s metrics and ``keep_best``'s column, checked before any training."""
+    if cfg.eval_every is None:
+        for key in ("keep_best", "eval_metrics"):
+            if getattr(cfg, key) is not None:
+                raise ConfigError(f"{key} needs eval_every: add --set eval_every=STEPS")
+        return (), None
+    during = choose_metrics(cfg.eval_metrics, metrics)
+    return during, choose_best(cfg.keep_best, during)
 
 
 def resolve_loggers(names: list[str], plugins: registry.Plugins) -> tuple:

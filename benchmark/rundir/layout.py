@@ -130,6 +130,15 @@ class RunDir:
         return self.root / "loss_curve.png"
 
     @property
+    def eval_curve_csv(self) -> Path:
+        """``eval_every``'s measurements: one row per evaluated step."""
+        return self.root / "eval_curve.csv"
+
+    @property
+    def eval_curve(self) -> Path:
+        return self.root / "eval_curve.png"
+
+    @property
     def error_log(self) -> Path:
         return self.root / "error.log"
 

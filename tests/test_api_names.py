@@ -1,0 +1,31 @@
+"""``benchmark.run`` and ``benchmark.score`` are the Python API's functions, whatever was imported before
+them: the core also has subpackages of those names, and importing one must not hide the function."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import benchmark
+
+CORE = Path(benchmark.__file__).parent
+FIRST_IMPORTS = ["benchmark.run.config", "benchmark.score.images", "benchmark.cli.app", "benchmark"]
+
+
+def test_every_exported_name_that_is_also_a_subpackage_is_kept_apart():
+    children = {p.name for p in CORE.iterdir() if (p / "__init__.py").is_file()} | {p.stem for p in CORE.glob("*.py")}
+    assert {name for name in benchmark._EXPORTS if name in children} == set(benchmark._SHADOWED)
+
+
+@pytest.mark.parametrize("first", FIRST_IMPORTS)
+def test_the_functions_stay_after_any_import(first):
+    code = (f"import importlib, sys; importlib.import_module({first!r}); "
+            "import benchmark, benchmark.run.plan, benchmark.score.folders; from benchmark import run, score; "
+            "print(benchmark.run is run, benchmark.score is score, run.__module__, score.__module__, "
+            "type(sys.modules['benchmark.run']).__name__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["True", "True", "benchmark.workflow", "benchmark.workflow", "module"]
