@@ -168,3 +168,17 @@ def test_skip_bad_goes_on_and_the_note_counts_the_file(tmp_path, truncated, num_
     assert "skipped 1 bad file(s)" in record.note
     status = json.loads(next((tmp_path / "out").glob("runs/*/status.json")).read_text())
     assert status["skipped_files"] == 1 and status["steps"] == 6
+
+
+def test_evaluation_reads_in_batches_without_moving_torch_s_random_state(tmp_path):
+    from benchmark.data.loading import Reading
+
+    lazy = folder_split(make_folder(tmp_path / "folder"), "index")
+    data = PairDataset(lazy, SIZE)
+    torch.manual_seed(4)
+    got = list(Reading(num_workers=0).batches(data, [[0, 1, 2], [3, 4]]))
+    drawn = torch.rand(2)
+    torch.manual_seed(4)
+    assert torch.equal(drawn, torch.rand(2))  # generation's models draw exactly as before
+    assert [b["index"].tolist() for b in got] == [[0, 1, 2], [3, 4]]
+    assert torch.equal(got[1]["label"][0], resize_pair(lazy[3], SIZE)[1].long())
