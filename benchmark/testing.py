@@ -3,6 +3,9 @@
 - :data:`TINY_DATA` / :data:`TINY_TABLES`: a synthetic-facades variant that generates in a
   fraction of a second (as ``--set`` flags, or as the tables of an in-process run).
 - :func:`run_cli`: ``bench ARGS`` in a fresh process, as a user would run it.
+- :func:`call_cli`: the same command and result in this process (no interpreter or torch start-up:
+  use it unless the test is about the process: signals, exit of a real process, data-parallel
+  workers, plugins installed during the test).
 - :func:`one_error_line`: assert a command failed with one clear ``error: `` line and no traceback.
 - :func:`untrained_and_trained` and :func:`assert_learned`: a model clearly beats its untrained self.
 - :func:`build`: a plugin manager from given plugin modules (with or without the installed ones).
@@ -12,9 +15,15 @@ Nothing here imports a plugin or a test runner at import time.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import random
+import signal
 import subprocess
 import sys
+import traceback
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -41,11 +50,67 @@ def run_cli(*args: Any, env: Mapping[str, str] | None = None, timeout: float = 6
                           capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd)
 
 
+def call_cli(*args: Any, env: Mapping[str, str] | None = None,
+             cwd: str | Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``bench ARGS`` in this process, with :func:`run_cli`'s arguments and result.
+
+    The command's stdout and stderr are captured, an uncaught exception becomes exit code 1 with
+    its traceback on stderr and ``SystemExit`` its code, as in a fresh process. ``env`` and
+    ``cwd`` apply for the call only; the process's SIGTERM handler, torch thread count, random
+    generators and warning filters are put back afterwards. The installed plugins are loaded once
+    per process, so a plugin installed during the test is only seen by :func:`run_cli`.
+    """
+    import numpy as np
+    import torch
+
+    from benchmark.cli import main
+
+    argv = [str(a) for a in args]
+    out, err = io.StringIO(), io.StringIO()
+    saved_env = {key: os.environ.get(key) for key in (env or {})}
+    saved_cwd = os.getcwd()
+    saved_sigterm = signal.getsignal(signal.SIGTERM)
+    saved_threads = torch.get_num_threads()
+    saved_rng = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    os.environ.update(env or {})
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), warnings.catch_warnings():
+            warnings.resetwarnings()  # a fresh interpreter's filters: shown once per place, deprecations hidden
+            warnings.simplefilter("default")
+            for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+                warnings.simplefilter("ignore", category)
+            try:
+                code = main(argv)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+                if not isinstance(exc.code, (int, type(None))):
+                    print(exc.code, file=sys.stderr)
+            except Exception:  # noqa: BLE001 (a fresh process would print it and exit 1)
+                traceback.print_exc()
+                code = 1
+    finally:
+        os.chdir(saved_cwd)
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if saved_sigterm is not None:
+            signal.signal(signal.SIGTERM, saved_sigterm)
+        torch.set_num_threads(saved_threads)
+        random.setstate(saved_rng[0])
+        np.random.set_state(saved_rng[1])
+        torch.set_rng_state(saved_rng[2])
+    return subprocess.CompletedProcess(["bench", *argv], code, out.getvalue(), err.getvalue())
+
+
 def one_error_line(result: subprocess.CompletedProcess | int, stderr: str | None = None, *,
                    exit_code: int | None = None, progress_prefix: str | None = None) -> str:
     """Assert that a command failed with one clear line and no traceback; return that line.
 
-    ``result`` is a :func:`run_cli` result, or an exit code with ``stderr`` beside it (for
+    ``result`` is a :func:`run_cli` or :func:`call_cli` result, or an exit code with ``stderr`` beside it (for
     ``benchmark.cli.app.main`` called in-process). ``exit_code``: the exact code expected (any
     non-zero one by default). ``progress_prefix``: lines starting with it may come before the
     error line (progress of a long import); by default the error line must be the only one.

@@ -1,5 +1,7 @@
-"""Shared test set-up: one CPU thread (the machine has two; competing threads are slow),
-no network, and the helpers of :mod:`benchmark.testing` to run the real `bench` command."""
+"""Shared test set-up: one CPU thread (the machine has two; competing threads are slow), no
+network, the repository's paths and the ``roots`` fixture. The helpers (running `bench` in this
+process or a fresh one, the one-error-line check, the tiny data) are imported from
+:mod:`benchmark.testing`, as a plugin's own tests import them."""
 
 from __future__ import annotations
 
@@ -9,17 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmark.testing import TINY_DATA, TINY_TABLES, one_error_line, run_cli  # noqa: F401 (re-exported)
-
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ["BENCH_OFFLINE"] = "1"
 torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
-
-#: the CLI runner, the one-error-line assertion and the tiny data are the author kit's
-bench = run_cli
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from benchmark.run.config import Layers
 from benchmark.util.settings_text import parse_set
 from benchmark.util.progress import Reporter
 from benchmark.pipeline.execute import Execution
-from tests.conftest import TINY_DATA
+from benchmark.testing import TINY_DATA
 from tests.test_model_hooks import Constant, Inner
 
 

@@ -4,9 +4,7 @@ trained on; bad inputs give one clear line. The merged maps are checked against 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import shutil
 import zipfile
@@ -17,11 +15,10 @@ import pytest
 from bench_plugins.datasets.celebamask_classes import CLASS_NAMES, PALETTE
 from PIL import Image
 
-from benchmark.cli import app as cli
 from benchmark.cli import datasets as datasets_cli
 from benchmark.data.dataset import BadFiles
 from benchmark.registry.plugins import default
-from benchmark.testing import one_error_line
+from benchmark.testing import call_cli, one_error_line
 
 PHOTO = 64                    # the release's photos are 1024 px; any square size is read the same way
 MASK = 512
@@ -35,11 +32,10 @@ IMAGE0 = [("skin", (100, 400), (100, 400)), ("nose", (200, 300), (220, 290)), ("
           ("hair", (50, 150), (50, 450)), ("hat", (40, 80), (200, 300)), ("cloth", (450, 512), (0, 512))]
 
 
-def run_cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
+def cli(*argv) -> tuple[int, str, str]:
+    """`bench ARGV` in this process (:func:`benchmark.testing.call_cli`): (exit code, stdout, stderr)."""
+    result = call_cli(*argv)
+    return result.returncode, result.stdout, result.stderr
 
 
 def error_line(code: int, err: str) -> str:
@@ -117,7 +113,7 @@ def imported(source, tmp_path_factory):
     """The fake release zipped and imported once through `bench datasets import`: (data root, stdout, zip)."""
     archive = make_zip(source, tmp_path_factory.mktemp("celeba-zip") / "CelebAMask-HQ.zip")
     root = tmp_path_factory.mktemp("celeba-data")
-    code, out, err = run_cli("datasets", "import", "celebamask-hq", archive, "--data-root", root)
+    code, out, err = cli("datasets", "import", "celebamask-hq", archive, "--data-root", root)
     assert code == 0, err
     return root, out, archive
 
@@ -196,15 +192,15 @@ def test_splits_follow_celeba_or_every_tenth(imported):
 
 def test_verify_checks_counts_against_the_split(imported):
     root, _, _ = imported
-    code, out, err = run_cli("datasets", "verify", "celebamask-hq", "--set", "celebamask-hq.train_size=2",
+    code, out, err = cli("datasets", "verify", "celebamask-hq", "--set", "celebamask-hq.train_size=2",
                              "--set", "celebamask-hq.test_size=2", "--set", "celebamask-hq.size=32", "--data-root", root)
     assert code == 0, err
     assert "OK celebamask-hq: 2 train, 2 test" in out
     assert "sha256" not in out          # no checksum is published, so none is compared
-    line = error_line(*run_cli("datasets", "verify", "celebamask-hq", "--set", "celebamask-hq.size=32",
+    line = error_line(*cli("datasets", "verify", "celebamask-hq", "--set", "celebamask-hq.size=32",
                                "--data-root", root)[::2])
     assert "split 'train' has 2 images, expected 24183" in line
-    line = error_line(*run_cli("datasets", "verify", "celebamask-hq", "--set", "celebamask-hq.split=every-tenth",
+    line = error_line(*cli("datasets", "verify", "celebamask-hq", "--set", "celebamask-hq.split=every-tenth",
                                "--set", "celebamask-hq.size=32", "--data-root", root)[::2])
     assert "split 'train' has 5 images, expected 27000" in line
 
@@ -212,7 +208,7 @@ def test_verify_checks_counts_against_the_split(imported):
 def test_preview(imported, tmp_path):
     root, _, _ = imported
     png = tmp_path / "faces.png"
-    code, out, err = run_cli("datasets", "preview", "celebamask-hq", png, "--set", "celebamask-hq.size=64",
+    code, out, err = cli("datasets", "preview", "celebamask-hq", png, "--set", "celebamask-hq.size=64",
                              "--data-root", root)
     assert code == 0, err
     g, t = datasets_cli.GAP, datasets_cli.TILE
@@ -222,12 +218,12 @@ def test_preview(imported, tmp_path):
 
 def test_folder_without_mapping_uses_every_tenth_when_asked(tmp_path):
     src = fake_release(tmp_path / "src", mapping=False)
-    code, out, err = run_cli("datasets", "import", "celebamask-hq", src, "--set", "celebamask-hq.split=every-tenth",
+    code, out, err = cli("datasets", "import", "celebamask-hq", src, "--set", "celebamask-hq.split=every-tenth",
                              "--set", "celebamask-hq.size=16", "--data-root", tmp_path / "data")
     assert code == 0, err
     assert "5 train, 1 test" in out
     assert (src / "CelebAMask-HQ" / "CelebAMask-HQ-mask-anno").is_dir()     # the source is left alone
-    line = error_line(*run_cli("datasets", "verify", "celebamask-hq", "--data-root", tmp_path / "data")[::2])
+    line = error_line(*cli("datasets", "verify", "celebamask-hq", "--data-root", tmp_path / "data")[::2])
     assert "CelebA-HQ-to-CelebA-mapping.txt: missing, and split 'celeba' needs it" in line
     assert "split=every-tenth" in line
 
@@ -235,7 +231,7 @@ def test_folder_without_mapping_uses_every_tenth_when_asked(tmp_path):
 # ---------------------------------------------------------------- bad input: one clear line each
 
 def import_error(src: Path, data: Path) -> str:
-    line = error_line(*run_cli("datasets", "import", "celebamask-hq", src, "--data-root", data)[::2])
+    line = error_line(*cli("datasets", "import", "celebamask-hq", src, "--data-root", data)[::2])
     assert not (data / "celebamask-hq").exists() and not (data / "celebamask-hq.importing").exists()
     return line
 
@@ -282,16 +278,16 @@ def test_photo_without_masks_and_misplaced_or_unknown_masks(tmp_path):
 
 def test_unknown_and_invalid_options(imported):
     root, _, _ = imported
-    line = error_line(*run_cli("datasets", "verify", "celebamask-hq", "--set", "celebamask-hq.sise=64",
+    line = error_line(*cli("datasets", "verify", "celebamask-hq", "--set", "celebamask-hq.sise=64",
                                "--data-root", root)[::2])
     assert "unknown option 'celebamask-hq.sise'" in line and "size" in line
-    line = error_line(*run_cli("datasets", "verify", "celebamask-hq", "--set", "celebamask-hq.split=random",
+    line = error_line(*cli("datasets", "verify", "celebamask-hq", "--set", "celebamask-hq.split=random",
                                "--data-root", root)[::2])
     assert "invalid value for 'celebamask-hq.split'" in line and "every-tenth" in line
 
 
 def test_never_imported_says_where_to_get_it(tmp_path):
-    line = error_line(*run_cli("datasets", "verify", "celebamask-hq", "--data-root", tmp_path)[::2])
+    line = error_line(*cli("datasets", "verify", "celebamask-hq", "--data-root", tmp_path)[::2])
     assert "dataset 'celebamask-hq' not found" in line and "CelebAMask-HQ.zip" in line
 
 
@@ -299,7 +295,7 @@ def test_never_imported_says_where_to_get_it(tmp_path):
 
 def test_smoke_training(imported, tmp_path):
     root, _, _ = imported
-    code, _, err = run_cli("run", "--models", "pix2pix", "--profile", "smoke", "--steps", "2",
+    code, _, err = cli("run", "--models", "pix2pix", "--profile", "smoke", "--steps", "2",
                            "--dataset", "celebamask-hq", "--set", "celebamask-hq.split=every-tenth",
                            "--set", "celebamask-hq.size=32", "--set", "eval.max_images=1",
                            "--metrics", "psnr", "--data-root", root, "--output-root", tmp_path)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import one_error_line
+from benchmark.testing import one_error_line
 from official_reference.coco_instance_map import generate, polygon_2019
 from PIL import Image
 from test_standard_datasets import _mk, photo, png_bytes, zip_tree

@@ -7,7 +7,7 @@ import pytest
 from benchmark.registry import plugins as registry
 from benchmark.run.config import Layers, resolve_model
 from benchmark.util.settings_text import parse_set
-from tests.conftest import TINY_DATA, bench, one_error_line
+from benchmark.testing import TINY_DATA, call_cli, one_error_line
 
 
 def resolve(file_tree=None, sets=(), flags=None, token="pix2pix"):
@@ -60,19 +60,19 @@ def test_set_values_are_toml_literals():
     (["--config", "missing.toml"], "missing.toml"),
 ])
 def test_invalid_option_is_one_clear_line(args, must_name, roots):
-    line = one_error_line(bench("run", "--profile", "smoke", *TINY_DATA, *roots, *args))
+    line = one_error_line(call_cli("run", "--profile", "smoke", *TINY_DATA, *roots, *args))
     assert must_name in line
 
 
 def test_bad_toml_file_is_named(tmp_path, roots):
     bad = tmp_path / "bench.toml"
     bad.write_text("seed = [\n")
-    line = one_error_line(bench("run", "--config", str(bad), *roots))
+    line = one_error_line(call_cli("run", "--config", str(bad), *roots))
     assert "bench.toml" in line and "TOML" in line
 
 
 def test_toml_file_values_are_validated_too(tmp_path, roots):
     conf = tmp_path / "bench.toml"
     conf.write_text('[pix2pix]\nnorm = "group"\n')
-    line = one_error_line(bench("run", "--config", str(conf), "--profile", "smoke", *TINY_DATA, *roots))
+    line = one_error_line(call_cli("run", "--config", str(conf), "--profile", "smoke", *TINY_DATA, *roots))
     assert "pix2pix.norm" in line and "'group'" in line and "batch" in line

@@ -3,7 +3,6 @@ and imports that must be refused without leaving anything behind."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import tarfile
@@ -15,11 +14,10 @@ from bench_plugins.datasets.facades_classes import CLASS_NAMES, PALETTE
 from PIL import Image
 from scipy import ndimage
 
-from benchmark.cli import app as cli
 from benchmark.cli import datasets as datasets_cli
 from benchmark.data.dataset import BadFiles, nearest_palette
 from benchmark.registry.plugins import default
-from benchmark.testing import one_error_line
+from benchmark.testing import call_cli, one_error_line
 
 ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "facades.tar.gz"
 REENCODED_SHA256 = "e819e4d7a1034f7050ceb7b4ff7fb22e725358accf032ea595c0c1fac4af1be1"
@@ -27,12 +25,10 @@ needs_archive = pytest.mark.skipif(not ARCHIVE.is_file(),
                                    reason=f"the facades archive is not at {ARCHIVE} (shared/ is cloned beside the repo)")
 
 
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    """`bench ARGV` in this process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
+def cli(*argv) -> tuple[int, str, str]:
+    """`bench ARGV` in this process (:func:`benchmark.testing.call_cli`): (exit code, stdout, stderr)."""
+    result = call_cli(*argv)
+    return result.returncode, result.stdout, result.stderr
 
 
 def error_line(code: int, err: str) -> str:
@@ -66,7 +62,7 @@ def facades(tmp_path_factory):
     if not ARCHIVE.is_file():
         pytest.skip(f"the facades archive is not at {ARCHIVE} (shared/ is cloned beside the repo)")
     root = tmp_path_factory.mktemp("facades-data")
-    code, out, err = run_cli("datasets", "import", "facades", ARCHIVE, "--data-root", root)
+    code, out, err = cli("datasets", "import", "facades", ARCHIVE, "--data-root", root)
     assert code == 0, err
     return root, out
 
@@ -167,7 +163,7 @@ def test_facades_mapping_creates_no_stray_classes(facades, facades_samples):
 @needs_archive
 def test_facades_verify_reports_the_known_reencoded_copy(facades):
     root, _ = facades
-    code, out, err = run_cli("datasets", "verify", "facades", "--data-root", root)
+    code, out, err = cli("datasets", "verify", "facades", "--data-root", root)
     assert code == 0, err
     assert "OK facades: 400 train, 106 test" in out
     assert REENCODED_SHA256 in out and "known copy" in out and "re-encoded" in out
@@ -177,7 +173,7 @@ def test_facades_verify_reports_the_known_reencoded_copy(facades):
 def test_facades_preview_writes_a_png_grid(facades, tmp_path):
     root, _ = facades
     out_png = tmp_path / "grid.png"
-    code, out, err = run_cli("datasets", "preview", "facades", out_png, "--count", "3", "--data-root", root)
+    code, out, err = cli("datasets", "preview", "facades", out_png, "--count", "3", "--data-root", root)
     assert code == 0, err
     assert str(out_png) in out
     with Image.open(out_png) as im:
@@ -193,13 +189,13 @@ def test_facades_preview_writes_a_png_grid(facades, tmp_path):
 @needs_archive
 def test_list_and_info_show_status(facades, tmp_path):
     root, _ = facades
-    code, out, _ = run_cli("datasets", "list", "--data-root", root)
+    code, out, _ = cli("datasets", "list", "--data-root", root)
     assert code == 0
     rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.count("│") > 2}
     assert "ready" in rows["facades"] and "not imported" in rows["folder"] and "ready" in rows["synthetic-facades"]
-    code, out, _ = run_cli("datasets", "list", "--data-root", tmp_path / "empty")
+    code, out, _ = cli("datasets", "list", "--data-root", tmp_path / "empty")
     assert "not imported" in {ln.split("│")[1].strip(): ln for ln in out.splitlines() if ln.count("│") > 2}["facades"]
-    code, out, _ = run_cli("datasets", "info", "facades", "--data-root", root)
+    code, out, _ = cli("datasets", "info", "facades", "--data-root", root)
     assert code == 0
     for text in ("CMP", "400", "106", "window", "side-by-side", "GCPR 2013", str(root / "facades"), "ready"):
         assert text in out, text
@@ -228,7 +224,7 @@ SMALL = ["--set", "synthetic-facades.train_size=8", "--set", "synthetic-facades.
 
 
 def test_synthetic_small_loads_and_is_deterministic(tmp_path):
-    code, out, err = run_cli("datasets", "verify", "synthetic-facades", *SMALL, "--data-root", tmp_path / "a")
+    code, out, err = cli("datasets", "verify", "synthetic-facades", *SMALL, "--data-root", tmp_path / "a")
     assert code == 0, err
     assert "OK synthetic-facades: 8 train, 4 test" in out
     opts = {"train_size": 8, "test_size": 4, "size": 64}
@@ -245,14 +241,14 @@ def test_synthetic_small_loads_and_is_deterministic(tmp_path):
 
 
 def test_synthetic_preview_default_path(tmp_path):
-    code, _, err = run_cli("datasets", "preview", "synthetic-facades", *SMALL, "--count", "2",
+    code, _, err = cli("datasets", "preview", "synthetic-facades", *SMALL, "--count", "2",
                              "--data-root", tmp_path)
     assert code == 0, err
     assert (tmp_path / "synthetic-facades" / "preview.png").is_file()
 
 
 def test_synthetic_cannot_be_imported(tmp_path):
-    line = error_line(*run_cli("datasets", "import", "synthetic-facades", tmp_path, "--data-root", tmp_path)[::2])
+    line = error_line(*cli("datasets", "import", "synthetic-facades", tmp_path, "--data-root", tmp_path)[::2])
     assert "synthetic-facades" in line and "generated" in line
 
 
@@ -273,7 +269,7 @@ def make_folder(root: Path, n: int = 5, size: int = 16) -> Path:
 def test_folder_import_and_load(tmp_path):
     src = make_folder(tmp_path / "mine")
     data = tmp_path / "data"
-    code, out, err = run_cli("datasets", "import", "folder", src, "--data-root", data)
+    code, out, err = cli("datasets", "import", "folder", src, "--data-root", data)
     assert code == 0, err
     assert "4 train, 1 test" in out
     assert (data / "folder" / "dataset.toml").is_file() and (data / "folder" / "MANIFEST.json").is_file()
@@ -281,17 +277,17 @@ def test_folder_import_and_load(tmp_path):
     assert [s.stem for s in train] == ["img0", "img1", "img2", "img3"] and [s.stem for s in test] == ["img4"]
     assert train[0].image.shape == (16, 16, 3) and train[0].label.shape == (16, 16)
     assert spec("folder").class_names == ["sky", "wall", "window"]
-    code, out, err = run_cli("datasets", "verify", "folder", "--data-root", data)
+    code, out, err = cli("datasets", "verify", "folder", "--data-root", data)
     assert code == 0 and "OK folder: 4 train, 1 test" in out, err
     # a folder used in place, without importing it
-    code, out, err = run_cli("datasets", "verify", "folder", "--set", f"folder.path={src}", "--data-root", tmp_path / "x")
+    code, out, err = cli("datasets", "verify", "folder", "--set", f"folder.path={src}", "--data-root", tmp_path / "x")
     assert code == 0 and "OK folder: 4 train, 1 test" in out, err
 
 
 def test_folder_import_without_card_is_refused(tmp_path):
     src = make_folder(tmp_path / "mine")
     (src / "dataset.toml").unlink()
-    line = error_line(*run_cli("datasets", "import", "folder", src, "--data-root", tmp_path / "data")[::2])
+    line = error_line(*cli("datasets", "import", "folder", src, "--data-root", tmp_path / "data")[::2])
     assert "dataset.toml" in line and "classes" in line
     assert not (tmp_path / "data" / "folder").exists()
     assert not (tmp_path / "data" / "folder.importing").exists()
@@ -319,7 +315,7 @@ def test_path_traversal_archive_is_refused_and_leaves_nothing(tmp_path):
     evil = make_tar(tmp_path / "evil.tar.gz", {"facades/train/1.jpg": jpeg_bytes(),
                                                 "facades/../../escaped.txt": b"gotcha"})
     data = tmp_path / "data"
-    line = error_line(*run_cli("datasets", "import", "facades", evil, "--data-root", data)[::2])
+    line = error_line(*cli("datasets", "import", "facades", evil, "--data-root", data)[::2])
     assert "evil.tar.gz" in line and "refusing" in line and "escaped.txt" in line
     assert not (data / "facades").exists()
     assert not any(data.iterdir()) if data.exists() else True
@@ -331,31 +327,31 @@ def test_incomplete_facades_archive_is_refused_and_leaves_nothing(tmp_path):
     members.update({f"facades/test/{i}.jpg": jpeg_bytes() for i in range(1, 107)})
     archive = make_tar(tmp_path / "partial.tar.gz", members)
     data = tmp_path / "data"
-    line = error_line(*run_cli("datasets", "import", "facades", archive, "--data-root", data)[::2])
+    line = error_line(*cli("datasets", "import", "facades", archive, "--data-root", data)[::2])
     assert "facades/train" in line and "3 images, expected 400" in line and "incomplete" in line
     assert not (data / "facades").exists()
     assert not any(data.iterdir())
 
 
 def test_missing_archive_and_usage_errors(tmp_path):
-    line = error_line(*run_cli("datasets", "import", "facades", tmp_path / "nope.tar.gz",
+    line = error_line(*cli("datasets", "import", "facades", tmp_path / "nope.tar.gz",
                                "--data-root", tmp_path)[::2])
     assert "nope.tar.gz" in line
-    line = error_line(*run_cli("datasets", "verify")[::2])
+    line = error_line(*cli("datasets", "verify")[::2])
     assert "usage: bench datasets verify NAME" in line
-    line = error_line(*run_cli("datasets", "import", "facades", "--data-root", tmp_path)[::2])
+    line = error_line(*cli("datasets", "import", "facades", "--data-root", tmp_path)[::2])
     assert "usage: bench datasets import NAME PATH" in line
-    line = error_line(*run_cli("datasets", "info", "facade")[::2])
+    line = error_line(*cli("datasets", "info", "facade")[::2])
     assert "unknown dataset 'facade'" in line and "facades" in line
-    line = error_line(*run_cli("datasets", "verify", "synthetic-facades", "--set", "synthetic-facades.trian_size=3",
+    line = error_line(*cli("datasets", "verify", "synthetic-facades", "--set", "synthetic-facades.trian_size=3",
                                "--data-root", tmp_path)[::2])
     assert "synthetic-facades.trian_size" in line and "train_size" in line
-    line = error_line(*run_cli("datasets", "preview", "synthetic-facades", "--count", "0", "--data-root", tmp_path)[::2])
+    line = error_line(*cli("datasets", "preview", "synthetic-facades", "--count", "0", "--data-root", tmp_path)[::2])
     assert "--count" in line
 
 
 def test_verify_of_a_dataset_never_imported_does_not_download(tmp_path):
-    line = error_line(*run_cli("datasets", "verify", "facades", "--data-root", tmp_path)[::2])
+    line = error_line(*cli("datasets", "verify", "facades", "--data-root", tmp_path)[::2])
     assert str(tmp_path / "facades") in line and "bench datasets import facades" in line
     assert not (tmp_path / "downloads").exists()
 

@@ -1,14 +1,16 @@
 """Data-parallel training (issue 12) on the CPU with gloo and 2 workers, through the CLI.
 
 Equivalence: pix2pix (smoke widths, tiny data) trained 4 steps by 2 workers x batch 2 ends with the
-losses and weights of 1 worker x batch 4, and its run stores the same metrics. Not bit-exact: DDP
-all-reduces the gradients (sum of 2 per-rank means, then / 2) and the synchronized batch norm sums
-per-rank statistics, so floating-point additions happen in another order than one process's
-reductions over the whole batch (relative differences ~1e-7 per step). Adam then amplifies them
-for parameters whose gradient is near zero (its step is lr * m / sqrt(v), about +-lr whatever the
-gradient's size), so the weight tolerance is a quarter of one Adam step, lr/4 = 5e-5, and the
-relative L2 distance of all weights must stay under 1e-5. Dropout is off in this comparison: its
-masks are drawn per rank for the rank's shard, a different random stream from one process's.
+losses and weights of 1 worker x batch 4, and its run stores the same metrics; SPADE likewise after
+one step. Not bit-exact: DDP all-reduces the gradients (sum of 2 per-rank means, then / 2) and the
+synchronized batch norm sums per-rank statistics, so floating-point additions happen in another
+order than one process's reductions over the whole batch. The tests compare what holds on any CPU
+(docs/parallel.md): the losses and the synchronized gradients (read from Adam's first moment in the
+step-1 checkpoint) to float tolerance, and the weights by the share of elements that differ, since
+Adam turns a gradient at rounding level into a step of about lr in its sign, whose sign depends on
+the summation order. Each bound is far below what a missing all-reduce gives (one worker's half
+batch alone), so the comparison can fail. Dropout is off in this comparison: its masks are drawn
+per rank for the rank's shard, a different random stream from one process's.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from bench_plugins.metrics import inception, inception_weights
 
 from benchmark.run.checkpoint import load_checkpoint
 from benchmark.results.store import ResultsStore
-from tests.conftest import TINY_DATA, one_error_line, run_cli
+from benchmark.testing import TINY_DATA, call_cli, one_error_line, run_cli
 
 RUN = ["run", "--models", "pix2pix", "--profile", "smoke", *TINY_DATA, "--steps", "4", "--batch-size", "4",
        "--metrics", "psnr,ssim", "--set", "pix2pix.use_dropout=false", "--set", "samples=0", "--device", "cpu",
@@ -49,14 +51,35 @@ def one_run(out: Path) -> Path:
     return runs[0]
 
 
+#: buffers follow the parameters (batch-norm statistics, spectral-norm power-iteration vectors)
+BUFFERS = ("running_mean", "running_var", "num_batches_tracked", "._u", "._v")
+
+
+def first_step(checkpoint: Path) -> dict[str, tuple[torch.Tensor, float]]:
+    """Per optimiser: the gradient of the first step, flat, and the learning rate. Adam's first
+    moment after one step is (1 - beta1) x the gradient the optimiser received, all-reduced
+    under data parallelism: the synchronised gradient itself, before Adam's sign-like step."""
+    found = {}
+    for name, opt in load_checkpoint(checkpoint)["optimizers"].items():
+        (group,) = opt["param_groups"]
+        assert all(opt["state"][i]["step"] == 1 for i in group["params"]), name
+        grad = torch.cat([opt["state"][i]["exp_avg"].flatten() for i in group["params"]]) / (1 - group["betas"][0])
+        found[name] = grad, group["lr"]
+    return found
+
+
+def relative(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).norm() / b.norm())
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """One worker x batch 4 and two workers x batch 2, same data and settings."""
     root = tmp_path_factory.mktemp("ddp")
     data = ["--data-root", str(root / "data")]
-    single = run_cli(*RUN, *data, "--output-root", root / "one")
+    single = call_cli(*RUN, *data, "--output-root", root / "one")
     assert single.returncode == 0, single.stderr
-    double = run_cli(*RUN, *data, "--output-root", root / "two", "--nproc-per-node", "2", timeout=300)
+    double = run_cli(*RUN, *data, "--output-root", root / "two", "--nproc-per-node", "2")
     assert double.returncode == 0, double.stderr
     return root
 
@@ -72,19 +95,20 @@ def test_two_workers_match_one(runs):
         for k in ra:
             assert rb[k] == pytest.approx(ra[k], rel=1e-5, abs=1e-7), (k, ra["step"])
 
+    # the synchronised gradients of the first step (measured 4e-7 relative; one worker's half batch
+    # alone: 0.4 for G, 1.3 for D), then the weights after 4 steps: no element-wise bound below two
+    # Adam steps holds on every CPU (docs/parallel.md), so the share of elements more than lr/2
+    # apart (measured 0; half batch: 54%) and the relative distance (3e-7; half batch 1.1e-2)
+    for name, (grad, _) in first_step(a / "checkpoints" / "step_00000001.pt").items():
+        assert relative(first_step(b / "checkpoints" / "step_00000001.pt")[name][0], grad) < 1e-4, name
     wa = load_checkpoint(a / "checkpoints" / "step_00000004.pt")["model"]
     wb = load_checkpoint(b / "checkpoints" / "step_00000004.pt")["model"]
     assert wa.keys() == wb.keys()
     floats = [k for k in wa if wa[k].is_floating_point()]
-    worst = max(float((wa[k] - wb[k]).abs().max()) for k in floats)
-    assert worst < LR / 4, worst
     flat_a = torch.cat([wa[k].flatten() for k in floats])
     flat_b = torch.cat([wb[k].flatten() for k in floats])
-    assert float((flat_a - flat_b).norm() / flat_a.norm()) < 1e-5
-    # three steps moved the weights by far more than the tolerance (the comparison can fail)
-    step1 = load_checkpoint(a / "checkpoints" / "step_00000001.pt")["model"]
-    assert max(float((wa[k] - step1[k]).abs().max()) for k in floats) > 10 * LR
-
+    assert float(((flat_a - flat_b).abs() > LR / 2).float().mean()) < 1e-3
+    assert relative(flat_b, flat_a) < 1e-3
     plan = json.loads((b / "plan.json").read_text())
     assert (plan["world_size"], plan["per_rank_batch"]) == (2, 2)
     assert "world_size" not in json.loads((a / "plan.json").read_text())
@@ -100,38 +124,60 @@ def test_two_workers_match_one(runs):
 
 SPADE = ["run", "--models", "spade", "--profile", "smoke", *TINY_DATA, "--steps", "1", "--batch-size", "4",
          "--metrics", "psnr", "--set", "spade.lambda_vgg=0", "--set", "samples=0", "--device", "cpu", "-q"]
-LR_D = 4e-4  # spade's discriminator learning rate (TTUR), the larger of its two
-
-
 def test_spade_two_workers_match_one(tmp_path):
-    """SPADE (smoke widths) 2 workers x batch 2 against 1 x 4, one step: the losses agree to float
-    rounding and so do all kernels; what differs is the biases whose gradient is zero in exact
-    arithmetic (a conv bias or SPADE beta bias feeding a batch norm, which removes any per-channel
-    constant; D's output bias while every logit lies inside the hinge, where +1/N and -1/N terms
-    cancel). Their computed gradient is rounding residue (~1e-8), different for another summation
-    order, and Adam (beta1 0, eps 1e-8) turns residue of that size into a step of up to lr in its
-    sign, so these biases (and the running means and spectral-norm vectors that follow them) may
-    differ by up to two steps, 2 lr_D; later losses then differ in their fourth digit. That is
-    rounding, not synchronization: no fix keeps one process's numbers."""
+    """SPADE (smoke widths) 2 workers x batch 2 against 1 x 4, one step. What holds on any CPU:
+
+    - the losses (one forward of identical networks) agree to float rounding, 1e-5 relative;
+    - the gradients each optimiser received (all-reduced over the workers) agree with one
+      process's to 2e-2 relative L2 (measured: ~4e-4 for G, ~2e-3 for D, whose step follows G's
+      already-different one), while one worker's own half-batch gradient, without the all-reduce,
+      is 90% to 450% away: the bound separates rounding from a synchronisation fault;
+    - every parameter is within two Adam steps (2 lr) of the other run's and at most 0.1% of the
+      kernel elements are more than lr/2 apart (measured ~0.01%; half-batch gradients: ~40%).
+
+    Not "every kernel within 1e-5": Adam's first step (beta1 = 0, eps 1e-8) moves each element
+    by about lr in the sign of its gradient whatever its size, and an element whose exact gradient
+    is zero (a conv bias feeding a batch norm; a D output bias inside the hinge) or at rounding
+    level gets rounding residue whose sign depends on the summation order, which differs between
+    machines; so such elements may be 2 lr apart anywhere, kernels included (docs/parallel.md).
+    """
     data = ["--data-root", str(tmp_path / "data")]
-    one = run_cli(*SPADE, *data, "--output-root", tmp_path / "one")
+    one = call_cli(*SPADE, *data, "--output-root", tmp_path / "one")
     assert one.returncode == 0, one.stderr
-    two = run_cli(*SPADE, *data, "--output-root", tmp_path / "two", "--nproc-per-node", "2", timeout=300)
+    two = run_cli(*SPADE, *data, "--output-root", tmp_path / "two", "--nproc-per-node", "2")
     assert two.returncode == 0, two.stderr
-    a, b = one_run(tmp_path / "one"), one_run(tmp_path / "two")
+    # the negative control: worker 0's shard (the first half of the global batch) alone, one process
+    half = call_cli(*SPADE, *data, "--output-root", tmp_path / "half", "--batch-size", "2")
+    assert half.returncode == 0, half.stderr
+    a, b, h = (one_run(tmp_path / out) for out in ("one", "two", "half"))
     (la,), (lb,) = losses(a), losses(b)
     assert la.keys() == lb.keys() and {"GAN", "GAN_Feat", "D_fake", "D_real"} <= la.keys()
     for k in la:
         assert lb[k] == pytest.approx(la[k], rel=1e-5, abs=1e-7), k
-    wa = load_checkpoint(a / "checkpoints" / "step_00000001.pt")["model"]
-    wb = load_checkpoint(b / "checkpoints" / "step_00000001.pt")["model"]
+
+    step = "checkpoints/step_00000001.pt"
+    ga, gb, gh = first_step(a / step), first_step(b / step), first_step(h / step)
+    assert ga.keys() == gb.keys() == {"G", "D"}
+    for name, (grad, lr) in ga.items():
+        assert relative(gb[name][0], grad) < 2e-2, (name, relative(gb[name][0], grad))
+        assert relative(gh[name][0], grad) > 0.2, (name, relative(gh[name][0], grad))  # the bound can fail
+
+    wa = load_checkpoint(a / step)["model"]
+    wb = load_checkpoint(b / step)["model"]
+    wh = load_checkpoint(h / step)["model"]
     assert wa.keys() == wb.keys()
-    gaps = {k: float((wa[k] - wb[k]).abs().max()) for k in wa if wa[k].is_floating_point()}
-    kernels = {k: g for k, g in gaps.items() if k.endswith(("weight", "weight.original"))}
-    assert len(kernels) > 20 and max(kernels.values()) < 1e-5, max(kernels.items(), key=lambda kv: kv[1])
-    assert max(gaps.values()) <= 2 * LR_D
-    apart = {k for k, g in gaps.items() if g >= 1e-5}
-    assert all("bias" in k or k.endswith(("running_mean", "_u", "_v")) for k in apart), apart
+    params = [k for k in wa if wa[k].is_floating_point() and not k.endswith(BUFFERS)]
+    lr = {"G": ga["G"][1], "D": ga["D"][1]}
+    for k in params:
+        assert float((wa[k] - wb[k]).abs().max()) <= 2 * lr[k[0]] * 1.001, k
+    kernels = [k for k in params if k.endswith(("weight", "weight.original")) and wa[k].dim() > 1]
+    assert len(kernels) > 20
+
+    def apart(w: dict) -> float:
+        return float(torch.cat([((w[k] - wa[k]).abs() > lr[k[0]] / 2).flatten() for k in kernels]).float().mean())
+
+    assert apart(wb) < 1e-3, apart(wb)
+    assert apart(wh) > 1e-2, apart(wh)  # one worker's gradient alone moves far more elements
 
 
 @pytest.mark.parametrize("source, workers", [("two", None), ("one", "2")])
@@ -146,8 +192,8 @@ def test_resume_with_another_world_size(runs, tmp_path, source, workers):
     (run / "record.json").unlink()
     (run / "status.json").write_text(json.dumps({"status": "interrupted"}))
     extra = ["--nproc-per-node", workers] if workers else []
-    result = run_cli(*RUN, "--data-root", runs / "data", "--output-root", tmp_path / "out", "--resume", run,
-                     *extra, timeout=300)
+    cli = run_cli if workers else call_cli  # a launch of workers needs a process of its own
+    result = cli(*RUN, "--data-root", runs / "data", "--output-root", tmp_path / "out", "--resume", run, *extra)
     assert result.returncode == 0, result.stderr
     assert json.loads((run / "status.json").read_text())["resumed_from_step"] == 2
     plan = json.loads((run / "plan.json").read_text())
@@ -161,7 +207,7 @@ def test_resume_with_another_world_size(runs, tmp_path, source, workers):
 
 
 def test_batch_that_does_not_divide(tmp_path):
-    result = run_cli(*RUN, "--batch-size", "3", "--nproc-per-node", "2", "--data-root", tmp_path / "d",
+    result = call_cli(*RUN, "--batch-size", "3", "--nproc-per-node", "2", "--data-root", tmp_path / "d",
                      "--output-root", tmp_path / "o")
     line = one_error_line(result)
     assert "'batch_size': 3 (pix2pix) does not divide over 2 workers" in line
@@ -169,7 +215,7 @@ def test_batch_that_does_not_divide(tmp_path):
 
 
 def test_workers_do_not_combine_with_an_executor(tmp_path):
-    result = run_cli(*RUN, "--seeds", "2", "--executor", "local", "--nproc-per-node", "2",
+    result = call_cli(*RUN, "--seeds", "2", "--executor", "local", "--nproc-per-node", "2",
                      "--data-root", tmp_path / "d", "--output-root", tmp_path / "o")
     line = one_error_line(result)
     assert line.startswith("error: --executor local does not combine with data-parallel workers")
@@ -204,14 +250,14 @@ def kill_worker_1(out: Path, data: Path, *extra: str) -> tuple[subprocess.Popen,
     proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # a guard against a hang, not a speed requirement
         while not list(out.glob("runs/*/checkpoints/step_*.pt")):
             assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else ""
             time.sleep(0.02)
         worker = next(p for p in children(proc.pid) if local_rank(p) == "1")
         os.kill(worker, signal.SIGKILL)
         killed = time.monotonic()
-        _, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=300)
         return proc, worker, err, time.monotonic() - killed
     finally:
         if proc.poll() is None:
@@ -256,10 +302,10 @@ def test_two_workers_evaluate_like_one(tmp_path):
     single-process order (same inputs, same grouping, same thread count: bit-identical network
     outputs), and the gathered rows come back in that order before the mean, covariance and sums."""
     data = tmp_path / "data"
-    imported = run_cli("datasets", "import", "facades", ARCHIVE, "--data-root", data)
+    imported = call_cli("datasets", "import", "facades", ARCHIVE, "--data-root", data)
     assert imported.returncode == 0, imported.stderr
     two = run_cli(*EVAL, "--steps", "1", "--data-root", data, "--output-root", tmp_path / "two",
-                  "--nproc-per-node", "2", timeout=400)
+                  "--nproc-per-node", "2")
     assert two.returncode == 0, two.stderr
     run_two = one_run(tmp_path / "two")
     (checkpoint,) = (run_two / "checkpoints").glob("step_*.pt")
@@ -271,8 +317,7 @@ def test_two_workers_evaluate_like_one(tmp_path):
     fake = run_two / "images" / "fake"
     fake_key = inception.content_key(fake, inception.image_files(fake), inception_weights.find())
     (cache_one / "inception" / f"{fake_key}.npy").unlink()  # the generated images' features: computed again
-    one = run_cli(*EVAL, "--checkpoint", checkpoint, "--data-root", data, "--output-root", tmp_path / "one",
-                  timeout=400)
+    one = call_cli(*EVAL, "--checkpoint", checkpoint, "--data-root", data, "--output-root", tmp_path / "one")
     assert one.returncode == 0, one.stderr
     run_one = one_run(tmp_path / "one")
 
@@ -297,9 +342,9 @@ def test_real_images_row_measured_by_two_workers(tmp_path):
     """The "real images" row (mIoU of the segmenter on the real test photos) measured by 2 workers
     equals one process's, exactly (the same batches, counts summed)."""
     base = [*RUN, "--metrics", "miou", "--steps", "1", "--data-root", tmp_path / "data"]  # the last flag wins
-    one = run_cli(*base, "--output-root", tmp_path / "one")
+    one = call_cli(*base, "--output-root", tmp_path / "one")
     assert one.returncode == 0, one.stderr
-    two = run_cli(*base, "--output-root", tmp_path / "two", "--nproc-per-node", "2", timeout=300)
+    two = run_cli(*base, "--output-root", tmp_path / "two", "--nproc-per-node", "2")
     assert two.returncode == 0, two.stderr
     rows = [{r.label: r for r in ResultsStore(tmp_path / out / "bench.sqlite").runs()} for out in ("one", "two")]
     a, b = (r["real images"] for r in rows)

@@ -19,7 +19,7 @@ from benchmark.run.plan import build_plan
 from benchmark.util.errors import ConfigError
 from benchmark.util.progress import Reporter
 from benchmark.util.settings_text import parse_set
-from tests.conftest import TINY_DATA
+from benchmark.testing import TINY_DATA
 from tests.test_loggers import Line
 
 

@@ -8,16 +8,15 @@ subprocesses, so the global environment is never touched.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from benchmark.testing import run_cli
 from tests.install import install_example
 
 DATASET = "synthetic-facades"
@@ -32,9 +31,8 @@ def site(tmp_path_factory) -> Path:
 
 
 def bench(args: list[str], site: Path, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(site), "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
-    return subprocess.run([sys.executable, "-m", "benchmark.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
+    """`bench ARGS` in a fresh process that sees the installed example (its entry points)."""
+    return run_cli(*args, env={"PYTHONPATH": str(site), "COLUMNS": "200"}, cwd=cwd)
 
 
 def test_list_shows_the_external_metric_and_its_package(site, tmp_path):

@@ -17,8 +17,8 @@ import torch
 from PIL import Image
 
 from benchmark.results.store import ResultsStore
-from tests.conftest import TINY_DATA, bench, one_error_line
-from tests.test_datasets import error_line, run_cli
+from benchmark.testing import TINY_DATA, call_cli, one_error_line, run_cli
+from tests.test_datasets import cli, error_line
 
 RUN = ["run", "--models", "pix2pix", "--profile", "smoke", "--metrics", "psnr", "--set", "samples=0",
        *TINY_DATA, "-q"]
@@ -60,21 +60,21 @@ def check_checkpoint_line(line: str, path: Path, kind: str) -> None:
 def test_bad_checkpoints_are_one_line_for_bench_run(tmp_path, roots, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for kind, path in bad_checkpoints(tmp_path).items():
-        line = error_line(*run_cli(*RUN, "--steps", "2", *roots, "--checkpoint", path)[::2])
+        line = error_line(*cli(*RUN, "--steps", "2", *roots, "--checkpoint", path)[::2])
         check_checkpoint_line(line, path, kind)
     assert not (tmp_path / "PWNED").exists()
 
 
 def test_bad_checkpoint_is_one_line_for_bench_evaluate(tmp_path, roots, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, _, err = run_cli(*RUN, "--steps", "2", "--set", "checkpoint_every=2", *roots)
+    code, _, err = cli(*RUN, "--steps", "2", "--set", "checkpoint_every=2", *roots)
     assert code == 0, err
     (run_dir,) = list((tmp_path / "out" / "runs").iterdir())
     (last,) = sorted(run_dir.glob("checkpoints/step_*.pt"))[-1:]
     before = ResultsStore(tmp_path / "out" / "bench.sqlite").runs("synthetic-facades")
     for kind, path in bad_checkpoints(tmp_path).items():
         last.write_bytes(path.read_bytes())
-        line = error_line(*run_cli("evaluate", run_dir, "-q")[::2])
+        line = error_line(*cli("evaluate", run_dir, "-q")[::2])
         check_checkpoint_line(line, last, kind)
     assert not (tmp_path / "PWNED").exists()
     after = ResultsStore(tmp_path / "out" / "bench.sqlite").runs("synthetic-facades")
@@ -83,10 +83,10 @@ def test_bad_checkpoint_is_one_line_for_bench_evaluate(tmp_path, roots, monkeypa
 
 def test_bad_checkpoint_is_one_line_subprocess(tmp_path, roots):
     path = bad_checkpoints(tmp_path)["pickle"]
-    line = one_error_line(bench(*RUN, "--steps", "2", *roots, "--checkpoint", str(path)))
+    line = one_error_line(run_cli(*RUN, "--steps", "2", *roots, "--checkpoint", str(path)))
     check_checkpoint_line(line, path, "pickle")
     path = bad_checkpoints(tmp_path)["plain-pickle"]   # torch warns about its protocol: no extra line
-    line = one_error_line(bench(*RUN, "--steps", "2", *roots, "--checkpoint", str(path)))
+    line = one_error_line(run_cli(*RUN, "--steps", "2", *roots, "--checkpoint", str(path)))
     check_checkpoint_line(line, path, "plain-pickle")
 
 
@@ -103,7 +103,7 @@ def test_two_images_with_one_stem_are_called_ambiguous(tmp_path):
         Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(folder / "images" / f"x{i}.png")
         Image.fromarray(rng.integers(0, 2, (8, 8), dtype=np.uint8)).save(folder / "labels" / f"x{i}.png")
     Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(folder / "images" / "x1.jpg")
-    line = error_line(*run_cli("datasets", "verify", "folder", "--set", f"folder.path={folder}",
+    line = error_line(*cli("datasets", "verify", "folder", "--set", f"folder.path={folder}",
                                "--data-root", tmp_path / "d")[::2])
     assert "ambiguous" in line and "x1.png" in line and "x1.jpg" in line
     assert "add " not in line   # not the misleading "add labels/x1.png"
@@ -136,13 +136,13 @@ def test_disk_full_during_training_is_one_line_and_resume_works(tmp_path):
     data = ["--data-root", str(tmp_path / "data")]
     args = [*RUN, "--steps", "4", "--set", "checkpoint_every=2", *data]
     with small_disk(tmp_path / "out", "6m") as out:   # the first 3.8 MB checkpoint fits, the second not
-        proc = bench(*args, "--output-root", str(out))
+        proc = call_cli(*args, "--output-root", str(out))
         line = one_error_line(proc)
         assert "no space left" in line and str(out) in line and "--resume" in line, line
         assert temp_files(out) == [], temp_files(out)
         assert len(list(out.glob("runs/*/checkpoints/step_*.pt"))) == 1
         subprocess.run(["mount", "-o", "remount,size=64m", str(out)], check=True)
-        resumed = bench(*args, "--output-root", str(out), "--resume")
+        resumed = call_cli(*args, "--output-root", str(out), "--resume")
         assert resumed.returncode == 0, resumed.stderr
         runs = ResultsStore(out / "bench.sqlite").runs("synthetic-facades")
         assert [r.status for r in runs] == ["ok"]
@@ -157,6 +157,6 @@ def test_disk_full_during_import_is_one_line(tmp_path):
         info.size = len(noise)
         tar.addfile(info, io.BytesIO(noise))
     with small_disk(tmp_path / "data", "1m") as data:
-        line = one_error_line(bench("datasets", "import", "folder", str(archive), "--data-root", str(data)))
+        line = one_error_line(call_cli("datasets", "import", "folder", str(archive), "--data-root", str(data)))
         assert "no space left" in line and str(data) in line, line
         assert list(data.iterdir()) == []

@@ -36,7 +36,7 @@ from benchmark.pipeline.evaluate import compute_metrics
 from benchmark.util.imageio import write_png
 from benchmark.util.progress import Reporter
 from benchmark.rundir.layout import ImageSet
-from tests.conftest import bench, one_error_line
+from benchmark.testing import call_cli, one_error_line
 
 CPU = torch.device("cpu")
 
@@ -297,7 +297,7 @@ def test_weights_cli_knows_the_inception_file(tmp_path):
     """`bench weights` loads the plugins, so it knows the files they register (one subprocess: a wrong file)."""
     wrong = tmp_path / "inception-2015-12-05.pt"
     wrong.write_bytes(b"not the network")
-    proc = bench("weights", "import", "inception-2015-12-05", str(wrong), env={"BENCH_WEIGHTS_DIR": str(tmp_path / "w")})
+    proc = call_cli("weights", "import", "inception-2015-12-05", str(wrong), env={"BENCH_WEIGHTS_DIR": str(tmp_path / "w")})
     line = one_error_line(proc)
     assert str(wrong) in line and inception_weights.OFFICIAL.sha256 in line
 

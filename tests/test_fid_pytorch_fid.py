@@ -44,7 +44,7 @@ from benchmark.report.leaderboard import build_leaderboard
 from benchmark.results.records import MetricValue, RunRecord
 from benchmark.util.errors import WeightsError
 from benchmark.util.imageio import write_png
-from tests.conftest import bench, one_error_line
+from benchmark.testing import call_cli, one_error_line
 
 pytorch_fid = pytest.importorskip("pytorch_fid", reason="pip install pytorch-fid (the `test` extra)")
 from pytorch_fid import fid_score as pf_score  # noqa: E402
@@ -231,8 +231,8 @@ def test_import_checks_structure(tmp_path, monkeypatch):
     layout = itv.fid_inception().state_dict()
     layout.pop("Mixed_7c.branch_pool.conv.weight")
     torch.save(layout, wrong)
-    proc = bench("weights", "import", "pt-inception-2015-12-05", str(wrong),
-                 env={"BENCH_WEIGHTS_DIR": str(tmp_path / "w")})
+    proc = call_cli("weights", "import", "pt-inception-2015-12-05", str(wrong),
+                    env={"BENCH_WEIGHTS_DIR": str(tmp_path / "w")})
     line = one_error_line(proc)
     assert str(wrong) in line and "Mixed_7c.branch_pool.conv.weight" in line
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from conftest import bench, one_error_line
+from benchmark.testing import call_cli, one_error_line
 from PIL import Image
 
 STEMS = ["aachen_000000_000019", "aachen_000001_000019", "bochum_000000_000313", "bremen_000002_000019"]
@@ -68,20 +68,20 @@ def test_classes_from_a_registered_dataset(tmp_path):
 
 def test_unknown_dataset_name_for_classes_is_one_line(tmp_path):
     folder = spade_folder(tmp_path / "city", 'classes = "cityscape"\n')
-    line = one_error_line(bench("datasets", "verify", "folder", "--set", f"folder.path={folder}"))
+    line = one_error_line(call_cli("datasets", "verify", "folder", "--set", f"folder.path={folder}"))
     assert "dataset.toml" in line and "cityscape'" in line and "cityscapes" in line
 
 
 def test_label_id_beyond_the_count_is_one_line(tmp_path):
     folder = spade_folder(tmp_path / "city", "classes = 20\n")
-    line = one_error_line(bench("datasets", "verify", "folder", "--set", f"folder.path={folder}"))
+    line = one_error_line(call_cli("datasets", "verify", "folder", "--set", f"folder.path={folder}"))
     assert "gtFine_labelIds.png" in line and "outside the 20 classes" in line
 
 
 def test_missing_instance_map_is_one_line(tmp_path):
     folder = spade_folder(tmp_path / "city", "classes = 35\n")
     (folder / "train_inst" / f"{STEMS[1]}_gtFine_instanceIds.png").unlink()
-    line = one_error_line(bench("datasets", "verify", "folder", "--set", f"folder.path={folder}"))
+    line = one_error_line(call_cli("datasets", "verify", "folder", "--set", f"folder.path={folder}"))
     assert f"{STEMS[1]}_leftImg8bit.png" in line and "instance map" in line
 
 
@@ -90,7 +90,7 @@ def test_mixed_aspect_ratios_are_one_line_when_the_card_refuses_them(tmp_path):
     odd = f"{STEMS[2]}"
     save(np.zeros((16, 16, 3), np.uint8), folder / "train_img" / f"{odd}_leftImg8bit.png")
     save(label_map(0, 16, 16), folder / "train_label" / f"{odd}_gtFine_labelIds.png")
-    line = one_error_line(bench("datasets", "verify", "folder", "--set", f"folder.path={folder}"))
+    line = one_error_line(call_cli("datasets", "verify", "folder", "--set", f"folder.path={folder}"))
     assert f"{odd}_leftImg8bit.png" in line and "mixed aspect ratios" in line
 
 
@@ -108,7 +108,7 @@ def test_bench_layout_with_custom_suffixes(tmp_path):
 
 def test_smoke_run_on_a_spade_folder_with_a_two_line_card(tmp_path, roots):
     folder = spade_folder(tmp_path / "city", "classes = 35\naspect_ratio = 2.0\n")
-    proc = bench("run", "--models", "pix2pix", "--dataset", "folder", "--profile", "smoke", *roots,
+    proc = call_cli("run", "--models", "pix2pix", "--dataset", "folder", "--profile", "smoke", *roots,
                  "--set", f"folder.path={folder}", "--metrics", "psnr")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert len(list((tmp_path / "out").rglob("images/fake/*.png"))) == 1

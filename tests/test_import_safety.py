@@ -23,8 +23,8 @@ from benchmark.data import staging
 from benchmark.data.archive import safe_extract
 from benchmark.util.errors import DataError
 from benchmark.data.unpack_limit import Budget
-from tests.conftest import bench, one_error_line
-from tests.test_datasets import error_line, run_cli
+from benchmark.testing import one_error_line, run_cli
+from tests.test_datasets import cli, error_line
 
 
 def png(array: np.ndarray) -> bytes:
@@ -87,12 +87,12 @@ def test_failed_import_leaves_the_good_copy_in_place(tmp_path, kind):
     else:
         good = make_dir(tmp_path / "good", folder_members())
         bad = make_dir(tmp_path / "bad", with_truncated_jpeg(folder_members()))
-    code, out, err = run_cli("datasets", "import", "folder", good, "--data-root", data)
+    code, out, err = cli("datasets", "import", "folder", good, "--data-root", data)
     assert code == 0, err
     before = snapshot(data / "folder")
     assert json.loads(before["MANIFEST.json"])["source"] == str(good.resolve())
 
-    line = error_line(*run_cli("datasets", "import", "folder", bad, "--data-root", data)[::2])
+    line = error_line(*cli("datasets", "import", "folder", bad, "--data-root", data)[::2])
     assert "img2.jpg" in line and str(bad) in line and "--skip-bad" in line
     assert "left as it was" in line and ".staging-" not in line
     assert snapshot(data / "folder") == before          # every byte of the good copy, MANIFEST included
@@ -102,7 +102,7 @@ def test_failed_import_leaves_the_good_copy_in_place(tmp_path, kind):
 def test_skip_bad_import_leaves_the_bad_files_out_and_counts_them(tmp_path):
     data = tmp_path / "data"
     bad = make_tar(tmp_path / "bad.tar.gz", with_truncated_jpeg(folder_members()))
-    code, out, err = run_cli("datasets", "import", "folder", bad, "--data-root", data, "--skip-bad")
+    code, out, err = cli("datasets", "import", "folder", bad, "--data-root", data, "--skip-bad")
     assert code == 0, err
     # the truncated photo, then its label, which has no image left
     assert "skipped 2 bad file(s)" in err and "images/img2.jpg" in err and "labels/img2.png" in err
@@ -112,7 +112,7 @@ def test_skip_bad_import_leaves_the_bad_files_out_and_counts_them(tmp_path):
     manifest = json.loads((imported / "MANIFEST.json").read_text())
     assert [s["file"] for s in manifest["skipped"]] == ["images/img2.jpg", "labels/img2.png"]
     # the kept copy is clean: a plain verify (no --skip-bad) passes
-    code, out, err = run_cli("datasets", "verify", "folder", "--data-root", data)
+    code, out, err = cli("datasets", "verify", "folder", "--data-root", data)
     assert code == 0 and "OK folder: 3 train, 1 test" in out, err
 
 
@@ -129,7 +129,7 @@ def test_stale_staging_is_removed_and_a_live_one_kept(tmp_path):
     live = staging.staging_folder(data, "other")   # this very process: a concurrent import
     live.mkdir()
     good = make_tar(tmp_path / "good.tar.gz", folder_members())
-    code, _, err = run_cli("datasets", "import", "folder", good, "--data-root", data)
+    code, _, err = cli("datasets", "import", "folder", good, "--data-root", data)
     assert code == 0, err
     assert not stale.exists()
     assert live.is_dir()
@@ -160,7 +160,7 @@ def test_sigkill_during_import_then_the_next_import_cleans_up(tmp_path):
     proc.wait()
     assert list(data.glob(".staging-*")), "the import finished before it could be killed"
     good = make_tar(tmp_path / "good.tar.gz", folder_members())
-    code, _, err = run_cli("datasets", "import", "folder", good, "--data-root", data)
+    code, _, err = cli("datasets", "import", "folder", good, "--data-root", data)
     assert code == 0, err
     assert sorted(p.name for p in data.iterdir()) == ["folder"]
 
@@ -216,12 +216,12 @@ def test_archive_bomb_is_refused_before_writing(tmp_path, make, monkeypatch):
         return real_open(file, mode, *args, **kwargs)
 
     monkeypatch.setattr("builtins.open", spy)
-    line = error_line(*run_cli("datasets", "import", "folder", archive, "--data-root", data,
+    line = error_line(*cli("datasets", "import", "folder", archive, "--data-root", data,
                                "--max-unpacked-gb", "0.001")[::2])
     assert str(archive) in line and "0.00419 GB" in line and "--max-unpacked-gb" in line
     assert written == [] and sorted(p.name for p in data.iterdir()) == []
     # raising the limit lets the same archive through (to the card check, which it then fails)
-    line = error_line(*run_cli("datasets", "import", "folder", archive, "--data-root", data,
+    line = error_line(*cli("datasets", "import", "folder", archive, "--data-root", data,
                                "--max-unpacked-gb", "0.01")[::2])
     assert "dataset.toml" in line
 
@@ -251,7 +251,7 @@ def test_zip_with_a_symlink_entry_is_one_line(tmp_path):
         link.external_attr = (stat.S_IFLNK | 0o777) << 16
         zf.writestr(link, "/etc")
         zf.writestr("mine/images/img0.png", b"x")
-    line = error_line(*run_cli("datasets", "import", "folder", path, "--data-root", tmp_path / "data")[::2])
+    line = error_line(*cli("datasets", "import", "folder", path, "--data-root", tmp_path / "data")[::2])
     assert "mine/images" in line and "symlink" in line
 
 
@@ -260,12 +260,12 @@ def test_zip_whose_paths_collide_is_one_line(tmp_path):
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("mine/images", b"a file")
         zf.writestr("mine/images/img0.png", b"x")
-    line = error_line(*run_cli("datasets", "import", "folder", path, "--data-root", tmp_path / "data")[::2])
+    line = error_line(*cli("datasets", "import", "folder", path, "--data-root", tmp_path / "data")[::2])
     assert "mine/images/img0.png" in line and "collides" in line
 
 
 def test_not_an_archive_is_one_line_subprocess(tmp_path):
     path = tmp_path / "notes.tar.gz"
     path.write_text("just some text\n")
-    line = one_error_line(bench("datasets", "import", "folder", str(path), "--data-root", str(tmp_path / "d")))
+    line = one_error_line(run_cli("datasets", "import", "folder", str(path), "--data-root", str(tmp_path / "d")))
     assert str(path) in line and "not a readable" in line and "download it again" in line

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.results.store import ResultsStore
-from tests.conftest import TINY_DATA, bench
+from benchmark.testing import TINY_DATA, call_cli
 
 KILLS = 10
 RUN = ["run", "--models", "pix2pix", "--profile", "smoke", "--steps", "12", "--set", "checkpoint_every=2",
@@ -73,7 +73,7 @@ def test_sigkill_at_ten_random_moments_then_resume_matches_an_uninterrupted_run(
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-            resumed = bench(*RUN, "--data-root", str(data), "--output-root", str(out), "--resume")
+            resumed = call_cli(*RUN, "--data-root", str(data), "--output-root", str(out), "--resume")
             assert resumed.returncode == 0, f"kill {i} at {moment:.1f}s: {resumed.stderr}"
         else:   # this run was faster than the reference and ended before the kill
             proc.communicate()

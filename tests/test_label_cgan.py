@@ -21,7 +21,7 @@ from benchmark.util.errors import ConfigError
 from benchmark.pipeline.execute import Execution
 from benchmark.util.progress import Reporter
 from benchmark.testing import assert_learned, untrained_and_trained
-from tests.conftest import TINY_DATA, bench, one_error_line
+from benchmark.testing import TINY_DATA, call_cli, one_error_line
 
 PLUGIN = LabelCGAN()
 CPU = torch.device("cpu")
@@ -214,7 +214,7 @@ def test_registers_one_model():
     (["--set", "image_size=48"], "image_size"),  # a size the plugin's check() rejects
 ])
 def test_bad_options_give_one_error_line(args, names, roots):
-    proc = bench("run", "--models", "label-cgan", "--profile", "smoke", *TINY_DATA, *args, *roots)
+    proc = call_cli("run", "--models", "label-cgan", "--profile", "smoke", *TINY_DATA, *args, *roots)
     line = one_error_line(proc)
     assert names in line and "label-cgan" in line, line
 

@@ -21,7 +21,7 @@ from benchmark.run.plan import build_plan
 from benchmark.util.errors import ConfigError
 from benchmark.util.progress import Reporter
 from benchmark.util.settings_text import parse_set
-from tests.conftest import TINY_DATA
+from benchmark.testing import TINY_DATA
 
 
 class Line(Model):

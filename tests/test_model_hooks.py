@@ -17,7 +17,7 @@ from benchmark.util.errors import ConfigError
 from benchmark.util.progress import Reporter
 from benchmark.results.records import MetricValue
 from benchmark.pipeline.execute import Execution
-from tests.conftest import TINY_DATA
+from benchmark.testing import TINY_DATA
 
 
 class InnerOptions(Options):

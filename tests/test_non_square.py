@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import one_error_line
+from benchmark.testing import one_error_line
 from test_folder_layouts import spade_folder
 from test_standard_datasets import make_ade, make_cityscapes, make_coco
 

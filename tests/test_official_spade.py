@@ -26,7 +26,7 @@ from benchmark.util.imageio import to_uint8
 from benchmark.data.transforms import model_batch
 from bench_plugins.models.spade import Spade
 from bench_plugins.models.spade import official
-from tests.conftest import TINY_DATA, one_error_line
+from benchmark.testing import TINY_DATA, one_error_line
 
 PLUGIN = Spade()
 STEP = 1 / 255

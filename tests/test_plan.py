@@ -14,7 +14,7 @@ from benchmark.run.config import Layers
 from benchmark.util.settings_text import parse_set
 from benchmark.run.plan import build_plan, plan_from_run
 from benchmark.rundir.layout import RunDir
-from tests.conftest import TINY_DATA, bench, one_error_line
+from benchmark.testing import TINY_DATA, call_cli, one_error_line
 
 PROFILES = ("smoke", "quick", "paper")
 
@@ -64,7 +64,7 @@ def test_plan_is_frozen_and_reads_back_from_a_run_folder(tmp_path):
 
 def test_quick_profile_with_epochs_trains_that_many_epochs(tmp_path):
     out = tmp_path / "out"
-    proc = bench("train", "--models", "pix2pix", "--profile", "quick", "--epochs", "2", "--set", "samples=0",
+    proc = call_cli("train", "--models", "pix2pix", "--profile", "quick", "--epochs", "2", "--set", "samples=0",
                  "--set", "pix2pix.ngf=4", "--set", "pix2pix.ndf=4", *TINY_DATA,
                  "--data-root", str(tmp_path / "data"), "--output-root", str(out), "-q")
     assert proc.returncode == 0, proc.stderr
@@ -87,21 +87,21 @@ def test_checkpoint_of_other_widths_or_no_checkpoint_is_one_line_before_anything
     pix2pix_checkpoint(ckpt, ngf=8)
     roots = ["--data-root", str(tmp_path / "data"), "--output-root", str(tmp_path / "out")]
     run = ["run", "--models", "pix2pix", "--profile", "smoke", "--metrics", "psnr", *roots]
-    line = one_error_line(bench(*run, "--checkpoint", str(ckpt), "--set", "pix2pix.ngf=16"))
+    line = one_error_line(call_cli(*run, "--checkpoint", str(ckpt), "--set", "pix2pix.ngf=16"))
     assert str(ckpt) in line and "pix2pix.ngf (now 16)" in line, line
     assert "[8, " in line and "[16, " in line, line  # file shape and model shape
     text = tmp_path / "notes.pt"
     text.write_text("not a checkpoint\n")
-    line = one_error_line(bench(*run, "--checkpoint", str(text)))
+    line = one_error_line(call_cli(*run, "--checkpoint", str(text)))
     assert str(text) in line and "not a PyTorch checkpoint" in line and "weights_only" not in line, line
     empty = tmp_path / "empty.pt"
     empty.write_bytes(b"")
-    assert "empty file" in one_error_line(bench(*run, "--checkpoint", str(empty)))
+    assert "empty file" in one_error_line(call_cli(*run, "--checkpoint", str(empty)))
     assert not (tmp_path / "out" / "runs").exists() and not (tmp_path / "data").exists()
 
 
 def test_resume_of_a_missing_folder_says_no_such_folder(tmp_path):
-    line = one_error_line(bench("run", "--models", "pix2pix", "--profile", "smoke", "--resume",
+    line = one_error_line(call_cli("run", "--models", "pix2pix", "--profile", "smoke", "--resume",
                                 str(tmp_path / "nowhere"), "--output-root", str(tmp_path / "out"),
                                 "--data-root", str(tmp_path / "data")))
     assert "no such folder" in line and "nowhere" in line, line

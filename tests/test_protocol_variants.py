@@ -33,7 +33,7 @@ from benchmark.cli import app as cli
 from benchmark.api import EvalContext, ResolvedSegmenter
 from benchmark.util.errors import BenchError, WeightsError
 from benchmark.util.imageio import write_png
-from tests.conftest import TINY_DATA, one_error_line
+from benchmark.testing import TINY_DATA, one_error_line
 
 CPU = torch.device("cpu")
 LEFT, RIGHT = 2, 20

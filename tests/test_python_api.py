@@ -10,7 +10,8 @@ import pytest
 import benchmark
 from benchmark.util.errors import BenchError, ConfigError
 from benchmark.results.records import RunRecord
-from tests.conftest import REPO, TINY_TABLES
+from benchmark.testing import TINY_TABLES
+from tests.conftest import REPO
 
 
 def readme_example() -> str:

@@ -17,7 +17,7 @@ from benchmark.util.imageio import read_rgb
 from benchmark.util.progress import Reporter
 from benchmark.results.records import REFERENCE_LABEL, REFERENCE_MODEL, MetricValue, RunRecord, is_reference
 from benchmark.pipeline.execute import Execution
-from tests.conftest import TINY_DATA
+from benchmark.testing import TINY_DATA
 from tests.test_report import md_rows, record
 
 

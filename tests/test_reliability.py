@@ -15,7 +15,7 @@ from PIL import Image
 
 from benchmark.rundir.layout import RunDir
 from benchmark.rundir.lock import RunLock
-from tests.conftest import TINY_DATA, TINY_TABLES, bench, one_error_line
+from benchmark.testing import TINY_DATA, TINY_TABLES, call_cli, one_error_line, run_cli
 from tests.test_bad_data import good_folder, photo_16bit
 
 RUN = ["run", "--models", "pix2pix", "--profile", "smoke", "--steps", "2", "--metrics", "psnr",
@@ -24,12 +24,12 @@ RUN = ["run", "--models", "pix2pix", "--profile", "smoke", "--steps", "2", "--me
 
 def test_a_16bit_photo_is_refused_at_import_and_the_earlier_copy_stays(tmp_path):
     data = tmp_path / "data"
-    first = bench("datasets", "import", "folder", good_folder(tmp_path / "v1"), "--data-root", data)
+    first = call_cli("datasets", "import", "folder", good_folder(tmp_path / "v1"), "--data-root", data)
     assert first.returncode == 0, first.stderr
     before = sorted(p.relative_to(data) for p in data.rglob("*"))
     second_source = good_folder(tmp_path / "v2")
     photo_16bit(second_source)
-    line = one_error_line(bench("datasets", "import", "folder", second_source, "--data-root", data))
+    line = one_error_line(call_cli("datasets", "import", "folder", second_source, "--data-root", data))
     assert "img1.png" in line and "16-bit single-channel image" in line and "8-bit RGB" in line, line
     assert sorted(p.relative_to(data) for p in data.rglob("*")) == before
 
@@ -37,11 +37,11 @@ def test_a_16bit_photo_is_refused_at_import_and_the_earlier_copy_stays(tmp_path)
 def test_a_config_that_is_not_utf8_or_a_folder_is_one_line(tmp_path):
     latin = tmp_path / "latin.toml"
     latin.write_bytes("# réglages\nsteps = 2\n".encode("latin-1"))
-    line = one_error_line(bench(*RUN, "--config", latin, "--output-root", tmp_path / "out"))
+    line = one_error_line(call_cli(*RUN, "--config", latin, "--output-root", tmp_path / "out"))
     assert line.startswith(f"error: --config {latin}: not UTF-8 text") and "save it as UTF-8" in line, line
     folder = tmp_path / "settings"
     folder.mkdir()
-    line = one_error_line(bench(*RUN, "--config", folder, "--output-root", tmp_path / "out"))
+    line = one_error_line(call_cli(*RUN, "--config", folder, "--output-root", tmp_path / "out"))
     assert f"--config {folder}: a folder, not a TOML file" in line, line
     assert not (tmp_path / "out").exists()  # nothing started
 
@@ -72,8 +72,8 @@ def test_a_stale_running_folder_is_marked_interrupted_by_the_next_run(tmp_path):
     alive = RunDir.create(out, "synthetic-facades", "pix2pix")  # another process still works here
     alive.write_plan({"label": "pix2pix"})
     alive.write_status("running")
-    with RunLock(alive):
-        done = bench(*RUN, "--output-root", out, "--data-root", tmp_path / "data")
+    with RunLock(alive):  # held by this process: the run must be another one
+        done = run_cli(*RUN, "--output-root", out, "--data-root", tmp_path / "data")
     assert done.returncode == 0, done.stderr
     assert stale.read_status()["status"] == "interrupted"
     assert "killed" in stale.read_status()["reason"]

@@ -343,9 +343,9 @@ def test_print_console_does_not_parse_markup_in_labels():
 def test_report_of_a_store_without_finished_runs_is_one_line(tmp_path):
     from benchmark.util.names import closest_first
     from benchmark.results.store import ResultsStore
-    from benchmark.testing import one_error_line, run_cli
+    from benchmark.testing import call_cli, one_error_line
 
     assert closest_first("x", []) == []
     ResultsStore(tmp_path / "bench.sqlite")  # created by a run that has not finished a row yet
-    line = one_error_line(run_cli("report", "--dataset", "synthetic-facades", "--output-root", tmp_path))
+    line = one_error_line(call_cli("report", "--dataset", "synthetic-facades", "--output-root", tmp_path))
     assert str(tmp_path / "bench.sqlite") in line and "no finished runs yet" in line, line

@@ -17,14 +17,14 @@ from benchmark.util.errors import BenchError
 from benchmark.results.store import ResultsStore
 from benchmark.rundir.layout import RunDir
 from benchmark.rundir.lock import RunLock
-from tests.conftest import TINY_DATA, bench, one_error_line
+from benchmark.testing import TINY_DATA, call_cli, one_error_line, run_cli
 
 RUN = ["run", "--models", "pix2pix", "--profile", "smoke", "--metrics", "psnr,ssim", "--set", "samples=0",
        "--set", "checkpoint_every=2", *TINY_DATA, "-q"]
 
 
 def finished_run(tmp_path: Path, roots: list[str], steps: int = 4) -> tuple[RunDir, list]:
-    done = bench(*RUN, "--steps", str(steps), *roots)
+    done = call_cli(*RUN, "--steps", str(steps), *roots)
     assert done.returncode == 0, done.stderr
     (folder,) = list((tmp_path / "out" / "runs").iterdir())
     return RunDir(folder), stored(tmp_path)
@@ -45,7 +45,7 @@ def test_resume_falls_back_from_a_damaged_newest_checkpoint(tmp_path, roots):
     run.record_file.unlink()  # as if killed while writing the newest checkpoint's successor
     run.write_status("running")
     newest.write_bytes(newest.read_bytes()[:1000])  # truncated
-    resumed = bench(*RUN, "--steps", "4", *roots, "--resume")
+    resumed = call_cli(*RUN, "--steps", "4", *roots, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     said = " ".join((resumed.stdout + resumed.stderr).split())
     assert "step_00000004.pt" in said and "previous kept checkpoint step_00000002.pt" in said, said
@@ -90,7 +90,7 @@ def test_resume_with_no_readable_checkpoint_is_one_line(tmp_path, roots):
     run.write_status("running")
     for path in run.checkpoints():
         path.write_bytes(b"not a checkpoint")
-    line = one_error_line(bench(*RUN, "--steps", "4", *roots, "--resume", run.root))
+    line = one_error_line(call_cli(*RUN, "--steps", "4", *roots, "--resume", run.root))
     assert str(run.root) in line and "none of its 2 checkpoints can be read" in line, line
     assert metric_values(stored(tmp_path)) == metric_values(before)
 
@@ -98,7 +98,7 @@ def test_resume_with_no_readable_checkpoint_is_one_line(tmp_path, roots):
 def test_a_run_killed_after_finishing_is_stored_once_by_resume(tmp_path, roots):
     run, before = finished_run(tmp_path, roots)
     run.write_status("running")  # killed after record.json (and perhaps the store row), before status ok
-    resumed = bench(*RUN, "--steps", "4", *roots, "--resume")
+    resumed = call_cli(*RUN, "--steps", "4", *roots, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert run.read_status()["status"] == "ok"
     assert len(list((tmp_path / "out" / "runs").iterdir())) == 1
@@ -108,12 +108,12 @@ def test_a_run_killed_after_finishing_is_stored_once_by_resume(tmp_path, roots):
 
 def test_resume_keeps_metrics_measured_again_after_the_run(tmp_path, roots):
     run, before = finished_run(tmp_path, roots, steps=2)
-    again = bench("evaluate", run.root, "--set", 'eval.metrics=["psnr"]', "--set", "eval.max_images=4", "-q")
+    again = call_cli("evaluate", run.root, "--set", 'eval.metrics=["psnr"]', "--set", "eval.max_images=4", "-q")
     assert again.returncode == 0, again.stderr
     measured = metric_values(stored(tmp_path))
     assert measured != metric_values(before)  # PSNR now over 4 images
     assert json.loads(run.record_file.read_text())["record"]["metrics"]["PSNR"]["value"] == measured[0]["PSNR"]
-    resumed = bench(*RUN, "--steps", "2", *roots, "--resume")
+    resumed = call_cli(*RUN, "--steps", "2", *roots, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert metric_values(stored(tmp_path)) == measured
 
@@ -123,13 +123,13 @@ def test_a_second_process_in_a_locked_run_folder_gets_one_line(tmp_path, roots):
     run.record_file.unlink()
     run.write_status("running")
     with RunLock(run):  # another process is training this folder
-        line = one_error_line(bench(*RUN, "--steps", "4", *roots, "--resume"))
+        line = one_error_line(run_cli(*RUN, "--steps", "4", *roots, "--resume"))
         assert str(run.root) in line and "another bench process (pid " in line, line
-        line = one_error_line(bench("evaluate", run.root, "-q"))
+        line = one_error_line(run_cli("evaluate", run.root, "-q"))
         assert "another bench process" in line, line
     assert run.read_status()["status"] == "running"  # the waiting process changed nothing
     assert metric_values(stored(tmp_path)) == metric_values(before)
-    assert bench(*RUN, "--steps", "4", *roots, "--resume").returncode == 0  # free again
+    assert call_cli(*RUN, "--steps", "4", *roots, "--resume").returncode == 0  # free again
 
 
 def test_run_lock_is_exclusive_and_released(tmp_path):
@@ -176,6 +176,6 @@ def test_ctrl_c_says_interrupted_and_resume_finishes(tmp_path, roots):
     status = RunDir(folder).read_status()
     assert status["status"] == "interrupted" and "--resume" in status["reason"], status
     assert stored(tmp_path) == []
-    resumed = bench(*RUN, "--steps", "40", *roots, "--resume")
+    resumed = call_cli(*RUN, "--steps", "40", *roots, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert [r.status for r in stored(tmp_path)] == ["ok"] and RunDir(folder).read_status()["status"] == "ok"

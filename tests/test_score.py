@@ -21,7 +21,7 @@ from benchmark.cli import app as cli
 from benchmark.util.imageio import read_rgb
 from benchmark.results.records import record_from_dict
 from benchmark.rundir.layout import RunDir
-from tests.conftest import TINY_DATA, TINY_TABLES, one_error_line
+from benchmark.testing import TINY_DATA, TINY_TABLES, one_error_line
 
 METRICS = ["psnr", "ssim"]
 

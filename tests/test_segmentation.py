@@ -29,7 +29,7 @@ from benchmark.results.store import ResultsStore
 from benchmark.run.plan import build_plan
 from benchmark.rundir.layout import ImageSet, RunDir
 from benchmark.data.transforms import PairDataset
-from tests.conftest import TINY_DATA, bench, one_error_line
+from benchmark.testing import TINY_DATA, call_cli, one_error_line
 
 CPU = torch.device("cpu")
 
@@ -230,13 +230,13 @@ def test_unknown_segmenter_or_option_stops_the_run_before_training(tmp_path):
 
 
 def test_unknown_segmenter_is_one_line_from_the_cli(roots):
-    line = one_error_line(bench("run", "--profile", "smoke", "--models", "pix2pix", "--metrics", "miou",
+    line = one_error_line(call_cli("run", "--profile", "smoke", "--models", "pix2pix", "--metrics", "miou",
                                 "--set", "eval.segmenter=unet", *roots))
     assert "unknown segmenter" in line and "trained" in line and "deeplabv3-voc" in line
 
 
 def test_smoke_run_fills_miou_and_classifier_for_the_model_and_the_real_images_row(tmp_path, roots):
-    proc = bench("run", "--models", "pix2pix", "--profile", "smoke", "--dataset", "synthetic-facades",
+    proc = call_cli("run", "--models", "pix2pix", "--profile", "smoke", "--dataset", "synthetic-facades",
                  "--metrics", "miou,classifier", *TINY_DATA, "--set", "samples=0", *roots)
     assert proc.returncode == 0, proc.stderr
     assert "train segmenter on 24 real images" in proc.stderr  # progress is shown

@@ -249,6 +249,22 @@ def test_vae_training_encoder_beats_random_z_and_z_changes_the_output():
     assert encoder_mode.generate(train).shape == (8, 3, 32, 32)
 
 
+def test_vae_mode_is_multi_modal_with_samples_seeded_per_image():
+    assert not PLUGIN.multi_modal(PLUGIN.Options())
+    assert PLUGIN.multi_modal(PLUGIN.Options(use_vae=True))
+    assert not PLUGIN.multi_modal(PLUGIN.Options(use_vae=True, generate_z="encoder"))
+    assert FACE.multi_modal(FACE.Options())
+    torch.manual_seed(0)
+    model = PLUGIN.build(PLUGIN.Options(**{**TINY, "use_vae": True}), 4, 32)
+    batch = make_batch(n=2)
+    first, second = model.generate_sample(batch, 0), model.generate_sample(batch, 1)
+    assert torch.equal(first, model.generate(batch))
+    assert (first - second).abs().mean().item() > 1e-3
+    torch.testing.assert_close(second[1:], model.generate_sample({k: v[1:] for k, v in batch.items()}, 1))
+    plain = PLUGIN.build(PLUGIN.Options(**TINY), 4, 32)
+    assert torch.equal(plain.generate_sample(batch, 1), plain.generate(batch))  # no z: one image per map
+
+
 # ---------------------------------------------------------------- face-spade
 
 def test_face_spade_noise_starts_at_zero_and_style_mixing_trains():

@@ -22,7 +22,7 @@ from benchmark.results.store import ResultsStore
 from benchmark.pipeline.execute import Execution
 from benchmark.run.checkpoint import load_checkpoint
 from benchmark.rundir.layout import RunDir
-from tests.conftest import TINY_DATA, bench
+from benchmark.testing import TINY_DATA, call_cli
 
 COLUMNS = ("STYLE", "STYLE_SPADE", "DIVERSITY", "T_SPADE_MS", "T_PWCT_MS", "T_SMOOTH_MS")
 
@@ -78,7 +78,7 @@ def vgg_env(tmp_path):
 
 
 def smoke(*args, roots, env):
-    return bench("run", "--dataset", "synthetic-facades", "--profile", "smoke", "--set", "spade.lambda_vgg=0",
+    return call_cli("run", "--dataset", "synthetic-facades", "--profile", "smoke", "--set", "spade.lambda_vgg=0",
                  *TINY_DATA, "--metrics", "psnr", *args, *roots, env=env)
 
 

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from conftest import one_error_line
+from benchmark.testing import one_error_line
 from PIL import Image
 
 CARD = "classes = 182\nignore_index = 255\n"

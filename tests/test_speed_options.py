@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from benchmark.pipeline.train import fused
-from tests.conftest import TINY_DATA, run_cli
+from benchmark.testing import TINY_DATA, call_cli
 
 RUN = ["run", "--models", "pix2pix", "--profile", "smoke", *TINY_DATA, "--steps", "3", "--batch-size", "2",
        "--metrics", "psnr", "--set", "pix2pix.use_dropout=false", "--set", "samples=0", "--device", "cpu", "-q"]
@@ -43,9 +43,9 @@ def test_fused_adam_is_built_with_the_same_hyper_parameters():
 
 def test_fused_and_channels_last_train_like_the_plain_run(tmp_path):
     data = ["--data-root", str(tmp_path / "data")]
-    plain = run_cli(*RUN, *data, "--output-root", tmp_path / "plain")
+    plain = call_cli(*RUN, *data, "--output-root", tmp_path / "plain")
     assert plain.returncode == 0, plain.stderr
-    fast = run_cli(*RUN, *data, "--output-root", tmp_path / "fast", "--set", "fused_optimizer=on",
+    fast = call_cli(*RUN, *data, "--output-root", tmp_path / "fast", "--set", "fused_optimizer=on",
                    "--set", "channels_last=true")
     assert fast.returncode == 0, fast.stderr
     (la, pa), (lb, pb) = final_losses(tmp_path / "plain"), final_losses(tmp_path / "fast")
@@ -57,7 +57,7 @@ def test_fused_and_channels_last_train_like_the_plain_run(tmp_path):
 
 
 def test_bad_setting_is_one_line(tmp_path):
-    result = run_cli(*RUN, "--data-root", tmp_path / "d", "--output-root", tmp_path / "o",
+    result = call_cli(*RUN, "--data-root", tmp_path / "d", "--output-root", tmp_path / "o",
                      "--set", "fused_optimizer=yes")
     assert result.returncode != 0
     assert "fused_optimizer" in result.stderr and "Traceback" not in result.stderr
@@ -81,3 +81,28 @@ def test_threads_default_to_every_physical_core_less_the_data_workers(monkeypatc
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(saved)
+
+
+def test_compile_is_outside_the_config_hash_and_compiles_each_network_in_place(monkeypatch):
+    from types import SimpleNamespace
+
+    from benchmark.pipeline.execute import Execution
+    from benchmark.run.config import NOT_HASHED, validate_run
+
+    assert "compile" in NOT_HASHED and validate_run({"models": ["x"], "dataset": "y"}).compile is False
+    compiled = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, *a, **k: compiled.append(type(self).__name__))
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.G, self.D = torch.nn.Linear(2, 2), torch.nn.Conv2d(1, 1, 1)
+
+        def configure_optimizers(self):
+            return {"G": torch.optim.Adam(self.G.parameters())}
+
+    config = validate_run({"models": ["x"], "dataset": "y", "compile": True})
+    fake = SimpleNamespace(plan=SimpleNamespace(device=torch.device("cpu"), config=config))
+    model = Execution.place(fake, Model())
+    assert compiled == ["Linear", "Conv2d"]
+    assert set(model.state_dict()) == {"G.weight", "G.bias", "D.weight", "D.bias"}  # checkpoints unchanged

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import bench, one_error_line
+from benchmark.testing import call_cli, one_error_line
 from PIL import Image
 
 W, H = 32, 16   # Cityscapes-like 2:1 tiny photos
@@ -90,7 +90,7 @@ def load(name: str, data: Path, split: str, **options):
 def test_cityscapes_import_ids_and_instances(tmp_path):
     gt, left, expected = make_cityscapes(tmp_path)
     data = tmp_path / "data"
-    proc = bench("datasets", "import", "cityscapes", str(gt), str(left), "--data-root", str(data),
+    proc = call_cli("datasets", "import", "cityscapes", str(gt), str(left), "--data-root", str(data),
                  "--set", "cityscapes.size=32")
     assert proc.returncode == 0, proc.stderr
     assert "3 train, 2 test" in proc.stdout
@@ -115,7 +115,7 @@ def test_cityscapes_import_ids_and_instances(tmp_path):
 
 def test_cityscapes_needs_both_archives(tmp_path):
     gt, _, _ = make_cityscapes(tmp_path)
-    line = one_error_line(bench("datasets", "import", "cityscapes", str(gt), "--data-root", str(tmp_path / "d")))
+    line = one_error_line(call_cli("datasets", "import", "cityscapes", str(gt), "--data-root", str(tmp_path / "d")))
     assert "leftImg8bit" in line and "leftImg8bit_trainvaltest.zip" in line
     assert not (tmp_path / "d" / "cityscapes").exists()
     assert not (tmp_path / "d" / "cityscapes.importing").exists()
@@ -128,7 +128,7 @@ def test_cityscapes_missing_instance_map_is_one_line(tmp_path):
         for info in src.infolist():
             if not info.filename.endswith("aachen_000001_000019_gtFine_instanceIds.png"):
                 dst.writestr(info, src.read(info))
-    line = one_error_line(bench("datasets", "import", "cityscapes", str(broken), str(left),
+    line = one_error_line(call_cli("datasets", "import", "cityscapes", str(broken), str(left),
                                 "--data-root", str(tmp_path / "d")))
     assert "aachen_000001_000019_leftImg8bit.png" in line and "instance map" in line
 
@@ -136,8 +136,8 @@ def test_cityscapes_missing_instance_map_is_one_line(tmp_path):
 def test_smoke_run_on_imported_cityscapes(tmp_path, roots):
     gt, left, _ = make_cityscapes(tmp_path)
     data = roots[1]
-    assert bench("datasets", "import", "cityscapes", str(gt), str(left), "--data-root", data).returncode == 0
-    proc = bench("run", "--models", "pix2pix", "--dataset", "cityscapes", "--profile", "smoke", *roots,
+    assert call_cli("datasets", "import", "cityscapes", str(gt), str(left), "--data-root", data).returncode == 0
+    proc = call_cli("run", "--models", "pix2pix", "--dataset", "cityscapes", "--profile", "smoke", *roots,
                  "--set", "cityscapes.size=32", "--metrics", "psnr")
     assert proc.returncode == 0, proc.stderr[-3000:]
     fakes = list((tmp_path / "out").rglob("images/fake/*.png"))
@@ -174,7 +174,7 @@ def _mk(path: Path) -> Path:
 def test_ade20k_import_maps_ids_as_spade(tmp_path):
     archive, expected = make_ade(tmp_path)
     data = tmp_path / "data"
-    proc = bench("datasets", "import", "ade20k", str(archive), "--data-root", str(data), "--set", "ade20k.size=24")
+    proc = call_cli("datasets", "import", "ade20k", str(archive), "--data-root", str(data), "--set", "ade20k.size=24")
     assert proc.returncode == 0, proc.stderr
     assert "3 train, 2 test" in proc.stdout
     spec, train = load("ade20k", data, "train", size=24)
@@ -191,10 +191,10 @@ def test_ade20k_import_maps_ids_as_spade(tmp_path):
 def test_ade20k_bad_label_id_is_one_line(tmp_path):
     archive, _ = make_ade(tmp_path)
     data = tmp_path / "data"
-    assert bench("datasets", "import", "ade20k", str(archive), "--data-root", str(data)).returncode == 0
+    assert call_cli("datasets", "import", "ade20k", str(archive), "--data-root", str(data)).returncode == 0
     bad = data / "ade20k" / "train" / "labels" / "ADE_train_00000002.png"
     png_bytes(np.full((20, 24), 151, np.uint8), bad)
-    line = one_error_line(bench("datasets", "verify", "ade20k", "--data-root", str(data)))
+    line = one_error_line(call_cli("datasets", "verify", "ade20k", "--data-root", str(data)))
     assert "ADE_train_00000002.png" in line and "151" in line
 
 
@@ -237,7 +237,7 @@ def make_coco(tmp: Path, annotations: bool) -> tuple[list[Path], dict]:
 def test_coco_stuff_import_ids(tmp_path):
     archives, expected = make_coco(tmp_path, annotations=False)
     data = tmp_path / "data"
-    proc = bench("datasets", "import", "coco-stuff", *map(str, archives), "--data-root", str(data),
+    proc = call_cli("datasets", "import", "coco-stuff", *map(str, archives), "--data-root", str(data),
                  "--set", "coco-stuff.size=20")
     assert proc.returncode == 0, proc.stderr
     assert "3 train, 2 test" in proc.stdout
@@ -252,7 +252,7 @@ def test_coco_stuff_import_ids(tmp_path):
 def test_coco_stuff_instances_from_annotations(tmp_path):
     archives, _ = make_coco(tmp_path, annotations=True)
     data = tmp_path / "data"
-    proc = bench("datasets", "import", "coco-stuff", *map(str, archives), "--data-root", str(data))
+    proc = call_cli("datasets", "import", "coco-stuff", *map(str, archives), "--data-root", str(data))
     assert proc.returncode == 0, proc.stderr
     inst = np.asarray(Image.open(data / "coco-stuff" / "train" / "instances" / "000000000025.png")).astype(int)
     assert inst.shape == (14, 20)
@@ -268,7 +268,7 @@ def test_coco_stuff_instances_from_annotations(tmp_path):
 # ---------------------------------------------------------------- list
 
 def test_list_shows_the_three_with_sizes_licence_and_downloads():
-    out = bench("datasets", "list").stdout
+    out = call_cli("datasets", "list").stdout
     for name, size, download, licence in (
             ("cityscapes", "train 2975", "gtFine_trainvaltest.zip + leftImg8bit_trainvaltest.zip", "non-commercial"),
             ("ade20k", "train 20210", "ADEChallengeData2016.zip", "research"),

@@ -22,7 +22,7 @@ from benchmark.util.settings_text import parse_set
 from benchmark.util.errors import WeightsError
 from benchmark.util.imageio import write_png
 from benchmark.run.plan import build_plan
-from tests.conftest import bench, one_error_line
+from benchmark.testing import call_cli, one_error_line
 
 CPU = torch.device("cpu")
 F = torch.nn.functional
@@ -190,7 +190,7 @@ def test_each_dataset_defaults_to_its_standard_segmenter_when_the_file_is_presen
 
 def test_missing_weights_stop_the_run_before_training_with_one_line(tmp_path, monkeypatch):
     spec = drn.DRND105.specs[0]
-    result = bench("run", "--models", "pix2pix", "--dataset", "cityscapes", "--data-root", tmp_path / "data",
+    result = call_cli("run", "--models", "pix2pix", "--dataset", "cityscapes", "--data-root", tmp_path / "data",
                    "--output-root", tmp_path / "out", env={"BENCH_WEIGHTS_DIR": str(tmp_path / "weights")})
     line = one_error_line(result)
     assert spec.filename in line and spec.url in line and "--set eval.segmenter=trained" in line, line

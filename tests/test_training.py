@@ -21,7 +21,7 @@ from benchmark.run.config import Layers
 from benchmark.util.settings_text import parse_set
 from benchmark.util.progress import Reporter
 from benchmark.pipeline.execute import Execution
-from tests.conftest import TINY_DATA, bench
+from benchmark.testing import TINY_DATA, call_cli
 
 RUN = ["run", "--models", "pix2pix", "--profile", "smoke", "--steps", "300", "--set", "checkpoint_every=20",
        "--set", "samples=0", "--metrics", "psnr", *TINY_DATA]
@@ -37,7 +37,7 @@ def last_losses(out: Path) -> dict:
 
 def test_sigkill_then_resume_ends_with_the_same_losses(tmp_path):
     data = ["--data-root", str(tmp_path / "data")]
-    straight = bench(*RUN, *data, "--output-root", str(tmp_path / "a"), "-q")
+    straight = call_cli(*RUN, *data, "--output-root", str(tmp_path / "a"), "-q")
     assert straight.returncode == 0, straight.stderr
 
     out = tmp_path / "b"
@@ -54,7 +54,7 @@ def test_sigkill_then_resume_ends_with_the_same_losses(tmp_path):
     killed_at = int(ckpts[-1].stem.split("_")[1])
     assert 0 < killed_at < 300
 
-    resumed = bench(*RUN, *data, "--output-root", str(out), "--resume", "-q")
+    resumed = call_cli(*RUN, *data, "--output-root", str(out), "--resume", "-q")
     assert resumed.returncode == 0, resumed.stderr
     assert len(list(out.glob("runs/*"))) == 1  # continued the same run folder
     status = json.loads(next(out.glob("runs/*/status.json")).read_text())
@@ -108,24 +108,24 @@ def test_nan_loss_fails_that_model_and_the_run_goes_on(tmp_path):
 
 
 def test_checkpoint_and_evaluate_reproduce_the_numbers(tmp_path, roots):
-    first = bench(*RUN[:5], "--steps", "20", "--metrics", "psnr,ssim", *TINY_DATA, *roots, "-q")
+    first = call_cli(*RUN[:5], "--steps", "20", "--metrics", "psnr,ssim", *TINY_DATA, *roots, "-q")
     assert first.returncode == 0, first.stderr
     out = tmp_path / "out"
     (run_dir,) = list(out.glob("runs/*"))
     table = json.loads((out / "synthetic-facades" / "leaderboard.json").read_text())
     assert "PSNR" in json.dumps(table)
 
-    again = bench("evaluate", str(run_dir), "-q")
+    again = call_cli("evaluate", str(run_dir), "-q")
     assert again.returncode == 0, again.stderr
     from benchmark.results.store import ResultsStore
     (before,) = ResultsStore(out / "bench.sqlite").runs("synthetic-facades")
-    only_psnr = bench("evaluate", str(run_dir), "--set", 'eval.metrics=["psnr"]', "-q")
+    only_psnr = call_cli("evaluate", str(run_dir), "--set", 'eval.metrics=["psnr"]', "-q")
     assert only_psnr.returncode == 0, only_psnr.stderr
     (merged,) = ResultsStore(out / "bench.sqlite").runs("synthetic-facades")
     assert list(merged.metrics) == list(before.metrics) and "SSIM" in merged.metrics  # re-measuring merges
     assert merged.metrics["SSIM"] == before.metrics["SSIM"]
     ckpt = sorted(run_dir.glob("checkpoints/*.pt"))[-1]
-    loaded = bench(*RUN[:5], "--checkpoint", str(ckpt), "--metrics", "psnr,ssim", *TINY_DATA, *roots, "-q")
+    loaded = call_cli(*RUN[:5], "--checkpoint", str(ckpt), "--metrics", "psnr,ssim", *TINY_DATA, *roots, "-q")
     assert loaded.returncode == 0, loaded.stderr
 
     from benchmark.results.store import ResultsStore

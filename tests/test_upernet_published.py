@@ -16,7 +16,7 @@ from bench_plugins.segmenters import upernet
 from official_reference import csail_upernet as csail
 
 from benchmark.cli import app as cli
-from tests.conftest import one_error_line
+from benchmark.testing import one_error_line
 from tests.test_standard_segmenters import context
 
 VERSIONS = {"upernet-101-baseline": (upernet.UperNet101Baseline, True),

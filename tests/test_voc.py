@@ -3,7 +3,6 @@ photos), imported, read, verified and trained on through the `bench` CLI; bad in
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
@@ -16,23 +15,21 @@ import pytest
 from bench_plugins.datasets.voc_classes import CLASS_NAMES, PALETTE, voc_colour
 from PIL import Image
 
-from benchmark.cli import app as cli
 from benchmark.cli import datasets as datasets_cli
 from benchmark.data.dataset import BadFiles
 from benchmark.util.errors import DataError
 from benchmark.registry.plugins import default
 from benchmark.results.store import ResultsStore
-from benchmark.testing import one_error_line
+from benchmark.testing import call_cli, one_error_line
 
 N_TRAIN, N_VAL = 1464, 1449
 SIZES = [(12, 9), (9, 12), (10, 10)]        # (width, height): VOC photos vary in size
 
 
-def run_cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = cli.main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
+def cli(*argv) -> tuple[int, str, str]:
+    """`bench ARGV` in this process (:func:`benchmark.testing.call_cli`): (exit code, stdout, stderr)."""
+    result = call_cli(*argv)
+    return result.returncode, result.stdout, result.stderr
 
 
 def error_line(code: int, err: str) -> str:
@@ -104,7 +101,7 @@ def archive(source, tmp_path_factory) -> Path:
 def imported(archive, tmp_path_factory):
     """The fake archive imported once through `bench datasets import`: (data root, stdout)."""
     root = tmp_path_factory.mktemp("voc-data")
-    code, out, err = run_cli("datasets", "import", "voc2012", archive, "--data-root", root)
+    code, out, err = cli("datasets", "import", "voc2012", archive, "--data-root", root)
     assert code == 0, err
     return root, out
 
@@ -172,7 +169,7 @@ def test_void_as_background_maps_255_to_0_only(imported):
 def test_size_options_take_the_first_photos_of_each_list(imported):
     root, _ = imported
     assert [s.stem for s in load(root, "train", train_size=3)] == ["2007_000000", "2007_000001", "2007_000002"]
-    code, out, err = run_cli("datasets", "verify", "voc2012", "--set", "voc2012.train_size=5",
+    code, out, err = cli("datasets", "verify", "voc2012", "--set", "voc2012.train_size=5",
                              "--set", "voc2012.test_size=3", "--data-root", root)
     assert code == 0, err
     assert "OK voc2012: 5 train, 3 test" in out
@@ -180,7 +177,7 @@ def test_size_options_take_the_first_photos_of_each_list(imported):
 
 def test_verify_counts_and_names_the_checksum(imported):
     root, _ = imported
-    code, out, err = run_cli("datasets", "verify", "voc2012", "--data-root", root)
+    code, out, err = cli("datasets", "verify", "voc2012", "--data-root", root)
     assert code == 0, err
     assert "OK voc2012: 1464 train, 1449 test" in out
     assert "unknown" in out                 # the fake archive is not the published one
@@ -192,7 +189,7 @@ def test_verify_counts_and_names_the_checksum(imported):
 def test_preview_draws_palette_colours(imported, tmp_path):
     root, _ = imported
     png = tmp_path / "voc.png"
-    code, out, err = run_cli("datasets", "preview", "voc2012", png, "--count", "2", "--data-root", root)
+    code, out, err = cli("datasets", "preview", "voc2012", png, "--count", "2", "--data-root", root)
     assert code == 0, err
     g, t = datasets_cli.GAP, datasets_cli.TILE
     tile = np.asarray(Image.open(png).convert("RGB"))[g:g + t, g:g + t].reshape(-1, 3)
@@ -202,7 +199,7 @@ def test_preview_draws_palette_colours(imported, tmp_path):
 
 
 def test_import_from_an_unpacked_folder(source, tmp_path):
-    code, out, err = run_cli("datasets", "import", "voc2012", source, "--data-root", tmp_path)
+    code, out, err = cli("datasets", "import", "voc2012", source, "--data-root", tmp_path)
     assert code == 0, err
     assert "1464 train, 1449 test" in out
     assert (source / "VOCdevkit" / "VOC2012" / "Annotations").is_dir()     # the source is left alone
@@ -217,14 +214,14 @@ def small_data_root(root: Path, n_train: int = 3, n_val: int = 2) -> Path:
 
 
 def test_missing_path_is_one_line(tmp_path):
-    line = error_line(*run_cli("datasets", "import", "voc2012", tmp_path / "nope.tar", "--data-root", tmp_path)[::2])
+    line = error_line(*cli("datasets", "import", "voc2012", tmp_path / "nope.tar", "--data-root", tmp_path)[::2])
     assert "nope.tar" in line and "no such file or folder" in line
 
 
 def test_folder_without_masks_is_refused(tmp_path):
     src = fake_voc(tmp_path / "src", 3, 2)
     shutil.rmtree(src / "VOCdevkit" / "VOC2012" / "SegmentationClass")
-    line = error_line(*run_cli("datasets", "import", "voc2012", src, "--data-root", tmp_path / "data")[::2])
+    line = error_line(*cli("datasets", "import", "voc2012", src, "--data-root", tmp_path / "data")[::2])
     assert f"{src}: VOCdevkit/VOC2012/SegmentationClass/ not found" in line and "VOCtrainval_11-May-2012.tar" in line
     assert not (tmp_path / "data" / "voc2012").exists() and not (tmp_path / "data" / "voc2012.importing").exists()
 
@@ -237,20 +234,20 @@ def test_archive_of_another_dataset_is_refused(tmp_path):
         info = tarfile.TarInfo("facades/train/1.jpg")
         info.size = len(data.getvalue())
         tar.addfile(info, io.BytesIO(data.getvalue()))
-    line = error_line(*run_cli("datasets", "import", "voc2012", facades, "--data-root", tmp_path / "data")[::2])
+    line = error_line(*cli("datasets", "import", "voc2012", facades, "--data-root", tmp_path / "data")[::2])
     assert f"{facades}: no VOCdevkit/VOC2012/ folder" in line and "VOCtrainval_11-May-2012.tar" in line
     assert not (tmp_path / "data" / "voc2012").exists()
 
 
 def test_another_voc_year_is_named(tmp_path):
     src = fake_voc(tmp_path / "src", 3, 2, year="VOC2007")
-    line = error_line(*run_cli("datasets", "import", "voc2012", src, "--data-root", tmp_path / "data")[::2])
+    line = error_line(*cli("datasets", "import", "voc2012", src, "--data-root", tmp_path / "data")[::2])
     assert "VOC2007, another year" in line
 
 
 def test_incomplete_copy_is_refused(tmp_path):
     src = fake_voc(tmp_path / "src", 3, 2)
-    line = error_line(*run_cli("datasets", "import", "voc2012", src, "--data-root", tmp_path / "data")[::2])
+    line = error_line(*cli("datasets", "import", "voc2012", src, "--data-root", tmp_path / "data")[::2])
     assert f"{src}: VOCdevkit/VOC2012/ImageSets/Segmentation/train.txt: 3 photos listed, expected 1464" in line
 
 
@@ -260,7 +257,7 @@ def test_a_missing_listed_photo_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(voc, "LISTS", {"train": ("train.txt", 3), "test": ("val.txt", 2)})   # a small release
     src = fake_voc(tmp_path / "src", 3, 2)
     (src / "VOCdevkit" / "VOC2012" / "JPEGImages" / "2008_000001.jpg").unlink()
-    line = error_line(*run_cli("datasets", "import", "voc2012", src, "--data-root", tmp_path / "data")[::2])
+    line = error_line(*cli("datasets", "import", "voc2012", src, "--data-root", tmp_path / "data")[::2])
     assert f"{src}: VOCdevkit/VOC2012/JPEGImages/2008_000001.jpg not found (1 of the 2 test files missing)" in line
     assert not (tmp_path / "data" / "voc2012").exists()
 
@@ -269,7 +266,7 @@ def test_mask_of_the_wrong_size_is_named(tmp_path):
     root = small_data_root(tmp_path)
     save_mask(root / "voc2012" / "VOCdevkit" / "VOC2012" / "SegmentationClass" / "2007_000001.png",
               np.zeros((6, 6), dtype=np.uint8))
-    line = error_line(*run_cli("datasets", "verify", "voc2012", "--set", "voc2012.train_size=3",
+    line = error_line(*cli("datasets", "verify", "voc2012", "--set", "voc2012.train_size=3",
                                "--set", "voc2012.test_size=2", "--data-root", root)[::2])
     assert "SegmentationClass/2007_000001.png: mask size 6x6 differs from the photo's 9x12" in line
     assert "--skip-bad" in line
@@ -280,7 +277,7 @@ def test_mask_ids_outside_the_classes_are_named(tmp_path):
     ids = np.zeros((9, 12), dtype=np.uint8)
     ids[2, 2] = 30
     save_mask(root / "voc2012" / "VOCdevkit" / "VOC2012" / "SegmentationClass" / "2008_000000.png", ids)
-    line = error_line(*run_cli("datasets", "verify", "voc2012", "--set", "voc2012.train_size=3",
+    line = error_line(*cli("datasets", "verify", "voc2012", "--set", "voc2012.train_size=3",
                                "--set", "voc2012.test_size=2", "--data-root", root)[::2])
     assert "2008_000000.png: mask ids [30] are neither classes 0..20 nor void 255" in line
 
@@ -298,13 +295,13 @@ def test_skip_bad_drops_bad_pairs_and_names_them_in_list_order(tmp_path):
 
 
 def test_unknown_option_is_one_line(tmp_path):
-    line = error_line(*run_cli("datasets", "verify", "voc2012", "--set", "voc2012.void_as_backgound=true",
+    line = error_line(*cli("datasets", "verify", "voc2012", "--set", "voc2012.void_as_backgound=true",
                                "--data-root", tmp_path)[::2])
     assert "unknown option 'voc2012.void_as_backgound'" in line and "void_as_background" in line
 
 
 def test_offline_and_never_imported_says_how_to_import(tmp_path):
-    line = error_line(*run_cli("datasets", "verify", "voc2012", "--data-root", tmp_path)[::2])
+    line = error_line(*cli("datasets", "verify", "voc2012", "--data-root", tmp_path)[::2])
     assert "dataset 'voc2012' not found" in line and "bench datasets import voc2012" in line
     s = spec()
     with pytest.raises(DataError, match="bench datasets import voc2012"):
@@ -315,7 +312,7 @@ def test_offline_and_never_imported_says_how_to_import(tmp_path):
 # ---------------------------------------------------------------- training on it
 
 def smoke_run(root: Path, out: Path, *extra: str) -> Path:
-    code, _, err = run_cli("run", "--models", "pix2pix", "--profile", "smoke", "--steps", "2", "--dataset", "voc2012",
+    code, _, err = cli("run", "--models", "pix2pix", "--profile", "smoke", "--steps", "2", "--dataset", "voc2012",
                            "--set", "voc2012.train_size=8", "--set", "voc2012.test_size=4", "--set", "eval.max_images=4",
                            "--metrics", "psnr", "--data-root", root, "--output-root", out, *extra)
     assert code == 0, err

@@ -17,6 +17,9 @@ from benchmark.registry import weights
 from benchmark.util.errors import PluginError, WeightsError
 from benchmark.registry.weights import WeightSpec
 
+#: the installed plugins, before the autouse fixture below replaces them for each test
+INSTALLED = registry.default
+
 PAYLOAD = b"pretend these are network weights\n" * 100
 DIGEST = hashlib.sha256(PAYLOAD).hexdigest()
 
@@ -337,14 +340,16 @@ def test_hash_prefix_of_the_published_name_is_checked(register, original, tmp_pa
 
 
 def test_cli_import_without_arguments_says_what_to_pass():
-    from conftest import bench, one_error_line
+    from benchmark.testing import call_cli, one_error_line
 
-    line = one_error_line(bench("weights", "import"))
+    line = one_error_line(call_cli("weights", "import"))
     assert "pass the weights name and the file" in line and "bench weights import" in line
 
 
-def test_cli_import_of_any_file_as_vgg19_or_deeplab_is_refused(tmp_path):
-    from conftest import bench, one_error_line
+def test_cli_import_of_any_file_as_vgg19_or_deeplab_is_refused(tmp_path, monkeypatch):
+    from benchmark.testing import call_cli, one_error_line
+
+    monkeypatch.setattr(registry, "default", INSTALLED)  # the real vgg19 and deeplab specs
 
     from bench_plugins.models import vgg19
 
@@ -355,7 +360,7 @@ def test_cli_import_of_any_file_as_vgg19_or_deeplab_is_refused(tmp_path):
     for name, file, expected in (("vgg19-imagenet", junk, "not a torch state dict"),
                                  ("vgg19-imagenet", narrow, "starts with dcbb9e9d"),
                                  ("deeplabv3-resnet50-coco-voc", junk, "not a torch state dict")):
-        line = one_error_line(bench("weights", "import", name, str(file), env=env))
+        line = one_error_line(call_cli("weights", "import", name, str(file), env=env))
         assert str(file) in line and expected in line, line
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").glob("*.pth"))
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from benchmark.cli import app as cli
-from tests.conftest import one_error_line
+from benchmark.testing import one_error_line
 
 SPADE_URL = "https://drive.google.com/file/d/12gvlTbMvUcJewQlSEaZdeb2CdOB-b8kQ/view"
 

@@ -12,7 +12,7 @@ import pytest
 from official_reference import csail_upernet as csail
 
 from benchmark.cli import app as cli
-from tests.conftest import one_error_line
+from benchmark.testing import one_error_line
 from benchmark.rundir.layout import RunDir
 
 ENTRY = "spade@ade20k-official"

@@ -215,6 +215,16 @@ class Trainable(torch.nn.Module):
         """Images (N,3,H,W) in [-1, 1] for the label maps in ``batch``."""
         raise NotImplementedError
 
+    @torch.no_grad()
+    def generate_sample(self, batch: dict[str, torch.Tensor], sample: int) -> torch.Tensor:
+        """The ``sample``-th image (N,3,H,W) for each label map of a multi-modal model
+        (:meth:`Model.multi_modal`), seeded per test image and sample number so that it does not
+        depend on the batch; sample 0 is what :meth:`generate` gives. Default: :meth:`generate` for
+        sample 0, an error for any other (a model that does not sample has one image per map)."""
+        if sample == 0:
+            return self.generate(batch)
+        raise NotImplementedError(f"{type(self).__name__} is not multi-modal: one image per label map")
+
     def before_training(self, split, ctx: SetupContext) -> None:
         """Called once before the first ``train_step`` with the training split (a
         :class:`benchmark.data.transforms.PairDataset`: ``stems``, ``len``, items one at a time, and
@@ -297,6 +307,12 @@ class Model:
         state dict (tensors only). Return a :class:`ForeignCheckpoint` when this family can read it
         (e.g. the official code's generator), else None. Default: None."""
         return None
+
+    def multi_modal(self, options: Options) -> bool:
+        """True when the generator samples (a noise input, a latent code from a prior): one label map
+        gives many images, each reproducible, and :meth:`Trainable.generate_sample` gives the k-th.
+        Diversity metrics ask such a model for several samples per label map. Default: False."""
+        return False
 
     def input_of(self, options: Options) -> str:
         """What the generator reads under these options, for the leaderboard's Input column."""

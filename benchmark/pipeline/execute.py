@@ -319,6 +319,9 @@ class Execution:
         model.to(self.plan.device)
         if self.plan.config.channels_last:
             model.to(memory_format=torch.channels_last)
+        if self.plan.config.compile:
+            for network in model.children():  # in place: parameter names and checkpoints unchanged
+                network.compile()
         model.optimizers = fused(model.configure_optimizers(), self.plan.config.fused_optimizer, self.plan.device)
         return model
 

@@ -73,6 +73,8 @@ class RunConfig(Options):
         "auto = on CUDA only")
     channels_last: bool = Field(False, description="keep the networks' weights and activations in channels-last "
                                 "memory format (faster convolutions with mixed precision on recent GPUs)")
+    compile: bool = Field(False, description="run the model's networks through torch.compile (in place: the same "
+                          "parameters and checkpoints; the first steps are slower while it compiles)")
     steps: int | None = Field(None, ge=1, description="training steps (overrides epochs)")
     epochs: int | None = Field(None, ge=1, description="training epochs")
     batch_size: int | None = Field(None, ge=1, description="training batch size (default: the model's)")
@@ -94,8 +96,8 @@ class RunConfig(Options):
     eval_every: int | None = Field(None, ge=1, description="measure eval_metrics on a fixed subset of the test "
                                    "split every N training steps (and at the last); the curve goes to "
                                    "eval_curve.csv/png in the run folder and into the HTML report")
-    eval_metrics: list[str] | None = Field(None, description="the metrics of eval_every (default: fid and miou, "
-                                           "those of them the run measures)")
+    eval_metrics: list[str] | None = Field(None, description="the metrics of eval_every (default: the run's first "
+                                           "distribution and first segmentation metric: FID and mIoU)")
     eval_images: int = Field(64, ge=2, description="eval_every's subset: the first N images of the test split")
     keep_best: str | None = Field(None, description="with eval_every: keep checkpoints/best.pt, the step best by "
                                   "this metric or column (e.g. fid); the row records which step it was")
@@ -116,7 +118,7 @@ RUN_KEYS = set(RunConfig.model_fields)
 #: run keys that do not change what a row trains (paths, evaluation, the row list, and the speed
 #: settings whose effect is float rounding): runs that differ only in them share a config hash
 NOT_HASHED = {"data_root", "output_root", "eval", "models", "seeds", "fused_optimizer", "channels_last", "loggers",
-              "eval_every", "eval_metrics", "eval_images", "keep_best"}
+              "eval_every", "eval_metrics", "eval_images", "keep_best", "compile"}
 #: run keys that change nothing of what a row trains either, hashed at a fixed value so that the
 #: hashes of runs made before they stopped counting stay the same (``num_workers``: every item is a
 #: function of (seed, epoch, index), whichever process reads it)

@@ -213,6 +213,10 @@ def folder_features(folder: Path, *, cache_dir: Path, device: torch.device, batc
     net = variant.network(w, device) if variant is not None else network(w, device)
     resize = build_resizer("clean")
     mine = files if ctx is None else ctx.shard(files, batch_size)
+    progress = ctx.progress if ctx is not None and ctx.main else None
+    if progress is not None:
+        progress.start(f"Inception features of {folder.name}/ ({len(files)} images)", len(mine))
+        net = CountingNetwork(net, progress)
     if variant is not None and not variant.default:
         features = variant.features(mine, net, batch_size, resize)
     else:
@@ -221,11 +225,34 @@ def folder_features(folder: Path, *, cache_dir: Path, device: torch.device, batc
             batch = torch.stack([load_resized(p, resize) for p in mine[start:start + batch_size]])
             parts.append(net.features(batch))
         features = np.concatenate(parts)
+    if progress is not None:
+        progress.stop()
     if ctx is not None:
         features = ctx.gather(features)
     if ctx is None or ctx.main:
         _write_cache(cache_file, features)
     return FolderFeatures(features, w, False)
+
+
+class CountingNetwork:
+    """A feature network that reports the images it has seen to a progress display (with its ETA)."""
+
+    def __init__(self, net, progress):
+        self.net, self.progress, self.done = net, progress, 0
+
+    def __getattr__(self, name):
+        return getattr(self.net, name)
+
+    def _counted(self, features: np.ndarray) -> np.ndarray:
+        self.done += len(features)
+        self.progress.update(self.done)
+        return features
+
+    def features(self, batch: torch.Tensor) -> np.ndarray:
+        return self._counted(self.net.features(batch))
+
+    def legacy_tf_features(self, batch: torch.Tensor) -> np.ndarray:
+        return self._counted(self.net.legacy_tf_features(batch))
 
 
 def context_features(ctx: EvalContext, folder: Path, w: Weights | None = None, variant=None) -> FolderFeatures:

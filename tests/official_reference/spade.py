@@ -161,3 +161,93 @@ def write_checkpoint(net: OfficialGenerator, path: Path) -> Path:
     """``latest_net_G.pth`` as the official ``save_network`` writes it: the generator's state dict."""
     torch.save(net.state_dict(), path)
     return path
+
+
+# --------------------------------------------------------------------------- training: D and one step
+
+
+class OfficialNLayerDiscriminator(nn.Module):
+    """The official ``NLayerDiscriminator`` with ``norm_D=spectralinstance``: sub-modules ``model0``..,
+    4x4 convs with padding 2, spectral norm and instance norm on the inner convs (their bias removed)."""
+
+    def __init__(self, input_nc: int, ndf: int = 64, n_layers: int = 4):
+        super().__init__()
+        nf = ndf
+        sequence = [[nn.Conv2d(input_nc, nf, kernel_size=4, stride=2, padding=2), nn.LeakyReLU(0.2, False)]]
+        for n in range(1, n_layers):
+            nf_prev, nf = nf, min(nf * 2, 512)
+            stride = 1 if n == n_layers - 1 else 2
+            conv = spectral_norm(nn.Conv2d(nf_prev, nf, kernel_size=4, stride=stride, padding=2))
+            delattr(conv, "bias")
+            conv.register_parameter("bias", None)
+            sequence += [[nn.Sequential(conv, nn.InstanceNorm2d(nf, affine=False)), nn.LeakyReLU(0.2, False)]]
+        sequence += [[nn.Conv2d(nf, 1, kernel_size=4, stride=1, padding=2)]]
+        for n, layers in enumerate(sequence):
+            self.add_module("model" + str(n), nn.Sequential(*layers))
+
+    def forward(self, x):
+        results = [x]
+        for sub in self.children():
+            results.append(sub(results[-1]))
+        return results[1:]
+
+
+class OfficialMultiscaleDiscriminator(nn.Module):
+    def __init__(self, input_nc: int, num_D: int = 2, ndf: int = 64, n_layers: int = 4):
+        super().__init__()
+        for i in range(num_D):
+            self.add_module("discriminator_%d" % i, OfficialNLayerDiscriminator(input_nc, ndf, n_layers))
+
+    def forward(self, x):
+        result = []
+        for d in self.children():
+            result.append(d(x))
+            x = F.avg_pool2d(x, kernel_size=3, stride=2, padding=[1, 1], count_include_pad=False)
+        return result
+
+
+def official_hinge(pred, target_is_real: bool, for_discriminator: bool) -> torch.Tensor:
+    """The official ``GANLoss(gan_mode='hinge')`` over a multi-scale prediction (mean over scales)."""
+    loss = 0
+    for scale in pred:
+        logits = scale[-1]
+        if for_discriminator:
+            value = -torch.mean(torch.min(logits - 1, torch.zeros_like(logits))) if target_is_real else \
+                -torch.mean(torch.min(-logits - 1, torch.zeros_like(logits)))
+        else:
+            value = -torch.mean(logits)
+        loss = loss + value
+    return loss / len(pred)
+
+
+def official_discriminate(netD, semantics, fake, real):
+    """The official ``discriminate``: fake and real pairs in one batch, the prediction split in two."""
+    fake_and_real = torch.cat([torch.cat([semantics, fake], dim=1), torch.cat([semantics, real], dim=1)], dim=0)
+    out = netD(fake_and_real)
+    return [[t[: t.size(0) // 2] for t in p] for p in out], [[t[t.size(0) // 2:] for t in p] for p in out]
+
+
+def official_step(netG, netD, opt_G, opt_D, semantics, real, lambda_feat: float = 10.0) -> dict[str, float]:
+    """One official training iteration without VGG or VAE: ``run_generator_one_step`` (hinge G loss and
+    feature matching, D's parameters left trainable as the official code leaves them), then
+    ``run_discriminator_one_step`` on a fresh fake from the updated generator."""
+    opt_G.zero_grad()
+    fake = netG(semantics)
+    pred_fake, pred_real = official_discriminate(netD, semantics, fake, real)
+    g_gan = official_hinge(pred_fake, True, for_discriminator=False)
+    feat = torch.zeros(1)
+    for i in range(len(pred_fake)):
+        for j in range(len(pred_fake[i]) - 1):
+            feat = feat + F.l1_loss(pred_fake[i][j], pred_real[i][j].detach()) * lambda_feat / len(pred_fake)
+    (g_gan + feat).backward()
+    opt_G.step()
+    opt_D.zero_grad()
+    with torch.no_grad():
+        fake = netG(semantics).detach()
+    fake.requires_grad_()
+    pred_fake, pred_real = official_discriminate(netD, semantics, fake, real)
+    d_fake = official_hinge(pred_fake, False, for_discriminator=True)
+    d_real = official_hinge(pred_real, True, for_discriminator=True)
+    (d_fake + d_real).backward()
+    opt_D.step()
+    return {k: float(v.detach()) for k, v in (("GAN", g_gan), ("GAN_Feat", feat), ("D_fake", d_fake), ("D_real", d_real))}

@@ -112,6 +112,10 @@ class Spade(Model):
         "paper": {"run": {"image_size": 256, "epochs": 200, "batch_size": 1}, "options": {}},
     }
 
+    def multi_modal(self, options: Options) -> bool:
+        """VAE mode with z from the prior, or noise injection: one label map gives many images."""
+        return (options.use_vae and options.generate_z == "prior") or options.noise
+
     def train_length(self, options: Options, profile: str) -> TrainLength:
         run = self.profiles.get(profile, self.profiles["paper"])["run"]
         batch = run["batch_size"]

@@ -14,6 +14,11 @@ of the generator instead of being washed away by normalization:
    ``gamma`` and ``beta``, one value per channel and pixel;
 4. ``out = normalized * (1 + gamma) + beta``.
 
+The two convs of step 3 run as one conv with both weights stacked (2C output channels): the
+same function, one pass over the hidden activation instead of two. The parameters stay two
+layers (``gamma``, ``beta``: the official ``mlp_gamma`` / ``mlp_beta``), so every checkpoint,
+bench's and the official code's, loads as it is.
+
 Step 4 follows the official code: the paper writes ``gamma * normalized + beta``, the
 code adds 1 to gamma so that a freshly initialised layer (gamma close to 0) starts as
 the identity on the normalized activation instead of zeroing it.
@@ -48,10 +53,12 @@ class SPADE(nn.Module):
         self.beta = nn.Conv2d(hidden, channels, kernel, padding=pad)
 
     def modulation(self, x: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(gamma, beta), each (N, C, H, W) at ``x``'s size."""
+        """(gamma, beta), each (N, C, H, W) at ``x``'s size, from one conv with both layers' weights."""
         m = F.interpolate(label, size=x.shape[2:], mode="nearest")
         hidden = self.shared(m)
-        return self.gamma(hidden), self.beta(hidden)
+        weight = torch.cat([self.gamma.weight, self.beta.weight])
+        bias = torch.cat([self.gamma.bias, self.beta.bias])
+        return F.conv2d(hidden, weight, bias, padding=self.gamma.padding).chunk(2, dim=1)
 
     def forward(self, x: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         normalized = self.param_free_norm(x)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 from bench_plugins.models import vgg19
+from torch.nn.utils import parametrize
 
 from benchmark import ForeignCheckpoint, Size, StepContext, Trainable
 
@@ -21,6 +22,8 @@ from .options import SpadeOptions, effective
 
 #: offset of the per-image seeds used at generation (z and noise), so that they differ from index 0, 1, ...
 GENERATION_SEED = 20_190_000
+#: sample k of a multi-modal row draws with seeds ``GENERATION_SEED + index + k * SAMPLE_STRIDE``
+SAMPLE_STRIDE = 1_000_003
 
 
 class SpadeTrainable(Trainable):
@@ -108,9 +111,13 @@ class SpadeTrainable(Trainable):
                 # a sum over the batch: times the workers sharing it, whose gradients DDP averages
                 losses["KLD"] = kld_loss(mu.float(), logvar.float()) * o.lambda_kld * ctx.shards
             fake = self.G(label, z, **self._mixing(z))
-            feats = self.D(torch.cat([label, label]), torch.cat([fake, real]))
-            feats_fake = [[f[: len(real)] for f in scale] for scale in feats]
-            feats_real = [[f[len(real):] for f in scale] for scale in feats]
+            # D's pass on the fake and on the real pair apart (its norms are per image, so each image's
+            # features are those of one pass on both): no gradient is kept for the real half, whose
+            # features the losses detach; one spectral-norm power iteration serves both, as one pass
+            with parametrize.cached():
+                feats_fake = self.D(label, fake)
+                with torch.no_grad():
+                    feats_real = self.D(label, real)
             losses["GAN"] = hinge_g_loss([s[-1] for s in feats_fake])
             if o.lambda_feat > 0:
                 losses["GAN_Feat"] = feature_matching_loss(feats_fake, feats_real) * o.lambda_feat
@@ -146,9 +153,16 @@ class SpadeTrainable(Trainable):
         return eps
 
     @torch.no_grad()
-    def generate(self, batch: dict[str, torch.Tensor], z: torch.Tensor | None = None) -> torch.Tensor:
-        """Images for the label maps; ``z`` overrides the latent code (VAE mode)."""
-        seeds = PerImageNoise([GENERATION_SEED + int(i) for i in batch["index"].tolist()])
+    def generate_sample(self, batch: dict[str, torch.Tensor], sample: int) -> torch.Tensor:
+        """The ``sample``-th image per label map (z and noise seeded by the image's index and ``sample``)."""
+        return self.generate(batch, sample=sample)
+
+    @torch.no_grad()
+    def generate(self, batch: dict[str, torch.Tensor], z: torch.Tensor | None = None, *,
+                 sample: int = 0) -> torch.Tensor:
+        """Images for the label maps; ``z`` overrides the latent code (VAE mode); ``sample`` k > 0 draws
+        the k-th other z and noise per image (sample 0 is the row's image)."""
+        seeds = PerImageNoise([GENERATION_SEED + int(i) + sample * SAMPLE_STRIDE for i in batch["index"].tolist()])
         modes = [m.training for m in (self.G, self.E) if m is not None]
         self.G.eval()
         if self.E is not None:
