@@ -18,7 +18,8 @@ from benchmark.data.loading import default_num_workers, resolve_num_workers
 from benchmark.data.transforms import PairDataset, resize_pair
 from benchmark.pipeline.train import Trainer
 from benchmark.results.store import ResultsStore
-from tests.conftest import bench, one_error_line
+from benchmark.testing import one_error_line
+from benchmark.testing import run_cli as bench
 
 SIZE, LOAD, SEED, BATCH = 24, 30, 5, 3
 
