@@ -171,6 +171,9 @@ def throughput(folder: Path, items: int) -> dict:
     from benchmark.data.loading import loader
     from benchmark.data.transforms import PairDataset
 
+    import torch
+
+    torch.set_num_threads(1)  # as in a loader's worker process (DataLoader sets one thread there)
     spec = installed_plugins().datasets.get("folder")
     split = spec.index(folder, "train", spec.Options(path=folder), BadFiles(skip=False))
     data = PairDataset(split, SIDE, TrainTransform(load_size=286, hflip=True), seed=0)
