@@ -18,6 +18,7 @@ The names are loaded on first use, so ``import benchmark`` stays cheap.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 from benchmark.api.hookspecs import hookimpl
 from benchmark.util.version import __version__
@@ -73,6 +74,10 @@ del _name
 def __getattr__(name: str):
     if name in _EXPORTS:
         module, _, attribute = _EXPORTS[name].partition(":")
+        if not _EXPORTS[name].endswith(":") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            # ``score`` is a function and a subpackage: import the subpackage first, or importing it
+            # later (the function does) would replace this attribute with the module
+            importlib.import_module(f"{__name__}.{name}")
         found = importlib.import_module(module)
         value = found if _EXPORTS[name].endswith(":") else getattr(found, attribute or name)
         globals()[name] = value
