@@ -9,8 +9,9 @@ routes, in torch float64 on the evaluation device (the CPU for MPS, which has no
     size of the field below 2048 images): with A (n1 x d) and B (n2 x d) the centred feature
     matrices, S1 S2 = A^T A B^T B / ((n1-1)(n2-1)) has the same non-zero eigenvalues as
     (A B^T)(A B^T)^T / ((n1-1)(n2-1)), so tr(sqrt(S1 S2)) is the sum of the singular values of
-    the n1 x n2 matrix A B^T over sqrt((n1-1)(n2-1)): a problem of the image count's size,
-    not of the feature size.
+    the n1 x n2 matrix A B^T over sqrt((n1-1)(n2-1)) (taken as the square roots of the
+    eigenvalues of the smaller symmetric product with its transpose): a problem of the image
+    count's size, not of the feature size.
 ``symmetric eigenvalues`` (both sets at least as large as the feature size): R = S1^1/2 from the
     eigen-decomposition of S1, then the eigenvalues of the symmetric R S2 R, whose square roots
     sum to the same trace. Two d x d symmetric eigenproblems instead of a general Schur-based
@@ -51,7 +52,12 @@ def trace_sqrt_product_of_features(a: torch.Tensor, b: torch.Tensor) -> torch.Te
     """tr(sqrt(S1 S2)) of two centred (n, d) float64 matrices, S = X^T X / (n - 1), by the cheaper route."""
     n1, n2 = len(a), len(b)
     if route(n1, n2, a.shape[1]) == "svd":
-        return torch.linalg.svdvals(a @ b.T).sum() / float(np.sqrt((n1 - 1) * (n2 - 1)))
+        # the singular values of M = A B^T as the square roots of the eigenvalues of the symmetric
+        # M M^T (or M^T M, the smaller): M has rank min(n1, n2) - 1, so only one eigenvalue is at
+        # rounding level and its square root is negligible next to the sum
+        m = a @ b.T
+        gram = m @ m.T if n1 <= n2 else m.T @ m
+        return torch.linalg.eigvalsh(gram).clamp(min=0).sqrt().sum() / float(np.sqrt((n1 - 1) * (n2 - 1)))
     return trace_sqrt_product(a.T @ a / (n1 - 1), b.T @ b / (n2 - 1))
 
 
