@@ -18,6 +18,7 @@ The names are loaded on first use, so ``import benchmark`` stays cheap.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
 from benchmark.api.hookspecs import hookimpl
 from benchmark.util.version import __version__
@@ -30,8 +31,9 @@ _EXPORTS = {
                      "SegmenterModel", "Direction", "Size", "DataFacts", "ForeignCheckpoint", "Progress",
                      "ResolvedSegmenter", "Logger", "LogRun"), "benchmark.api"),
     **dict.fromkeys(("RunDir", "ImageSet"), "benchmark.rundir.layout"),
-    **dict.fromkeys(("Dataset", "Source", "Sample", "BadFiles", "label_problem", "list_images",
-                     "load_side_by_side", "read_image"), "benchmark.data.dataset"),
+    **dict.fromkeys(("Dataset", "Source", "Sample", "BadFiles", "BadFile", "Problem", "IMAGE_SUFFIXES", "natural_key",
+                     "label_problem", "list_images", "load_side_by_side", "read_image"), "benchmark.data.dataset"),
+    **dict.fromkeys(("LazySplit", "stems_of"), "benchmark.data.split"),
     **dict.fromkeys(("Unpacked", "find_dir", "find_dirs", "import_sources", "import_dataset", "download_and_import"),
                     "benchmark.data.staging"),
     **dict.fromkeys(("download", "offline", "safe_extract", "sha256_file"), "benchmark.data.archive"),
@@ -72,6 +74,10 @@ del _name
 def __getattr__(name: str):
     if name in _EXPORTS:
         module, _, attribute = _EXPORTS[name].partition(":")
+        if not _EXPORTS[name].endswith(":") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+            # ``score`` is a function and a subpackage: import the subpackage first, or importing it
+            # later (the function does) would replace this attribute with the module
+            importlib.import_module(f"{__name__}.{name}")
         found = importlib.import_module(module)
         value = found if _EXPORTS[name].endswith(":") else getattr(found, attribute or name)
         globals()[name] = value

@@ -24,7 +24,7 @@ mkdir -p "$work/src" "$work/dist"
 (cd "$repo" && git ls-files -z --cached --others --exclude-standard | xargs -0 tar -cf - 2>/dev/null) \
     | tar -xf - -C "$work/src"
 "$python" -m pip wheel --quiet --no-deps -w "$work/dist" "$work/src"
-wheel=("$work"/dist/bench-*.whl)
+wheel=("$work"/dist/sis_bench-*.whl)  # the distribution is sis-bench (the command: bench)
 [[ -f "${wheel[0]}" ]] || { say "no bench wheel was built"; exit 1; }
 say "built $(basename "${wheel[0]}")"
 
@@ -53,7 +53,7 @@ for module in (benchmark, bench_plugins):
     where = Path(module.__file__).resolve()
     if venv not in where.parents:
         sys.exit(f"wheel-check: {module.__name__} is imported from {where}, not from the wheel in {venv}")
-direct = json.loads(distribution("bench").read_text("direct_url.json") or "{}")
+direct = json.loads(distribution("sis-bench").read_text("direct_url.json") or "{}")
 if direct.get("dir_info", {}).get("editable"):
     sys.exit(f"wheel-check: the bench distribution found first is an editable install of {direct.get('url')}")
 print(f"wheel-check: benchmark and bench_plugins from {venv}", file=sys.stderr)

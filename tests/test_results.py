@@ -43,6 +43,7 @@ def test_round_trip_keeps_every_field(tmp_path):
     run_id = store.add_run(record)
 
     expected.id = run_id
+    expected.run_dir = str(Path(record.run_dir).absolute())  # a relative folder is one under the working folder
     assert store.runs() == [expected]
     assert list(store.runs()[0].metrics) == ["PSNR", "FID"]  # order kept
     assert record.id == run_id

@@ -227,15 +227,17 @@ class Trainable(torch.nn.Module):
 
     def before_training(self, split, ctx: SetupContext) -> None:
         """Called once before the first ``train_step`` with the training split (a
-        :class:`benchmark.data.transforms.PairDataset`: ``photos`` uint8 (N,3,LH,LW) at the load size,
-        ``labels``, ``instances`` (or None), ``stems``), e.g. to fit fixed parts of the model on it or load them from a
+        :class:`benchmark.data.transforms.PairDataset`: ``stems``, ``len``, items one at a time, and
+        ``photos`` uint8 (N,3,LH,LW) at the load size, ``labels``, ``instances`` (or None): these three
+        read and hold the whole split on first use, which the streamed training otherwise never
+        does), e.g. to fit fixed parts of the model on it or load them from a
         cache under ``ctx.cache_dir``. Not called for ``--checkpoint``; on ``--resume`` it runs
         before the checkpoint is restored. Default: nothing."""
 
     def before_generation(self, split) -> None:
         """Called once before the test split is generated, with that split (a
-        :class:`benchmark.data.transforms.PairDataset`: ``photos`` uint8 (N,3,H,W), ``labels``
-        (N,H,W), ``stems``), e.g. to pick style images from it. Default: nothing."""
+        :class:`benchmark.data.transforms.PairDataset`: ``stems``, and ``photos`` uint8 (N,3,H,W),
+        ``labels`` (N,H,W), read and held on first use), e.g. to pick style images from it. Default: nothing."""
 
     def load_foreign(self, state: dict[str, torch.Tensor], found: ForeignCheckpoint) -> None:
         """Load the tensors of a checkpoint that ``Model.recognise_checkpoint`` recognised (on the

@@ -13,7 +13,8 @@ from benchmark.run.plan import RunPlan
 def plan_lines(plan: RunPlan) -> list[str]:
     cfg, spec = plan.config, plan.dataset
     test = spec.splits.get("test")
-    images = min(test, cfg.eval.max_images) if test and cfg.eval.max_images else test or cfg.eval.max_images
+    images = (f"the first {cfg.eval.max_images} test images" if cfg.eval.max_images else
+              "every test image" + (f" ({test} in the dataset's card)" if test else ""))
     lines = [f"dataset {spec.name} ({_options(plan.dataset_options.model_dump(mode='json'))}); profile {cfg.profile}; "
              f"device {plan.device}, precision {plan.precision}; output {cfg.output_root}",
              f"rows ({len(plan.rows)}):"]
@@ -26,7 +27,7 @@ def plan_lines(plan: RunPlan) -> list[str]:
     seg = plan.segmenter
     lines.append("metrics: " + ", ".join(m.name for m, _ in plan.metrics)
                  + (f"; segmenter {seg.name} ({_options(seg.options.model_dump(mode='json'))})" if seg else ""))
-    lines.append(f"protocol: {images if images else 'every'} test images at the rows' resolution, distribution "
+    lines.append(f"protocol: {images}, at the rows' resolution; distribution "
                  f"metrics against the real {cfg.eval.real_split} split"
                  + ("; a 'real images' row" if cfg.eval.reference_row else ""))
     lines.append("nothing was loaded or trained (--dry-run); drop --dry-run to run this plan")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Iterable
+from typing import Any, ClassVar, Iterable, Sequence
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -57,6 +57,27 @@ class Sample:
         return tuple(int(i) for i in np.unique(self.label))
 
 
+@dataclass(frozen=True)
+class Problem:
+    """A bad file found while reading (a value, so that reader threads and worker processes can
+    hand it back instead of raising): what is wrong with ``path`` and how to fix it."""
+
+    path: Path
+    problem: str
+    fix: str
+
+    def error(self) -> "BadFile":
+        return BadFile(self.path, self.problem, self.fix)
+
+
+class BadFile(DataError):
+    """The one-line error of a bad data file: the file, what is wrong, the fix, and --skip-bad."""
+
+    def __init__(self, path: Path, problem: str, fix: str):
+        super().__init__(f"{path}: {problem}; {fix} (or pass --skip-bad to skip such files)")
+        self.path, self.problem, self.fix = Path(path), problem, fix
+
+
 class BadFiles:
     """Collects bad files when the user opted in with --skip-bad; raises on the first otherwise."""
 
@@ -66,7 +87,7 @@ class BadFiles:
 
     def report(self, path: Path, problem: str, fix: str) -> None:
         if not self.skip:
-            raise DataError(f"{path}: {problem}; {fix} (or pass --skip-bad to skip such files)")
+            raise BadFile(path, problem, fix)
         if all(p != path for p, _ in self.items):  # loaders that read the whole folder per split see it twice
             self.items.append((path, problem))
 
@@ -140,7 +161,16 @@ class Dataset:
         return f"dataset '{self.name}' not found at {folder}; {how}"
 
     def load(self, root: Path, split: str, options: Options, bad: BadFiles) -> list[Sample]:
+        """Every sample of ``split`` decoded and checked (import and ``bench datasets verify`` use it):
+        a bad file is reported to ``bad``."""
         raise NotImplementedError
+
+    def index(self, root: Path, split: str, options: Options, bad: BadFiles) -> Sequence[Sample]:
+        """``split`` for training and evaluation: a sequence whose items are decoded when asked
+        for (a :class:`benchmark.data.split.LazySplit`), so that nothing is held beyond the item in
+        hand. Problems found without decoding (a photo without a label) go to ``bad``. Default:
+        :meth:`load` (a dataset that is small or generated in memory)."""
+        return self.load(root, split, options, bad)
 
     def import_from(self, src: Path, root: Path) -> Path:
         """`bench datasets import NAME PATH`: write ``root/NAME`` (not there yet) from the archive or

@@ -2,10 +2,14 @@
 
 Photos are resized with bicubic filtering, label maps with nearest neighbour.
 Every random choice comes from a generator seeded with (seed, epoch, sample
-index), so a run is reproducible and a resumed run sees the same data.
+index), so a run is reproducible and a resumed run sees the same data, whichever
+process reads an item and whenever. The pairs are read one at a time (see
+:class:`PairDataset`); the loaders over them are :mod:`benchmark.data.loading`.
 """
 
 from __future__ import annotations
+
+from typing import Any, Sequence
 
 import numpy as np
 import torch
@@ -15,6 +19,7 @@ from torch.utils.data import Dataset
 
 from benchmark.api import Size, TrainTransform
 from benchmark.data.dataset import Sample
+from benchmark.data.split import stems_of
 
 
 def resize_pair(sample: Sample, size: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -37,16 +42,26 @@ def to_float(photo_u8: torch.Tensor) -> torch.Tensor:
 
 
 class PairDataset(Dataset):
-    """Samples resized once up front; random augmentation per item when ``transform`` is given.
+    """The pairs of a split as tensors, one item at a time: read, resize to the load size, augment.
 
-    ``image_size`` is a side (a square) or a :class:`benchmark.api.contract.Size` (height, width); a
-    transform's ``load_size`` is then the load height, and the load width keeps the aspect
-    ratio. Instance maps travel with the pairs (as ``instance``) when every sample has one.
+    ``samples`` is a sequence of :class:`Sample`: a list in memory, or a
+    :class:`benchmark.data.split.LazySplit` that decodes a sample when it is asked for, so that
+    nothing of the split is held beyond the items in hand (a bad file raises its
+    :class:`benchmark.data.dataset.BadFile` then). ``image_size`` is a side (a square) or a
+    :class:`benchmark.api.contract.Size` (height, width); a transform's ``load_size`` is then the
+    load height, and the load width keeps the aspect ratio. Instance maps travel with the pairs
+    (as ``instance``) when the samples have them.
+
+    An item is asked for by its index, or by ``(epoch, index)`` (how the training loader asks:
+    worker processes that live across epochs get the epoch with every item); the augmentation
+    draws from a generator seeded with ``(seed, epoch, index)`` alone, so the order in which
+    items are read, and in which process, changes nothing.
     """
 
-    def __init__(self, samples: list[Sample], image_size: int | tuple[int, int],
+    def __init__(self, samples: Sequence[Sample], image_size: int | tuple[int, int],
                  transform: TrainTransform | None = None, seed: int = 0, fill_label: int = 0):
-        self.stems = [s.stem for s in samples]
+        self.samples = samples
+        self.stems = stems_of(samples)
         self.size = Size.of(image_size)
         #: the height (the side of a square run)
         self.image_size = self.size.height
@@ -60,17 +75,9 @@ class PairDataset(Dataset):
         self.load = Size(load_h, w if load_h == h else max(w, round(load_h * w / h)))
         #: the load side of a square run, as before non-square runs
         self.load_size = self.load.height
-        pairs = [resize_pair(s, self.load) for s in samples]
-        self.photos = torch.stack([p for p, _ in pairs])
-        self.labels = torch.stack([lab for _, lab in pairs])
-        self.instances = None
-        if samples and all(s.instance is not None for s in samples):
-            self.instances = torch.stack([resize_instance(s.instance, self.load) for s in samples])
-        #: image-level class ids per sample (the dataset's, else those present in the full label map)
-        self.classes = [s.class_ids() for s in samples]
-        self._multi_hot = torch.zeros(len(samples), 256, dtype=torch.uint8)
-        for i, ids in enumerate(self.classes):
-            self._multi_hot[i, list(ids)] = 1
+        #: a list in memory keeps its instance maps only when every sample has one (known without reading)
+        self._instances = None if hasattr(samples, "stems") else all(s.instance is not None for s in samples)
+        self._whole: dict[str, Any] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -78,17 +85,62 @@ class PairDataset(Dataset):
     def __len__(self) -> int:
         return len(self.stems)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        photo, label = self.photos[index], self.labels[index]
-        instance = None if self.instances is None else self.instances[index]
+    def pair(self, index: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, tuple[int, ...]]:
+        """Item ``index`` at the load size, not augmented: (photo uint8 3,H,W, label uint8 H,W,
+        instance int32 H,W or None, image-level class ids)."""
+        sample = self.samples[index]
+        photo, label = resize_pair(sample, self.load)
+        keep = sample.instance is not None and self._instances is not False
+        instance = resize_instance(sample.instance, self.load) if keep else None
+        return photo, label, instance, sample.class_ids()
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, torch.Tensor]:
+        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
+        photo, label, instance, classes = self.pair(index)
         if self.transform is not None:
-            rng = np.random.default_rng([self.seed, self.epoch, index])
+            rng = np.random.default_rng([self.seed, epoch, index])
             photo, label, instance = self._augment(photo, label, instance, rng)
-        item = {"image": to_float(photo), "label": label.long(), "index": torch.tensor(index),
-                "classes": self._multi_hot[index]}
+        multi_hot = torch.zeros(256, dtype=torch.uint8)
+        multi_hot[list(classes)] = 1
+        item = {"image": to_float(photo), "label": label.long(), "index": torch.tensor(index), "classes": multi_hot}
         if instance is not None:
             item["instance"] = instance.long()
         return item
+
+    # the whole split at once, for the models that fit something on it (Trainable.before_training)
+
+    def _all(self) -> dict[str, Any]:
+        """Every pair at the load size, stacked: read once, on first use (the whole split in memory)."""
+        if self._whole is None:
+            pairs = [self.pair(i) for i in range(len(self))]
+            instances = [p[2] for p in pairs]
+            self._whole = {
+                "photos": torch.stack([p[0] for p in pairs]), "labels": torch.stack([p[1] for p in pairs]),
+                "instances": torch.stack(instances) if pairs and all(i is not None for i in instances) else None,
+                "classes": [p[3] for p in pairs]}
+        return self._whole
+
+    @property
+    def photos(self) -> torch.Tensor:
+        """uint8 (N,3,LH,LW): every photo of the split (decoded and held on first use)."""
+        return self._all()["photos"]
+
+    @property
+    def labels(self) -> torch.Tensor:
+        """uint8 (N,LH,LW): every label map of the split (decoded and held on first use)."""
+        return self._all()["labels"]
+
+    @property
+    def instances(self) -> torch.Tensor | None:
+        """int32 (N,LH,LW) instance maps when every sample has one, else None (decoded on first use)."""
+        return self._all()["instances"]
+
+    @property
+    def classes(self) -> list[tuple[int, ...]]:
+        """Image-level class ids per sample (the dataset's, else those present in the full label map)."""
+        if self._whole is None and not hasattr(self.samples, "stems"):  # in memory: no decoding needed
+            return [s.class_ids() for s in self.samples]
+        return self._all()["classes"]
 
     def _augment(self, photo, label, instance, rng):
         t, (h, w), load = self.transform, self.size, self.load

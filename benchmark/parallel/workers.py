@@ -141,6 +141,15 @@ def shard(indices: list[int]) -> list[int]:
     return indices[_world.rank * n:(_world.rank + 1) * n]
 
 
+def union(items: list) -> list:
+    """Every rank's ``items`` (picklable), concatenated in rank order, on every rank; one process: ``items``."""
+    if _world is None:
+        return items
+    parts: list = [None] * _world.size
+    dist.all_gather_object(parts, items)
+    return [x for part in parts for x in part]
+
+
 def mean_losses(values: dict[str, float]) -> dict[str, float]:
     """The global batch's losses: each rank's losses are means over equal shards, so their mean."""
     if _world is None or not values:

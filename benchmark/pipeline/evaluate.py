@@ -10,11 +10,13 @@ from __future__ import annotations
 import dataclasses
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
 from benchmark.api import EvalContext, Metric, StepContext, Trainable
+from benchmark.data.dataset import BadFile, Sample
+from benchmark.data.loading import Reading
 from benchmark.data.transforms import PairDataset, model_batch
 from benchmark.parallel import sharded as distributed_eval
 from benchmark.parallel import workers as distributed
@@ -32,10 +34,11 @@ REAL_VS_ITSELF = "not applicable: the real images against themselves"
 def generate_images(model: Trainable, test_set: PairDataset, out: ImageSet, *, device: torch.device,
                     dtype: torch.dtype | None, num_classes: int, ignore_index: int | None, palette,
                     batch_size: int, reporter: Reporter, label: str = "", parallel: bool = False,
-                    quantization: str = ROUND) -> int:
+                    quantization: str = ROUND, reading: Reading | None = None) -> int:
     """Generate every test image; returns how many were written. Images of an earlier
     evaluation that this one does not cover (a smaller ``eval.max_images``) are removed, so
-    that the metrics read exactly this split.
+    that the metrics read exactly this split. The test pairs are read a batch at a time
+    (``reading``: loader workers, --skip-bad), never the whole split at once.
 
     ``parallel``: the data-parallel workers share the work: each generates a contiguous run of
     the batches one process would make (the same batches, so the same images: models draw
@@ -46,6 +49,7 @@ def generate_images(model: Trainable, test_set: PairDataset, out: ImageSet, *, d
     ``quantization``: how the generated images become 8-bit (:func:`benchmark.util.imageio.to_uint8`):
     ``round`` (bench's), or ``truncate`` as the official test script of a zoo entry does."""
     parallel = parallel and distributed.current() is not None
+    reading = reading or Reading()
     if not distributed.is_follower():
         keep = {f"{stem}.png" for stem in test_set.stems}
         for folder in out.folders():
@@ -53,7 +57,6 @@ def generate_images(model: Trainable, test_set: PairDataset, out: ImageSet, *, d
             for old in folder.glob("*.png"):
                 if old.name not in keep:
                     old.unlink()
-        write_classes(out.root, {stem: list(ids) for stem, ids in zip(test_set.stems, test_set.classes)})
     model.eval()
     model.before_generation(test_set)
     n = len(test_set)
@@ -65,61 +68,110 @@ def generate_images(model: Trainable, test_set: PairDataset, out: ImageSet, *, d
         elif distributed.is_follower():
             starts = []
     reporter.start(f"generate {label}".strip(), sum(min(batch_size, n - s) for s in starts))
-    done = 0
+    done, classes = 0, Classes()
     try:
-        for start in starts:
-            items = [test_set[i] for i in range(start, min(n, start + batch_size))]
+        for items in reading.batches(test_set, [list(range(s, min(n, s + batch_size))) for s in starts]):
             batch = model_batch(items, device, num_classes, ignore_index)
             with StepContext(device=device, dtype=dtype).autocast():
                 fake = model.generate(batch)
             for j, (f, r) in enumerate(zip(to_uint8(fake, quantization), to_uint8(batch["image"]))):
-                stem = test_set.stems[start + j]
+                stem = test_set.stems[int(items["index"][j])]
                 ids = batch["label"][j].to(torch.uint8).cpu().numpy()
                 write_png(out.fake / f"{stem}.png", f)
                 write_png(out.real / f"{stem}.png", r)
                 write_png(out.label_ids / f"{stem}.png", ids)
                 write_png(out.label / f"{stem}.png", colorize(ids, palette, ignore_index))
-            done += len(items)
+            classes.add(items)
+            done += len(items["index"])
             reporter.update(done)
     finally:
         reporter.stop()
     if parallel:
+        classes.gather()
+        reading.skipped.update(dict(distributed.union(sorted(reading.skipped.items()))))
+    if not distributed.is_follower():
+        write_classes(out.root, classes.by_stem(test_set.stems))
+    if parallel:
         distributed.barrier()  # every worker's images are written
-    return n
+    return len(classes)
 
 
-def write_real_split(test_set: PairDataset, out: ImageSet, *, reporter: Reporter, label: str) -> ImageSet:
+class Classes:
+    """The image-level classes of the items read so far (each item's 256 multi-hot row, by index)."""
+
+    def __init__(self):
+        self.index: list[torch.Tensor] = []
+        self.rows: list[torch.Tensor] = []
+
+    def add(self, items: dict[str, torch.Tensor]) -> None:
+        self.index.append(items["index"].reshape(-1).long())
+        self.rows.append(items["classes"].reshape(-1, 256))
+
+    def gather(self) -> None:
+        """Every data-parallel worker's items, on every worker (rank order)."""
+        index, rows = self._cat()
+        self.index, self.rows = [distributed_eval.gather(index)], [distributed_eval.gather(rows)]
+
+    def _cat(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.index:
+            return torch.zeros(0, dtype=torch.long), torch.zeros(0, 256, dtype=torch.uint8)
+        return torch.cat(self.index), torch.cat(self.rows)
+
+    def __len__(self) -> int:
+        return sum(len(i) for i in self.index)
+
+    def by_stem(self, stems: list[str]) -> dict[str, list[int]]:
+        index, rows = self._cat()
+        return {stems[int(i)]: torch.nonzero(row).reshape(-1).tolist() for i, row in zip(index, rows)}
+
+
+def write_real_split(test_set: PairDataset, out: ImageSet, *, reporter: Reporter, label: str,
+                     reading: Reading | None = None, batch_size: int = 16) -> ImageSet:
     """The real photos, class ids and image-level classes of a split at the evaluation resolution.
 
     Written once into ``out`` (its real photos, class ids and classes file) and reused while
-    the marker file says it is complete.
+    the marker file says it is complete; the split is read ``batch_size`` pairs at a time.
     """
     done = out.complete_marker
     if done.is_file():
         return out
     n = len(test_set)
+    reading = reading or Reading()
+    classes = Classes()
     reporter.start(label, n)
     try:
-        for i in range(n):
-            item = test_set[i]
-            stem = test_set.stems[i]
-            write_png(out.real / f"{stem}.png", to_uint8(item["image"]))
-            write_png(out.label_ids / f"{stem}.png", item["label"].to(torch.uint8).numpy())
-            reporter.update(i + 1)
+        for items in reading.batches(test_set, [list(range(s, min(n, s + batch_size))) for s in range(0, n, batch_size)]):
+            for j, i in enumerate(items["index"].tolist()):
+                stem = test_set.stems[i]
+                write_png(out.real / f"{stem}.png", to_uint8(items["image"][j]))
+                write_png(out.label_ids / f"{stem}.png", items["label"][j].to(torch.uint8).numpy())
+            classes.add(items)
+            reporter.update(len(classes))
     finally:
         reporter.stop()
-    write_classes(out.root, {stem: list(ids) for stem, ids in zip(test_set.stems, test_set.classes)})
-    write_text(done, f"{n}\n")
+    write_classes(out.root, classes.by_stem(test_set.stems))
+    write_text(done, f"{len(classes)}\n")
     return out
 
 
-def write_native_labels(samples: list, folder: Path) -> Path:
-    """The samples' label maps as they are (the dataset's resolution), written once into ``folder``."""
+def write_native_labels(samples: Sequence[Sample], folder: Path, reading: Reading | None = None) -> Path:
+    """The samples' label maps as they are (the dataset's resolution), written once into ``folder``,
+    one sample read at a time (under --skip-bad a bad file is left out, as in generation)."""
     done = folder / "COMPLETE"
+    reading = reading or Reading()
     if not done.is_file():
-        for sample in samples:
+        written = 0
+        for i in range(len(samples)):
+            try:
+                sample = samples[i]
+            except BadFile as exc:
+                if not reading.skip_bad:
+                    raise
+                reading.skipped[str(exc.path)] = exc.problem
+                continue
             write_png(folder / f"{sample.stem}.png", sample.label)
-        write_text(done, f"{len(samples)}\n")
+            written += 1
+        write_text(done, f"{written}\n")
     return folder
 
 

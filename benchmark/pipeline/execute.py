@@ -22,6 +22,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
@@ -56,8 +57,12 @@ from benchmark.util.progress import Reporter
 
 @dataclass(frozen=True)
 class DatasetSplits:
-    train: list[Sample]
-    test: list[Sample]
+    """The run's splits, as the dataset indexes them (a LazySplit reads each sample when asked)."""
+
+    train: Sequence[Sample]
+    test: Sequence[Sample]
+    #: bad files the index skipped (--skip-bad) before anything trained
+    skipped: int = 0
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,7 @@ class Execution:
             raise ConfigError("--checkpoint evaluates one model: pass exactly one row with --models")
         if isinstance(resume, Path) and len(rows) != 1:
             raise ConfigError("--resume RUN_DIR continues one run: pass exactly one row with --models")
-        configure_backends(self.plan.device, self.plan.config.threads, self.plan.config.num_workers)
+        configure_backends(self.plan.device, self.plan.config.threads, self.measure.reading.num_workers)
         if distributed.is_follower():
             return follow(self)
         starts = [self.start(row, resume, checkpoint) for row in rows]
@@ -131,13 +136,13 @@ class Execution:
         spec, options, cfg = self.plan.dataset, self.plan.dataset_options, self.plan.config
         folder = spec.prepare(cfg.data_root, options)
         bad = BadFiles(cfg.skip_bad)
-        splits = {split: require_nonempty(spec.load(cfg.data_root, split, options, bad), spec.name, split, folder)
+        splits = {split: require_nonempty(spec.index(cfg.data_root, split, options, bad), spec.name, split, folder)
                   for split in ("train", "test")}
         warning = bad.warning()
         if warning:
-            self.reporter.log(f"[yellow]warning:[/] {warning}")
+            self.reporter.warn(warning)
         self.reporter.log(f"dataset {spec.name}: {len(splits['train'])} train, {len(splits['test'])} test images")
-        return DatasetSplits(splits["train"], splits["test"])
+        return DatasetSplits(splits["train"], splits["test"], len(bad.items))
 
     def start(self, row: Row, resume: bool | Path, checkpoint: Path | None) -> Start:
         if row.foreign is not None:
@@ -274,6 +279,9 @@ class Execution:
             self.reporter.log(f"[red]{row.label} failed:[/] {reason}")
         images = min(len(data.test), plan.config.eval.max_images or len(data.test))
         record = self.measure.record(row, run, row_plan, metrics, status, reason, wall, images)
+        skipped = data.skipped + extra.get("skipped_files", 0) + self.measure.skipped
+        if skipped:
+            record.note = "; ".join(filter(None, [record.note, f"--skip-bad: skipped {skipped} bad file(s)"]))
         if "during_training" in extra:  # the curve's settings and the best step (the row's numbers: the last
             record.config = {**record.config, "during_training": extra["during_training"]}  # step's; tables unsplit)
         final = {"status": status, "reason": reason, **extra}
@@ -348,16 +356,19 @@ class Execution:
         trainer = Trainer(model, train_set, row.run, run, device=plan.device, dtype=plan.dtype,
                           num_classes=spec.num_classes, ignore_index=spec.ignore_index, palette=spec.palette,
                           sample_set=sample_set, reporter=self.reporter, label=row.label, loggers=loggers,
-                          during=self.during_training(row, model, data, run))
+                          during=self.during_training(row, model, data, run), skip_bad=plan.config.skip_bad)
         result = trainer.fit(resume_from)
         during = {"during_training": trainer.during.protocol(len(self.during_subset(data)), plan.during)} \
             if trainer.during is not None else {}
-        return model, {"steps": result.steps, "final_losses": result.final_losses,
-                       "train_seconds": round(result.seconds, 2),
-                       "images_per_second": round(result.images_per_second, 2),
-                       "resumed_from_step": result.resumed_from, **during}
+        extra = {"steps": result.steps, "final_losses": result.final_losses,
+                 "train_seconds": round(result.seconds, 2),
+                 "images_per_second": round(result.images_per_second, 2),
+                 "resumed_from_step": result.resumed_from, **during}
+        if result.skipped:
+            extra["skipped_files"] = len(result.skipped)
+        return model, extra
 
-    def during_subset(self, data: DatasetSplits) -> list[Sample]:
+    def during_subset(self, data: DatasetSplits) -> Sequence[Sample]:
         """``eval_every``'s fixed subset: the first ``eval_images`` images of the test split."""
         return data.test[:self.plan.config.eval_images]
 
@@ -374,14 +385,15 @@ class Execution:
             generate_images(model, subset, images, device=plan.device, dtype=plan.dtype, num_classes=spec.num_classes,
                             ignore_index=spec.ignore_index, palette=spec.palette,
                             batch_size=plan.config.eval.batch_size, reporter=self.reporter,
-                            label=f"{row.label} at step {step}", quantization=quantization_of(row))
+                            label=f"{row.label} at step {step}", quantization=quantization_of(row),
+                            reading=self.measure.reading)
             ctx = self.measure.context(images, None, None, size, row.run.seed,
                                        native_labels=self.measure.native_labels(samples))
             return {c: v.value for c, v in compute_metrics(plan.during, ctx, self.reporter).items()}
 
         return DuringTraining(plan.config.eval_every, measure, run, plan.best)
 
-    def test_samples(self, data: DatasetSplits) -> list[Sample]:
+    def test_samples(self, data: DatasetSplits) -> Sequence[Sample]:
         limit = self.plan.config.eval.max_images
         return data.test[:limit] if limit else data.test
 
@@ -403,7 +415,7 @@ class Execution:
                             dtype=None if exact else self.plan.dtype, num_classes=spec.num_classes,
                             ignore_index=spec.ignore_index, palette=spec.palette,
                             batch_size=self.plan.config.eval.batch_size, reporter=self.reporter, label=row.label,
-                            parallel=parallel, quantization=quantization_of(row))
+                            parallel=parallel, quantization=quantization_of(row), reading=self.measure.reading)
         train = None
         with distributed_eval.main_first():  # rank 0 writes the cached splits, the others read them
             if self.plan.needs_real_train():

@@ -7,11 +7,13 @@ import hashlib
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from benchmark.api.context import EvalContext
 from benchmark.api import Size
 from benchmark.data.dataset import Sample
+from benchmark.data.loading import Reading, resolve_num_workers
+from benchmark.data.split import stems_of
 from benchmark.data.transforms import PairDataset
 from benchmark.parallel import sharded as distributed_eval
 from benchmark.parallel import workers as distributed
@@ -45,12 +47,19 @@ class Measure:
         self.plan = plan
         self.reporter = reporter
         self.store = store
+        #: how the evaluation reads the splits (loader workers, --skip-bad) and the files it skipped
+        self.reading = Reading(resolve_num_workers(plan.config.num_workers, plan.device.type), plan.config.skip_bad)
+
+    @property
+    def skipped(self) -> int:
+        """Bad files left out of evaluation so far (--skip-bad)."""
+        return len(self.reading.skipped)
 
     @property
     def cache_dir(self) -> Path:
         return self.plan.config.output_root / "cache"
 
-    def real_split(self, samples: list[Sample], split: str, size: Size | int) -> ImageSet:
+    def real_split(self, samples: Sequence[Sample], split: str, size: Size | int) -> ImageSet:
         """A real split at the evaluation resolution, written once per dataset config, size and count."""
         size = Size.of(size)
         spec = self.plan.dataset
@@ -61,16 +70,17 @@ class Measure:
         shown = f"{size.height}px" if size.square else size.text()
         images = ImageSet(self.cache_dir / "real" / f"{slug(spec.name)}-{shown}-{digest}" / split)
         write_real_split(PairDataset(samples, size), images, reporter=self.reporter,
-                         label=f"write real {spec.name} {split} split")
+                         label=f"write real {spec.name} {split} split", reading=self.reading,
+                         batch_size=self.plan.config.eval.batch_size)
         return images
 
-    def native_labels(self, samples: list[Sample]) -> Path:
+    def native_labels(self, samples: Sequence[Sample]) -> Path:
         """The test label maps at the dataset's own resolution, written once per dataset config and stems."""
         spec = self.plan.dataset
         key = json.dumps({"dataset": spec.name, "options": self.plan.dataset_options.model_dump(mode="json"),
-                          "stems": [s.stem for s in samples]}, sort_keys=True)
+                          "stems": stems_of(samples)}, sort_keys=True)
         folder = self.cache_dir / "native-labels" / f"{slug(spec.name)}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
-        return write_native_labels(samples, folder)
+        return write_native_labels(samples, folder, self.reading)
 
     def context(self, images: ImageSet, run: RunDir | None, train: ImageSet | None, size: Size | int, seed: int,
                 reference: bool = False, parallel: bool = False, native_labels: Path | None = None) -> EvalContext:
@@ -87,7 +97,7 @@ class Measure:
             profile=plan.config.profile, segmenter=plan.segmenter, progress=self.reporter, parallel=parallel,
             native_label_dir=native_labels)
 
-    def reference_row(self, train: list[Sample], test: list[Sample], size: Size | int | str) -> RunRecord | None:
+    def reference_row(self, train: Sequence[Sample], test: Sequence[Sample], size: Size | int | str) -> RunRecord | None:
         """The "real images" row: the real test photos measured as if they were generated (``size``:
         a :class:`Size`, a side, or a protocol's resolution). Under data parallelism every worker
         measures along; the others return None."""

@@ -10,7 +10,7 @@ import csv
 import math
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +18,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from benchmark.api import StepContext, Trainable
+from benchmark.data.dataset import BadFile
+from benchmark.data.loading import loader, problems, resolve_num_workers
 from benchmark.data.transforms import PairDataset, model_batch
 from benchmark.parallel import workers as distributed
 from benchmark.pipeline.during import BEST_CHECKPOINT, DuringTraining
@@ -126,13 +128,37 @@ class TrainResult:
     seconds: float
     images_per_second: float
     resumed_from: int | None = None
+    #: (file, problem) of every bad file skipped while training (``--skip-bad``), on every worker
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+class EpochOrder:
+    """The batches the training loader takes in the current epoch, as ``(epoch, index)`` keys: set
+    before each pass, read by the one loader whose workers live for the whole training. Made as
+    they are taken (this worker's shard of each global batch of the permutation), not held."""
+
+    def __init__(self, batch_size: int):
+        self.batch_size = batch_size
+        self.epoch, self.first, self.stop = 0, 0, 0
+        self.order = torch.zeros(0, dtype=torch.int64)
+
+    def set(self, epoch: int, order: torch.Tensor, first: int, stop: int) -> None:
+        self.epoch, self.order, self.first, self.stop = epoch, order, first, stop
+
+    def __iter__(self):
+        bs = self.batch_size
+        for b in range(self.first, self.stop):
+            yield [(self.epoch, i) for i in distributed.shard(self.order[b * bs:(b + 1) * bs].tolist())]
+
+    def __len__(self) -> int:
+        return self.stop - self.first
 
 
 class Trainer:
     def __init__(self, trainable: Trainable, train_set: PairDataset, run: RunConfig, run_dir: RunDir, *,
                  device: torch.device, dtype: torch.dtype | None, num_classes: int, ignore_index: int | None,
                  palette, sample_set: PairDataset | None, reporter: Reporter, label: str,
-                 loggers: Loggers | None = None, during: DuringTraining | None = None):
+                 loggers: Loggers | None = None, during: DuringTraining | None = None, skip_bad: bool = False):
         self.model = trainable
         self.data = train_set
         self.run = run
@@ -152,6 +178,12 @@ class Trainer:
         self.steps_per_epoch = max(1, len(train_set) // self.batch_size)
         self.total_steps = run.steps or (run.epochs or 1) * self.steps_per_epoch
         self.history = LossHistory(run_dir.losses)
+        self.skip_bad = skip_bad
+        self.num_workers = resolve_num_workers(run.num_workers, device.type)
+        self.order = EpochOrder(self.batch_size)
+        self.loader: DataLoader | None = None
+        #: bad files skipped so far (file -> problem)
+        self.skipped: dict[str, str] = {}
         self.loggers = loggers if loggers is not None else Loggers()
         #: evaluation during training (eval_every), on the main process only
         self.during = during if self.main else None
@@ -160,12 +192,27 @@ class Trainer:
         return model_batch(batch, self.device, self.num_classes, self.ignore_index)
 
     def epoch_batches(self, epoch: int, first: int) -> DataLoader:
+        """The loader, set to take epoch ``epoch``'s batches from batch ``first`` on: this worker's
+        shard of each global batch of the epoch's permutation. Each pass over it draws once from
+        torch's random state, as a new loader per epoch did, so the models' draws stay the same."""
         order = torch.randperm(len(self.data), generator=torch.Generator().manual_seed(self.run.seed * 100_003 + epoch))
-        bs = self.batch_size
-        batches = [distributed.shard(order[b * bs:(b + 1) * bs].tolist()) for b in range(first, self.steps_per_epoch)]
+        self.order.set(epoch, order, first, self.steps_per_epoch)
         self.data.set_epoch(epoch)
-        return DataLoader(self.data, batch_sampler=batches, num_workers=self.run.num_workers,
-                          pin_memory=self.device.type == "cuda")
+        if self.loader is None:
+            self.loader = loader(self.data, self.order, num_workers=self.num_workers, pin=self.device.type == "cuda",
+                                 skip_bad=self.skip_bad, substitute=True)
+        elif self.loader.persistent_workers:  # a pass of live workers draws no seed: draw it here
+            torch.empty((), dtype=torch.int64).random_()
+        return self.loader
+
+    def checked(self, batch: dict) -> dict:
+        """The batch's tensors; a bad file stops the run with its line, or (--skip-bad) is counted."""
+        batch, skipped = problems(batch)
+        for path, problem in skipped:
+            if path not in self.skipped:
+                self.skipped[path] = problem
+                self.reporter.warn(f"skipped {path} ({problem}); the next readable training image takes its place")
+        return batch
 
     def state(self, step: int, ctx: StepContext) -> dict:
         opt_names = {id(o): n for n, o in self.model.optimizers.items()}
@@ -230,7 +277,15 @@ class Trainer:
     def save_samples(self, step: int) -> None:
         if not self.main or self.sample_set is None or len(self.sample_set) == 0:
             return
-        items = [self.sample_set[i] for i in range(min(4, len(self.sample_set)))]
+        items = []
+        for i in range(min(4, len(self.sample_set))):
+            try:
+                items.append(self.sample_set[i])
+            except BadFile:
+                if not self.skip_bad:
+                    raise
+        if not items:
+            return
         batch = self.batch_to_device(items)
         was_training = self.model.training
         self.model.eval()
@@ -264,7 +319,7 @@ class Trainer:
                 epoch, first = divmod(step, self.steps_per_epoch)
                 for batch in self.epoch_batches(epoch, first):
                     ctx.step, ctx.epoch = step, epoch
-                    losses = self.model.train_step(self.batch_to_device(batch), ctx)
+                    losses = self.model.train_step(self.batch_to_device(self.checked(batch)), ctx)
                     values = distributed.mean_losses({k: float(v) for k, v in losses.items()})
                     bad = [k for k, v in values.items() if not math.isfinite(v)]
                     step += 1
@@ -287,7 +342,9 @@ class Trainer:
                     if step >= self.total_steps:
                         break
             distributed.check_same_weights(self.model, self.label)
+            skipped = sorted(set(distributed.union(sorted(self.skipped.items()))))
         finally:
+            self.loader = None  # its worker processes end with it
             parallel.unwrap()
             self.reporter.stop()
             if self.main:
@@ -295,4 +352,5 @@ class Trainer:
                 self.history.plot(self.dir.loss_curve, self.label)
         seconds = time.perf_counter() - t0
         done = step - (resumed or 0)
-        return TrainResult(step, self.history.last(), seconds, done * self.batch_size / max(seconds, 1e-9), resumed)
+        return TrainResult(step, self.history.last(), seconds, done * self.batch_size / max(seconds, 1e-9), resumed,
+                           skipped)

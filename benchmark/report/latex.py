@@ -25,7 +25,7 @@ from benchmark.report.leaderboard import (
     paper_protocol,
     seed_lines,
 )
-from benchmark.results.records import RunRecord
+from benchmark.results.records import RunRecord, is_reference
 
 BOX = "\\benchtablebox"
 _ESCAPES = {
@@ -62,7 +62,7 @@ def tex_metrics(board: Board, board_set: Leaderboard) -> list[str]:
 
 def _table(board: Board, board_set: Leaderboard, number: int) -> list[str]:
     metrics = tex_metrics(board, board_set)
-    with_input = len({r.input_kind for r in board.records}) > 1
+    with_input = len({r.input_kind for r in board.records if not is_reference(r)}) > 1
     notes: dict[str, int] = {}
     rows = [_row(board, record, metrics, with_input, notes) for record in board.records]
     spec = "l" + ("l" if with_input else "") + "r@{}l" * len(metrics)

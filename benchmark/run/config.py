@@ -88,7 +88,9 @@ class RunConfig(Options):
     checkpoint_every: int = Field(250, ge=1, description="steps between checkpoints")
     keep_checkpoints: int = Field(2, ge=1, description="how many recent checkpoints to keep")
     samples: int = Field(4, ge=0, description="sample grids (label | real | fake) saved during training")
-    num_workers: int = Field(0, ge=0, description="data loader worker processes")
+    num_workers: int | None = Field(None, ge=0, description="data loader worker processes per training process "
+                                    "(default: what the machine can feed, see benchmark.data.loading."
+                                    "default_num_workers; 0: the process reads the data itself)")
     threads: int | None = Field(None, ge=1, description="CPU threads for torch (default: one per physical core, "
                                 "torch's own default, less one per data loader worker)")
     eval_every: int | None = Field(None, ge=1, description="measure eval_metrics on a fixed subset of the test "
@@ -117,6 +119,10 @@ RUN_KEYS = set(RunConfig.model_fields)
 #: settings whose effect is float rounding): runs that differ only in them share a config hash
 NOT_HASHED = {"data_root", "output_root", "eval", "models", "seeds", "fused_optimizer", "channels_last", "loggers",
               "eval_every", "eval_metrics", "eval_images", "keep_best", "compile"}
+#: run keys that change nothing of what a row trains either, hashed at a fixed value so that the
+#: hashes of runs made before they stopped counting stay the same (``num_workers``: every item is a
+#: function of (seed, epoch, index), whichever process reads it)
+HASHED_AS = {"num_workers": 0}
 
 
 #: the two ways to say how long to train: a layer that sets either replaces both of the layers below
@@ -268,7 +274,7 @@ class Row:
     def config_hash(self) -> str:
         """Identifies runs that train the same thing (ignores paths and eval settings)."""
         d = self.to_dict()
-        d["run"] = {k: v for k, v in d["run"].items() if k not in NOT_HASHED}
+        d["run"] = {k: HASHED_AS.get(k, v) for k, v in d["run"].items() if k not in NOT_HASHED}
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -31,6 +31,7 @@ from PIL import Image
 
 from benchmark.api import Size, Trainable
 from benchmark.data.dataset import Dataset, read_image
+from benchmark.data.split import stems_of
 from benchmark.data.transforms import PairDataset
 from benchmark.pipeline.evaluate import compute_metrics, generate_images
 from benchmark.pipeline.execute import Execution
@@ -212,8 +213,8 @@ def score_images(plan: RunPlan, request: ScoreRequest, reporter: Reporter) -> Ru
     data = bench.load_dataset()
     samples = bench.test_samples(data)
     size = size_in(cfg, spec)
-    match_stems(files, [s.stem for s in samples], [s.stem for s in data.test], folder, spec.name)
-    images, resized = read_images(files, [s.stem for s in samples], size, request.resize)
+    match_stems(files, stems_of(samples), stems_of(data.test), folder, spec.name)
+    images, resized = read_images(files, stems_of(samples), size, request.resize)
     run = RunDir.create(cfg.output_root, spec.name, request.label)
     with RunLock(run):
         record = _measure(plan, bench, run, request, images, resized, samples, data, size)
@@ -278,7 +279,8 @@ def _evaluate(plan: RunPlan, bench: Execution, run: RunDir, images: dict, sample
     spec, cfg = plan.dataset, plan.config
     generate_images(FolderImages(images), PairDataset(samples, size), run.images, device=plan.device, dtype=None,
                     num_classes=spec.num_classes, ignore_index=spec.ignore_index, palette=spec.palette,
-                    batch_size=cfg.eval.batch_size, reporter=bench.reporter, label=label)
+                    batch_size=cfg.eval.batch_size, reporter=bench.reporter, label=label,
+                    reading=bench.measure.reading)
     train = bench.measure.real_split(data.train, "train", size) if plan.needs_real_train() else None
     ctx = bench.measure.context(run.images, run, train, size, cfg.seed,
                                 native_labels=bench.measure.native_labels(samples))
@@ -310,9 +312,9 @@ def measure_again(run: RunDir, layers: Layers, reporter: Reporter, plugins=None)
     data = bench.load_dataset()
     samples = bench.test_samples(data)
     files = image_files(run.images.fake, "the run folder's images/fake")
-    match_stems(files, [s.stem for s in samples], [s.stem for s in data.test], run.images.fake, dataset)
+    match_stems(files, stems_of(samples), stems_of(data.test), run.images.fake, dataset)
     size = Size.of(stored.get("resolution", stored["image_size"]))
-    images, _ = read_images(files, [s.stem for s in samples], size, resize=False)
+    images, _ = read_images(files, stems_of(samples), size, resize=False)
     metrics = _evaluate(plan, bench, run, images, samples, data, size, label)
     existing = bench.store.find_by_run_dir(str(run.root))
     if existing is None or existing.id is None:

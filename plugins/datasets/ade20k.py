@@ -26,7 +26,7 @@ from bench_plugins.datasets.standard import (
     by_stem,
     generated_palette,
     id_table,
-    load_split,
+    index_split,
     match,
 )
 from pydantic import Field
@@ -89,11 +89,11 @@ class Ade20k(Release):
     def arrange(self, trees, sources):
         return arrange(trees, sources)
 
-    def load(self, root, split, options: Ade20kOptions, bad):
+    def index(self, root, split, options: Ade20kOptions, bad):
         limit = options.train_size if split == "train" else options.test_size
         table = id_table({0: OTHER, **{k: k - 1 for k in range(1, len(CLASS_NAMES) + 1)}})
-        return load_split(self.directory(root), split, self.name, table, (options.size, options.size), limit,
-                          bad, instances=False)
+        return index_split(self.directory(root), split, self.name, table, (options.size, options.size), limit,
+                           instances=False)
 
 
 def arrange(trees: list[Path], sources) -> dict:

@@ -40,6 +40,7 @@ celebamask-hq.size=32`` to check them with little memory.
 from __future__ import annotations
 
 import shutil
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -57,7 +58,7 @@ from bench_plugins.datasets.celebamask_release import (
     merge_masks,
     read_mapping,
 )
-from bench_plugins.datasets.parallel import Problem, ordered_map, read_all, try_read
+from bench_plugins.datasets.parallel import Problem, decode_split, ordered_map, try_read
 from PIL import Image, UnidentifiedImageError
 from pydantic import Field
 
@@ -65,6 +66,7 @@ from benchmark import (
     BadFiles,
     DataError,
     Dataset,
+    LazySplit,
     Options,
     Reporter,
     Sample,
@@ -146,6 +148,9 @@ class CelebAMaskHQ(Dataset):
     # ------------------------------------------------------------ reading
 
     def load(self, root, split, options: CelebAMaskOptions, bad: BadFiles) -> list[Sample]:
+        return decode_split(self.index(root, split, options, bad), bad)
+
+    def index(self, root, split, options: CelebAMaskOptions, bad: BadFiles) -> LazySplit:
         folder = self.directory(root)
         images, labels = folder / "images", folder / "labels"
         for sub in (images, labels):
@@ -156,7 +161,7 @@ class CelebAMaskHQ(Dataset):
         assign = split_of(folder, options.split, numbers)
         limit = options.train_size if split == "train" else options.test_size
         chosen = [n for n in numbers if assign(n) == split][:limit]
-        return read_all(lambda n: read_face(images / f"{n}.jpg", labels / f"{n}.png", options.size), chosen, bad)
+        return LazySplit(partial(read_numbered, str(folder), options.size), chosen, [str(n) for n in chosen])
 
 
 def build(unpacked: Unpacked, dest: Path) -> dict:
@@ -212,6 +217,11 @@ def split_of(folder: Path, rule: str, numbers: list[int]):
         raise DataError(f"{path}: no line for image {missing[0]} ({len(missing)} photos unmapped); restore the "
                         f"release's mapping file or use --set celebamask-hq.split=every-tenth")
     return lambda n: celeba_partition(mapping[n])
+
+
+def read_numbered(folder: str, size: int, number: int) -> Sample | Problem:
+    """Face ``number`` of the stored release: ``images/N.jpg`` and ``labels/N.png``."""
+    return read_face(Path(folder) / "images" / f"{number}.jpg", Path(folder) / "labels" / f"{number}.png", size)
 
 
 def read_face(photo: Path, label_path: Path, size: int) -> Sample | Problem:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench_plugins.datasets.cityscapes_classes import CITATION, CLASS_NAMES, PALETTE
-from bench_plugins.datasets.standard import Release, by_stem, id_table, load_split, match
+from bench_plugins.datasets.standard import Release, by_stem, id_table, index_split, match
 from pydantic import Field
 
 from benchmark import DataError, Options, Source, find_dir, hookimpl
@@ -83,11 +83,11 @@ class Cityscapes(Release):
     def arrange(self, trees, sources):
         return arrange(trees, sources)
 
-    def load(self, root, split, options: CityscapesOptions, bad):
+    def index(self, root, split, options: CityscapesOptions, bad):
         limit = options.train_size if split == "train" else options.test_size
         size = (options.size, round(options.size / self.aspect_ratio))
         table = id_table({i: i for i in range(len(CLASS_NAMES))})
-        return load_split(self.directory(root), split, self.name, table, size, limit, bad, instances=True)
+        return index_split(self.directory(root), split, self.name, table, size, limit, instances=True)
 
 
 def arrange(trees: list[Path], sources) -> dict:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from bench_plugins.datasets.coco_instances import MADE_AS, made_as, record, write_instance_maps
 from bench_plugins.datasets.cocostuff_classes import CITATION, CLASS_NAMES
-from bench_plugins.datasets.standard import Release, generated_palette, id_table, load_split, match
+from bench_plugins.datasets.standard import Release, generated_palette, id_table, index_split, match
 from pydantic import Field
 
 from benchmark import DataError, Options, Source, find_dirs, hookimpl
@@ -97,13 +97,13 @@ class CocoStuff(Release):
     def after(self, trees, staging, pairs):
         instances(trees, staging, pairs)
 
-    def load(self, root, split, options: CocoStuffOptions, bad):
+    def index(self, root, split, options: CocoStuffOptions, bad):
         folder = self.directory(root)
         limit = options.train_size if split == "train" else options.test_size
         table = id_table({**{i: i for i in range(len(CLASS_NAMES))}, UNLABELED: UNLABELED})
         with_instances = self._instances = instance_maps(folder)
-        return load_split(folder, split, self.name, table, (options.size, options.size), limit, bad,
-                          instances=with_instances)
+        return index_split(folder, split, self.name, table, (options.size, options.size), limit,
+                           instances=with_instances)
 
 
 def arrange(trees: list[Path], sources: list[Path]) -> dict:

@@ -36,9 +36,9 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, ValidationError
 
-from bench_plugins.datasets.folder_layout import DEFAULT_SUFFIXES, detect, mixed_aspect, read_split
+from bench_plugins.datasets.folder_layout import DEFAULT_SUFFIXES, detect, index_split, mixed_aspect, read_split
 
-from benchmark import DataError, Dataset, Options, Source, hookimpl, import_sources
+from benchmark import DataError, Dataset, LazySplit, Options, Source, hookimpl, import_sources, stems_of
 from benchmark import explain, read_toml
 from benchmark import unknown
 from bench_plugins.datasets.columns import HEADLINE, PERCENT
@@ -137,12 +137,20 @@ class Folder(Dataset):
         return self.root_of(root, options)
 
     def load(self, root, split, options, bad):
+        return self.split(root, split, options, bad, read_split)
+
+    def index(self, root, split, options, bad):
+        return self.split(root, split, options, bad, index_split)
+
+    def split(self, root, split, options, bad, read):
+        """The split's samples as ``read`` gives them (all decoded, or a LazySplit), the test split
+        chosen by the card in bench's layout."""
         card = self.configure(root, options)
         folder = self.root_of(root, options)
         layout = detect(folder, split)
         self.has_instances = layout.instances is not None
-        samples = read_split(layout, card.suffixes, self.num_classes, self.ignore_index, bad,
-                             refuse_mixed=card.mixed_aspect_ratios == "refuse")
+        samples = read(layout, card.suffixes, self.num_classes, self.ignore_index, bad,
+                       refuse_mixed=card.mixed_aspect_ratios == "refuse")
         if layout.kind == "spade":
             if split == "test":
                 self._mixed = mixed_aspect(samples)
@@ -150,7 +158,7 @@ class Folder(Dataset):
         if card.test == []:
             raise DataError(f"{folder / 'dataset.toml'}: test = [] leaves the test split empty; list the test "
                             f"stems, or remove 'test' to use the last test_fraction of the stems")
-        stems = [s.stem for s in samples]
+        stems = stems_of(samples)
         if card.test is not None:
             missing = sorted(set(card.test) - set(stems))
             if missing:
@@ -159,7 +167,8 @@ class Folder(Dataset):
             test = set(card.test)
         else:
             test = set(stems[len(stems) - max(1, round(len(stems) * card.test_fraction)):])
-        chosen = [s for s in samples if (s.stem in test) == (split == "test")]
+        keep = [i for i, stem in enumerate(stems) if (stem in test) == (split == "test")]
+        chosen = samples.select(keep) if isinstance(samples, LazySplit) else [samples[i] for i in keep]
         if split == "test":
             self._mixed = mixed_aspect(chosen)
         return chosen

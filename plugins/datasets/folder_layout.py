@@ -15,13 +15,17 @@ Files are matched by stem after removing the first matching suffix of a list (Ci
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass
-from pathlib import Path
+from functools import partial
+from pathlib import Path, PurePath
 
 import numpy as np
-from bench_plugins.datasets.parallel import Problem, read_all, try_read
+from bench_plugins.datasets.parallel import Problem, decode_split, try_read
+from PIL import Image
 
-from benchmark import BadFiles, DataError, Sample, label_problem, list_images
+from benchmark import IMAGE_SUFFIXES, BadFiles, DataError, LazySplit, Sample, label_problem, natural_key
 
 DEFAULT_SUFFIXES = ["_leftImg8bit", "_gtFine_labelIds", "_gtFine_instanceIds"]
 #: how far two photos' width/height ratios may differ and still count as one aspect ratio
@@ -61,40 +65,118 @@ def strip(stem: str, suffixes: list[str]) -> str:
     return stem
 
 
-def index(folder: Path, suffixes: list[str], bad: BadFiles) -> dict[str, Path]:
-    out: dict[str, Path] = {}
-    for path in list_images(folder, bad):
-        key = strip(path.stem, suffixes)
+def index(folder: Path, suffixes: list[str], bad: BadFiles) -> dict[str, str]:
+    """``{stem: what the file name adds to it}`` (see :func:`tail`) for the image files of ``folder``
+    in natural order, from one directory listing (names only: a split of 118k pairs costs its
+    stems, not a path object per file); other files are reported as bad."""
+    names = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if not entry.name.startswith(".") and not entry.is_dir():
+                names.append(entry.name)
+    names.sort(key=lambda name: natural_key(PurePath(name)))
+    out: dict[str, str] = {}
+    for name in names:
+        stem, suffix = os.path.splitext(name)
+        if suffix.lower() not in IMAGE_SUFFIXES:
+            bad.report(folder / name, "not an image file", "move it out of the dataset folder")
+            continue
+        key = strip(stem, suffixes)
         if key in out:
-            raise DataError(f"{path}: ambiguous, same stem '{key}' as {out[key].name} after removing the suffixes "
-                            f"{suffixes}; rename one or change 'suffixes' in dataset.toml")
-        out[key] = path
+            raise DataError(f"{folder / name}: ambiguous, same stem '{key}' as {key + out[key]} after removing "
+                            f"the suffixes {suffixes}; rename one or change 'suffixes' in dataset.toml")
+        out[key] = tail(key, name)
     return out
 
 
-def read_split(layout: Layout, suffixes: list[str], num_classes: int, ignore_index: int | None,
-               bad: BadFiles, refuse_mixed: bool = False) -> list[Sample]:
+def index_split(layout: Layout, suffixes: list[str], num_classes: int, ignore_index: int | None,
+                bad: BadFiles, refuse_mixed: bool = False) -> LazySplit:
+    """The split's pairs matched by stem from the folder listings, read one at a time. A photo
+    without a label (and the like) goes to ``bad`` here; a file that cannot be read, when its
+    sample is. ``refuse_mixed``: a photo whose width/height ratio differs from the first photo's
+    (read from its header alone) is a bad file when read."""
     photos = index(layout.images, suffixes, bad)
     labels = index(layout.labels, suffixes, bad)
     instances = index(layout.instances, suffixes, bad) if layout.instances else None
     stems = []
-    for stem, path in photos.items():
+    for stem, end in photos.items():
         if stem not in labels:
-            bad.report(path, "image without a label", f"add {layout.labels / (stem + '.png')} or remove the image")
+            bad.report(layout.images / (stem + end), "image without a label",
+                       f"add {layout.labels / (stem + '.png')} or remove the image")
         elif instances is not None and stem not in instances:
-            bad.report(path, f"no instance map in {layout.instances} (the other images have one)",
-                       f"add it, or remove {layout.instances.name}/ to use no instance maps")
+            bad.report(layout.images / (stem + end), f"no instance map in {layout.instances} (the other images "
+                       f"have one)", f"add it, or remove {layout.instances.name}/ to use no instance maps")
         else:
             stems.append(stem)
-    for stem, path in labels.items():
+    for stem, end in labels.items():
         if stem not in photos:
-            bad.report(path, "label without an image", f"add the image {stem} to {layout.images} or remove the label")
+            bad.report(layout.labels / (stem + end), "label without an image",
+                       f"add the image {stem} to {layout.images} or remove the label")
     inst = instances or {}
-    samples = read_all(lambda s: read_pair(s, photos[s], labels[s], inst.get(s), num_classes, ignore_index),
-                       stems, bad)
+    items = [(s, photos[s], labels[s], inst.get(s)) for s in stems]
+    first = layout.images / (stems[0] + photos[stems[0]]) if refuse_mixed and stems else None
+    ratio = header_ratio(first) if first is not None else None
+    folders = tuple(str(f) if f else "" for f in (layout.images, layout.labels, layout.instances))
+    return LazySplit(partial(read_item, folders, num_classes, ignore_index, ratio, first and first.name), items,
+                     stems)
+
+
+def tail(stem: str, name: str) -> str:
+    """What a file name adds to its stem (``.jpg``, ``_leftImg8bit.png``: a stem is its file's name
+    less a suffix and the extension), one shared string per kind: an item costs its stem, not
+    three more names."""
+    return sys.intern(name[len(stem):])
+
+
+def header_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) of an image from its header alone (None when it cannot be read: its sample says so)."""
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except (OSError, SyntaxError, ValueError):
+        return None
+
+
+def header_ratio(path: Path) -> float | None:
+    size = header_size(path)
+    return size[0] / size[1] if size and size[1] else None
+
+
+def read_item(folders: tuple[str, str, str], num_classes: int, ignore_index: int | None, ratio: float | None,
+              first: str | None, item: tuple[str, str, str, str | None]) -> Sample | Problem:
+    """One pair of :func:`index_split`: (stem, and the tails of the photo's, label map's and instance
+    map's file names) in the (images, labels, instances) ``folders``; with ``ratio`` (the first
+    photo's, named ``first``), a photo of another width/height ratio is a bad file."""
+    stem, photo, label, inst = item
+    photo_path, label_path = Path(folders[0], stem + photo), Path(folders[1], stem + label)
+    inst_path = Path(folders[2], stem + inst) if inst is not None else None
+    found = read_pair(stem, photo_path, label_path, inst_path, num_classes, ignore_index)
+    if ratio is not None and isinstance(found, Sample):
+        h, w = found.image.shape[:2]
+        if abs(w / h - ratio) > ASPECT_TOLERANCE * ratio:
+            return Problem(photo_path, f"aspect ratio {w / h:.2f} ({w}x{h}) differs from {first}'s {ratio:.2f}",
+                           "crop or resize the photos to one ratio, or remove mixed_aspect_ratios = \"refuse\" "
+                           "from dataset.toml to resize each to the run's size")
+    return found
+
+
+def read_split(layout: Layout, suffixes: list[str], num_classes: int, ignore_index: int | None,
+               bad: BadFiles, refuse_mixed: bool = False) -> list[Sample]:
+    """Every pair of the split decoded (on a thread pool) and checked."""
+    split = index_split(layout, suffixes, num_classes, ignore_index, bad)
+    samples = decode_split(split, bad)
     if refuse_mixed:
-        check_aspect(samples, photos)
+        check_aspect(samples, {item[0]: layout.images / (item[0] + item[1]) for item in split.items})
     return samples
+
+
+def photo_sizes(split: list[Sample] | LazySplit) -> set[tuple[int, int]]:
+    """The (width, height) sizes of a split's photos: of the decoded samples, or of a lazy split's
+    photo files' headers (no decoding)."""
+    if not isinstance(split, LazySplit):
+        return {s.image.shape[1::-1] for s in split}
+    images = Path(split.read.args[0][0])
+    return {size for stem, photo, _, _ in split.items if (size := header_size(images / (stem + photo)))}
 
 
 def read_pair(stem: str, photo_path: Path, label_path: Path, inst_path: Path | None, num_classes: int,
@@ -120,9 +202,9 @@ def read_pair(stem: str, photo_path: Path, label_path: Path, inst_path: Path | N
     return Sample(stem, image, label.astype(np.uint8), instance=instance)
 
 
-def mixed_aspect(samples: list[Sample]) -> str | None:
+def mixed_aspect(samples: list[Sample] | LazySplit) -> str | None:
     """What a protocol records when the photos have several width/height ratios (None: one ratio)."""
-    sizes = {s.image.shape[1::-1] for s in samples}
+    sizes = photo_sizes(samples)
     ratios = sorted(w / h for w, h in sizes)
     if not ratios or ratios[-1] - ratios[0] <= ASPECT_TOLERANCE * ratios[0]:
         return None

@@ -2,7 +2,7 @@
 
 Pillow releases the interpreter lock while it decodes, so threads speed up
 reading thousands of JPEG and PNG files. Workers never touch :class:`BadFiles`:
-they return a :class:`Problem`, and the calling thread reports problems in file
+they return a :class:`benchmark.Problem`, and the calling thread reports problems in file
 order, so the first bad file named (or the list of skipped ones) is the same on
 every run and with any number of threads.
 """
@@ -12,28 +12,18 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 
-from benchmark import BadFiles, DataError, read_image
+from benchmark import BadFiles, DataError, LazySplit, Problem, Sample, read_image
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 #: at most this many decoding threads (more gains little: file reads and memory bandwidth limit it)
 MAX_WORKERS = 8
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A bad file found by a worker: reported by the caller as ``bad.report(path, problem, fix)``."""
-
-    path: Path
-    problem: str
-    fix: str
 
 
 def workers() -> int:
@@ -77,6 +67,11 @@ def read_all(func: Callable[[T], R | Problem | None], items: Iterable[T], bad: B
             elif result is not None:
                 out.append(result)
     return out
+
+
+def decode_split(split: LazySplit, bad: BadFiles) -> list[Sample]:
+    """Every sample of a lazily read split, decoded on the thread pool (what an import checks)."""
+    return read_all(split.read, split.items, bad)
 
 
 def try_read(path: Path, mode: str | None = None) -> np.ndarray | Problem:

@@ -18,15 +18,16 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
-from bench_plugins.datasets.parallel import Problem, read_all, try_read
+from bench_plugins.datasets.parallel import Problem, decode_split, try_read
 from bench_plugins.datasets.split_index import split_index
 from PIL import Image
 
-from benchmark import BadFiles, DataError, Dataset, Sample, Unpacked, import_sources, label_problem
+from benchmark import DataError, Dataset, LazySplit, Sample, Unpacked, import_sources, label_problem
 from bench_plugins.datasets.columns import HEADLINE, PERCENT
 
 SPLITS = ("train", "test")
@@ -87,6 +88,13 @@ class Release(Dataset):
     def import_from(self, src: Path, root: Path) -> Path:
         return self.import_files([src], root)
 
+    def index(self, root, split, options, bad) -> LazySplit:
+        """The stored split, read one sample at a time (see :func:`index_split`)."""
+        raise NotImplementedError
+
+    def load(self, root, split, options, bad) -> list[Sample]:
+        return decode_split(self.index(root, split, options, bad), bad)
+
 
 def store(pairs: list[Pair], folder: Path, move: bool) -> None:
     for sub in ("images", "labels") + (("instances",) if any(p.instance for p in pairs) else ()):
@@ -144,14 +152,21 @@ def split_stems(folder: Path, split: str, name: str) -> list[str]:
     return split_index(folder / split, PHOTO_SUFFIXES)["stems"]
 
 
-def load_split(folder: Path, split: str, name: str, table: np.ndarray, size: tuple[int, int] | None,
-               limit: int | None, bad: BadFiles, instances: bool) -> list[Sample]:
-    """The samples of a stored split, in stem order, at ``size`` (width, height; None: as stored)."""
+def index_split(folder: Path, split: str, name: str, table: np.ndarray, size: tuple[int, int] | None,
+                limit: int | None, instances: bool) -> LazySplit:
+    """A stored split in stem order, read one sample at a time at ``size`` (width, height; None: as
+    stored): from its cached index alone, nothing decoded here."""
     split_stems(folder, split, name)   # a clear error when the split is missing
     base = folder / split
     index = split_index(base, PHOTO_SUFFIXES)
     stems, photos = index["stems"][:limit], index["photos"]
-    return read_all(lambda s: read_one(base, base / "images" / photos[s], s, table, size, instances), stems, bad)
+    return LazySplit(partial(read_stored, str(base), table, size, instances), [photos[s] for s in stems], stems)
+
+
+def read_stored(base: str, table: np.ndarray, size, instances: bool, photo: str) -> Sample | Problem:
+    """The sample of the photo file ``photo`` (a name in ``base/images``) of a stored split."""
+    folder = Path(base)
+    return read_one(folder, folder / "images" / photo, Path(photo).stem, table, size, instances)
 
 
 def read_one(base: Path, photo_path: Path, stem: str, table: np.ndarray, size, instances: bool) -> Sample | Problem:

@@ -30,10 +30,11 @@ downloaded archive is deleted once imported.
 from __future__ import annotations
 
 import shutil
+from functools import partial
 from pathlib import Path
 
 import numpy as np
-from bench_plugins.datasets.parallel import Problem, read_all, try_read
+from bench_plugins.datasets.parallel import Problem, decode_split, try_read
 from bench_plugins.datasets.voc_classes import CITATION, CLASS_NAMES, PALETTE, VOID
 from pydantic import Field
 
@@ -41,6 +42,7 @@ from benchmark import (
     BadFiles,
     DataError,
     Dataset,
+    LazySplit,
     Options,
     Sample,
     Source,
@@ -173,6 +175,9 @@ class Voc2012(Dataset):
     # ------------------------------------------------------------ reading
 
     def load(self, root, split, options: VocOptions, bad: BadFiles) -> list[Sample]:
+        return decode_split(self.index(root, split, options, bad), bad)
+
+    def index(self, root, split, options: VocOptions, bad: BadFiles) -> LazySplit:
         folder = self.directory(root)
         voc = self.find_root(folder, folder, hint="re-import it with `bench datasets import voc2012 PATH`")
         file, _ = LISTS[split]
@@ -182,7 +187,11 @@ class Voc2012(Dataset):
         limit = options.train_size if split == "train" else options.test_size
         names = read_list(path)[:limit]
         void_to = 0 if options.void_as_background else None
-        return read_all(lambda n: read_pair(voc, n, void_to), names, bad)
+        return LazySplit(partial(read_named, voc, void_to), names, names)
+
+
+def read_named(voc: Path, void_to: int | None, name: str) -> Sample | Problem:
+    return read_pair(voc, name, void_to)
 
 
 def read_pair(voc: Path, name: str, void_to: int | None) -> Sample | Problem:
