@@ -59,7 +59,7 @@ def test_resume_falls_back_from_a_damaged_newest_checkpoint(tmp_path, roots):
 def test_a_bit_flipped_newest_checkpoint_fails_its_checksum_and_resume_falls_back(tmp_path, roots):
     """A flipped bit in a tensor loads as well-formed tensors (the resumed run then turns NaN):
     the sha256 written with the file catches it before it is loaded."""
-    from benchmark.run.checkpoint import checksum_file, load_checkpoint
+    from benchmark.planning.checkpoint import checksum_file, load_checkpoint
 
     run, before = finished_run(tmp_path, roots)
     newest = run.checkpoints()[-1]
@@ -74,7 +74,7 @@ def test_a_bit_flipped_newest_checkpoint_fails_its_checksum_and_resume_falls_bac
     load_checkpoint(aside)  # the fault: without its checksum the damaged file loads
     with pytest.raises(BenchError, match="sha256 differs from the one written with it"):
         load_checkpoint(newest)
-    resumed = bench(*RUN, "--steps", "4", *roots, "--resume")
+    resumed = call_cli(*RUN, "--steps", "4", *roots, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     said = " ".join((resumed.stdout + resumed.stderr).split())
     assert "sha256 differs" in said and "previous kept checkpoint step_00000002.pt" in said, said
