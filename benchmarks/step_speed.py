@@ -81,7 +81,7 @@ def main() -> None:
             for profile in args.sizes.split(","):
                 try:
                     sec, bs, size = time_step(models.get(name), profile, device, dtype, args.steps, args.batch)
-                    rows.append([name, device.type, precision, profile, size, bs, f"{sec:.3f}", f"{bs / sec:.1f}"])
+                    rows.append([name, device.type, precision, profile, size, bs, f"{sec:.3f}", f"{bs / sec:.2f}"])
                 except Exception as e:  # noqa: BLE001  (a benchmark lists what failed and goes on)
                     rows.append([name, device.type, precision, profile, "", "", f"error: {str(e)[:60]}", ""])
                 print(tabulate(rows[-1:], tablefmt="plain"), flush=True)

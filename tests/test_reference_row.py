@@ -18,7 +18,7 @@ from benchmark.util.progress import Reporter
 from benchmark.results.records import REFERENCE_LABEL, REFERENCE_MODEL, MetricValue, RunRecord, is_reference
 from benchmark.pipeline.execute import Execution
 from benchmark.testing import TINY_DATA
-from tests.test_report import md_rows, record
+from tests.test_report import md_rows, record, no_headline_columns  # noqa: F401 (an autouse fixture)
 
 
 def folder_mean(folder) -> float:
@@ -92,7 +92,7 @@ def test_reference_row_comes_first_and_is_never_marked_best():
     (board,) = board_set.tables  # its own FID protocol does not split the table
     assert [r.label for r in board.records] == [REFERENCE_LABEL, "a", "b"]
     rows = md_rows(report.render(records, "md"))
-    assert rows[REFERENCE_LABEL][3] == "1.0000"  # the lowest FID, yet not bold
+    assert rows[f"{REFERENCE_LABEL} (test split)"][3] == "1.0000"  # the lowest FID, yet not bold
     assert rows["a"][3] == "**40.00**"
     assert REFERENCE_LABEL not in [r.label for r in board_set.shown]  # no sample grid column
 
