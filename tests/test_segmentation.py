@@ -253,7 +253,9 @@ def test_smoke_run_fills_miou_and_classifier_for_the_model_and_the_real_images_r
     detail = json.loads((tmp_path / "out" / "runs").glob("*pix2pix/miou.json").__next__().read_text())
     assert len(detail["iou"]) == 12 and len(detail["confusion"]) == 12
     board = (tmp_path / "out" / "synthetic-facades" / "leaderboard.md").read_text()
-    assert "mIoU" in board and "cls acc" in board
+    assert "mIoU (%)" in board  # the dataset's headline column, in percent
+    columns = json.loads((tmp_path / "out" / "synthetic-facades" / "leaderboard.json").read_text())["tables"][0]
+    assert {"mIoU", "pixel acc", "cls acc"} <= {m["name"] for m in columns["metrics"]}
 
 
 def test_a_large_split_is_read_batch_by_batch_with_the_same_pixels(facades, monkeypatch):
