@@ -44,11 +44,11 @@ _EXPORTS = {
     **dict.fromkeys(("run", "score", "leaderboard", "reproduce"), "benchmark.workflow"),
     "Reporter": "benchmark.util.progress",
     "unknown": "benchmark.util.names",
-    "explain": "benchmark.run.config",
+    "explain": "benchmark.planning.config",
     "read_toml": "benchmark.util.settings_text",
-    "load_checkpoint": "benchmark.run.checkpoint",
+    "load_checkpoint": "benchmark.planning.checkpoint",
     "installed_plugins": "benchmark.registry.plugins:default",
-    "FolderScore": "benchmark.score.folders",
+    "FolderScore": "benchmark.scoring.folders",
     "Leaderboard": "benchmark.report.leaderboard",
     "WeightSpec": "benchmark.registry.weight_spec",
     "ZooEntry": "benchmark.registry.zoo_entry",
@@ -58,18 +58,6 @@ _EXPORTS = {
 }
 
 __all__ = ["hookimpl", "__version__", *_EXPORTS]
-
-#: exported names that are also subpackages of the core (``benchmark.run``: config, plan, checkpoints;
-#: ``benchmark.score``: rows from outside images)
-_SHADOWED = ("run", "score")
-# Importing a subpackage sets it as an attribute of its parent, which would hide the function of the
-# same name from every later ``benchmark.run``. Loaded here (each is a docstring), their attributes are
-# dropped at once, so ``benchmark.run`` and ``benchmark.score`` are always the functions (__getattr__).
-for _name in _SHADOWED:
-    importlib.import_module(f"benchmark.{_name}")
-    globals().pop(_name, None)
-del _name
-
 
 def __getattr__(name: str):
     if name in _EXPORTS:

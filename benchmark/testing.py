@@ -150,7 +150,7 @@ def untrained_and_trained(settings: Mapping[str, Any], out: Path, tables: Mappin
     Returns ``(before, trained)``: ``{column: MetricValue}`` and a ``RunRecord``.
     """
     from benchmark.pipeline.execute import Execution
-    from benchmark.run.config import Layers
+    from benchmark.planning.config import Layers
     from benchmark.rundir.layout import RunDir
     from benchmark.util.progress import Reporter
 

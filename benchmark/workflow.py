@@ -2,7 +2,7 @@
 
 They do what ``bench run``, ``bench score`` and ``bench report`` do and return the
 typed records those commands print: a list of :class:`benchmark.results.records.RunRecord`,
-a ``RunRecord`` (or a :class:`benchmark.score.folders.FolderScore` for two folders),
+a ``RunRecord`` (or a :class:`benchmark.scoring.folders.FolderScore` for two folders),
 and the :class:`benchmark.report.leaderboard.Leaderboard` table model. Options are
 the CLI's: run keys as keyword arguments (``steps=2``, ``seed=3``, ``image_size=64``,
 ``output_root="out"``, ``eval={"max_images": 8}``), plugin tables as keyword
@@ -21,7 +21,7 @@ from benchmark.util.errors import BenchError, ConfigError
 
 
 def _layers(config: str | Path | None, tables: dict | None, keys: dict[str, Any]):
-    from benchmark.run.config import Layers
+    from benchmark.planning.config import Layers
     from benchmark.util.settings_text import load_toml
 
     if "models" in keys and isinstance(keys["models"], str):
@@ -57,7 +57,7 @@ def run(models: list[str] | str | None = None, dataset: str | None = None, profi
         **keys: Any) -> list:
     """Train (or load) and evaluate each model row, store the results and write the dataset's
     leaderboard files, as `bench run`; returns one :class:`RunRecord` per row."""
-    from benchmark.run.plan import build_plan
+    from benchmark.planning.plan import build_plan
 
     layers = _layers(config, tables, {"models": models, "dataset": dataset, "profile": profile, **keys})
     plan = build_plan(layers, plugins, Path(checkpoint) if checkpoint else None)
@@ -103,7 +103,7 @@ def score(images: str | Path | None = None, *, dataset: str | None = None, label
     if dataset is None or images is None:
         raise ConfigError("score: pass --dataset D --images DIR --label NAME (a leaderboard row), "
                           "or --real DIR --fake DIR (two folders)")
-    from benchmark.score.images import (
+    from benchmark.scoring.images import (
         ScoreRequest,
         check_label,
         published_numbers,
@@ -125,8 +125,8 @@ _FOLDER_KEYS = {"output_root", "device", "seed", "threads", "eval"}
 
 
 def _score_two_folders(fake, real, metrics, tables, config, quiet, plugins, keys):
-    from benchmark.run.config import merge
-    from benchmark.score.folders import score_folders
+    from benchmark.planning.config import merge
+    from benchmark.scoring.folders import score_folders
     from benchmark.util.settings_text import load_toml
 
     tree = merge(load_toml(Path(config)) if config else {}, {k: dict(v) for k, v in (tables or {}).items()})
@@ -196,9 +196,9 @@ def reproduce(name: str, *, metrics: list[str] | str | None = None, tables: dict
     from benchmark.registry import plugins as registry
     from benchmark.registry import zoo
     from benchmark.report import side_by_side
-    from benchmark.run import reproduction
-    from benchmark.run.config import Layers
-    from benchmark.run.plan import build_plan
+    from benchmark.planning import reproduction
+    from benchmark.planning.config import Layers
+    from benchmark.planning.plan import build_plan
 
     plugins = plugins or registry.default()
     entry = zoo.find(name, plugins)

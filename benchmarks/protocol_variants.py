@@ -25,10 +25,10 @@ import torch
 from bench_plugins.metrics.fid import FID
 from bench_plugins.metrics.miou import MIoU
 
-from benchmark.run.config import Layers
+from benchmark.planning.config import Layers
 from benchmark.pipeline.execute import Execution
 from benchmark.util.progress import Reporter
-from benchmark.score.images import score_plan
+from benchmark.scoring.images import score_plan
 from benchmark.util.settings_text import parse_set
 
 MIOU_VARIANTS = [

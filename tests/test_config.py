@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchmark.registry import plugins as registry
-from benchmark.run.config import Layers, resolve_model
+from benchmark.planning.config import Layers, resolve_model
 from benchmark.util.settings_text import parse_set
 from benchmark.testing import TINY_DATA, call_cli, one_error_line
 

@@ -9,7 +9,7 @@ from bench_plugins.models.spade import Spade
 from bench_plugins.models.spade.options import effective
 from bench_plugins.models.spade.trainable import SpadeTrainable
 from benchmark.registry import plugins as registry
-from benchmark.run.config import Layers, RunConfig
+from benchmark.planning.config import Layers, RunConfig
 from benchmark.util.errors import ConfigError, WeightsError
 
 TINY = {"ngf": 2, "ndf": 2, "num_D": 1, "n_layers_D": 2, "spade_hidden": 4, "num_upsampling_layers": "normal"}

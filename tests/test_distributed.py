@@ -29,7 +29,7 @@ import pytest
 import torch
 from bench_plugins.metrics import inception, inception_weights
 
-from benchmark.run.checkpoint import load_checkpoint
+from benchmark.planning.checkpoint import load_checkpoint
 from benchmark.results.store import ResultsStore
 from benchmark.testing import TINY_DATA, call_cli, one_error_line, run_cli
 

@@ -7,15 +7,14 @@ import types
 from pathlib import Path
 
 import pytest
-import torch
 
 from benchmark import hookimpl, report
 from benchmark.pipeline.during import read_curve
 from benchmark.pipeline.execute import Execution
 from benchmark.registry import plugins as registry
-from benchmark.run.checkpoint import load_checkpoint
-from benchmark.run.config import Layers
-from benchmark.run.plan import build_plan
+from benchmark.planning.checkpoint import load_checkpoint
+from benchmark.planning.config import Layers
+from benchmark.planning.plan import build_plan
 from benchmark.util.errors import ConfigError
 from benchmark.util.progress import Reporter
 from benchmark.util.settings_text import parse_set

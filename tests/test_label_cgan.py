@@ -16,7 +16,7 @@ from bench_plugins.models.label_cgan.networks import (
 from bench_plugins.models.label_cgan.sketch import label_edges, xdog
 
 from benchmark.api import StepContext
-from benchmark.run.config import Layers
+from benchmark.planning.config import Layers
 from benchmark.util.errors import ConfigError
 from benchmark.pipeline.execute import Execution
 from benchmark.util.progress import Reporter

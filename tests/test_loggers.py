@@ -16,8 +16,8 @@ from benchmark.api import Model, Trainable, TrainLength
 from benchmark.pipeline.execute import Execution
 from benchmark.pipeline.loggers import Loggers
 from benchmark.registry import plugins as registry
-from benchmark.run.config import Layers
-from benchmark.run.plan import build_plan
+from benchmark.planning.config import Layers
+from benchmark.planning.plan import build_plan
 from benchmark.util.errors import ConfigError
 from benchmark.util.progress import Reporter
 from benchmark.util.settings_text import parse_set

@@ -11,7 +11,7 @@ import torch
 from benchmark import hookimpl
 from benchmark.registry import plugins as registry
 from benchmark.api import Model, Options, Trainable, TrainLength
-from benchmark.run.config import Layers, resolve_model
+from benchmark.planning.config import Layers, resolve_model
 from benchmark.util.settings_text import parse_set
 from benchmark.util.errors import ConfigError
 from benchmark.util.progress import Reporter

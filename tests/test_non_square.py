@@ -246,8 +246,8 @@ def test_bad_aspect_ratio_or_instance_edges_without_maps_are_one_line(tmp_path, 
 
 
 def test_the_plan_sizes_follow_the_dataset_unless_the_run_says_otherwise():
-    from benchmark.run.config import Layers
-    from benchmark.run.plan import build_plan
+    from benchmark.planning.config import Layers
+    from benchmark.planning.plan import build_plan
 
     def size(**run):
         layers = Layers.from_sources({}, {}, {"models": ["pix2pix"], "dataset": "cityscapes", "profile": "smoke",

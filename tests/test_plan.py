@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from benchmark.registry import plugins as registry
-from benchmark.run.config import Layers
+from benchmark.planning.config import Layers
 from benchmark.util.settings_text import parse_set
-from benchmark.run.plan import build_plan, plan_from_run
+from benchmark.planning.plan import build_plan, plan_from_run
 from benchmark.rundir.layout import RunDir
 from benchmark.testing import TINY_DATA, call_cli, one_error_line
 

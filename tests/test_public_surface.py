@@ -59,7 +59,7 @@ def test_plugins_and_examples_import_only_the_public_surface():
 
 
 def test_a_deep_import_is_caught():
-    planted = [(Path("plugins/x.py"), "from benchmark.util.atomic import atomic_write\nimport benchmark.run.plan\n"
+    planted = [(Path("plugins/x.py"), "from benchmark.util.atomic import atomic_write\nimport benchmark.planning.plan\n"
                                       "from benchmark import no_such_name\n")]
     assert len(deep_imports(planted)) == 3
 

@@ -19,7 +19,7 @@ from bench_plugins.models.zoo import ENTRIES
 from benchmark.registry.zoo_entry import validate
 from benchmark.report.leaderboard import build_leaderboard
 from benchmark.results.records import REFERENCE_LABEL, REFERENCE_MODEL, MetricValue, RunRecord
-from benchmark.run.foreign import TRUNCATED
+from benchmark.planning.foreign import TRUNCATED
 from benchmark.util.errors import PluginError
 from benchmark.util.imageio import to_uint8
 

@@ -10,7 +10,7 @@ import pytest
 from benchmark import hookimpl, report
 from benchmark.registry import plugins as registry
 from benchmark.api import Metric, MetricResult
-from benchmark.run.config import Layers
+from benchmark.planning.config import Layers
 from benchmark.util.settings_text import parse_set
 from benchmark.pipeline.evaluate import REAL_VS_ITSELF
 from benchmark.util.imageio import read_rgb

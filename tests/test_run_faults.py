@@ -59,7 +59,7 @@ def test_resume_falls_back_from_a_damaged_newest_checkpoint(tmp_path, roots):
 def test_a_bit_flipped_newest_checkpoint_fails_its_checksum_and_resume_falls_back(tmp_path, roots):
     """A flipped bit in a tensor loads as well-formed tensors (the resumed run then turns NaN):
     the sha256 written with the file catches it before it is loaded."""
-    from benchmark.run.checkpoint import checksum_file, load_checkpoint
+    from benchmark.planning.checkpoint import checksum_file, load_checkpoint
 
     run, before = finished_run(tmp_path, roots)
     newest = run.checkpoints()[-1]

@@ -213,7 +213,7 @@ def test_images_of_a_published_checkpoint_show_the_papers_numbers_beside(trained
 def test_non_square_protocol_reads_width_x_height_images(tmp_path):
     from benchmark.api import Size
     from benchmark.util.errors import DataError
-    from benchmark.score.images import read_images
+    from benchmark.scoring.images import read_images
 
     wide, square = tmp_path / "a.png", tmp_path / "b.png"
     Image.fromarray(np.zeros((32, 64, 3), np.uint8)).save(wide)  # 64 wide, 32 high

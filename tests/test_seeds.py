@@ -15,7 +15,7 @@ from benchmark import report
 from benchmark.results.aggregate import seed_groups
 from benchmark.report.console import plain_text
 from benchmark.report.leaderboard import build_leaderboard
-from benchmark.run.seeds import normalize_seeds, parse_seeds
+from benchmark.planning.seeds import normalize_seeds, parse_seeds
 from benchmark.testing import TINY_DATA, one_error_line
 from tests.test_report import record, no_headline_columns  # noqa: F401 (an autouse fixture)
 

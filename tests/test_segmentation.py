@@ -17,7 +17,7 @@ from bench_plugins.segmenters.scores import confusion, scores
 from bench_plugins.segmenters.trained import TrainedOptions, TrainedSegmenter, UNetModel
 
 from benchmark.api import EvalContext, Options, ResolvedSegmenter
-from benchmark.run.config import Layers
+from benchmark.planning.config import Layers
 from benchmark.util.settings_text import parse_set
 from benchmark.data.dataset import BadFiles, Sample
 from benchmark.util.errors import ConfigError, WeightsError
@@ -26,7 +26,7 @@ from benchmark.util.imageio import read_label
 from benchmark.util.progress import Reporter
 from benchmark.results.records import is_reference
 from benchmark.results.store import ResultsStore
-from benchmark.run.plan import build_plan
+from benchmark.planning.plan import build_plan
 from benchmark.rundir.layout import ImageSet, RunDir
 from benchmark.data.transforms import PairDataset
 from benchmark.testing import TINY_DATA, call_cli, one_error_line

@@ -20,7 +20,7 @@ from bench_plugins.models.spade.normalization import SPADE
 from benchmark.cli import app as cli
 from benchmark.registry import weights
 from benchmark.api import StepContext
-from benchmark.run.config import Layers
+from benchmark.planning.config import Layers
 from benchmark.util.errors import ConfigError, WeightsError
 from benchmark.util.progress import Reporter
 from benchmark.pipeline.execute import Execution

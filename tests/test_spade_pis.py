@@ -15,12 +15,12 @@ from bench_plugins.models.spade_pis.options import SpadePisOptions
 from bench_plugins.models.spade_pis.styles import StylePool
 from PIL import Image
 
-from benchmark.run.config import Layers
+from benchmark.planning.config import Layers
 from benchmark.util.errors import WeightsError
 from benchmark.util.progress import Reporter
 from benchmark.results.store import ResultsStore
 from benchmark.pipeline.execute import Execution
-from benchmark.run.checkpoint import load_checkpoint
+from benchmark.planning.checkpoint import load_checkpoint
 from benchmark.rundir.layout import RunDir
 from benchmark.testing import TINY_DATA, call_cli
 

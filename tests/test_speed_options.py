@@ -64,7 +64,7 @@ def test_bad_setting_is_one_line(tmp_path):
 
 
 def test_threads_default_to_every_physical_core_less_the_data_workers(monkeypatch):
-    from benchmark.run import device
+    from benchmark.planning import device
 
     monkeypatch.setattr(device, "TORCH_DEFAULT_THREADS", 8)  # torch's own default: one per physical core
     monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
@@ -87,7 +87,7 @@ def test_compile_is_outside_the_config_hash_and_compiles_each_network_in_place(m
     from types import SimpleNamespace
 
     from benchmark.pipeline.execute import Execution
-    from benchmark.run.config import NOT_HASHED, validate_run
+    from benchmark.planning.config import NOT_HASHED, validate_run
 
     assert "compile" in NOT_HASHED and validate_run({"models": ["x"], "dataset": "y"}).compile is False
     compiled = []

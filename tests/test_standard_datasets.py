@@ -8,7 +8,6 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import pytest
 from benchmark.testing import call_cli, one_error_line
 from PIL import Image
 

@@ -17,11 +17,11 @@ from bench_plugins.segmenters.published import layout_check
 from benchmark.registry import weights
 from benchmark.cli.app import main
 from benchmark.api import EvalContext, Options, ResolvedSegmenter
-from benchmark.run.config import Layers
+from benchmark.planning.config import Layers
 from benchmark.util.settings_text import parse_set
 from benchmark.util.errors import WeightsError
 from benchmark.util.imageio import write_png
-from benchmark.run.plan import build_plan
+from benchmark.planning.plan import build_plan
 from benchmark.testing import call_cli, one_error_line
 
 CPU = torch.device("cpu")

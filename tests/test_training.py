@@ -17,7 +17,7 @@ import torch
 from benchmark import hookimpl
 from benchmark.registry import plugins as registry
 from benchmark.api import Model, Trainable, TrainLength
-from benchmark.run.config import Layers
+from benchmark.planning.config import Layers
 from benchmark.util.settings_text import parse_set
 from benchmark.util.progress import Reporter
 from benchmark.pipeline.execute import Execution

@@ -115,7 +115,7 @@ def test_a_bad_name_is_one_line(args, expected, empty, capsys):
 def test_each_measurement_is_a_run_of_its_own_settings_and_an_unavailable_setting_is_said_not_replaced():
     from benchmark import Measurement, ZooEntry
     from benchmark.registry.plugins import default
-    from benchmark.run.reproduction import protocols
+    from benchmark.planning.reproduction import protocols
 
     plugins = default()
     base = plugins.zoo.get("spade@cityscapes-official")

@@ -64,7 +64,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 def layers_from(args):
-    from benchmark.run.config import Layers
+    from benchmark.planning.config import Layers
     from benchmark.util.errors import ConfigError
     from benchmark.util.settings_text import load_toml, parse_set
 
@@ -104,7 +104,7 @@ def cmd_run(args, train_only: bool = False) -> int:
     from benchmark.cli import sweep as sweep_cli
     from benchmark.parallel import launcher as launch
     from benchmark.parallel import workers as distributed
-    from benchmark.run.plan import build_plan
+    from benchmark.planning.plan import build_plan
 
     layers = layers_from(args)
     plan = build_plan(layers, checkpoint=args.checkpoint)
@@ -141,7 +141,7 @@ def cmd_run(args, train_only: bool = False) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from benchmark.score.run_folder import evaluate_run
+    from benchmark.scoring.run_folder import evaluate_run
 
     layers = layers_from(args)
     record = evaluate_run(Path(args.run_dir), layers, reporter_for(args))

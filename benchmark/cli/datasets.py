@@ -18,7 +18,7 @@ from rich.table import Table
 
 from benchmark.api import Options
 from benchmark.data.dataset import BadFiles, Dataset, Sample, require_nonempty
-from benchmark.run.config import validate_options
+from benchmark.planning.config import validate_options
 from benchmark.util.errors import BenchError, ConfigError, DataError
 from benchmark.util.names import unknown
 from benchmark.util.settings_text import parse_set

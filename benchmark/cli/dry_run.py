@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from benchmark.run.plan import RunPlan
+from benchmark.planning.plan import RunPlan
 
 
 def plan_lines(plan: RunPlan) -> list[str]:

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from benchmark.registry import plugins as registry
-from benchmark.run.config import split_label
+from benchmark.planning.config import split_label
 from benchmark.util.errors import PluginError
 from benchmark.util.names import closest_first, unknown
 

@@ -64,7 +64,7 @@ def cmd_reproduce(args) -> int:
     from benchmark.registry import plugins as registry
     from benchmark.registry import zoo
     from benchmark.report import side_by_side
-    from benchmark.run.config import merge
+    from benchmark.planning.config import merge
     from benchmark.util.progress import Reporter
     from benchmark.util.settings_text import load_toml, parse_set
 

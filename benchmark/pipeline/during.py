@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from benchmark.run.during_plan import Best
+from benchmark.planning.during_plan import Best
 from benchmark.rundir.layout import RunDir
 from benchmark.util.atomic import atomic_write
 

@@ -1,4 +1,4 @@
-"""`bench run`: carry out a :class:`benchmark.run.plan.RunPlan`.
+"""`bench run`: carry out a :class:`benchmark.planning.plan.RunPlan`.
 
 Checkpoint problems (`--checkpoint`, `--resume RUN_DIR`) are found before the dataset
 loads and before any run folder exists. Then each model row is trained (or loaded),
@@ -43,12 +43,12 @@ from benchmark.results.records import (
     utc_now,
 )
 from benchmark.results.store import ResultsStore
-from benchmark.run.checkpoint import load_checkpoint, mismatch, set_aside
-from benchmark.run.config import Layers, Row
-from benchmark.run.device import configure_backends
-from benchmark.run.foreign import full_fp32, quantization_of
-from benchmark.run.plan import RunPlan, build_plan
-from benchmark.run.seeds import finished_run, reuse_line, seed_jobs
+from benchmark.planning.checkpoint import load_checkpoint, mismatch, set_aside
+from benchmark.planning.config import Layers, Row
+from benchmark.planning.device import configure_backends
+from benchmark.planning.foreign import full_fp32, quantization_of
+from benchmark.planning.plan import RunPlan, build_plan
+from benchmark.planning.seeds import finished_run, reuse_line, seed_jobs
 from benchmark.rundir.layout import ImageSet, RunDir
 from benchmark.rundir.lock import RunLock, mark_abandoned
 from benchmark.util.errors import BenchError, ConfigError, Terminated, TrainingDiverged

@@ -24,9 +24,9 @@ from benchmark.pipeline.evaluate import (
 )
 from benchmark.results.records import REFERENCE_LABEL, REFERENCE_MODEL, RunRecord
 from benchmark.results.store import ResultsStore
-from benchmark.run.config import Row
-from benchmark.run.foreign import TRUNCATED, quantization_of, row_note
-from benchmark.run.plan import RunPlan, versions
+from benchmark.planning.config import Row
+from benchmark.planning.foreign import TRUNCATED, quantization_of, row_note
+from benchmark.planning.plan import RunPlan, versions
 from benchmark.rundir.layout import ImageSet, RunDir, slug
 from benchmark.util.imageio import ROUND
 from benchmark.util.progress import Reporter

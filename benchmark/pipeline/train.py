@@ -24,8 +24,8 @@ from benchmark.data.transforms import PairDataset, model_batch
 from benchmark.parallel import workers as distributed
 from benchmark.pipeline.during import BEST_CHECKPOINT, DuringTraining
 from benchmark.pipeline.loggers import Loggers
-from benchmark.run.checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
-from benchmark.run.config import RunConfig
+from benchmark.planning.checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
+from benchmark.planning.config import RunConfig
 from benchmark.rundir.layout import RunDir
 from benchmark.util.atomic import atomic_write
 from benchmark.util.errors import TrainingDiverged, disk_full

@@ -10,7 +10,7 @@ A row ``MODEL@TAG`` (``bench run --models spade@ade20k-official``) names an entr
 checked when the plan is built, before any data loads: an unknown entry, a missing file
 (one line: the file, where it is published and the ``bench weights import`` command), a
 damaged file or another dataset each stop the run at once. With its file imported, the row evaluates
-it (the model plugin reads the official format, :mod:`benchmark.run.foreign`) and its note shows the
+it (the model plugin reads the official format, :mod:`benchmark.planning.foreign`) and its note shows the
 paper's numbers beside the measured ones. An entry's ``eval_size`` is the size its paper measured
 at: the row is evaluated at that size unless ``image_size`` or ``aspect_ratio`` is set, and where
 the row is measured at another size its note says the paper's numbers are not comparable.
@@ -37,7 +37,7 @@ def find(token: str, plugins) -> ZooEntry:
 def check_rows(models: list[str], dataset: str, plugins) -> dict[str, Path]:
     """Stop at once for a ``MODEL@TAG`` row whose entry is unknown, whose file is missing or damaged,
     or that names another dataset; return each such row's file (evaluated as its model's foreign
-    checkpoint, :mod:`benchmark.run.foreign`)."""
+    checkpoint, :mod:`benchmark.planning.foreign`)."""
     found: dict[str, Path] = {}
     for token in models:
         if SEPARATOR not in token:

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from benchmark.registry.zoo_entry import ZooEntry
 from benchmark.results.records import RunRecord
-from benchmark.run.reproduction import Protocol
+from benchmark.planning.reproduction import Protocol
 from benchmark.util.atomic import write_text
 
 HEADER = ("protocol", "settings", "metric", "published", "measured", "difference", "note")

@@ -28,7 +28,7 @@ from pydantic import Field, ValidationError
 from benchmark.api import Options
 from benchmark.results.records import RunRecord
 from benchmark.results.store import ResultsStore
-from benchmark.run.config import Layers, explain
+from benchmark.planning.config import Layers, explain
 from benchmark.sweep.jobs import Job, add_submission, ingest, prepare
 from benchmark.util.errors import BenchError, ConfigError
 from benchmark.util.progress import Reporter

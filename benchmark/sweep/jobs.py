@@ -31,8 +31,8 @@ from typing import Any
 
 from benchmark.results.records import RunRecord, record_from_dict, utc_now
 from benchmark.results.store import ResultsStore
-from benchmark.run.config import Layers, Row
-from benchmark.run.seeds import finished_run, job_name, reuse_line, seed_jobs
+from benchmark.planning.config import Layers, Row
+from benchmark.planning.seeds import finished_run, job_name, reuse_line, seed_jobs
 from benchmark.rundir.layout import RunDir
 from benchmark.rundir.lock import RunLock
 from benchmark.util.atomic import write_json
@@ -164,7 +164,7 @@ def execute_job(run_dir: Path, reporter: Reporter) -> RunRecord:
     its newest checkpoint, or completing a finished one); writes nothing outside the folder but
     the shared caches."""
     from benchmark.pipeline.execute import Execution
-    from benchmark.run.plan import build_plan
+    from benchmark.planning.plan import build_plan
 
     run = RunDir.open(run_dir)
     if not run.job_file.is_file():

@@ -43,7 +43,7 @@ from benchmark.results.records import (
     record_to_dict,
     utc_now,
 )
-from benchmark.run.config import (
+from benchmark.planning.config import (
     Layers,
     check_plugin_tables,
     merge,
@@ -51,8 +51,8 @@ from benchmark.run.config import (
     row_label,
     validate_options,
 )
-from benchmark.run.device import configure_backends, resolve_device, resolve_precision
-from benchmark.run.plan import (
+from benchmark.planning.device import configure_backends, resolve_device, resolve_precision
+from benchmark.planning.plan import (
     RunPlan,
     resolve_metrics,
     resolve_segmenter,

@@ -33,8 +33,8 @@ import torch
 from benchmark.api import ForeignCheckpoint, Model
 from benchmark.data.archive import sha256_file
 from benchmark.registry.zoo import published_note
-from benchmark.run.checkpoint import HINT, is_bench_checkpoint, read_file, tensors_of
-from benchmark.run.config import Layers, Row, merge, validate_options
+from benchmark.planning.checkpoint import HINT, is_bench_checkpoint, read_file, tensors_of
+from benchmark.planning.config import Layers, Row, merge, validate_options
 from benchmark.util.errors import BenchError, ConfigError
 from benchmark.util.imageio import ROUND
 

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator
 
 from benchmark.api import Model, Options
-from benchmark.run.seeds import Seeds
+from benchmark.planning.seeds import Seeds
 from benchmark.util.errors import ConfigError
 from benchmark.util.names import closest_first, unknown
 
@@ -258,7 +258,7 @@ class Row:
     run: RunConfig
     dataset_options: Options | None = None
     #: a checkpoint of another code base that this row evaluates instead of training
-    #: (:class:`benchmark.run.foreign.ForeignWeights`)
+    #: (:class:`benchmark.planning.foreign.ForeignWeights`)
     foreign: Any = None
 
     def to_dict(self) -> dict[str, Any]:

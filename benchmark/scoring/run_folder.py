@@ -11,9 +11,9 @@ from pathlib import Path
 
 from benchmark.pipeline.execute import Execution
 from benchmark.results.records import RunRecord, record_to_dict
-from benchmark.run.checkpoint import load_checkpoint
-from benchmark.run.config import Layers
-from benchmark.run.plan import plan_from_run
+from benchmark.planning.checkpoint import load_checkpoint
+from benchmark.planning.config import Layers
+from benchmark.planning.plan import plan_from_run
 from benchmark.rundir.layout import RunDir
 from benchmark.rundir.lock import RunLock
 from benchmark.util.errors import BenchError
@@ -30,13 +30,13 @@ def evaluate_run(run_dir: Path, layers: Layers, reporter: Reporter, plugins=None
 
 
 def measure_again(run: RunDir, layers: Layers, reporter: Reporter, plugins=None) -> RunRecord:
-    from benchmark.score import images as score_images
+    from benchmark.scoring import images as score_images
 
     if score_images.is_scored(run):  # a row of images made outside bench: measure its images again
         return score_images.measure_again(run, layers, reporter, plugins)
     found = run.checkpoints()
     weights = run.read_plan().get("weights")
-    if not found and isinstance(weights, dict):  # weights of another code base (benchmark.run.foreign)
+    if not found and isinstance(weights, dict):  # weights of another code base (benchmark.planning.foreign)
         stored = run.read_plan()
         again = f"--models {weights['zoo']}" if weights.get("zoo") else \
             f"--models {stored.get('model')} --checkpoint {weights.get('file')}"

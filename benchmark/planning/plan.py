@@ -22,8 +22,8 @@ from benchmark.api import DataFacts, Metric, Options, Size
 from benchmark.data.dataset import Dataset
 from benchmark.registry import plugins as registry
 from benchmark.registry import zoo
-from benchmark.run import foreign
-from benchmark.run.config import (
+from benchmark.planning import foreign
+from benchmark.planning.config import (
     Layers,
     Row,
     RunConfig,
@@ -34,8 +34,8 @@ from benchmark.run.config import (
     row_label,
     validate_options,
 )
-from benchmark.run.device import resolve_device, resolve_precision
-from benchmark.run.during_plan import Best, choose_best, choose_metrics
+from benchmark.planning.device import resolve_device, resolve_precision
+from benchmark.planning.during_plan import Best, choose_best, choose_metrics
 from benchmark.rundir.layout import RunDir
 from benchmark.util.errors import BenchError, ConfigError
 from benchmark.util.names import unknown
@@ -114,7 +114,7 @@ class RunPlan:
 def build_plan(layers: Layers, plugins: registry.Plugins | None = None, checkpoint: Path | None = None) -> RunPlan:
     """Resolve and validate everything a `bench run` will use; raise ConfigError on the first problem.
     ``checkpoint``: the file ``--checkpoint`` evaluates (one row); a checkpoint of another code base
-    sets the row's options and label here (:mod:`benchmark.run.foreign`), as a zoo row's file does."""
+    sets the row's options and label here (:mod:`benchmark.planning.foreign`), as a zoo row's file does."""
     plugins = plugins or registry.default()
     cfg = layers.run_config()
     published = zoo.check_rows(cfg.models, cfg.dataset, plugins)  # MODEL@TAG rows: stop at once if unusable
@@ -171,7 +171,7 @@ def resolve_loggers(names: list[str], plugins: registry.Plugins) -> tuple:
 def resolve_row(token: str, layers: Layers, plugins: registry.Plugins, dataset_options: Options,
                 published: dict[str, Path], checkpoint: Path | None) -> Row:
     """A row as :func:`resolve_model` gives it; a zoo row, or the row of ``--checkpoint`` with a file of
-    another code base, with the options that file implies (:func:`benchmark.run.foreign.apply`)."""
+    another code base, with the options that file implies (:func:`benchmark.planning.foreign.apply`)."""
     if token in published:
         entry = plugins.zoo.get(token)
         row = resolve_model(entry.model, layers, plugins.models, dataset_options)

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 from benchmark.registry.weight_spec import WeightSpec
 from benchmark.registry.zoo_entry import Measurement, ZooEntry
-from benchmark.run.config import validate_options
+from benchmark.planning.config import validate_options
 from benchmark.registry import weights
 from benchmark.util.errors import BenchError
 

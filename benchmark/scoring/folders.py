@@ -24,9 +24,9 @@ from benchmark.data.dataset import read_image
 from benchmark.pipeline.evaluate import compute_metrics
 from benchmark.registry import plugins as registry
 from benchmark.results.records import MetricValue
-from benchmark.run.config import validate_options
-from benchmark.run.device import configure_backends, resolve_device
-from benchmark.score.images import check_readable, image_files
+from benchmark.planning.config import validate_options
+from benchmark.planning.device import configure_backends, resolve_device
+from benchmark.scoring.images import check_readable, image_files
 from benchmark.util.errors import ConfigError, DataError
 from benchmark.util.imageio import write_png
 from benchmark.util.progress import Reporter
