@@ -48,6 +48,8 @@ def check_checkpoint_line(line: str, path: Path, kind: str) -> None:
     assert str(path) in line, line
     assert "weights_only" not in line and "(101)" not in line and "()" not in line, line
     assert "pass a checkpoint that bench wrote" in line, line
+    if "sha256 differs from the one written with it" in line:
+        return  # a replaced file of a run folder: the checksum written with it refuses it before any load
     if kind == "pickle":
         assert "refused" in line and "code" in line and "system" in line, line
     else:
