@@ -41,16 +41,16 @@ def official_labels(n: int, semantic_nc: int, height: int, width: int, seed: int
 
 
 def official_file(tmp_path, *, semantic_nc, height, width, ngf=4, hidden=16, z_dim=64, spectral=True, norm="batch",
-                  top=None, seed=0):
-    """An EMA generator file as the official training writes it: two generators used in train mode, one
-    ``update_EMA`` between them."""
+                  top=None, seed=0, warm=2):
+    """An EMA generator file as the official training writes it: two generators used in train mode (``warm``
+    batches of ``warm`` maps), one ``update_EMA`` between them."""
     nets = []
     for k in range(2):
         torch.manual_seed(seed + k)
         net = OfficialOasisGenerator(semantic_nc, channels_G=ngf, crop_size=width, aspect_ratio=width / height,
                                      z_dim=z_dim, spectral=spectral, norm=norm, hidden=hidden)
-        warm_up(net, [preprocess_input(official_labels(2, semantic_nc, height, width, seed + 10 * k + i, top),
-                                       semantic_nc) for i in range(2)])
+        warm_up(net, [preprocess_input(official_labels(warm, semantic_nc, height, width, seed + 10 * k + i, top),
+                                       semantic_nc) for i in range(warm)])
         nets.append(net)
     ema = ema_of(nets[0], nets[1], decay=0.7)
     return ema, write_checkpoint(ema, tmp_path / "oasis_pretrained" / "models" / "best_EMA.pth")
@@ -129,7 +129,7 @@ def test_bench_generates_what_the_official_forward_pass_generates(tmp_path, case
 
 def test_the_official_width_at_the_official_cityscapes_start_grid(tmp_path):
     """channels_G 64 and SPADE's 128 hidden channels (the releases' widths) at 64x32: a 1x2 start grid."""
-    net, path = official_file(tmp_path, semantic_nc=35, height=32, width=64, ngf=64, hidden=128, top=34)
+    net, path = official_file(tmp_path, semantic_nc=35, height=32, width=64, ngf=64, hidden=128, top=34, warm=1)
     model, found = bench_model(torch.load(path, weights_only=True), num_classes=35, size=Size(32, 64),
                                dontcare=False)
     assert found.options["ngf"] == 64 and found.facts["input_channels"] == 99 and model.G.grid == (1, 2)
@@ -271,6 +271,39 @@ def test_bench_run_evaluates_an_official_cityscapes_file_at_2_to_1(tmp_path, cap
     assert len(fakes) == 2
     # each saved image is the official forward pass of its label map at bench's noise for that test image
     model, _ = bench_model(torch.load(path, weights_only=True), num_classes=35, size=Size(32, 64), dontcare=False)
+    for index, fake in enumerate(fakes):
+        ids = torch.from_numpy(np.array(Image.open(run_dir / "images" / "label_ids" / fake.name))).long()
+        batch = bench_batch(ids[None, None], 35, False)
+        batch["index"] = torch.tensor([index])
+        with torch.no_grad():
+            theirs = saved_image(net(preprocess_input(ids[None, None], 35), model.noise(batch, 0))[0])
+        assert np.abs(theirs.astype(int) - np.asarray(Image.open(fake)).astype(int)).max() <= 1, fake.name
+
+
+def test_the_cityscapes_zoo_row_evaluates_its_imported_file_at_512x256_with_the_papers_numbers(
+        tmp_path, capsys, cityscapes):
+    net, path = official_file(tmp_path, semantic_nc=35, height=256, width=512, ngf=2, hidden=8, top=34, warm=1)
+    wrong = official_file(tmp_path / "ade", semantic_nc=151, height=64, width=64, ngf=2, hidden=8, warm=1)[1]
+    code, _, err = run(capsys, "weights", "import", "oasis-cityscapes-official", wrong)
+    assert "reads 215 channels (fc.weight [32, 215, 3, 3]), not 35 label + 64 noise = 99" in one_error_line(code, err)
+    code, _, err = run(capsys, "weights", "import", "oasis-cityscapes-official", path)
+    assert code == 0, err
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "run", "--models", "oasis@cityscapes-official", *cityscapes[:2], *cityscapes[4:],
+                       "--output-root", out, "--metrics", "psnr", "--quiet")
+    assert code == 0, err
+    (run_dir,) = (out / "runs").iterdir()
+    plan = json.loads((run_dir / "plan.json").read_text())
+    assert plan["resolution"] == "512x256" and plan["options"]["z_dim"] == 64
+    assert plan["weights"]["zoo"] == "oasis@cityscapes-official" and plan["weights"]["quantization"] == "truncate"
+    board = json.loads((out / "cityscapes" / "leaderboard.json").read_text())
+    (row,) = [r for t in board["tables"] for r in t["rows"]]
+    assert row["label"] == "oasis@cityscapes-official"
+    assert "official weights (boschresearch/OASIS); published: mIoU 69.3, FID 47.7" in row["name"]
+    # the images are the official forward pass at bench's noise, written as the official results_saver writes them
+    model, _ = bench_model(torch.load(path, weights_only=True), num_classes=35, size=Size(256, 512), dontcare=False)
+    fakes = sorted((run_dir / "images" / "fake").glob("*.png"))
+    assert len(fakes) == 2
     for index, fake in enumerate(fakes):
         ids = torch.from_numpy(np.array(Image.open(run_dir / "images" / "label_ids" / fake.name))).long()
         batch = bench_batch(ids[None, None], 35, False)
