@@ -111,6 +111,15 @@ class LPIPSNetwork(torch.nn.Module):
             total = total + conv((fa - fb) ** 2).mean(dim=(2, 3))
         return total.flatten()
 
+    @torch.inference_mode()
+    def pairwise(self, images: torch.Tensor, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        """The distances of the pairs (``images[first[p]]``, ``images[second[p]]``) of one batch in
+        [-1, 1]: each image through the backbone once, however many pairs it is in."""
+        total = 0
+        for f, conv in zip(self.layers(images), self.linear):
+            total = total + conv((f[first] - f[second]) ** 2).mean(dim=(2, 3))
+        return total.flatten()
+
 
 _LOADED: dict = {}
 
