@@ -20,12 +20,11 @@ import importlib.util
 from pathlib import Path
 
 import torch
-from bench_plugins.metrics.inception_torchvision import torch_hub_file
+from bench_plugins.metrics.inception_torchvision import imported_or_hub
 from bench_plugins.segmenters.published import layout_check, read_state_dict
 from torchvision import models
 
 from benchmark import WeightsError, WeightSpec
-from benchmark import weights
 
 SHIFT = (-0.030, -0.088, -0.188)
 SCALE = (0.458, 0.448, 0.450)
@@ -68,14 +67,7 @@ def linear_file(net: str) -> Path:
 
 def backbone_file(net: str) -> Path:
     """The backbone file from bench's weights cache (imported from torch hub's cache when it is there)."""
-    spec = BACKBONES[net]
-    if weights.status(spec) != weights.MISSING:
-        return weights.resolve(spec, download=False)
-    hub = torch_hub_file(spec)
-    if hub.is_file():
-        return weights.import_file(spec, hub)
-    raise WeightsError(f"lpips (net={net}) needs {spec.filename}: download {spec.url} and run "
-                       f"`{weights.import_command(spec)}`")
+    return imported_or_hub(BACKBONES[net], f"lpips (net={net})")
 
 
 class LPIPSNetwork(torch.nn.Module):
