@@ -63,13 +63,15 @@ def main() -> None:
             for profile in args.sizes.split(","):
                 try:
                     plugin = models.get(name)
-                    sec, bs, size = seconds_per_step(plugin, preset or plugin.default_preset, profile, device, dtype,
-                                                     args.steps, args.batch, vgg_file)
-                    rows.append([row, device.type, precision, profile, size, bs, f"{sec:.3f}", f"{bs / sec:.2f}"])
+                    t = seconds_per_step(plugin, preset or plugin.default_preset, profile, device, dtype, args.steps,
+                                         args.batch, vgg_file)
+                    rows.append([row, device.type, precision, profile, t.size, t.batch, f"{t.seconds:.3f}",
+                                 f"{t.cpu_seconds:.3f}", f"{t.batch / t.seconds:.2f}"])
                 except Exception as e:  # noqa: BLE001  (a benchmark lists what failed and goes on)
-                    rows.append([row, device.type, precision, profile, "", "", f"error: {str(e)[:70]}", ""])
+                    rows.append([row, device.type, precision, profile, "", "", f"error: {str(e)[:70]}", "", ""])
                 print(tabulate(rows[-1:], tablefmt="plain"), flush=True)
-    print(tabulate(rows, headers=["row", "device", "precision", "profile", "px", "batch", "s/step", "img/s"]))
+    print(tabulate(rows, headers=["row", "device", "precision", "profile", "px", "batch", "s/step", "CPU s/step",
+                                 "img/s"]))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, VGG losses {'on' if args.vgg else 'off'}")
 
 
