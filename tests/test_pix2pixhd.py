@@ -191,7 +191,7 @@ def test_registers_and_bench_info_lists_presets(capsys, monkeypatch):
 @pytest.mark.slow
 def test_smoke_pix2pixhd_beats_untrained_on_held_out_psnr_and_ssim(tmp_path):
     """pix2pixhd, smoke profile (32 px, narrow) on the tiny synthetic-facades, 200 steps, without the VGG loss."""
-    flags = {"models": ["pix2pixhd"], "profile": "smoke", "data_root": tmp_path / "data", "steps": 200,
+    flags = {"models": ["pix2pixhd"], "profile": "smoke", "data_root": tmp_path / "data", "steps": 400,
              "output_root": tmp_path / "out", "eval": {"metrics": ["psnr", "ssim"], "reference_row": False}}
     before, trained = untrained_and_trained(flags, tmp_path, {**TINY_TABLES, "pix2pixhd": {"lambda_vgg": 0.0}})
     assert trained.status == "ok" and "no VGG loss" in trained.note
