@@ -170,3 +170,47 @@ def test_bench_run_evaluates_an_official_file_at_64x32(tmp_path, capsys, monkeyp
         with torch.no_grad():
             theirs = tensor2im(net(encode_input(ids[None, None], inst[None, None], 35))[0]).astype(int)
         assert np.abs(theirs - np.asarray(Image.open(fake)).astype(int)).max() <= 1, fake.name
+
+
+# ---------------------------------------------------------------- the zoo entry
+
+PIX2PIXHD_URL = "https://drive.google.com/file/d/1h9SykUnuZul7J3Nbms2QGH1wa85nbN2-/view"
+
+
+def test_the_zoo_lists_the_released_generator_with_spades_table_numbers(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BENCH_WEIGHTS_DIR", str(tmp_path / "weights"))
+    capsys.readouterr()
+    assert cli.main(["zoo", "list", "--json"]) == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
+    row = rows["pix2pixhd@cityscapes-official"]
+    assert row["reported"] == {"mIoU": 58.3, "pixel acc": 81.4, "FID": 95.0}  # SPADE, Table 1, pix2pixHD row
+    assert row["eval_size"] == "512x256" and row["segmenter"] == "drn-d-105" and row["status"] == "missing"
+    assert row["licence"].startswith("BSD") and row["source"] == PIX2PIXHD_URL
+    assert row["options"]["netG"] == "local" and row["options"]["input_nc"] == 36
+    (paper,) = row["measurements"]
+    assert paper["settings"] == {"fid.implementation": "pytorch-fid-2019", "eval.segmenter": "drn-d-105"}
+    assert "not this released 2048x1024 file" in paper["note"]
+
+
+def test_a_zoo_row_without_its_file_stops_at_once_naming_file_url_and_import(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BENCH_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("BENCH_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    code = cli.main(["run", "--models", "pix2pixhd@cityscapes-official", "--dataset", "cityscapes"])
+    line = one_error_line(code, capsys.readouterr().err)
+    assert "pix2pixhd-label2city_1024p-latest_net_G.pth" in line and PIX2PIXHD_URL in line
+    assert "`bench weights import pix2pixhd-cityscapes-official FILE`" in line
+    assert not list(tmp_path.glob("**/runs"))
+
+
+def test_importing_checks_the_file_is_the_released_generator(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BENCH_WEIGHTS_DIR", str(tmp_path / "weights"))
+    released = official_net(1, ngf=32, n_down=4, n_blocks=9, n_blocks_local=3, seed=5)
+    good = write_checkpoint(released, tmp_path / "good" / "latest_net_G.pth")
+    wrong = write_checkpoint(official_net(0), tmp_path / "wrong" / "latest_net_G.pth")
+    capsys.readouterr()
+    code = cli.main(["weights", "import", "pix2pixhd-cityscapes-official", str(wrong)])
+    assert "not label2city_1024p's" in one_error_line(code, capsys.readouterr().err)
+    assert cli.main(["weights", "import", "pix2pixhd-cityscapes-official", str(good)]) == 0
+    assert "imported pix2pixhd-cityscapes-official" in capsys.readouterr().out
