@@ -356,6 +356,13 @@ class Metric:
         file it needs under ``options`` is not at hand; asked by `bench zoo reproduce` before anything
         runs (never downloading). Default: nothing is needed."""
 
+    def samples_per_map(self, options: Options, profile: str | None) -> int:
+        """How many images per test label map ``compute`` reads from ``ctx.sample_dirs`` (a diversity
+        metric asks for K > 1; ``profile``: smoke, quick, paper or None). The evaluation of a model
+        that samples (:meth:`Model.multi_modal`) then writes that many per map, once for all metrics
+        (the largest asked). Default: 1, the row's own images."""
+        return 1
+
 
 class Segmenter:
     """A segmentation network for mIoU and pixel accuracy: trained by bench or loaded from weights.

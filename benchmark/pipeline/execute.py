@@ -35,6 +35,7 @@ from benchmark.data.transforms import PairDataset
 from benchmark.parallel import sharded as distributed_eval
 from benchmark.parallel import workers as distributed
 from benchmark.pipeline.evaluate import compute_metrics, generate_images
+from benchmark.pipeline.samples import for_row as sample_plan
 from benchmark.pipeline.during import DuringTraining
 from benchmark.pipeline.loggers import Loggers
 from benchmark.pipeline.measure import Measure
@@ -314,13 +315,15 @@ class Execution(RowStarts):
             state = {k: v.detach().cpu() for k, v in model.state_dict().items()} if loaded else None
             distributed.announce(("evaluate", index, str(run.root), state))
         test_set = PairDataset(self.test_samples(data), size)
+        samples = sample_plan(row, self.plan.metrics, self.plan.config.profile)
         exact = row.foreign is not None  # another code base's weights: its fp32 arithmetic, to compare outputs
         with full_fp32() if exact else contextlib.nullcontext():
             generate_images(model, test_set, run.images, device=self.plan.device,
                             dtype=None if exact else self.plan.dtype, num_classes=spec.num_classes,
                             ignore_index=spec.ignore_index, palette=spec.palette,
                             batch_size=self.plan.config.eval.batch_size, reporter=self.reporter, label=row.label,
-                            parallel=parallel, quantization=quantization_of(row), reading=self.measure.reading)
+                            parallel=parallel, quantization=quantization_of(row), reading=self.measure.reading,
+                            samples=samples.count)
         train = None
         with distributed_eval.main_first():  # rank 0 writes the cached splits, the others read them
             if self.plan.needs_real_train():
@@ -328,7 +331,7 @@ class Execution(RowStarts):
             native = self.measure.native_labels(self.test_samples(data))
         follower = distributed.is_follower()
         ctx = self.measure.context(run.images, None if follower else run, train, size, row.run.seed,
-                                   parallel=parallel, native_labels=native)
+                                   parallel=parallel, native_labels=native, samples=samples)
         metrics = compute_metrics(self.plan.metrics, ctx, self.reporter)
         if follower:
             return metrics

@@ -87,8 +87,9 @@ class RunPlan:
 
     def needs_real_train(self) -> bool:
         """Only metrics that are not paired (distribution, segmentation, classifier) read the
-        real training split, and only they have anything to say about the real-images row."""
-        return any(metric.kind != "paired" for metric, _ in self.metrics)
+        real training split, and only they have anything to say about the real-images row; those
+        measuring the samples of each label map against each other ("samples") neither."""
+        return any(metric.kind not in ("paired", "samples") for metric, _ in self.metrics)
 
     def evaluation(self) -> dict[str, Any]:
         """The metrics and segmenter with their validated options, as JSON."""
