@@ -36,7 +36,7 @@ def test_zoo_list_has_the_published_checkpoints_and_their_papers_numbers(cache, 
     rows = {row["name"]: row for row in json.loads(out)}
     assert set(rows) == {"spade@coco-stuff-official", "spade@ade20k-official", "spade@cityscapes-official",
                          "pix2pix@facades-official", "oasis@ade20k-official", "oasis@cityscapes-official",
-                         "oasis@coco-stuff-official"}
+                         "oasis@coco-stuff-official", "pix2pixhd@cityscapes-official"}
     # SPADE paper, Table 1 (mIoU, accuracy, FID)
     assert rows["spade@coco-stuff-official"]["reported"] == {"mIoU": 37.4, "pixel acc": 67.9, "FID": 22.6}
     assert rows["spade@ade20k-official"]["reported"] == {"mIoU": 38.5, "pixel acc": 79.9, "FID": 33.9}
@@ -57,7 +57,7 @@ def test_zoo_list_has_the_published_checkpoints_and_their_papers_numbers(cache, 
         "spade@coco-stuff-official": "256x256", "spade@ade20k-official": "256x256",
         "spade@cityscapes-official": "512x256", "pix2pix@facades-official": "256x256",
         "oasis@ade20k-official": "256x256", "oasis@cityscapes-official": "512x256",
-        "oasis@coco-stuff-official": "256x256"}
+        "oasis@coco-stuff-official": "256x256", "pix2pixhd@cityscapes-official": "512x256"}
     code, out, _ = run(capsys, "zoo", "list")
     assert code == 0 and "spade@ade20k-official" in out and "FID 33.9" in out and "512x256" in out
     assert "upernet-101-baseline" in out
