@@ -31,7 +31,8 @@ def test_the_default_rows_are_every_family_with_profiles_and_the_extra_presets(t
     _, step_speed = timing
     models = default().registry("models")
     rows = step_speed.default_rows(models)
-    assert {"spade", "spade+vae", "face-spade", "spade-pis", "pix2pix", "pix2pix+kl", "label-cgan", "oasis"} <= set(rows)
+    assert {"spade", "spade+vae", "face-spade", "spade-pis", "pix2pix", "pix2pix+kl", "label-cgan", "oasis",
+            "pix2pixhd", "pix2pixhd+local", "pix2pixhd+feat"} <= set(rows)
     assert {row.split("+")[0] for row in rows} == {n for n in models.names() if models.get(n).profiles}
 
 
