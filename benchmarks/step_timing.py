@@ -5,7 +5,7 @@ A row (a model family with one of its presets) is built with a profile's run siz
 from those models' presets and profiles as the harness does; the losses that need a weights file are
 turned off (``lambda_vgg=0``) unless a VGG19 file is given. One warm-up step, then the mean seconds of
 ``steps`` timed steps on random block label maps, CUDA synchronised around them; the process's CPU
-time per step beside the wall time (on a loaded machine the wall time grows, the CPU time much less).
+time per step beside the wall time (their ratio says how many threads actually ran).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ _SMALL_VGG: Path | None = None
 
 class StepTime(NamedTuple):
     seconds: float  # wall time per step
-    cpu_seconds: float  # this process's CPU time per step (all threads): less moved by other processes' load
+    cpu_seconds: float  # this process's CPU time per step, all threads (about threads x seconds when none waited)
     batch: int
     size: int
 
