@@ -4,7 +4,8 @@
                                     [--vgg] [--threads N]
 
 Rows: every installed family with profiles at its default preset, and the presets whose step does other
-work (``spade+vae``: the image encoder and KL; ``pix2pix+kl``); ``--models`` names others (``MODEL`` or
+work (``spade+vae``: the image encoder and KL; ``pix2pix+kl``; ``pix2pixhd+local``: a local enhancer; ``pix2pixhd+feat``:
+the instance-wise feature encoder); ``--models`` names others (``MODEL`` or
 ``MODEL+PRESET``). Each is built with the profile's run size, batch and options on 12 classes, losses that
 need a weights file off (``--vgg``: on, with a random full-width VGG19), and timed by step_timing.py: one
 warm-up step, then the mean of ``--steps`` steps. On the CPU in fp32, and on CUDA with bf16 autocast when
@@ -24,7 +25,7 @@ from tabulate import tabulate
 from benchmark.registry.plugins import default
 
 #: presets timed by default besides each family's default one: their training step does other work
-EXTRA_ROWS = ("spade+vae", "pix2pix+kl")
+EXTRA_ROWS = ("spade+vae", "pix2pix+kl", "pix2pixhd+local", "pix2pixhd+feat")
 
 
 def default_rows(models) -> list[str]:
