@@ -185,7 +185,8 @@ def test_registers_and_bench_info_lists_presets(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "250")
     assert cli.main(["info", "pix2pixhd"]) == 0
     out = capsys.readouterr().out
-    assert all(row in out for row in ("pix2pixhd+local", "pix2pixhd+feat", "n_local_enhancers", "smoke", "paper"))
+    assert all(row in out for row in ("pix2pixhd+local", "pix2pixhd+feat", "n_local_enhancers", "smoke", "paper",
+                                      "pix2pixhd@cityscapes-official", "latest_net_G.pth"))
 
 
 @pytest.mark.slow
