@@ -38,10 +38,9 @@ def main():
     rows = []
     for device, dtype, precision in targets():
         for profile in args.sizes.split(","):
-            sec, bs, size = seconds_per_step(Spade(), args.preset, profile, device, dtype, args.steps,
-                                             vgg_file=vgg_file)
-            rows.append([device.type, precision, profile, size, bs, "yes" if args.vgg else "no",
-                         f"{sec:.3f}", f"{bs / sec:.1f}"])
+            t = seconds_per_step(Spade(), args.preset, profile, device, dtype, args.steps, vgg_file=vgg_file)
+            rows.append([device.type, precision, profile, t.size, t.batch, "yes" if args.vgg else "no",
+                         f"{t.seconds:.3f}", f"{t.batch / t.seconds:.1f}"])
     print(tabulate(rows, headers=["device", "precision", "profile", "px", "batch", "VGG", "s/step", "img/s"]))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
 

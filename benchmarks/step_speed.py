@@ -4,7 +4,8 @@
                                     [--vgg] [--threads N]
 
 Rows: every installed family with profiles at its default preset, and the presets whose step does other
-work (``spade+vae``: the image encoder and KL; ``pix2pix+kl``); ``--models`` names others (``MODEL`` or
+work (``spade+vae``: the image encoder and KL; ``pix2pix+kl``; ``pix2pixhd+local``: the local enhancer;
+``pix2pixhd+feat``: the instance-wise feature encoder); ``--models`` names others (``MODEL`` or
 ``MODEL+PRESET``). Each is built with the profile's run size, batch and options on 12 classes, losses that
 need a weights file off (``--vgg``: on, with a random full-width VGG19), and timed by step_timing.py: one
 warm-up step, then the mean of ``--steps`` steps. On the CPU in fp32, and on CUDA with bf16 autocast when
@@ -24,7 +25,7 @@ from tabulate import tabulate
 from benchmark.registry.plugins import default
 
 #: presets timed by default besides each family's default one: their training step does other work
-EXTRA_ROWS = ("spade+vae", "pix2pix+kl")
+EXTRA_ROWS = ("spade+vae", "pix2pix+kl", "pix2pixhd+local", "pix2pixhd+feat")
 
 
 def default_rows(models) -> list[str]:
@@ -63,13 +64,15 @@ def main() -> None:
             for profile in args.sizes.split(","):
                 try:
                     plugin = models.get(name)
-                    sec, bs, size = seconds_per_step(plugin, preset or plugin.default_preset, profile, device, dtype,
-                                                     args.steps, args.batch, vgg_file)
-                    rows.append([row, device.type, precision, profile, size, bs, f"{sec:.3f}", f"{bs / sec:.2f}"])
+                    t = seconds_per_step(plugin, preset or plugin.default_preset, profile, device, dtype, args.steps,
+                                         args.batch, vgg_file)
+                    rows.append([row, device.type, precision, profile, t.size, t.batch, f"{t.seconds:.3f}",
+                                 f"{t.cpu_seconds:.3f}", f"{t.batch / t.seconds:.2f}"])
                 except Exception as e:  # noqa: BLE001  (a benchmark lists what failed and goes on)
-                    rows.append([row, device.type, precision, profile, "", "", f"error: {str(e)[:70]}", ""])
+                    rows.append([row, device.type, precision, profile, "", "", f"error: {str(e)[:70]}", "", ""])
                 print(tabulate(rows[-1:], tablefmt="plain"), flush=True)
-    print(tabulate(rows, headers=["row", "device", "precision", "profile", "px", "batch", "s/step", "img/s"]))
+    print(tabulate(rows, headers=["row", "device", "precision", "profile", "px", "batch", "s/step", "CPU s/step",
+                                 "img/s"]))
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, VGG losses {'on' if args.vgg else 'off'}")
 
 

@@ -4,7 +4,8 @@ A row (a model family with one of its presets) is built with a profile's run siz
 12 classes (facades) at a square size, the options of its embedded models (spade-pis's SPADE) filled
 from those models' presets and profiles as the harness does; the losses that need a weights file are
 turned off (``lambda_vgg=0``) unless a VGG19 file is given. One warm-up step, then the mean seconds of
-``steps`` timed steps on random block label maps, CUDA synchronised around them.
+``steps`` timed steps on random block label maps, CUDA synchronised around them; the process's CPU
+time per step beside the wall time (on a loaded machine the wall time grows, the CPU time much less).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -69,9 +71,17 @@ def small_vgg() -> Path:
 _SMALL_VGG: Path | None = None
 
 
+class StepTime(NamedTuple):
+    seconds: float  # wall time per step
+    cpu_seconds: float  # this process's CPU time per step (all threads): less moved by other processes' load
+    batch: int
+    size: int
+
+
 def seconds_per_step(plugin, preset: str, profile: str, device: torch.device, dtype, steps: int,
-                     batch_size: int | None = None, vgg_file: Path | None = None) -> tuple[float, int, int]:
-    """(mean seconds per training step, batch size, side in pixels) of one row at one profile's size."""
+                     batch_size: int | None = None, vgg_file: Path | None = None) -> StepTime:
+    """Mean wall and CPU seconds per training step, batch size and side in pixels of one row at one
+    profile's size."""
     options = plugin.Options(**profile_options(plugin, preset, profile, vgg_file))
     size = plugin.profiles[profile]["run"]["image_size"]
     bs = batch_size or plugin.train_length(options, profile).batch_size
@@ -84,12 +94,12 @@ def seconds_per_step(plugin, preset: str, profile: str, device: torch.device, dt
         raise RuntimeError("its training step does nothing under these options (nothing to time)")
     if device.type == "cuda":
         torch.cuda.synchronize()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(steps):
         model.train_step(batch, ctx)
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return (time.perf_counter() - t0) / steps, bs, size
+    return StepTime((time.perf_counter() - t0) / steps, (time.process_time() - c0) / steps, bs, size)
 
 
 def targets() -> list[tuple[torch.device, torch.dtype | None, str]]:

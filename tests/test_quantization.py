@@ -49,7 +49,8 @@ def test_the_zoo_entries_use_their_official_scripts_quantization():
         "spade@cityscapes-official": "truncate", "pix2pix@facades-official": "truncate",
         # OASIS's results_saver: tens_to_im(x) * 255, astype(np.uint8)
         "oasis@ade20k-official": "truncate", "oasis@cityscapes-official": "truncate",
-        "oasis@coco-stuff-official": "truncate"}
+        "oasis@coco-stuff-official": "truncate",
+        "pix2pixhd@cityscapes-official": "truncate"}  # pix2pixHD's util.tensor2im, as pix2pix's
     with pytest.raises(PluginError, match="quantization 'ceil' is not one of round, truncate"):
         validate(dataclasses.replace(ENTRIES[0], quantization="ceil"), "a test")
 

@@ -31,7 +31,8 @@ def test_the_default_rows_are_every_family_with_profiles_and_the_extra_presets(t
     _, step_speed = timing
     models = default().registry("models")
     rows = step_speed.default_rows(models)
-    assert {"spade", "spade+vae", "face-spade", "spade-pis", "pix2pix", "pix2pix+kl", "label-cgan", "oasis"} <= set(rows)
+    assert {"spade", "spade+vae", "face-spade", "spade-pis", "pix2pix", "pix2pix+kl", "label-cgan", "oasis",
+            "pix2pixhd", "pix2pixhd+local", "pix2pixhd+feat"} <= set(rows)
     assert {row.split("+")[0] for row in rows} == {n for n in models.names() if models.get(n).profiles}
 
 
@@ -60,10 +61,10 @@ def test_a_step_is_timed_at_the_profiles_size_and_batch(timing):
     from bench_plugins.models.pix2pix import Pix2Pix
 
     step_timing, _ = timing
-    sec, bs, size = step_timing.seconds_per_step(Pix2Pix(), "official", "smoke", torch.device("cpu"), None, 1)
-    assert sec > 0 and size == Pix2Pix.profiles["smoke"]["run"]["image_size"]
-    assert bs == Pix2Pix.profiles["smoke"]["run"]["batch_size"]
-    assert step_timing.seconds_per_step(Pix2Pix(), "kl", "smoke", torch.device("cpu"), None, 1, batch_size=1)[1] == 1
+    t = step_timing.seconds_per_step(Pix2Pix(), "official", "smoke", torch.device("cpu"), None, 1)
+    assert t.seconds > 0 and t.cpu_seconds > 0 and t.size == Pix2Pix.profiles["smoke"]["run"]["image_size"]
+    assert t.batch == Pix2Pix.profiles["smoke"]["run"]["batch_size"]
+    assert step_timing.seconds_per_step(Pix2Pix(), "kl", "smoke", torch.device("cpu"), None, 1, batch_size=1).batch == 1
 
 
 def test_step_speed_lists_a_row_that_fails_with_its_error_and_goes_on(tmp_path):

@@ -12,6 +12,9 @@ row of the same folder), and only then says ``ok`` in ``status.json``; so ``--re
 after a kill at any moment either continues training from the newest readable
 checkpoint or completes the bookkeeping of a row that had finished, never a second row.
 Ctrl-C leaves ``interrupted`` in ``status.json``.
+
+Where a row starts is decided in :mod:`benchmark.pipeline.starts`; what the workers of a
+data-parallel run other than rank 0 do, in :mod:`benchmark.pipeline.follow`.
 """
 
 from __future__ import annotations
@@ -44,14 +47,14 @@ from benchmark.results.records import (
     utc_now,
 )
 from benchmark.results.store import ResultsStore
-from benchmark.planning.checkpoint import load_checkpoint, mismatch, set_aside
 from benchmark.planning.config import Layers, Row
 from benchmark.planning.device import configure_backends
 from benchmark.planning.foreign import full_fp32, quantization_of
 from benchmark.planning.plan import RunPlan, build_plan
-from benchmark.planning.seeds import finished_run, reuse_line, seed_jobs
+from benchmark.planning.seeds import seed_jobs
 from benchmark.rundir.layout import ImageSet, RunDir
 from benchmark.rundir.lock import RunLock, mark_abandoned
+from benchmark.pipeline.starts import RowStarts, Start
 from benchmark.util.errors import BenchError, ConfigError, Terminated, TrainingDiverged
 from benchmark.util.progress import Reporter
 
@@ -66,23 +69,7 @@ class DatasetSplits:
     skipped: int = 0
 
 
-@dataclass(frozen=True)
-class Start:
-    """Where a row starts, decided before the dataset loads: a new run folder, a run folder to
-    continue (locked for this process), a finished one whose record only needs storing, or a
-    checkpoint to evaluate (already loaded)."""
-
-    run: RunDir | None = None
-    lock: RunLock | None = None
-    resume_from: Path | None = None
-    finished: dict | None = None
-    checkpoint: Path | None = None
-    state: dict | None = None
-    #: a checkpoint of another code base, already loaded into the row's trainable (on the CPU)
-    model: Trainable | None = None
-
-
-class Execution:
+class Execution(RowStarts):
     """One `bench run` of a plan: the dataset, then each row's train / evaluate / store."""
 
     def __init__(self, plan: RunPlan, reporter: Reporter, *, job: bool = False):
@@ -112,6 +99,7 @@ class Execution:
             raise ConfigError("--resume RUN_DIR continues one run: pass exactly one row with --models")
         configure_backends(self.plan.device, self.plan.config.threads, self.measure.reading.num_workers)
         if distributed.is_follower():
+            from benchmark.pipeline.follow import follow
             return follow(self)
         starts = [self.start(row, resume, checkpoint) for row in rows]
         data = self.load_dataset()
@@ -144,77 +132,6 @@ class Execution:
             self.reporter.warn(warning)
         self.reporter.log(f"dataset {spec.name}: {len(splits['train'])} train, {len(splits['test'])} test images")
         return DatasetSplits(splits["train"], splits["test"], len(bad.items))
-
-    def start(self, row: Row, resume: bool | Path, checkpoint: Path | None) -> Start:
-        if row.foreign is not None:
-            return Start(checkpoint=row.foreign.path, model=self.load_foreign(row))
-        if checkpoint is not None:
-            state = load_checkpoint(checkpoint)
-            problem = mismatch(self.build(row), state, row.options, row.plugin.name)
-            if problem:
-                raise BenchError(f"{checkpoint}: does not fit {row.label}: {problem}")
-            return Start(checkpoint=Path(checkpoint), state=state)
-        if isinstance(resume, Path):
-            run = RunDir.open(resume)
-        elif resume:
-            run = self.find_resumable(row)
-            if run is None:
-                self.reporter.log(f"{row.label}: no unfinished run with this config to resume; starting a new one")
-                return Start()
-        elif self.plan.config.seeds is not None and (found := finished_run(
-                self.plan.config.output_root, self.plan.dataset.name, row)) is not None:
-            self.reporter.log(reuse_line(row, found[0]))
-            return Start(run=found[0], lock=RunLock(found[0]).acquire(), finished=found[1])
-        else:
-            return Start()
-        lock = RunLock(run).acquire()
-        try:
-            finished = run.read_record()
-            if finished is not None and finished["record"].get("status") == "ok":
-                self.reporter.log(f"{row.label}: {run.root} had finished; storing its result")
-                return Start(run=run, lock=lock, finished=finished)
-            if self.job and not run.checkpoints():  # a job's first start in the folder made for it
-                return Start(run=run, lock=lock)
-            return Start(run=run, lock=lock, resume_from=self.last_readable_checkpoint(run))
-        except BaseException:
-            lock.release()
-            raise
-
-    def last_readable_checkpoint(self, run: RunDir) -> Path:
-        """The newest kept checkpoint that loads; a damaged newer one is set aside (renamed
-        ``*.damaged``) with a warning, and an older one is used instead."""
-        found = run.checkpoints()
-        if not found:
-            raise BenchError(f"{run.root}: no checkpoint to resume from; start the run again without --resume")
-        problems = []
-        for path in reversed(found):
-            try:
-                load_checkpoint(path)  # a damaged file stops here, before the dataset loads
-            except BenchError as exc:
-                problems.append(str(exc))
-                continue
-            for problem, bad in zip(problems, reversed(found)):
-                set_aside(bad)
-                self.reporter.warn(f"{problem.split('; pass ')[0]}; set aside as "
-                                  f"{bad.name}.damaged, resuming from the previous kept checkpoint {path.name}")
-            return path
-        raise BenchError(f"{run.root}: none of its {len(found)} checkpoints can be read (newest: {problems[0]})")
-
-    def find_resumable(self, row: Row) -> RunDir | None:
-        """The newest run folder of the same model row, config and dataset that is unfinished and
-        has a checkpoint, or that finished (``record.json`` says ok: its bookkeeping is completed)."""
-        for run in RunDir.of_row(self.plan.config.output_root, self.plan.dataset.name, row.label):
-            try:
-                plan = run.read_plan()
-            except BenchError:
-                continue
-            if plan.get("config_hash") != row.config_hash():
-                continue
-            record = run.read_record()
-            finished = record is not None and record["record"].get("status") == "ok"
-            if finished or (run.read_status().get("status") != "ok" and run.checkpoints()):
-                return run
-        return None
 
     def execute_row(self, row: Row, start: Start, data: DatasetSplits, train_only: bool) -> RunRecord:
         if start.run is None:
@@ -326,18 +243,6 @@ class Execution:
         model.optimizers = fused(model.configure_optimizers(), self.plan.config.fused_optimizer, self.plan.device)
         return model
 
-    def load_foreign(self, row: Row) -> Trainable:
-        """The row's trainable with a checkpoint of another code base loaded (on the CPU, before the
-        dataset loads: a file that does not fit stops the run with one line)."""
-        weights = row.foreign
-        seed_everything(row.run.seed)
-        model = row.plugin.build(row.options, self.plan.dataset.num_classes, self.plan.model_size(row))
-        try:
-            model.load_foreign(weights.state, weights.found)
-        except BenchError as exc:
-            raise BenchError(f"{weights.path}: does not fit {row.label}: {exc}") from None
-        return model
-
     def train(self, row: Row, data: DatasetSplits, run: RunDir, resume_from: Path | None,
               loggers: Loggers | None = None):
         plan, spec = self.plan, self.plan.dataset
@@ -434,26 +339,3 @@ class Execution:
         for column, value in own.items():
             self.reporter.log(f"  {row.label} measured {column}={value.value}")
         return {**metrics, **own}
-
-
-def follow(execution) -> list:
-    """A rank other than 0: load the dataset once rank 0 has prepared it, then do what rank 0
-    announces, in lockstep with it: train a row (its run folder and checkpoint to resume from),
-    evaluate it (each worker generates and measures its share; rank 0 sends the weights it read
-    from a checkpoint), or measure the "real images" row. Rank 0 alone writes the run folder, records and store."""
-    distributed.barrier()
-    data = execution.load_dataset()
-    rows = execution.rows()
-    model = None
-    while (message := distributed.announce(None)) is not None:
-        kind, index, root, extra = message
-        if kind == "train":
-            model, _ = execution.train(rows[index], data, RunDir(Path(root)), extra)
-        elif kind == "reference":  # the "real images" row at size ``extra``
-            execution.measure.reference_row(data.train, execution.test_samples(data), extra)
-        else:
-            if extra is not None:
-                model = execution.build(rows[index])
-                model.load_state_dict(extra)
-            execution.evaluate_model(model, rows[index], data, RunDir(Path(root)))
-    return []

@@ -20,7 +20,8 @@ independent coin per class (the official loop re-assigns classes in turn, so a c
 whose id equals an earlier coin's value is overwritten); the EMA generator's batch-norm
 statistics are refreshed on the last 50 training batches instead of 50 batches read after
 training; widths and depth are options so that the smoke and quick profiles can be small.
-Profiles: ``smoke`` (seconds), ``quick`` (64 px, narrow, minutes on 2 CPU cores),
+The official checkpoints (``best_EMA.pth``) are read by :mod:`.official` and listed in the
+zoo (:mod:`.zoo`). Profiles: ``smoke`` (seconds), ``quick`` (64 px, narrow, minutes on 2 CPU cores),
 ``paper`` (256 px, official widths, 200 epochs at batch 32). More in docs/oasis.md.
 """
 
@@ -47,7 +48,10 @@ class Oasis(Model):
 
     Rows: ``oasis`` (official), ``oasis+cityscapes``, ``oasis+vgg`` (the official
     add_vgg_loss, VGG 10: needs torchvision's vgg19-dcbb9e9d.pth), ``oasis+no-3dnoise``
-    (one image per label map). More in docs/oasis.md.
+    (one image per label map). Reads the official code's EMA generator (``best_EMA.pth``) with
+    ``--checkpoint FILE``; the released ones are the zoo rows ``oasis@ade20k-official``,
+    ``oasis@cityscapes-official`` and ``oasis@coco-stuff-official`` (``bench zoo list``). More in
+    docs/oasis.md.
     """
 
     name = "oasis"

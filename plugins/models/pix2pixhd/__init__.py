@@ -49,7 +49,10 @@ class Pix2PixHD(Model):
     ngf 32, 3 D scales), ``pix2pixhd+ade20k`` (no instance map), ``pix2pixhd+feat`` (the
     instance-wise feature encoder), ``pix2pixhd+hinge``. The VGG loss needs torchvision's
     vgg19-dcbb9e9d.pth (`bench weights import vgg19-imagenet FILE`); ``--set
-    pix2pixhd.lambda_vgg=0`` trains without it. More in docs/pix2pixhd.md.
+    pix2pixhd.lambda_vgg=0`` trains without it. Reads the official code's generator
+    (``latest_net_G.pth``, netG global or local) with ``--checkpoint FILE``; the released
+    label2city_1024p one is the zoo row ``pix2pixhd@cityscapes-official`` (``bench zoo list``).
+    More in docs/pix2pixhd.md.
     """
 
     name = "pix2pixhd"
