@@ -153,7 +153,7 @@ class Execution(RowStarts):
     def train_and_measure(self, row: Row, start: Start, run: RunDir, data: DatasetSplits,
                           train_only: bool) -> RunRecord:
         row_plan = {**self.plan.row_plan(row), **distributed.protocol(row.run.batch_size)}
-        loggers = Loggers(() if distributed.is_follower() else self.plan.loggers, say=self.reporter.log)
+        loggers = Loggers(() if distributed.is_follower() else self.plan.loggers, say=self.reporter.plain)
         loggers.start(LogRun(run.root, row.label, row_plan))
         try:
             return self.train_and_measure_logged(row, start, run, data, train_only, row_plan, loggers)
