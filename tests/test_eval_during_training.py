@@ -77,3 +77,14 @@ def test_the_default_metrics_are_the_first_distribution_and_segmentation_metrics
     plan = build_plan(layers(tmp_path, "eval_every=5", metrics=("psnr", "kid", "fid")), plugin_set())
     assert [m.name for m, _ in plan.during] == ["kid"]  # the run's first distribution metric, no segmentation one
     assert plan.best is None
+    named = build_plan(layers(tmp_path, "eval_every=5", "keep_best=psnr", metrics=("psnr", "kid")), plugin_set())
+    assert [m.name for m, _ in named.during] == ["kid", "psnr"]  # keep_best's metric is measured too
+    assert named.best.metric == "psnr" and not named.best.lower
+
+
+def test_a_metric_too_costly_to_repeat_is_measured_during_training_only_when_named(tmp_path):
+    plan = build_plan(layers(tmp_path, "eval_every=5", metrics=("fd-dinov2", "fid")), plugin_set())
+    assert [m.name for m, _ in plan.during] == ["fid"]
+    named = build_plan(layers(tmp_path, "eval_every=5", 'eval_metrics=["fd-dinov2"]', metrics=("fd-dinov2", "fid")),
+                       plugin_set())
+    assert [m.name for m, _ in named.during] == ["fd-dinov2"]

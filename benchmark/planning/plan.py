@@ -157,7 +157,7 @@ def resolve_during(cfg: RunConfig, metrics: tuple) -> tuple[tuple, Best | None]:
             if getattr(cfg, key) is not None:
                 raise ConfigError(f"{key} needs eval_every: add --set eval_every=STEPS")
         return (), None
-    during = choose_metrics(cfg.eval_metrics, metrics)
+    during = choose_metrics(cfg.eval_metrics, metrics, cfg.keep_best)
     return during, choose_best(cfg.keep_best, during)
 
 
