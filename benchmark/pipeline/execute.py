@@ -83,6 +83,8 @@ class Execution(RowStarts):
         # only the process that writes opens the store (a sweep's parent, a data-parallel run's rank 0)
         self.store = None if job or distributed.is_follower() else ResultsStore(plan.config.output_root / "bench.sqlite")
         self.measure = Measure(plan, reporter, self.store)
+        #: the number of test images each row generated (fewer than the split's under --skip-bad)
+        self.generated: dict[str, int] = {}
 
     @classmethod
     def from_layers(cls, layers: Layers, reporter: Reporter, plugins=None) -> "Execution":
@@ -196,6 +198,8 @@ class Execution(RowStarts):
         if status == "failed":
             self.reporter.log(f"[red]{row.label} failed:[/] {reason}")
         images = min(len(data.test), plan.config.eval.max_images or len(data.test))
+        if self.generated.get(row.label) is not None:  # under --skip-bad, the test images actually generated
+            images = self.generated.pop(row.label)
         record = self.measure.record(row, run, row_plan, metrics, status, reason, wall, images)
         skipped = data.skipped + extra.get("skipped_files", 0) + self.measure.skipped
         if skipped:
@@ -318,12 +322,13 @@ class Execution(RowStarts):
         samples = sample_plan(row, self.plan.metrics, self.plan.config.profile)
         exact = row.foreign is not None  # another code base's weights: its fp32 arithmetic, to compare outputs
         with full_fp32() if exact else contextlib.nullcontext():
-            generate_images(model, test_set, run.images, device=self.plan.device,
+            count = generate_images(model, test_set, run.images, device=self.plan.device,
                             dtype=None if exact else self.plan.dtype, num_classes=spec.num_classes,
                             ignore_index=spec.ignore_index, palette=spec.palette,
                             batch_size=self.plan.config.eval.batch_size, reporter=self.reporter, label=row.label,
                             parallel=parallel, quantization=quantization_of(row), reading=self.measure.reading,
                             samples=samples.count)
+        self.generated[row.label] = count
         train = None
         with distributed_eval.main_first():  # rank 0 writes the cached splits, the others read them
             if self.plan.needs_real_train():
