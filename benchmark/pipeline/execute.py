@@ -297,7 +297,8 @@ class Execution(RowStarts):
                             batch_size=plan.config.eval.batch_size, reporter=self.reporter,
                             label=f"{row.label} at step {step}", quantization=quantization_of(row),
                             reading=self.measure.reading)
-            ctx = self.measure.context(images, None, None, size, row.run.seed,
+            train = self.measure.real_split(data.train, "train", size) if plan.needs_real_train(plan.during) else None
+            ctx = self.measure.context(images, None, train, size, row.run.seed,
                                        native_labels=self.measure.native_labels(samples))
             return {c: v.value for c, v in compute_metrics(plan.during, ctx, self.reporter).items()}
 
