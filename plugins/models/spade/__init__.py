@@ -206,13 +206,8 @@ class Spade(Model):
                               f"spade.use_instance_edges)")
 
     def check_training(self, options: Options) -> None:
-        if effective(options).lambda_vgg > 0:
-            # stops the run before any training when the VGG19 file is missing (offline) or broken
-            try:
-                vgg19.resolve_file(options.vgg_weights or None)
-            except WeightsError as e:
-                raise WeightsError(f"{self.name}'s VGG loss (lambda_vgg={options.lambda_vgg:g}): {e}; or train "
-                                   f"without it: --set {self.name}.lambda_vgg=0") from e
+        # stops the run before any training when the VGG19 file is missing (offline) or broken
+        vgg19.check_for_loss(self.name, effective(options).lambda_vgg, options.vgg_weights)
 
     def build(self, options: Options, num_classes: int, image_size: int | Size) -> Trainable:
         return SpadeTrainable(options, num_classes, image_size)
