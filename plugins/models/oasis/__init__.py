@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from benchmark import ConfigError, DataFacts, ForeignCheckpoint, Model, Options, Preset, Size, Trainable, \
-    TrainLength, TrainTransform, WeightsError, hookimpl
+    TrainLength, TrainTransform, hookimpl
 
 from bench_plugins.models import vgg19
 

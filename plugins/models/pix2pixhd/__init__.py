@@ -31,7 +31,7 @@ from bench_plugins.models import vgg19
 from bench_plugins.models.spade.options import effective
 
 from benchmark import ConfigError, DataFacts, ForeignCheckpoint, Model, Options, Preset, Size, Trainable, \
-    TrainLength, TrainTransform, WeightsError, hookimpl
+    TrainLength, TrainTransform, hookimpl
 
 from . import official
 from .inputs import label_channels

@@ -61,7 +61,6 @@ from benchmark import (
     Trainable,
     TrainLength,
     TrainTransform,
-    WeightsError,
     hookimpl,
 )
 
