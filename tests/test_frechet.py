@@ -4,8 +4,8 @@ clean-fid's ``fid_from_feats`` (``scipy.linalg.sqrtm`` of S1 S2) and ``kernel_di
 products; in float64 on float64 features, in float32 on Inception's float32 features) are the
 references; the features are random non-negative (as Inception's
 pool features are) at a small feature size so that the reference ``sqrtm`` takes milliseconds;
-both of bench's routes are taken (fewer images than features: singular values; more: symmetric
-eigenvalues). benchmarks/fid_speed.py checks the same at 2048 features and 106 to 5000 images.
+each of bench's routes is taken (fewer images than features: singular values; more: Cholesky
+factors; a singular covariance: symmetric eigenvalues). benchmarks/fid_speed.py checks the same at 2048 features and 106 to 5000 images.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def rel(a: float, b: float) -> float:
 
 
 @pytest.mark.parametrize("n1,n2,d,expected_route", [(10, 10, 64, "svd"), (106, 120, 256, "svd"),
-                                                     (40, 300, 64, "svd"), (300, 500, 64, "eigh")])
+                                                     (40, 300, 64, "svd"), (300, 500, 64, "cholesky")])
 def test_fid_equals_clean_fid_by_either_route(n1, n2, d, expected_route):
     a, b = features(n1, d, 0), features(n2, d, 1, scale=1.2)
     assert route(n1, n2, d) == expected_route
@@ -57,6 +57,18 @@ def test_both_routes_agree_at_the_inception_feature_size():
     s1, s2 = a.T @ a / 105, b.T @ b / 105
     from bench_plugins.metrics.frechet import trace_sqrt_product
     assert rel(float(trace_sqrt_product(s1, s2)), float(by_svd)) < 1e-6  # rank 105 of 2048: rounding-level eigenvalues
+
+
+def test_a_singular_covariance_falls_back_to_symmetric_eigenvalues():
+    a, b = features(300, 64, 8), features(400, 64, 9, scale=1.1)
+    a[:, 5] = 0.25  # a constant feature: S1 is singular, its Cholesky factorisation fails
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    assert int(torch.linalg.cholesky_ex(torch.from_numpy(s1))[1]) != 0
+    ref = reference_fid(a, b)
+    assert rel(fid_from_features(a, b), ref) < 1e-6
+    from bench_plugins.metrics.frechet import trace_sqrt_product, trace_sqrt_product_by_eigenvalues
+    t1, t2 = torch.from_numpy(np.cov(features(300, 64, 10), rowvar=False)), torch.from_numpy(s2)
+    assert rel(float(trace_sqrt_product(t1, t2)), float(trace_sqrt_product_by_eigenvalues(t1, t2))) < 1e-10
 
 
 def test_fid_of_a_set_with_itself_is_zero_and_the_shapes_are_checked():

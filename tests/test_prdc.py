@@ -73,8 +73,62 @@ def test_the_metric_reads_fids_cached_features_and_records_k(tmp_path, monkeypat
         return Features(fake), Features(real), {"network": "N", "weights_sha256": "abc", "images": 25}
 
     monkeypatch.setattr("bench_plugins.metrics.prdc.fake_and_real", fake_and_real)
+    monkeypatch.setattr("bench_plugins.metrics.vgg16_features.available", lambda: False)  # auto: Inception
     ctx = type("Ctx", (), {"main": True, "device": torch.device("cpu")})()
     result = PRDC().compute(ctx, PRDC.Options(k=4))
     assert result.values == pytest.approx(prdc(real, fake, 4))
     assert result.protocol["prdc_k"] == 4 and result.protocol["weights_sha256"] == "abc"
     assert fid.fake_and_real is not None and len(calls) == 1
+
+
+def test_vgg16_fc2_features_when_the_file_is_imported(tmp_path, monkeypatch):
+    """A random-weight VGG16 of torchvision's layout: the features are its fc2 after ReLU on the 224x224
+    bicubic, ImageNet-normalised images (torchvision's own transforms and module here), cached per
+    folder; auto picks them once the file is imported, and the protocol says so."""
+    import dataclasses
+
+    import torchvision
+    import torchvision.transforms as T
+    from bench_plugins.metrics import vgg16_features
+    from PIL import Image
+
+    from benchmark.api import EvalContext
+    from benchmark.registry import weights
+    from benchmark.util.imageio import write_png
+
+    monkeypatch.setenv("BENCH_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    assert not vgg16_features.available()
+    with pytest.raises(BenchError, match="bench weights import vgg16-imagenet"):
+        PRDC().check(PRDC.Options(features="vgg16"))
+    torch.manual_seed(0)
+    vgg = torchvision.models.vgg16(weights=None).eval()
+    file = tmp_path / "vgg16-397923af.pth"
+    torch.save(vgg.state_dict(), file)
+    spec = dataclasses.replace(vgg16_features.SPEC, hash_prefix=None)  # a random file lacks the published prefix
+    monkeypatch.setattr(vgg16_features, "SPEC", spec)
+    weights.import_file(spec, file)
+    assert vgg16_features.available()
+    rng = np.random.default_rng(0)
+    for folder, count in (("fake", 2), ("real", 3)):
+        for i in range(count):
+            write_png(tmp_path / folder / f"{i:03d}.png", rng.integers(0, 256, (32, 40, 3), dtype=np.uint8))
+    ctx = EvalContext(fake_dir=tmp_path / "fake", real_dir=tmp_path / "real", label_dir=tmp_path / "l",
+                      class_names=["a"], ignore_index=None, device=torch.device("cpu"), cache_dir=tmp_path / "c")
+    result = PRDC().compute(ctx, PRDC.Options(k=1))
+    prep = T.Compose([T.Resize((224, 224), T.InterpolationMode.BICUBIC), T.ToTensor(),
+                      T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+
+    def fc2(folder):
+        batch = torch.stack([prep(Image.open(p).convert("RGB")) for p in sorted((tmp_path / folder).glob("*.png"))])
+        with torch.no_grad():
+            return vgg.classifier[:5](torch.flatten(vgg.avgpool(vgg.features(batch)), 1)).numpy()
+
+    real, fake = fc2("real"), fc2("fake")
+    assert real.shape == (3, 4096) and (real >= 0).all()  # after the ReLU
+    expected = prdc(real, fake, 1)
+    assert result.values == pytest.approx(expected, abs=1e-9)
+    p = result.protocol
+    assert "VGG16" in p["network"] and "fc2" in p["network"] and p["weights_sha256"] == weights.recorded_sha256(spec)
+    assert "224x224" in p["preprocessing"] and p["prdc_k"] == 1 and (p["images"], p["real_images"]) == (2, 3)
+    assert len(list((tmp_path / "c" / "vgg16-fc2").glob("*.npy"))) == 2

@@ -46,7 +46,11 @@ def test_truncate_is_the_official_scripts_arithmetic_and_round_is_unchanged():
 def test_the_zoo_entries_use_their_official_scripts_quantization():
     assert {entry.name: entry.quantization for entry in ENTRIES} == {
         "spade@coco-stuff-official": "truncate", "spade@ade20k-official": "truncate",
-        "spade@cityscapes-official": "truncate", "pix2pix@facades-official": "truncate"}
+        "spade@cityscapes-official": "truncate", "pix2pix@facades-official": "truncate",
+        # OASIS's results_saver: tens_to_im(x) * 255, astype(np.uint8)
+        "oasis@ade20k-official": "truncate", "oasis@cityscapes-official": "truncate",
+        "oasis@coco-stuff-official": "truncate",
+        "pix2pixhd@cityscapes-official": "truncate"}  # pix2pixHD's util.tensor2im, as pix2pix's
     with pytest.raises(PluginError, match="quantization 'ceil' is not one of round, truncate"):
         validate(dataclasses.replace(ENTRIES[0], quantization="ceil"), "a test")
 

@@ -13,6 +13,7 @@ from benchmark.cli import app as cli
 from benchmark.testing import one_error_line
 
 SPADE_URL = "https://drive.google.com/file/d/12gvlTbMvUcJewQlSEaZdeb2CdOB-b8kQ/view"
+OASIS_URL = "https://www.dropbox.com/sh/nf6of02pyk84zjg/AAC8hnnj0T_MAiPx3tzdAyiWa?dl=0"
 
 
 @pytest.fixture
@@ -34,7 +35,8 @@ def test_zoo_list_has_the_published_checkpoints_and_their_papers_numbers(cache, 
     assert code == 0
     rows = {row["name"]: row for row in json.loads(out)}
     assert set(rows) == {"spade@coco-stuff-official", "spade@ade20k-official", "spade@cityscapes-official",
-                         "pix2pix@facades-official"}
+                         "pix2pix@facades-official", "oasis@ade20k-official", "oasis@cityscapes-official",
+                         "oasis@coco-stuff-official", "pix2pixhd@cityscapes-official"}
     # SPADE paper, Table 1 (mIoU, accuracy, FID)
     assert rows["spade@coco-stuff-official"]["reported"] == {"mIoU": 37.4, "pixel acc": 67.9, "FID": 22.6}
     assert rows["spade@ade20k-official"]["reported"] == {"mIoU": 38.5, "pixel acc": 79.9, "FID": 33.9}
@@ -53,10 +55,34 @@ def test_zoo_list_has_the_published_checkpoints_and_their_papers_numbers(cache, 
     # the official test sizes: crop_size wide, crop_size / aspect_ratio high
     assert {name: row["eval_size"] for name, row in rows.items()} == {
         "spade@coco-stuff-official": "256x256", "spade@ade20k-official": "256x256",
-        "spade@cityscapes-official": "512x256", "pix2pix@facades-official": "256x256"}
+        "spade@cityscapes-official": "512x256", "pix2pix@facades-official": "256x256",
+        "oasis@ade20k-official": "256x256", "oasis@cityscapes-official": "512x256",
+        "oasis@coco-stuff-official": "256x256", "pix2pixhd@cityscapes-official": "512x256"}
     code, out, _ = run(capsys, "zoo", "list")
     assert code == 0 and "spade@ade20k-official" in out and "FID 33.9" in out and "512x256" in out
     assert "upernet-101-baseline" in out
+
+
+def test_the_oasis_entries_carry_table_1_of_its_paper_and_its_protocol(cache, capsys):
+    from benchmark.registry.plugins import default
+
+    code, out, _ = run(capsys, "zoo", "list", "--json")
+    rows = {row["name"]: row for row in json.loads(out)}
+    # OASIS (ICLR 2021), Table 1: FID and mIoU, no pixel accuracy
+    assert rows["oasis@ade20k-official"]["reported"] == {"mIoU": 48.8, "FID": 28.3}
+    assert rows["oasis@cityscapes-official"]["reported"] == {"mIoU": 69.3, "FID": 47.7}
+    assert rows["oasis@coco-stuff-official"]["reported"] == {"mIoU": 44.1, "FID": 17.0}
+    segmenters = {"ade20k": "upernet-101", "cityscapes": "drn-d-105", "coco-stuff": "deeplabv2-cocostuff"}
+    channels = {"ade20k": 151, "cityscapes": 35, "coco-stuff": 183}
+    for dataset, segmenter in segmenters.items():
+        row = rows[f"oasis@{dataset}-official"]
+        assert row["licence"].startswith("AGPL-3.0") and row["status"] == "missing"
+        assert row["segmenter"] == segmenter and row["options"]["semantic_nc"] == channels[dataset]
+        (paper,) = row["measurements"]
+        assert paper["settings"] == {"fid.implementation": "pytorch-fid", "eval.segmenter": segmenter}
+        assert paper["values"] == row["reported"] and "lowest FID on the test split" in paper["note"]
+        entry = default().zoo.get(row["name"])  # what bench needs beyond the tensors
+        assert entry.model_options == {"z_dim": 64, "dontcare_channel": dataset != "cityscapes"}
 
 
 def test_a_zoo_row_is_measured_at_its_papers_size_unless_the_user_sets_one():
@@ -85,6 +111,12 @@ def test_without_the_file_a_zoo_row_stops_at_once_naming_file_url_and_import(cac
     assert not (cache / "results").exists()
     code, _, err = run(capsys, "run", "--models", "spade@nowhere", "--dataset", "ade20k")
     assert "spade@ade20k-official" in one_error_line(code, err)  # the closest known entries
+    code, _, err = run(capsys, "run", "--models", "oasis@cityscapes-official", "--dataset", "cityscapes")
+    line = one_error_line(code, err)
+    assert "oasis-oasis_cityscapes_pretrained-best_EMA.pth" in line and OASIS_URL in line
+    assert "oasis_cityscapes_pretrained/models/best_EMA.pth" in line
+    assert "`bench weights import oasis-cityscapes-official best_EMA.pth`" in line
+    assert not (cache / "results").exists()
 
 
 def spade_state(channels: int) -> dict:

@@ -347,6 +347,9 @@ class Metric:
     #: ``compute`` splits its work with ``ctx.shard``/``ctx.gather``: every data-parallel worker runs
     #: it (rank 0 records); False: rank 0 alone runs it while the other workers wait
     sharded: ClassVar[bool] = False
+    #: ``eval_every`` measures it when ``eval_metrics`` is not set (as the run's first metric of its
+    #: kind): False for a metric too costly to repeat during training (a large feature network)
+    watch_by_default: ClassVar[bool] = True
 
     def compute(self, ctx: EvalContext, options: Options) -> MetricResult:
         raise NotImplementedError
@@ -355,6 +358,13 @@ class Metric:
         """Raise :class:`benchmark.util.errors.BenchError` (one line: what to download and import) when a
         file it needs under ``options`` is not at hand; asked by `bench zoo reproduce` before anything
         runs (never downloading). Default: nothing is needed."""
+
+    def samples_per_map(self, options: Options, profile: str | None) -> int:
+        """How many images per test label map ``compute`` reads from ``ctx.sample_dirs`` (a diversity
+        metric asks for K > 1; ``profile``: smoke, quick, paper or None). The evaluation of a model
+        that samples (:meth:`Model.multi_modal`) then writes that many per map, once for all metrics
+        (the largest asked). Default: 1, the row's own images."""
+        return 1
 
 
 class Segmenter:

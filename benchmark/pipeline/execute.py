@@ -12,6 +12,9 @@ row of the same folder), and only then says ``ok`` in ``status.json``; so ``--re
 after a kill at any moment either continues training from the newest readable
 checkpoint or completes the bookkeeping of a row that had finished, never a second row.
 Ctrl-C leaves ``interrupted`` in ``status.json``.
+
+Where a row starts is decided in :mod:`benchmark.pipeline.starts`; what the workers of a
+data-parallel run other than rank 0 do, in :mod:`benchmark.pipeline.follow`.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from benchmark.data.transforms import PairDataset
 from benchmark.parallel import sharded as distributed_eval
 from benchmark.parallel import workers as distributed
 from benchmark.pipeline.evaluate import compute_metrics, generate_images
+from benchmark.pipeline.samples import for_row as sample_plan
 from benchmark.pipeline.during import DuringTraining
 from benchmark.pipeline.loggers import Loggers
 from benchmark.pipeline.measure import Measure
@@ -43,14 +47,14 @@ from benchmark.results.records import (
     utc_now,
 )
 from benchmark.results.store import ResultsStore
-from benchmark.planning.checkpoint import load_checkpoint, mismatch, set_aside
 from benchmark.planning.config import Layers, Row
 from benchmark.planning.device import configure_backends
 from benchmark.planning.foreign import full_fp32, quantization_of
 from benchmark.planning.plan import RunPlan, build_plan
-from benchmark.planning.seeds import finished_run, reuse_line, seed_jobs
+from benchmark.planning.seeds import seed_jobs
 from benchmark.rundir.layout import ImageSet, RunDir
 from benchmark.rundir.lock import RunLock, mark_abandoned
+from benchmark.pipeline.starts import RowStarts, Start
 from benchmark.util.errors import BenchError, ConfigError, Terminated, TrainingDiverged
 from benchmark.util.progress import Reporter
 
@@ -65,23 +69,7 @@ class DatasetSplits:
     skipped: int = 0
 
 
-@dataclass(frozen=True)
-class Start:
-    """Where a row starts, decided before the dataset loads: a new run folder, a run folder to
-    continue (locked for this process), a finished one whose record only needs storing, or a
-    checkpoint to evaluate (already loaded)."""
-
-    run: RunDir | None = None
-    lock: RunLock | None = None
-    resume_from: Path | None = None
-    finished: dict | None = None
-    checkpoint: Path | None = None
-    state: dict | None = None
-    #: a checkpoint of another code base, already loaded into the row's trainable (on the CPU)
-    model: Trainable | None = None
-
-
-class Execution:
+class Execution(RowStarts):
     """One `bench run` of a plan: the dataset, then each row's train / evaluate / store."""
 
     def __init__(self, plan: RunPlan, reporter: Reporter, *, job: bool = False):
@@ -95,6 +83,8 @@ class Execution:
         # only the process that writes opens the store (a sweep's parent, a data-parallel run's rank 0)
         self.store = None if job or distributed.is_follower() else ResultsStore(plan.config.output_root / "bench.sqlite")
         self.measure = Measure(plan, reporter, self.store)
+        #: the number of test images each row generated (fewer than the split's under --skip-bad)
+        self.generated: dict[str, int] = {}
 
     @classmethod
     def from_layers(cls, layers: Layers, reporter: Reporter, plugins=None) -> "Execution":
@@ -111,6 +101,7 @@ class Execution:
             raise ConfigError("--resume RUN_DIR continues one run: pass exactly one row with --models")
         configure_backends(self.plan.device, self.plan.config.threads, self.measure.reading.num_workers)
         if distributed.is_follower():
+            from benchmark.pipeline.follow import follow
             return follow(self)
         starts = [self.start(row, resume, checkpoint) for row in rows]
         data = self.load_dataset()
@@ -144,77 +135,6 @@ class Execution:
         self.reporter.log(f"dataset {spec.name}: {len(splits['train'])} train, {len(splits['test'])} test images")
         return DatasetSplits(splits["train"], splits["test"], len(bad.items))
 
-    def start(self, row: Row, resume: bool | Path, checkpoint: Path | None) -> Start:
-        if row.foreign is not None:
-            return Start(checkpoint=row.foreign.path, model=self.load_foreign(row))
-        if checkpoint is not None:
-            state = load_checkpoint(checkpoint)
-            problem = mismatch(self.build(row), state, row.options, row.plugin.name)
-            if problem:
-                raise BenchError(f"{checkpoint}: does not fit {row.label}: {problem}")
-            return Start(checkpoint=Path(checkpoint), state=state)
-        if isinstance(resume, Path):
-            run = RunDir.open(resume)
-        elif resume:
-            run = self.find_resumable(row)
-            if run is None:
-                self.reporter.log(f"{row.label}: no unfinished run with this config to resume; starting a new one")
-                return Start()
-        elif self.plan.config.seeds is not None and (found := finished_run(
-                self.plan.config.output_root, self.plan.dataset.name, row)) is not None:
-            self.reporter.log(reuse_line(row, found[0]))
-            return Start(run=found[0], lock=RunLock(found[0]).acquire(), finished=found[1])
-        else:
-            return Start()
-        lock = RunLock(run).acquire()
-        try:
-            finished = run.read_record()
-            if finished is not None and finished["record"].get("status") == "ok":
-                self.reporter.log(f"{row.label}: {run.root} had finished; storing its result")
-                return Start(run=run, lock=lock, finished=finished)
-            if self.job and not run.checkpoints():  # a job's first start in the folder made for it
-                return Start(run=run, lock=lock)
-            return Start(run=run, lock=lock, resume_from=self.last_readable_checkpoint(run))
-        except BaseException:
-            lock.release()
-            raise
-
-    def last_readable_checkpoint(self, run: RunDir) -> Path:
-        """The newest kept checkpoint that loads; a damaged newer one is set aside (renamed
-        ``*.damaged``) with a warning, and an older one is used instead."""
-        found = run.checkpoints()
-        if not found:
-            raise BenchError(f"{run.root}: no checkpoint to resume from; start the run again without --resume")
-        problems = []
-        for path in reversed(found):
-            try:
-                load_checkpoint(path)  # a damaged file stops here, before the dataset loads
-            except BenchError as exc:
-                problems.append(str(exc))
-                continue
-            for problem, bad in zip(problems, reversed(found)):
-                set_aside(bad)
-                self.reporter.warn(f"{problem.split('; pass ')[0]}; set aside as "
-                                  f"{bad.name}.damaged, resuming from the previous kept checkpoint {path.name}")
-            return path
-        raise BenchError(f"{run.root}: none of its {len(found)} checkpoints can be read (newest: {problems[0]})")
-
-    def find_resumable(self, row: Row) -> RunDir | None:
-        """The newest run folder of the same model row, config and dataset that is unfinished and
-        has a checkpoint, or that finished (``record.json`` says ok: its bookkeeping is completed)."""
-        for run in RunDir.of_row(self.plan.config.output_root, self.plan.dataset.name, row.label):
-            try:
-                plan = run.read_plan()
-            except BenchError:
-                continue
-            if plan.get("config_hash") != row.config_hash():
-                continue
-            record = run.read_record()
-            finished = record is not None and record["record"].get("status") == "ok"
-            if finished or (run.read_status().get("status") != "ok" and run.checkpoints()):
-                return run
-        return None
-
     def execute_row(self, row: Row, start: Start, data: DatasetSplits, train_only: bool) -> RunRecord:
         if start.run is None:
             for stale in mark_abandoned(RunDir.of_row(self.plan.config.output_root, self.plan.dataset.name, row.label)):
@@ -235,7 +155,7 @@ class Execution:
     def train_and_measure(self, row: Row, start: Start, run: RunDir, data: DatasetSplits,
                           train_only: bool) -> RunRecord:
         row_plan = {**self.plan.row_plan(row), **distributed.protocol(row.run.batch_size)}
-        loggers = Loggers(() if distributed.is_follower() else self.plan.loggers, say=self.reporter.log)
+        loggers = Loggers(() if distributed.is_follower() else self.plan.loggers, say=self.reporter.plain)
         loggers.start(LogRun(run.root, row.label, row_plan))
         try:
             return self.train_and_measure_logged(row, start, run, data, train_only, row_plan, loggers)
@@ -278,6 +198,8 @@ class Execution:
         if status == "failed":
             self.reporter.log(f"[red]{row.label} failed:[/] {reason}")
         images = min(len(data.test), plan.config.eval.max_images or len(data.test))
+        if self.generated.get(row.label) is not None:  # under --skip-bad, the test images actually generated
+            images = self.generated.pop(row.label)
         record = self.measure.record(row, run, row_plan, metrics, status, reason, wall, images)
         skipped = data.skipped + extra.get("skipped_files", 0) + self.measure.skipped
         if skipped:
@@ -323,18 +245,6 @@ class Execution:
             for network in model.children():  # in place: parameter names and checkpoints unchanged
                 network.compile()
         model.optimizers = fused(model.configure_optimizers(), self.plan.config.fused_optimizer, self.plan.device)
-        return model
-
-    def load_foreign(self, row: Row) -> Trainable:
-        """The row's trainable with a checkpoint of another code base loaded (on the CPU, before the
-        dataset loads: a file that does not fit stops the run with one line)."""
-        weights = row.foreign
-        seed_everything(row.run.seed)
-        model = row.plugin.build(row.options, self.plan.dataset.num_classes, self.plan.model_size(row))
-        try:
-            model.load_foreign(weights.state, weights.found)
-        except BenchError as exc:
-            raise BenchError(f"{weights.path}: does not fit {row.label}: {exc}") from None
         return model
 
     def train(self, row: Row, data: DatasetSplits, run: RunDir, resume_from: Path | None,
@@ -387,7 +297,8 @@ class Execution:
                             batch_size=plan.config.eval.batch_size, reporter=self.reporter,
                             label=f"{row.label} at step {step}", quantization=quantization_of(row),
                             reading=self.measure.reading)
-            ctx = self.measure.context(images, None, None, size, row.run.seed,
+            train = self.measure.real_split(data.train, "train", size) if plan.needs_real_train(plan.during) else None
+            ctx = self.measure.context(images, None, train, size, row.run.seed,
                                        native_labels=self.measure.native_labels(samples))
             return {c: v.value for c, v in compute_metrics(plan.during, ctx, self.reporter).items()}
 
@@ -409,13 +320,16 @@ class Execution:
             state = {k: v.detach().cpu() for k, v in model.state_dict().items()} if loaded else None
             distributed.announce(("evaluate", index, str(run.root), state))
         test_set = PairDataset(self.test_samples(data), size)
+        samples = sample_plan(row, self.plan.metrics, self.plan.config.profile)
         exact = row.foreign is not None  # another code base's weights: its fp32 arithmetic, to compare outputs
         with full_fp32() if exact else contextlib.nullcontext():
-            generate_images(model, test_set, run.images, device=self.plan.device,
+            count = generate_images(model, test_set, run.images, device=self.plan.device,
                             dtype=None if exact else self.plan.dtype, num_classes=spec.num_classes,
                             ignore_index=spec.ignore_index, palette=spec.palette,
                             batch_size=self.plan.config.eval.batch_size, reporter=self.reporter, label=row.label,
-                            parallel=parallel, quantization=quantization_of(row), reading=self.measure.reading)
+                            parallel=parallel, quantization=quantization_of(row), reading=self.measure.reading,
+                            samples=samples.count)
+        self.generated[row.label] = count
         train = None
         with distributed_eval.main_first():  # rank 0 writes the cached splits, the others read them
             if self.plan.needs_real_train():
@@ -423,7 +337,7 @@ class Execution:
             native = self.measure.native_labels(self.test_samples(data))
         follower = distributed.is_follower()
         ctx = self.measure.context(run.images, None if follower else run, train, size, row.run.seed,
-                                   parallel=parallel, native_labels=native)
+                                   parallel=parallel, native_labels=native, samples=samples)
         metrics = compute_metrics(self.plan.metrics, ctx, self.reporter)
         if follower:
             return metrics
@@ -431,26 +345,3 @@ class Execution:
         for column, value in own.items():
             self.reporter.log(f"  {row.label} measured {column}={value.value}")
         return {**metrics, **own}
-
-
-def follow(execution) -> list:
-    """A rank other than 0: load the dataset once rank 0 has prepared it, then do what rank 0
-    announces, in lockstep with it: train a row (its run folder and checkpoint to resume from),
-    evaluate it (each worker generates and measures its share; rank 0 sends the weights it read
-    from a checkpoint), or measure the "real images" row. Rank 0 alone writes the run folder, records and store."""
-    distributed.barrier()
-    data = execution.load_dataset()
-    rows = execution.rows()
-    model = None
-    while (message := distributed.announce(None)) is not None:
-        kind, index, root, extra = message
-        if kind == "train":
-            model, _ = execution.train(rows[index], data, RunDir(Path(root)), extra)
-        elif kind == "reference":  # the "real images" row at size ``extra``
-            execution.measure.reference_row(data.train, execution.test_samples(data), extra)
-        else:
-            if extra is not None:
-                model = execution.build(rows[index])
-                model.load_state_dict(extra)
-            execution.evaluate_model(model, rows[index], data, RunDir(Path(root)))
-    return []

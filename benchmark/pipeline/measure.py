@@ -17,6 +17,7 @@ from benchmark.data.split import stems_of
 from benchmark.data.transforms import PairDataset
 from benchmark.parallel import sharded as distributed_eval
 from benchmark.parallel import workers as distributed
+from benchmark.pipeline.samples import REFERENCE as REFERENCE_SAMPLES, Samples
 from benchmark.pipeline.evaluate import (
     compute_metrics,
     write_native_labels,
@@ -83,8 +84,11 @@ class Measure:
         return write_native_labels(samples, folder, self.reading)
 
     def context(self, images: ImageSet, run: RunDir | None, train: ImageSet | None, size: Size | int, seed: int,
-                reference: bool = False, parallel: bool = False, native_labels: Path | None = None) -> EvalContext:
+                reference: bool = False, parallel: bool = False, native_labels: Path | None = None,
+                samples: Samples | None = None) -> EvalContext:
+        """The context of one evaluation; ``samples``: the row's images per label map (none by default)."""
         size = Size.of(size)
+        samples = REFERENCE_SAMPLES if reference else samples or Samples()
         plan, spec = self.plan, self.plan.dataset
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         return EvalContext(
@@ -95,7 +99,7 @@ class Measure:
             image_width=size.width,
             seed=seed, run=run, dataset=spec.name, palette=spec.palette, real_split=plan.config.eval.real_split,
             profile=plan.config.profile, segmenter=plan.segmenter, progress=self.reporter, parallel=parallel,
-            native_label_dir=native_labels)
+            native_label_dir=native_labels, **samples.context(images))
 
     def reference_row(self, train: Sequence[Sample], test: Sequence[Sample], size: Size | int | str) -> RunRecord | None:
         """The "real images" row: the real test photos measured as if they were generated (``size``:

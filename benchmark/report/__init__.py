@@ -16,12 +16,8 @@ from benchmark.report.data import SCHEMA_VERSION, render_csv, render_json
 from benchmark.report.headline import dataset_headlines
 from benchmark.report.html import render_html
 from benchmark.report.latex import render_tex
-from benchmark.report.leaderboard import (
-    Leaderboard,
-    build_leaderboard,
-    format_value,
-    protocol_text,
-)
+from benchmark.report.leaderboard import Leaderboard, build_leaderboard, format_value
+from benchmark.report.protocol import protocol_text
 from benchmark.report.markdown import render_md
 from benchmark.report.samples import GRID_TILE, sample_grid
 from benchmark.results.records import RunRecord

@@ -18,10 +18,10 @@ from benchmark.report.leaderboard import (
     columns,
     failed_line,
     model_name,
-    protocol_text,
     seed_lines,
     tail,
 )
+from benchmark.report.protocol import protocol_text
 from benchmark.results.records import RunRecord
 
 BEST_MARK = "*"

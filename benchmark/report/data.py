@@ -17,7 +17,8 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
-from benchmark.report.leaderboard import Board, Leaderboard, model_name, protocol_text
+from benchmark.report.leaderboard import Board, Leaderboard, model_name
+from benchmark.report.protocol import protocol_text
 from benchmark.results.aggregate import TIE_RULE
 from benchmark.results.records import RunRecord, is_reference
 

@@ -19,10 +19,10 @@ from benchmark.report.leaderboard import (
     columns,
     failed_line,
     model_name,
-    protocol_lines,
     seed_lines,
     tail,
 )
+from benchmark.report.protocol import protocol_lines
 from benchmark.report.samples import sample_grid
 from benchmark.results.records import RunRecord
 from benchmark.rundir.layout import RunDir

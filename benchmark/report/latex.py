@@ -16,15 +16,8 @@ from __future__ import annotations
 
 import re
 
-from benchmark.report.leaderboard import (
-    Board,
-    Cell,
-    Leaderboard,
-    failed_line,
-    model_name,
-    paper_protocol,
-    seed_lines,
-)
+from benchmark.report.leaderboard import Board, Cell, Leaderboard, failed_line, model_name, seed_lines
+from benchmark.report.protocol import paper_protocol
 from benchmark.results.records import RunRecord, is_reference
 
 BOX = "\\benchtablebox"

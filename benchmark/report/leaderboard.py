@@ -15,14 +15,12 @@ table has (one remark says why) and does not crown a column whose values cannot 
 rows (every model row reads the same); the paper formats (Markdown, LaTeX) show the dataset's
 headline columns (see ``Dataset.headline_columns``) unless ``--columns`` names others (``all``:
 every column), in percent where the dataset says so. JSON and CSV keep every column.
+The protocol printed with a table is written by :mod:`benchmark.report.protocol`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,9 +39,9 @@ from benchmark.results.records import (
     newest_key,
     row_key,
 )
+from benchmark.report.numbers import DASH, is_number, format_stats, format_value
 from benchmark.util.errors import ConfigError
 
-DASH = "—"
 ARROWS = {"up": "↑", "down": "↓"}
 SPLIT_NOTE = (
     "rows measured under different protocols are shown in separate tables "
@@ -52,7 +50,6 @@ SPLIT_NOTE = (
 NOT_EVALUATED = "not evaluated for this run"
 ALL_COLUMNS = "all"  # ``--columns all``: every metric column
 TAIL_COLUMNS = ("Profile", "Seed", "Run")
-_MISSING = object()
 
 
 @dataclass
@@ -162,7 +159,7 @@ class Board:
         return self.paper and metric in self.percent
 
     def scaled_text(self, metric: str, text: str) -> str:
-        return format_value(float(text), 100.0) if self.in_percent(metric) and _number(text) else text
+        return format_value(float(text), 100.0) if self.in_percent(metric) and is_number(text) else text
 
     def header(self, metric: str) -> str:
         arrow = ARROWS.get(self.directions[metric], "")
@@ -337,35 +334,6 @@ def _cell(metric: MetricValue | None, best: float | None) -> Cell:
     return Cell(value, format_value(value), best=best is not None and value == best)
 
 
-def format_stats(own: Stats, scale: float = 1.0) -> str:
-    """``12.93 ± 0.05 (n=3)``: the std with the mean's decimals; one seed: ``12.93 (n=1)``
-    (``scale``: 100 for a column printed in percent)."""
-    mean = format_value(own.mean, scale)
-    if own.std is None:
-        return f"{mean} (n={own.n})"
-    decimals = len(mean.partition(".")[2])
-    return f"{mean} ± {own.std * scale:.{decimals}f} (n={own.n})"
-
-
-def _number(text: str) -> bool:
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
-
-
-def format_value(value: float | None, scale: float = 1.0) -> str:
-    """|v| >= 10: two decimals (PSNR 27.13); otherwise four (SSIM 0.8123); a fraction printed in
-    percent (``scale`` 100): two decimals (mIoU 8.66)."""
-    if value is None:
-        return DASH
-    if not math.isfinite(value):
-        return str(value)
-    if scale != 1.0:
-        return f"{value * scale:.2f}"
-    return f"{value:.2f}" if abs(value) >= 10 else f"{value:.4f}"
-
-
 def model_name(record: RunRecord) -> str:
     """A row's name as tables print it; the "real images" row says which split it is (the test
     photos) and which columns compare them with another split (FID against the train split)."""
@@ -378,72 +346,6 @@ def model_name(record: RunRecord) -> str:
         versus = "".join(f"; {', '.join(names)} against the {split} split" for split, names in against.items())
         return f"{record.label} (test split{versus})"
     return f"{record.label} ({record.note})" if record.note else record.label
-
-
-def protocol_lines(board: Board) -> list[str]:
-    """The protocol, one statement per line: the dataset, the run protocol, then the settings
-    of each group of metric columns that differ from the run protocol (stated once per group)."""
-    lines = [f"dataset: {board.dataset}",
-             f"run: {_pairs(board.protocol)}" if board.protocol else "run: protocol not recorded"]
-    columns_of: dict[str, list[str]] = {}  # columns of one metric share its protocol: say it once
-    for name in board.metrics:
-        own = {
-            k: v for k, v in board.metric_protocols.get(name, {}).items()
-            if board.protocol.get(k, _MISSING) != v
-        }
-        if own:
-            columns_of.setdefault(_pairs(own), []).append(name)
-    return lines + [f"{', '.join(names)}: {text}" for text, names in columns_of.items()]
-
-
-def protocol_text(board: Board) -> str:
-    """The protocol on one line, e.g. "dataset facades; images=106, resolution=64; PSNR: window=..."."""
-    first, run, *metrics = protocol_lines(board)
-    return "; ".join([first.replace(": ", " ", 1), run.removeprefix("run: "), *metrics])
-
-
-def short_protocol(board: Board) -> str:
-    """The run protocol's plain values only (no nested options, no metric settings)."""
-    plain = {k: v for k, v in board.protocol.items() if k != "dataset" and not isinstance(v, (dict, list))}
-    return f"dataset {board.dataset}" + (f"; {_pairs(plain)}" if plain else "")
-
-
-#: the settings of a metric a paper's reader checks first (the FID implementation, the segmenter)
-PAPER_KEYS = ("library", "implementation", "segmenter", "classifier")
-_KEY_WORDS = {"segmenter": "segmenter ", "classifier": "classifier "}
-_UNPRINTABLE = re.compile(r"\s*\(?\b(?:sha256|weights)\b[\s:=]*[0-9a-f]{8,}\)?|\s*https?://\S+|\s*`[^`]*`")
-
-
-def paper_protocol(board: Board) -> list[str]:
-    """The protocol as a paper prints it under the table, at most three statements: the images
-    and resolution, then the implementation of each shown column group that records one. No
-    checksums, URLs or commands (the JSON keeps them)."""
-    protocol = board.protocol
-    resolution = protocol.get("resolution")
-    size = f"{resolution}x{resolution}" if isinstance(resolution, int) else resolution
-    first = " ".join(str(part) for part in (protocol.get("images"), "test images of", board.dataset) if part)
-    lines = [first + (f" at {size} px" if size else "")]
-    said: dict[str, list[str]] = {}
-    for name in board.metrics:
-        mine = board.metric_protocols.get(name, {})
-        text = ", ".join(f"{_KEY_WORDS.get(k, '')}{_unprintable(str(mine[k]))}" for k in PAPER_KEYS
-                         if mine.get(k) not in (None, ""))
-        if text:
-            said.setdefault(text, []).append(name)
-    groups = [f"{', '.join(names)}: {text}" for text, names in said.items()]
-    return lines + (["; ".join(groups)] if groups else [])
-
-
-def _unprintable(text: str) -> str:
-    return _UNPRINTABLE.sub("", text).strip(" ,;")
-
-
-def _pairs(mapping: dict) -> str:
-    return ", ".join(f"{k}={_plain(v)}" for k, v in mapping.items())
-
-
-def _plain(value: Any) -> str:
-    return json.dumps(value, default=str) if isinstance(value, (dict, list)) else str(value)
 
 
 def failed_line(record: RunRecord) -> str:

@@ -12,10 +12,10 @@ from benchmark.report.leaderboard import (
     columns,
     failed_line,
     model_name,
-    protocol_lines,
     seed_lines,
     tail,
 )
+from benchmark.report.protocol import protocol_lines
 
 
 def render_md(board_set: Leaderboard) -> str:

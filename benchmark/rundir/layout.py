@@ -10,6 +10,7 @@ path. A run folder holds::
     checkpoints/step_00000250.pt           the last checkpoints (written atomically)
     samples/step_00000250.png              label | real | fake grids made during training
     images/{fake,real,label,label_ids}/    the evaluated test split as PNG (+ images/classes.json)
+    images/samples/01/ ...                 more samples per label map, for diversity metrics
     error.log                              the traceback of a crash
     job.json  job.out  job.err             a sweep job's spec, submissions (executor, job id, logs), output
     <metric side files>                    e.g. miou.json: per-class detail a metric keeps
@@ -67,6 +68,15 @@ class ImageSet:
 
     def folders(self) -> tuple[Path, ...]:
         return self.fake, self.real, self.label, self.label_ids
+
+    @property
+    def samples_root(self) -> Path:
+        """``samples/``: the other samples of a model that samples, one sub-folder per sample number."""
+        return self.root / "samples"
+
+    def sample(self, k: int) -> Path:
+        """The ``k``-th generated image of every label map: ``fake/`` for 0, ``samples/NN/`` after it."""
+        return self.fake if k == 0 else self.samples_root / f"{k:02d}"
 
 
 @dataclass(frozen=True)

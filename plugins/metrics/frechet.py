@@ -12,7 +12,13 @@ routes, in torch float64 on the evaluation device (the CPU for MPS, which has no
     the n1 x n2 matrix A B^T over sqrt((n1-1)(n2-1)) (taken as the square roots of the
     eigenvalues of the smaller symmetric product with its transpose): a problem of the image
     count's size, not of the feature size.
-``symmetric eigenvalues`` (both sets at least as large as the feature size): R = S1^1/2 from the
+``cholesky`` (both sets at least as large as the feature size, so both covariances are positive
+    definite): with S1 = L1 L1^T and S2 = L2 L2^T, S1 S2 is similar to L1^T S2 L1 = K K^T for
+    K = L1^T L2, so tr(sqrt(S1 S2)) is the sum of the square roots of the eigenvalues of the
+    symmetric K K^T: two Cholesky factorisations, two products and one symmetric eigenvalue
+    problem without vectors.
+``symmetric eigenvalues`` (a covariance that is only semi-definite, so that Cholesky fails: a
+    constant feature, or statistics of fewer images than features): R = S1^1/2 from the
     eigen-decomposition of S1, then the eigenvalues of the symmetric R S2 R, whose square roots
     sum to the same trace. Two d x d symmetric eigenproblems instead of a general Schur-based
     square root.
@@ -40,8 +46,9 @@ def math_device(device: torch.device | str | None) -> torch.device:
 
 
 def route(n1: int, n2: int, dim: int) -> str:
-    """``svd`` when the smaller set has fewer rows than features, else ``eigh``."""
-    return "svd" if min(n1, n2) < dim else "eigh"
+    """``svd`` when the smaller set has fewer rows than features, else ``cholesky`` (which falls
+    back to symmetric eigenvalues when a covariance turns out singular)."""
+    return "svd" if min(n1, n2) < dim else "cholesky"
 
 
 def _float64(x, device: torch.device) -> torch.Tensor:
@@ -56,18 +63,33 @@ def trace_sqrt_product_of_features(a: torch.Tensor, b: torch.Tensor) -> torch.Te
         # M M^T (or M^T M, the smaller): M has rank min(n1, n2) - 1, so only one eigenvalue is at
         # rounding level and its square root is negligible next to the sum
         m = a @ b.T
-        gram = m @ m.T if n1 <= n2 else m.T @ m
-        return torch.linalg.eigvalsh(gram).clamp(min=0).sqrt().sum() / float(np.sqrt((n1 - 1) * (n2 - 1)))
+        return _sum_of_roots(m @ m.T if n1 <= n2 else m.T @ m) / float(np.sqrt((n1 - 1) * (n2 - 1)))
     return trace_sqrt_product(a.T @ a / (n1 - 1), b.T @ b / (n2 - 1))
 
 
 def trace_sqrt_product(sigma1: torch.Tensor, sigma2: torch.Tensor) -> torch.Tensor:
-    """tr(sqrt(S1 S2)) of two symmetric positive semi-definite float64 matrices: eigenvalues of
-    S1^1/2 S2 S1^1/2 (rounding makes the smallest ones a little negative: they are 0)."""
+    """tr(sqrt(S1 S2)) of two symmetric positive semi-definite float64 matrices: by Cholesky
+    factors when both are positive definite, else by symmetric eigenvalues."""
+    factor1, info1 = torch.linalg.cholesky_ex(sigma1)
+    factor2, info2 = torch.linalg.cholesky_ex(sigma2)
+    if int(info1) == 0 and int(info2) == 0:
+        product = factor1.T @ factor2
+        return _sum_of_roots(product @ product.T)
+    return trace_sqrt_product_by_eigenvalues(sigma1, sigma2)
+
+
+def trace_sqrt_product_by_eigenvalues(sigma1: torch.Tensor, sigma2: torch.Tensor) -> torch.Tensor:
+    """tr(sqrt(S1 S2)) from the eigenvalues of S1^1/2 S2 S1^1/2 (works for singular matrices)."""
     values, vectors = torch.linalg.eigh(sigma1)
     root = (vectors * values.clamp(min=0).sqrt()) @ vectors.T
     inner = root @ sigma2 @ root
-    return torch.linalg.eigvalsh((inner + inner.T) / 2).clamp(min=0).sqrt().sum()
+    return _sum_of_roots((inner + inner.T) / 2)
+
+
+def _sum_of_roots(symmetric: torch.Tensor) -> torch.Tensor:
+    """The sum of the square roots of a positive semi-definite matrix's eigenvalues, read from its
+    lower triangle (rounding makes the smallest ones a little negative: they are 0)."""
+    return torch.linalg.eigvalsh(symmetric).clamp(min=0).sqrt().sum()
 
 
 def fid_from_features(feats1, feats2, device: torch.device | str | None = None) -> float:

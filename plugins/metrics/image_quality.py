@@ -124,6 +124,52 @@ def ssim(fake: torch.Tensor, real: torch.Tensor, kernel_size: int = 11, kernel_s
     return _image_mean(ssim_map)
 
 
+#: the five scales' exponents of MS-SSIM (Wang, Simoncelli and Bovik 2003), finest first
+MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+
+
+def ms_ssim_min_side(scales: int = 5, kernel_size: int = 11) -> int:
+    """The smallest image side at which the window fits at the coarsest of ``scales`` (halved each time)."""
+    return (kernel_size - 1) * 2 ** (scales - 1) + 1
+
+
+def ms_ssim_weights(scales: int = 5) -> tuple[float, ...]:
+    """The exponents of the first ``scales`` scales, summing to 1 (the paper's five when all are used)."""
+    used = MS_SSIM_WEIGHTS[:scales]
+    return tuple(w / sum(used) for w in used) if scales < len(MS_SSIM_WEIGHTS) else used
+
+
+@_chunked
+def ms_ssim(fake: torch.Tensor, real: torch.Tensor, scales: int = 5, kernel_size: int = 11,
+            kernel_sigma: float = 1.5, k1: float = 0.01, k2: float = 0.03) -> torch.Tensor:
+    """Multi-scale SSIM (Wang, Simoncelli and Bovik 2003) on [0, 1], as piq's ``multi_scale_ssim``.
+
+    At each scale the window statistics of :func:`ssim` (Gaussian 11 / 1.5, valid positions); the
+    contrast-structure term averaged per channel at every scale but the last, the whole SSIM at
+    the last; between scales a 2x2 average pool (where a side is odd, the first row and column
+    are first repeated, as piq does; even sides, such as 256, need no such convention). Per channel the product of the terms (negative ones clipped to 0) raised to
+    :data:`MS_SSIM_WEIGHTS` (renormalised to sum 1 for fewer than 5 scales), then the channels
+    averaged. Identical images score 1. Sides must be at least :func:`ms_ssim_min_side`.
+    """
+    taps = gaussian_taps(kernel_size, kernel_sigma, device=fake.device)
+    c1, c2 = k1 ** 2, k2 ** 2
+    f, r = fake.to(torch.float64), real.to(torch.float64)
+    total = torch.ones(fake.shape[:2], dtype=torch.float64, device=fake.device)  # (N, C)
+    for scale, weight in enumerate(ms_ssim_weights(scales)):
+        if scale:  # piq's halving: an odd side first repeats the first row and column (both, if either is odd)
+            pad = [max(f.shape[-2] % 2, f.shape[-1] % 2)] * 2
+            f, r = (torch.nn.functional.avg_pool2d(torch.nn.functional.pad(x, [pad[0], 0, pad[1], 0], mode="replicate"), 2)
+                    for x in (f, r))
+        mu_f, mu_r, e_ff, e_rr, e_fr = _moments(rows_first(f), rows_first(r), taps)
+        mu_fr = mu_f * mu_r
+        sq_f, sq_r = mu_f.square(), mu_r.square()
+        term = (2 * (e_fr - mu_fr) + c2) / ((e_ff - sq_f) + (e_rr - sq_r) + c2)
+        if scale == scales - 1:
+            term = term * (2 * mu_fr + c1) / (sq_f + sq_r + c1)
+        total = total * term.mean(dim=(0, 3)).clamp(min=0) ** weight
+    return total.mean(dim=1)
+
+
 @_chunked
 def uqi(fake: torch.Tensor, real: torch.Tensor, window: int = 8) -> torch.Tensor:
     """Universal quality index (Wang and Bovik, 2002), per channel, averaged over channels.

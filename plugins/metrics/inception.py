@@ -21,9 +21,7 @@ loaded networks.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.metadata
-import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -169,11 +167,9 @@ def content_key(folder: Path, files: list[Path], w: Weights, variant=None) -> st
                  "clean-fid": cleanfid_version()}
     if variant is not None and not variant.default:
         described["variant"] = variant.key()
-    digest = hashlib.sha256(json.dumps(described, sort_keys=True).encode())
-    for path in files:
-        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
+    from bench_plugins.metrics.feature_cache import content_key as key_of
+
+    return key_of(described, folder, files)
 
 
 def load_resized(path: Path, resize) -> torch.Tensor:

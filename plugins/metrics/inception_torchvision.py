@@ -144,6 +144,18 @@ def torch_hub_file(spec: WeightSpec) -> Path:
     return Path(home).expanduser() / "hub" / "checkpoints" / spec.filename
 
 
+def imported_or_hub(spec: WeightSpec, needed_by: str) -> Path:
+    """``spec``'s file from bench's weights cache, else imported from torch hub's cache (verified like
+    any import); else one line saying what ``needed_by`` needs, where to download it and how to import it."""
+    if weights.status(spec) != weights.MISSING:
+        return weights.resolve(spec, download=False)
+    hub = torch_hub_file(spec)
+    if hub.is_file():
+        return weights.import_file(spec, hub)
+    raise WeightsError(f"{needed_by} needs {spec.filename}: download {spec.url} and run "
+                       f"`{weights.import_command(spec)}`")
+
+
 def find(implementation: str, download: bool | None = None) -> Weights:
     """The verified file of ``implementation``: from bench's cache, else imported from torch hub's cache,
     else downloaded (unless offline); else one line saying what to download and import."""

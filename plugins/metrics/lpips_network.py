@@ -20,12 +20,11 @@ import importlib.util
 from pathlib import Path
 
 import torch
-from bench_plugins.metrics.inception_torchvision import torch_hub_file
+from bench_plugins.metrics.inception_torchvision import imported_or_hub
 from bench_plugins.segmenters.published import layout_check, read_state_dict
 from torchvision import models
 
 from benchmark import WeightsError, WeightSpec
-from benchmark import weights
 
 SHIFT = (-0.030, -0.088, -0.188)
 SCALE = (0.458, 0.448, 0.450)
@@ -68,14 +67,7 @@ def linear_file(net: str) -> Path:
 
 def backbone_file(net: str) -> Path:
     """The backbone file from bench's weights cache (imported from torch hub's cache when it is there)."""
-    spec = BACKBONES[net]
-    if weights.status(spec) != weights.MISSING:
-        return weights.resolve(spec, download=False)
-    hub = torch_hub_file(spec)
-    if hub.is_file():
-        return weights.import_file(spec, hub)
-    raise WeightsError(f"lpips (net={net}) needs {spec.filename}: download {spec.url} and run "
-                       f"`{weights.import_command(spec)}`")
+    return imported_or_hub(BACKBONES[net], f"lpips (net={net})")
 
 
 class LPIPSNetwork(torch.nn.Module):
@@ -109,6 +101,15 @@ class LPIPSNetwork(torch.nn.Module):
         total = 0
         for fa, fb, conv in zip(self.layers(a), self.layers(b), self.linear):
             total = total + conv((fa - fb) ** 2).mean(dim=(2, 3))
+        return total.flatten()
+
+    @torch.inference_mode()
+    def pairwise(self, images: torch.Tensor, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        """The distances of the pairs (``images[first[p]]``, ``images[second[p]]``) of one batch in
+        [-1, 1]: each image through the backbone once, however many pairs it is in."""
+        total = 0
+        for f, conv in zip(self.layers(images), self.linear):
+            total = total + conv((f[first] - f[second]) ** 2).mean(dim=(2, 3))
         return total.flatten()
 
 

@@ -8,6 +8,10 @@
   "Image-to-Image Translation with Conditional Adversarial Networks" (CVPR 2017), a
   ``unet_256`` generator whose input is the colour label image; the paper reports no
   FID, mIoU or pixel accuracy for CMP Facades.
+- OASIS: the EMA generators the official code releases for ADE20K, Cityscapes and COCO-Stuff
+  (AGPL-3.0), with Table 1 of its ICLR 2021 paper: see ``bench_plugins.models.oasis.zoo``.
+- pix2pixHD: the released Cityscapes generator (``label2city_1024p``, BSD) with the pix2pixHD row of
+  SPADE's Table 1: see ``bench_plugins.models.pix2pixhd.zoo``.
 
 No sha256 is published for these files: each is checked by its tensors when it is
 imported (``bench weights import``) and its sha256 recorded then. A SPADE entry's
@@ -32,6 +36,9 @@ and the community's re-measurements, each with the settings it used as far as it
 from __future__ import annotations
 
 from benchmark import BenchError, Measurement, WeightSpec, ZooEntry, hookimpl
+
+from bench_plugins.models.oasis.zoo import ENTRIES as OASIS_ENTRIES
+from bench_plugins.models.pix2pixhd.zoo import ENTRIES as PIX2PIXHD_ENTRIES
 
 SPADE_ARCHIVE = "https://drive.google.com/file/d/12gvlTbMvUcJewQlSEaZdeb2CdOB-b8kQ/view"
 SPADE_PAPER = "Semantic Image Synthesis with Spatially-Adaptive Normalization (CVPR 2019), Table 1"
@@ -166,7 +173,7 @@ ENTRIES = (
         model_options=dict(PIX2PIX_FACADES_OPTIONS),
         summary="the paper reports no FID, mIoU or pixel accuracy for CMP Facades", eval_size=(256, 256),
         quantization="truncate"),  # util/util.py tensor2im: (x + 1) / 2.0 * 255.0, astype(uint8)
-)
+) + OASIS_ENTRIES + PIX2PIXHD_ENTRIES
 
 
 @hookimpl

@@ -20,7 +20,8 @@ independent coin per class (the official loop re-assigns classes in turn, so a c
 whose id equals an earlier coin's value is overwritten); the EMA generator's batch-norm
 statistics are refreshed on the last 50 training batches instead of 50 batches read after
 training; widths and depth are options so that the smoke and quick profiles can be small.
-Profiles: ``smoke`` (seconds), ``quick`` (64 px, narrow, minutes on 2 CPU cores),
+The official checkpoints (``best_EMA.pth``) are read by :mod:`.official` and listed in the
+zoo (:mod:`.zoo`). Profiles: ``smoke`` (seconds), ``quick`` (64 px, narrow, minutes on 2 CPU cores),
 ``paper`` (256 px, official widths, 200 epochs at batch 32). More in docs/oasis.md.
 """
 
@@ -28,11 +29,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from benchmark import ConfigError, DataFacts, Model, Options, Preset, Size, Trainable, TrainLength, \
-    TrainTransform, WeightsError, hookimpl
+from benchmark import ConfigError, DataFacts, ForeignCheckpoint, Model, Options, Preset, Size, Trainable, \
+    TrainLength, TrainTransform, hookimpl
 
 from bench_plugins.models import vgg19
 
+from . import official
 from .generator import start_grid
 from .inputs import label_channels
 from .options import OasisOptions
@@ -46,7 +48,10 @@ class Oasis(Model):
 
     Rows: ``oasis`` (official), ``oasis+cityscapes``, ``oasis+vgg`` (the official
     add_vgg_loss, VGG 10: needs torchvision's vgg19-dcbb9e9d.pth), ``oasis+no-3dnoise``
-    (one image per label map). More in docs/oasis.md.
+    (one image per label map). Reads the official code's EMA generator (``best_EMA.pth``) with
+    ``--checkpoint FILE``; the released ones are the zoo rows ``oasis@ade20k-official``,
+    ``oasis@cityscapes-official`` and ``oasis@coco-stuff-official`` (``bench zoo list``). More in
+    docs/oasis.md.
     """
 
     name = "oasis"
@@ -98,12 +103,16 @@ class Oasis(Model):
     def check(self, options: Options, image_size: int | Size, num_classes: int) -> None:
         size = Size.of(image_size)
         n = options.num_res_blocks
-        step = 2 ** n  # D pools n times; G starts at size / 2**(n-1)
+        # D pools n times; G starts at size / 2**(n-1), all a generator read from a file needs (no D runs)
+        generator_only = options.label_channels is not None
+        step = 2 ** (n - 1) if generator_only else 2 ** n
         if size.height % step or size.width % step:
             shown = f"image_size {size.height}" if size.square else f"size {size.text()}"
-            raise ConfigError(f"{self.name}: {shown} must be a multiple of 2**num_res_blocks = {step} on both sides "
-                              f"(num_res_blocks={n}); use a multiple of {step} or set "
-                              f"{self.name}.num_res_blocks lower")
+            what = f"2**(num_res_blocks-1) = {step} (the generator's start grid)" if generator_only else \
+                f"2**num_res_blocks = {step}"
+            fix = "" if generator_only else f" or set {self.name}.num_res_blocks lower"
+            raise ConfigError(f"{self.name}: {shown} must be a multiple of {what} on both sides "
+                              f"(num_res_blocks={n}); use a multiple of {step}{fix}")
         if options.norm_G == "instance" and min(start_grid(size, n)) < 2:
             raise ConfigError(f"{self.name}: norm_G='instance' needs a start grid of at least 2x2: use a larger "
                               f"image or fewer blocks ({self.name}.num_res_blocks)")
@@ -111,19 +120,20 @@ class Oasis(Model):
             own = label_channels(num_classes, dontcare=bool(options.dontcare_channel))
             if own != options.label_channels:
                 raise ConfigError(f"{self.name}: the checkpoint's generator reads {options.label_channels} label "
-                                  f"channels, but this dataset gives {own}; it was trained on another dataset "
-                                  f"(or set {self.name}.dontcare_channel)")
+                                  f"channels (after {options.z_dim} noise channels), but this dataset gives {own} "
+                                  f"({num_classes} classes{' + dontcare' if options.dontcare_channel else ''}); it "
+                                  f"was trained on another dataset (or set {self.name}.dontcare_channel)")
 
     def check_training(self, options: Options) -> None:
-        if options.lambda_vgg > 0:
-            try:
-                vgg19.resolve_file(options.vgg_weights or None)
-            except WeightsError as e:
-                raise WeightsError(f"{self.name}'s VGG loss (lambda_vgg={options.lambda_vgg:g}): {e}; or train "
-                                   f"without it: --set {self.name}.lambda_vgg=0") from e
+        # stops the run before any training when the VGG19 file is missing (offline) or broken
+        vgg19.check_for_loss(self.name, options.lambda_vgg, options.vgg_weights)
 
     def build(self, options: Options, num_classes: int, image_size: int | Size) -> Trainable:
         return OasisTrainable(options, num_classes, image_size)
+
+    def recognise_checkpoint(self, state: dict) -> ForeignCheckpoint | None:
+        """The official code's EMA generator (``best_EMA.pth``), see :mod:`.official`."""
+        return official.recognise(state)
 
     def describe(self, options: Options) -> str:
         notes = [f"z ~ N(0,I), {options.z_dim}-d 3D noise" if options.z_dim else "no 3D noise"]

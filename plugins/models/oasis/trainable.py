@@ -7,13 +7,14 @@ from bench_plugins.models import vgg19
 from bench_plugins.models.spade.blocks import PerImageNoise, init_xavier
 from bench_plugins.models.spade.losses import VGGLoss
 
-from benchmark import Size, StepContext, Trainable
+from benchmark import ForeignCheckpoint, Size, StepContext, Trainable
 
 from .discriminator import OasisDiscriminator
 from .generator import OasisGenerator
 from .ema import ema_copy, refresh_norm_statistics, update_ema
 from .inputs import label_channels, semantic_input
 from .losses import labelmix, labelmix_loss, segmentation_loss
+from .official import convert
 from .options import OasisOptions
 
 #: offset of the per-image noise seeds at generation; sample k of image i uses
@@ -46,6 +47,13 @@ class OasisTrainable(Trainable):
             "D": torch.optim.Adam(self.D.parameters(), lr=o.lr_D, betas=(o.beta1, o.beta2)),
         }
         return self.optimizers
+
+    def load_foreign(self, state: dict[str, torch.Tensor], found: ForeignCheckpoint) -> None:
+        """The official code's EMA generator (``best_EMA.pth``): its tensors into ``G`` and ``G_ema`` (see
+        ``official``), so that generation uses them whether or not the EMA generator is on."""
+        tensors = convert(state, self.G.state_dict())
+        for net in filter(None, (self.G, self.G_ema)):
+            net.load_state_dict(tensors)
 
     def semantic(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return semantic_input(batch, dontcare=bool(self.options.dontcare_channel))

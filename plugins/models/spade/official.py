@@ -27,11 +27,12 @@ import torch
 from benchmark import BenchError, ForeignCheckpoint
 from benchmark import weights
 
+from bench_plugins.models import official_state
+from bench_plugins.models.official_state import SPECTRAL
+
 FORMAT = "official weights (NVlabs/SPADE)"
 BLOCKS = ("head_0", "G_middle_0", "G_middle_1", "up_0", "up_1", "up_2", "up_3", "up_4")
 SPADE_LAYERS = {"mlp_shared.0": "shared.0", "mlp_gamma": "gamma", "mlp_beta": "beta"}
-SPECTRAL = {"weight_orig": "parametrizations.weight.original", "weight_u": "parametrizations.weight.0._u",
-            "weight_v": "parametrizations.weight.0._v"}
 
 
 def recognise(state: dict) -> ForeignCheckpoint | None:
@@ -89,59 +90,20 @@ def bench_key(key: str) -> str:
     return f"blocks.{block}.{layer}.{leaf}"
 
 
-def solve_v(weight_orig: torch.Tensor, weight: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-    """A ``v`` for a file of spectral norm's first version (it kept the normalised ``weight``, not ``v``):
-    one for which ``u . (W v)`` is the sigma that the file's two weights imply (their mean ratio)."""
-    matrix = weight_orig.reshape(weight_orig.shape[0], -1).double()
-    sigma = (weight_orig.double() / weight.double()).mean()
-    v = matrix.t() @ u.double()
-    return (v * sigma / torch.dot(u.double(), matrix @ v)).to(weight_orig.dtype)
+def official_key(key: str) -> str:
+    """The official name of a bench generator tensor (for the messages)."""
+    if not key.startswith("blocks."):
+        return key
+    theirs = key[len("blocks."):]
+    for official, ours in SPADE_LAYERS.items():
+        theirs = theirs.replace("." + ours + ".", "." + official + ".")
+    for official, ours in SPECTRAL.items():
+        theirs = theirs.replace(ours, official)
+    return theirs
 
 
 def convert(state: dict, own: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """The official tensors under the names of ``own`` (bench's generator state dict), every shape checked;
     the first tensor that does not fit is one line naming it in the file's terms."""
-    state = weights.strip_module_prefix(state)
-    out: dict[str, torch.Tensor] = {}
-    origin: dict[str, str] = {}
-    for key, tensor in state.items():
-        if key.endswith(".weight") and key[: -len("weight")] + "weight_orig" in state:
-            continue  # spectral norm's first version: used below to solve for v
-        target = bench_key(key)
-        out[target], origin[target] = tensor, key
-    for key in [k for k in state if k.endswith(".weight_orig")]:
-        stem = key[: -len("_orig")]
-        if stem + "_v" not in state and stem in state and stem + "_u" in state:
-            target = bench_key(stem + "_v")
-            out[target] = solve_v(state[key], state[stem], state[stem + "_u"])
-            origin[target] = stem
-    for key, tensor in own.items():
-        if key.endswith("num_batches_tracked") and key not in out:
-            out[key] = torch.zeros_like(tensor)  # files of older torch versions lack the counter; eval ignores it
-    for key, tensor in own.items():
-        if key not in out:
-            return missing(key)
-        if tuple(out[key].shape) != tuple(tensor.shape):
-            raise BenchError(f"tensor '{origin[key]}' has shape {list(out[key].shape)} in the file but "
-                             f"{list(tensor.shape)} in the generator built from these options (bench's "
-                             f"'{key}'); the file is not a generator for this dataset and size, or an option "
-                             f"differs from its training options")
-        out[key] = out[key].to(tensor.dtype)
-    extra = [origin[k] for k in out if k not in own]
-    if extra:
-        raise BenchError(f"the file has a tensor '{extra[0]}' that bench's SPADE generator lacks; it is not a "
-                         f"generator of the official SPADE code")
-    return out
-
-
-def missing(key: str):
-    theirs = key
-    if key.startswith("blocks."):
-        theirs = key[len("blocks."):]
-        for official, ours in SPADE_LAYERS.items():
-            theirs = theirs.replace("." + ours + ".", "." + official + ".")
-        for official, ours in SPECTRAL.items():
-            theirs = theirs.replace(ours, official)
-    raise BenchError(f"the file has no tensor '{theirs}' that the official SPADE generator of these options has; "
-                     f"it was trained with other options (e.g. num_upsampling_layers, spectral norm or the "
-                     f"norm) or is damaged")
+    return official_state.convert(state, own, bench_key, official_key, "SPADE",
+                                  "num_upsampling_layers, spectral norm or the norm")
