@@ -166,3 +166,17 @@ def test_the_evaluation_writes_k_samples_per_map_in_one_pass(tmp_path):
             assert pixel == pytest.approx((i * 0.1 + k * 0.25 - 0.5 + 1) / 2, abs=1 / 255)
     generate_images(Sampler(), PairDataset(samples, 16), out, samples=1, **kwargs)
     assert not any(out.samples_root.iterdir())
+
+
+@pytest.mark.parametrize("setting, words", [
+    ("diversity.samples=1", "'diversity.samples': 1"),
+    ("diversity.ms_ssim_scales=6", "'diversity.ms_ssim_scales': 6"),
+    ("prdc.features=resnet", "'prdc.features': 'resnet'"),
+])
+def test_bad_options_of_the_new_metrics_are_one_line_before_training(tmp_path, setting, words):
+    from benchmark.testing import call_cli, one_error_line
+
+    result = call_cli("run", "--models", "pix2pix", "--profile", "smoke", "--metrics", "diversity,prdc,fd-dinov2",
+                      "--set", setting, "--dry-run", "--output", tmp_path / "out")
+    line = one_error_line(result, exit_code=2)
+    assert words in line and not (tmp_path / "out" / "runs").exists()

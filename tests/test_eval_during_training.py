@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark import hookimpl, report
+from benchmark import Metric, MetricResult, hookimpl, report
 from benchmark.pipeline.during import read_curve
 from benchmark.pipeline.execute import Execution
 from benchmark.registry import plugins as registry
@@ -77,3 +77,36 @@ def test_the_default_metrics_are_the_first_distribution_and_segmentation_metrics
     plan = build_plan(layers(tmp_path, "eval_every=5", metrics=("psnr", "kid", "fid")), plugin_set())
     assert [m.name for m, _ in plan.during] == ["kid"]  # the run's first distribution metric, no segmentation one
     assert plan.best is None
+    named = build_plan(layers(tmp_path, "eval_every=5", "keep_best=psnr", metrics=("psnr", "kid")), plugin_set())
+    assert [m.name for m, _ in named.during] == ["kid", "psnr"]  # keep_best's metric is measured too
+    assert named.best.metric == "psnr" and not named.best.lower
+
+
+def test_a_metric_too_costly_to_repeat_is_measured_during_training_only_when_named(tmp_path):
+    plan = build_plan(layers(tmp_path, "eval_every=5", metrics=("fd-dinov2", "fid")), plugin_set())
+    assert [m.name for m, _ in plan.during] == ["fid"]
+    named = build_plan(layers(tmp_path, "eval_every=5", 'eval_metrics=["fd-dinov2"]', metrics=("fd-dinov2", "fid")),
+                       plugin_set())
+    assert [m.name for m, _ in named.during] == ["fd-dinov2"]
+
+
+class TrainCount(Metric):
+    """A distribution metric that counts the real training photos its context offers (None without them)."""
+
+    name = "train-count"
+    columns = {"TRAIN": "up"}
+    kind = "distribution"
+
+    def compute(self, ctx, options):
+        train = ctx.train_images
+        return MetricResult({"TRAIN": None if train is None else float(len(list(train.real.glob("*.png"))))}, {})
+
+
+def test_a_metric_reading_the_training_split_gets_it_during_training(tmp_path):
+    plugins = registry.build(extra_plugins=[types.SimpleNamespace(
+        register_models=hookimpl(lambda register: register(Line())),
+        register_metrics=hookimpl(lambda register: register(TrainCount())))])
+    (record,) = Execution.from_layers(layers(tmp_path, "eval_every=3", metrics=("train-count",)),
+                                      Reporter(quiet=True), plugins).run()
+    curve = read_curve(Path(record.run_dir) / "eval_curve.csv")
+    assert [r["TRAIN"] for r in curve] == [24.0, 24.0] == [record.metrics["TRAIN"].value] * 2

@@ -89,7 +89,7 @@ def execute(tmp_path, loggers, flaky=None):
              "output_root": tmp_path / "o", "eval": {"metrics": ["psnr"]}, "loggers": loggers}
     lines = []
     reporter = Reporter(quiet=True)
-    reporter.log = lines.append
+    reporter.log = reporter.plain = lines.append
     records = Execution.from_layers(Layers.from_sources({}, sets, flags), reporter, plugin_set).run()
     return records, lines
 
@@ -158,3 +158,16 @@ def test_the_fan_out_never_raises_and_drops_only_the_failed_logger():
     fan.metrics(2, {"FID": 2.5})
     assert seen == [(1, {"FID": 3.0}), (2, {"FID": 2.5})]
     assert said == ["warning: logger 'bad' is off: metrics failed: disk full; the run goes on without it"]
+
+
+def test_the_line_reaches_the_console_whole_with_its_brackets():
+    """Printed by the run's reporter: one line however narrow the console, ``bench[extra]`` not taken for markup."""
+    import io
+
+    from rich.console import Console
+
+    from benchmark.pipeline.loggers import Loggers
+
+    out = io.StringIO()
+    Loggers([Missing()], say=Reporter(Console(file=out, width=40)).plain).start(None)
+    assert out.getvalue().count("\n") == 1 and "pip install 'bench[missing-extra]'" in out.getvalue()

@@ -214,3 +214,44 @@ def test_importing_checks_the_file_is_the_released_generator(tmp_path, capsys, m
     assert "not label2city_1024p's" in one_error_line(code, capsys.readouterr().err)
     assert cli.main(["weights", "import", "pix2pixhd-cityscapes-official", str(good)]) == 0
     assert "imported pix2pixhd-cityscapes-official" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_zoo_row_evaluates_its_imported_file_at_the_papers_size(tmp_path, capsys, monkeypatch):
+    """The released layout (random weights) imported and run on the datasets tests' Cityscapes archive: the row
+    is measured at 512x256, shows SPADE's Table 1 numbers and writes its images as tensor2im does."""
+    from test_standard_datasets import make_cityscapes
+
+    monkeypatch.setenv("BENCH_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("BENCH_OFFLINE", "1")
+    gt, left, _ = make_cityscapes(tmp_path)
+    data, out = tmp_path / "data", tmp_path / "out"
+    assert cli.main(["datasets", "import", "cityscapes", str(gt), str(left), "--data-root", str(data)]) == 0
+    released = official_net(1, ngf=32, n_down=4, n_blocks=9, n_blocks_local=3, seed=6)
+    path = write_checkpoint(released, tmp_path / "label2city_1024p" / "latest_net_G.pth")
+    assert cli.main(["weights", "import", "pix2pixhd-cityscapes-official", str(path)]) == 0
+    capsys.readouterr()
+    code = cli.main(["run", "--models", "pix2pixhd@cityscapes-official", "--dataset", "cityscapes", "--data-root",
+                     str(data), "--output-root", str(out), "--metrics", "psnr", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    (run_dir,) = (out / "runs").iterdir()
+    plan = json.loads((run_dir / "plan.json").read_text())
+    assert plan["resolution"] == "512x256" and plan["options"]["use_instance_edges"] is True
+    assert plan["weights"]["zoo"] == "pix2pixhd@cityscapes-official" and plan["weights"]["quantization"] == "truncate"
+    board = json.loads((out / "cityscapes" / "leaderboard.json").read_text())
+    (row,) = [r for t in board["tables"] for r in t["rows"]]
+    assert "published: mIoU 58.3, pixel acc 81.4, FID 95" in row["name"]
+    from PIL import Image
+
+    fakes = sorted((run_dir / "images" / "fake").glob("*.png"))
+    assert fakes and {Image.open(p).size for p in fakes} == {(512, 256)}
+    for fake in fakes:  # the stored 32x16 maps, nearest-upsampled 16 times: what the official test script reads
+        def stored(kind):
+            array = np.array(Image.open(data / "cityscapes" / "test" / kind / fake.name)).astype(np.int64)
+            return torch.from_numpy(array).repeat_interleave(16, 0).repeat_interleave(16, 1)[None, None]
+
+        label, inst = stored("labels"), stored("instances")
+        assert np.array_equal(np.array(Image.open(run_dir / "images" / "label_ids" / fake.name)), label[0, 0].numpy())
+        with torch.no_grad():
+            theirs = tensor2im(released(encode_input(label, inst, 35))[0]).astype(int)
+        assert np.abs(theirs - np.asarray(Image.open(fake)).astype(int)).max() <= 1, fake.name

@@ -167,7 +167,8 @@ def test_a_bad_option_on_the_command_line_is_one_line(tmp_path, capsys, monkeypa
     roots = ["--data-root", str(tmp_path / "data"), "--output-root", str(tmp_path / "out")]
     base = ["run", "--models", "pix2pixhd", "--dataset", "synthetic-facades", "--profile", "smoke", *TINY_DATA,
             *roots, "--metrics", "psnr", "--quiet"]
-    code = cli.main(base)  # offline, no VGG19 file: stops before training, saying how to import it or skip the loss
+    code = cli.main([*base, "--set", "pix2pixhd.vgg_if_missing=error"])  # offline, no VGG19 file: stops before
+    # training, saying how to import it or skip the loss (the smoke profile alone skips it: the row says so)
     line = one_error_line(code, capsys.readouterr().err)
     assert "bench weights import vgg19-imagenet FILE" in line and "--set pix2pixhd.lambda_vgg=0" in line
     for setting, expected in (("pix2pixhd.gan_mode=wgan", "gan_mode"), ("pix2pixhd.num_D=0", "num_D"),
@@ -185,7 +186,8 @@ def test_registers_and_bench_info_lists_presets(capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "250")
     assert cli.main(["info", "pix2pixhd"]) == 0
     out = capsys.readouterr().out
-    assert all(row in out for row in ("pix2pixhd+local", "pix2pixhd+feat", "n_local_enhancers", "smoke", "paper"))
+    assert all(row in out for row in ("pix2pixhd+local", "pix2pixhd+feat", "n_local_enhancers", "smoke", "paper",
+                                      "pix2pixhd@cityscapes-official", "latest_net_G.pth"))
 
 
 @pytest.mark.slow
@@ -201,3 +203,21 @@ def test_smoke_pix2pixhd_beats_untrained_on_held_out_psnr_and_ssim(tmp_path):
     assert trained.status == "ok" and "no VGG loss" in trained.note
     print({k: (before[k].value, trained.metrics[k].value) for k in ("PSNR", "SSIM")})
     assert_learned(before, trained.metrics, {"PSNR": 0.6, "SSIM": 0.05})
+
+
+def test_the_vgg_loss_trains_with_a_file_and_is_skipped_without_one_when_asked(tmp_path, monkeypatch):
+    from bench_plugins.models import vgg19
+
+    monkeypatch.setenv("BENCH_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.setenv("BENCH_OFFLINE", "1")
+    skip = PLUGIN.Options(**{**TINY, "lambda_vgg": 10.0, "vgg_if_missing": "skip"})
+    PLUGIN.check_training(skip)  # no file: trains without the loss, and says so
+    assert Pix2PixHDTrainable(skip, 3, (16, 32)).options.lambda_vgg == 0 and "no VGG loss" in PLUGIN.describe(skip)
+    with pytest.raises(Exception, match="--set pix2pixhd.lambda_vgg=0"):
+        PLUGIN.check_training(PLUGIN.Options(**{**TINY, "lambda_vgg": 10.0}))
+    path = vgg19.write_random_file(tmp_path / "vgg.pth", width=4)
+    torch.manual_seed(0)
+    model = Pix2PixHDTrainable(PLUGIN.Options(**{**TINY, "lambda_vgg": 10.0, "vgg_weights": str(path)}), 3, (16, 32))
+    model.configure_optimizers()
+    losses = model.train_step(make_batch(), StepContext(device=CPU, dtype=None, step=0, total_steps=10))
+    assert losses["VGG"] > 0 and "no VGG loss" not in PLUGIN.describe(model.options)

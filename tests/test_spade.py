@@ -193,7 +193,8 @@ def test_missing_vgg_weights_stop_the_run_before_training(tmp_path, monkeypatch)
     flags = {"models": ["spade"], "profile": "smoke", "dataset": "synthetic-facades",
              "data_root": tmp_path / "data", "output_root": tmp_path / "out"}
     with pytest.raises(WeightsError) as err:
-        Execution.from_layers(Layers.from_sources({}, {}, flags), Reporter(quiet=True))
+        Execution.from_layers(Layers.from_sources({}, {"spade": {"vgg_if_missing": "error"}}, flags),
+                              Reporter(quiet=True))
     message = str(err.value)
     for needed in (vgg19.SPEC.filename, "sha256", f"bench weights import {vgg19.SPEC.name}", vgg19.SPEC.url,
                    "--set spade.lambda_vgg=0"):
@@ -204,6 +205,20 @@ def test_missing_vgg_weights_stop_the_run_before_training(tmp_path, monkeypatch)
     PLUGIN.check(PLUGIN.Options(vgg_weights=str(tmp_path / "nope.pth")), 64, 4)  # evaluation needs no VGG
     PLUGIN.check_training(PLUGIN.Options(lambda_vgg=0))  # no file needed
     assert PLUGIN.describe(PLUGIN.Options(lambda_vgg=0)) == "no VGG loss"
+
+
+@pytest.mark.parametrize("model", ["spade", "pix2pixhd"])
+def test_the_smoke_profile_trains_without_the_missing_vgg_file_and_says_so(tmp_path, monkeypatch, model):
+    monkeypatch.setenv("BENCH_WEIGHTS_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("BENCH_OFFLINE", "1")
+    flags = {"models": [model], "profile": "smoke", "dataset": "synthetic-facades",
+             "data_root": tmp_path / "data", "output_root": tmp_path / "out"}
+    (row,) = Execution.from_layers(Layers.from_sources({}, {}, flags), Reporter(quiet=True)).rows()
+    assert row.options.vgg_if_missing == "skip" and row.options.lambda_vgg > 0
+    assert "no VGG loss" in row.plugin.describe(row.options)
+    flags["profile"] = "quick"  # the other profiles still stop with the import command
+    with pytest.raises(WeightsError, match="bench weights import vgg19-imagenet"):
+        Execution.from_layers(Layers.from_sources({}, {}, flags), Reporter(quiet=True))
 
 
 # ---------------------------------------------------------------- VAE mode

@@ -183,3 +183,24 @@ def test_evaluation_reads_in_batches_without_moving_torch_s_random_state(tmp_pat
     assert torch.equal(drawn, torch.rand(2))  # generation's models draw exactly as before
     assert [b["index"].tolist() for b in got] == [[0, 1, 2], [3, 4]]
     assert torch.equal(got[1]["label"][0], resize_pair(lazy[3], SIZE)[1].long())
+
+
+def test_skip_bad_in_evaluation_records_the_images_actually_measured(tmp_path):
+    """A test photo truncated after import: with --skip-bad the row is measured on the other test
+    images, and the protocol's image count says how many (not the split's size)."""
+    data = tmp_path / "data"
+    imported = bench("datasets", "import", "folder", make_folder(tmp_path / "src", n=10, side=32), "--data-root", data)
+    assert imported.returncode == 0, imported.stderr
+    test_stems = [s.stem for s in installed_plugins().datasets.get("folder").index(
+        data, "test", installed_plugins().datasets.get("folder").Options(), BadFiles(skip=False))]
+    assert len(test_stems) >= 2
+    photo = data / "folder" / "images" / f"{test_stems[-1]}.jpg"
+    photo.write_bytes(photo.read_bytes()[:200])
+    result = bench("run", "--models", "pix2pix", "--dataset", "folder", "--profile", "smoke", "--steps", "2",
+                   "--batch-size", "2", "--metrics", "psnr", "--set", "samples=0", "--set", "eval.reference_row=false",
+                   "--data-root", data, "--output-root", tmp_path / "out", "--skip-bad", "-q", timeout=300)
+    assert result.returncode == 0, result.stderr
+    (record,) = ResultsStore(tmp_path / "out" / "bench.sqlite").runs()
+    assert record.status == "ok" and "skipped 1 bad file(s)" in record.note
+    assert record.protocol["images"] == len(test_stems) - 1
+    assert len(list((Path(record.run_dir)).glob("images/fake/*.png"))) == len(test_stems) - 1

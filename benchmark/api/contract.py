@@ -347,6 +347,9 @@ class Metric:
     #: ``compute`` splits its work with ``ctx.shard``/``ctx.gather``: every data-parallel worker runs
     #: it (rank 0 records); False: rank 0 alone runs it while the other workers wait
     sharded: ClassVar[bool] = False
+    #: ``eval_every`` measures it when ``eval_metrics`` is not set (as the run's first metric of its
+    #: kind): False for a metric too costly to repeat during training (a large feature network)
+    watch_by_default: ClassVar[bool] = True
 
     def compute(self, ctx: EvalContext, options: Options) -> MetricResult:
         raise NotImplementedError

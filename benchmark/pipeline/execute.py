@@ -83,6 +83,8 @@ class Execution(RowStarts):
         # only the process that writes opens the store (a sweep's parent, a data-parallel run's rank 0)
         self.store = None if job or distributed.is_follower() else ResultsStore(plan.config.output_root / "bench.sqlite")
         self.measure = Measure(plan, reporter, self.store)
+        #: the number of test images each row generated (fewer than the split's under --skip-bad)
+        self.generated: dict[str, int] = {}
 
     @classmethod
     def from_layers(cls, layers: Layers, reporter: Reporter, plugins=None) -> "Execution":
@@ -153,7 +155,7 @@ class Execution(RowStarts):
     def train_and_measure(self, row: Row, start: Start, run: RunDir, data: DatasetSplits,
                           train_only: bool) -> RunRecord:
         row_plan = {**self.plan.row_plan(row), **distributed.protocol(row.run.batch_size)}
-        loggers = Loggers(() if distributed.is_follower() else self.plan.loggers, say=self.reporter.log)
+        loggers = Loggers(() if distributed.is_follower() else self.plan.loggers, say=self.reporter.plain)
         loggers.start(LogRun(run.root, row.label, row_plan))
         try:
             return self.train_and_measure_logged(row, start, run, data, train_only, row_plan, loggers)
@@ -196,6 +198,8 @@ class Execution(RowStarts):
         if status == "failed":
             self.reporter.log(f"[red]{row.label} failed:[/] {reason}")
         images = min(len(data.test), plan.config.eval.max_images or len(data.test))
+        if self.generated.get(row.label) is not None:  # under --skip-bad, the test images actually generated
+            images = self.generated.pop(row.label)
         record = self.measure.record(row, run, row_plan, metrics, status, reason, wall, images)
         skipped = data.skipped + extra.get("skipped_files", 0) + self.measure.skipped
         if skipped:
@@ -293,7 +297,8 @@ class Execution(RowStarts):
                             batch_size=plan.config.eval.batch_size, reporter=self.reporter,
                             label=f"{row.label} at step {step}", quantization=quantization_of(row),
                             reading=self.measure.reading)
-            ctx = self.measure.context(images, None, None, size, row.run.seed,
+            train = self.measure.real_split(data.train, "train", size) if plan.needs_real_train(plan.during) else None
+            ctx = self.measure.context(images, None, train, size, row.run.seed,
                                        native_labels=self.measure.native_labels(samples))
             return {c: v.value for c, v in compute_metrics(plan.during, ctx, self.reporter).items()}
 
@@ -318,12 +323,13 @@ class Execution(RowStarts):
         samples = sample_plan(row, self.plan.metrics, self.plan.config.profile)
         exact = row.foreign is not None  # another code base's weights: its fp32 arithmetic, to compare outputs
         with full_fp32() if exact else contextlib.nullcontext():
-            generate_images(model, test_set, run.images, device=self.plan.device,
+            count = generate_images(model, test_set, run.images, device=self.plan.device,
                             dtype=None if exact else self.plan.dtype, num_classes=spec.num_classes,
                             ignore_index=spec.ignore_index, palette=spec.palette,
                             batch_size=self.plan.config.eval.batch_size, reporter=self.reporter, label=row.label,
                             parallel=parallel, quantization=quantization_of(row), reading=self.measure.reading,
                             samples=samples.count)
+        self.generated[row.label] = count
         train = None
         with distributed_eval.main_first():  # rank 0 writes the cached splits, the others read them
             if self.plan.needs_real_train():

@@ -85,11 +85,12 @@ class RunPlan:
         """The size as the row's model receives it (see :func:`model_size`)."""
         return model_size(row, self.size(row))
 
-    def needs_real_train(self) -> bool:
+    def needs_real_train(self, metrics: tuple | None = None) -> bool:
         """Only metrics that are not paired (distribution, segmentation, classifier) read the
         real training split, and only they have anything to say about the real-images row; those
-        measuring the samples of each label map against each other ("samples") neither."""
-        return any(metric.kind not in ("paired", "samples") for metric, _ in self.metrics)
+        measuring the samples of each label map against each other ("samples") neither.
+        ``metrics``: these (e.g. ``during``) instead of the run's."""
+        return any(metric.kind not in ("paired", "samples") for metric, _ in (self.metrics if metrics is None else metrics))
 
     def evaluation(self) -> dict[str, Any]:
         """The metrics and segmenter with their validated options, as JSON."""
@@ -157,7 +158,7 @@ def resolve_during(cfg: RunConfig, metrics: tuple) -> tuple[tuple, Best | None]:
             if getattr(cfg, key) is not None:
                 raise ConfigError(f"{key} needs eval_every: add --set eval_every=STEPS")
         return (), None
-    during = choose_metrics(cfg.eval_metrics, metrics)
+    during = choose_metrics(cfg.eval_metrics, metrics, cfg.keep_best)
     return during, choose_best(cfg.keep_best, during)
 
 

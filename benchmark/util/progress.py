@@ -49,6 +49,11 @@ class Reporter:
         if not self.quiet:
             self.console.print(message, highlight=False)
 
+    def plain(self, message: str) -> None:
+        """``message`` as it is, on one line: no markup (``bench[wandb]`` stays), not wrapped at the width."""
+        if not self.quiet:
+            self.console.print(message, markup=False, highlight=False, soft_wrap=True)
+
     def warn(self, message: str) -> None:
         """A warning: shown even with --quiet (something the user must know happened)."""
         self.console.print(f"[yellow]warning:[/] {message}", highlight=False)

@@ -69,6 +69,7 @@ class FDDinov2(Metric):
     columns = {"FD-DINOv2": "down"}
     kind = "distribution"
     sharded = True  # the feature pass is shared by the data-parallel workers
+    watch_by_default = False  # a ViT-L pass over both sets: measured during training only when named
 
     def check(self, options):
         weights_file()

@@ -128,6 +128,19 @@ def resolve_file(explicit: str | Path | None = None, *, download: bool | None = 
     return weights.resolve(SPEC, download=download)
 
 
+def check_for_loss(model: str, lambda_vgg: float, explicit: str | Path | None = None) -> None:
+    """Stop a training row before anything trains when its VGG loss (``lambda_vgg`` > 0) has no
+    usable VGG19 file (offline and not imported, or broken): one error naming the file, the import
+    command and the option that trains without the loss."""
+    if lambda_vgg <= 0:
+        return
+    try:
+        resolve_file(explicit or None)
+    except WeightsError as e:
+        raise WeightsError(f"{model}'s VGG loss (lambda_vgg={lambda_vgg:g}): {e}; or train "
+                           f"without it: --set {model}.lambda_vgg=0") from e
+
+
 def missing_message() -> str:
     """What to do when the file is missing (used in plugin notes and checks)."""
     return (f"VGG19 weights {SPEC.filename} (sha256 {SPEC.sha256 or 'not pinned'}) are needed: download "

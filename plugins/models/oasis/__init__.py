@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from benchmark import ConfigError, DataFacts, ForeignCheckpoint, Model, Options, Preset, Size, Trainable, \
-    TrainLength, TrainTransform, WeightsError, hookimpl
+    TrainLength, TrainTransform, hookimpl
 
 from bench_plugins.models import vgg19
 
@@ -125,12 +125,8 @@ class Oasis(Model):
                                   f"was trained on another dataset (or set {self.name}.dontcare_channel)")
 
     def check_training(self, options: Options) -> None:
-        if options.lambda_vgg > 0:
-            try:
-                vgg19.resolve_file(options.vgg_weights or None)
-            except WeightsError as e:
-                raise WeightsError(f"{self.name}'s VGG loss (lambda_vgg={options.lambda_vgg:g}): {e}; or train "
-                                   f"without it: --set {self.name}.lambda_vgg=0") from e
+        # stops the run before any training when the VGG19 file is missing (offline) or broken
+        vgg19.check_for_loss(self.name, options.lambda_vgg, options.vgg_weights)
 
     def build(self, options: Options, num_classes: int, image_size: int | Size) -> Trainable:
         return OasisTrainable(options, num_classes, image_size)

@@ -61,7 +61,6 @@ from benchmark import (
     Trainable,
     TrainLength,
     TrainTransform,
-    WeightsError,
     hookimpl,
 )
 
@@ -105,7 +104,7 @@ class Spade(Model):
     profiles: ClassVar[dict[str, dict[str, dict[str, Any]]]] = {
         "smoke": {"run": {"image_size": 32, "steps": 20, "batch_size": 2},
                   "options": {"ngf": 4, "ndf": 8, "nef": 8, "spade_hidden": 16, "z_dim": 16,
-                              "num_upsampling_layers": "normal"}},
+                              "num_upsampling_layers": "normal", "vgg_if_missing": "skip"}},
         "quick": {"run": {"image_size": 64, "steps": 1000, "batch_size": 4},
                   "options": {"ngf": 16, "ndf": 16, "nef": 16, "spade_hidden": 32, "z_dim": 64, "num_D": 2,
                               "n_layers_D": 3}},
@@ -206,13 +205,8 @@ class Spade(Model):
                               f"spade.use_instance_edges)")
 
     def check_training(self, options: Options) -> None:
-        if effective(options).lambda_vgg > 0:
-            # stops the run before any training when the VGG19 file is missing (offline) or broken
-            try:
-                vgg19.resolve_file(options.vgg_weights or None)
-            except WeightsError as e:
-                raise WeightsError(f"{self.name}'s VGG loss (lambda_vgg={options.lambda_vgg:g}): {e}; or train "
-                                   f"without it: --set {self.name}.lambda_vgg=0") from e
+        # stops the run before any training when the VGG19 file is missing (offline) or broken
+        vgg19.check_for_loss(self.name, effective(options).lambda_vgg, options.vgg_weights)
 
     def build(self, options: Options, num_classes: int, image_size: int | Size) -> Trainable:
         return SpadeTrainable(options, num_classes, image_size)

@@ -12,13 +12,13 @@ def maybe_spectral(layer: nn.Module, enabled: bool) -> nn.Module:
     return spectral_norm(layer) if enabled else layer
 
 
-def activation(kind: str) -> nn.Module:
+def activation(kind: str, inplace: bool = False) -> nn.Module:
     """``lrelu``: LeakyReLU 0.2 (the official code's blocks and the Gaussian GAN report); ``relu``: the
-    paper's figure."""
+    paper's figure. ``inplace`` overwrites its input (for an input no backward needs)."""
     if kind == "lrelu":
-        return nn.LeakyReLU(0.2)
+        return nn.LeakyReLU(0.2, inplace=inplace)
     if kind == "relu":
-        return nn.ReLU()
+        return nn.ReLU(inplace=inplace)
     raise ValueError(f"unknown activation {kind!r}; use 'lrelu' or 'relu'")
 
 

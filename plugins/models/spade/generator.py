@@ -33,7 +33,7 @@ from torch import nn
 from benchmark import Size
 
 from .blocks import NoiseInjection, activation, maybe_spectral
-from .normalization import SPADE
+from .normalization import SPADE, resized
 
 NUM_UP = {"normal": 5, "more": 6, "most": 7}
 
@@ -62,13 +62,15 @@ class SPADEResBlock(nn.Module):
         if self.learned_shortcut:
             self.conv_s = maybe_spectral(nn.Conv2d(fin, fout, 1, bias=False), spectral)
             self.norm_s = SPADE(fin, label_channels, hidden=hidden, norm=norm)
-        self.act = activation(act)
+        # in place on SPADE's output, which no backward reads (its last op is an addition)
+        self.act = activation(act, inplace=True)
         self.noise_0 = NoiseInjection(fmid) if noise else None
         self.noise_1 = NoiseInjection(fout) if noise else None
         self.style = nn.Linear(z_dim, 2 * fout) if z_dim else None
 
     def forward(self, x: torch.Tensor, label: torch.Tensor, z: torch.Tensor | None = None,
                 noise_source=None) -> torch.Tensor:
+        label = resized(label, x.shape[2:])  # once for the block's two or three SPADE layers
         shortcut = self.conv_s(self.norm_s(x, label)) if self.learned_shortcut else x
         dx = self.conv_0(self.act(self.norm_0(x, label)))
         if self.noise_0 is not None:

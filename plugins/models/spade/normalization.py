@@ -19,6 +19,9 @@ same function, one pass over the hidden activation instead of two. The parameter
 layers (``gamma``, ``beta``: the official ``mlp_gamma`` / ``mlp_beta``), so every checkpoint,
 bench's and the official code's, loads as it is.
 
+The label map is resized once per residual block (its two or three SPADE layers share the size;
+the official code resizes it in each layer): a map already at ``x``'s size is used as it is.
+
 Step 4 follows the official code: the paper writes ``gamma * normalized + beta``, the
 code adds 1 to gamma so that a freshly initialised layer (gamma close to 0) starts as
 the identity on the normalized activation instead of zeroing it.
@@ -40,6 +43,13 @@ def param_free_norm(kind: str, channels: int) -> nn.Module:
     raise ValueError(f"unknown parameter-free norm {kind!r}; use 'batch' or 'instance'")
 
 
+def resized(label: torch.Tensor, size) -> torch.Tensor:
+    """``label`` at ``size`` (nearest neighbour, as the official code), itself when it is that size already."""
+    if tuple(label.shape[2:]) == tuple(size):
+        return label
+    return F.interpolate(label, size=tuple(size), mode="nearest")
+
+
 class SPADE(nn.Module):
     """``norm(x) * (1 + gamma(m)) + beta(m)`` with ``gamma``, ``beta`` predicted from the label map ``m``."""
 
@@ -54,7 +64,7 @@ class SPADE(nn.Module):
 
     def modulation(self, x: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(gamma, beta), each (N, C, H, W) at ``x``'s size, from one conv with both layers' weights."""
-        m = F.interpolate(label, size=x.shape[2:], mode="nearest")
+        m = resized(label, x.shape[2:])
         hidden = self.shared(m)
         weight = torch.cat([self.gamma.weight, self.beta.weight])
         bias = torch.cat([self.gamma.bias, self.beta.bias])
