@@ -2,7 +2,7 @@
 
 ``from benchmark.api import Model, Metric, Options`` is the documented import path (the same names
 are importable from :mod:`benchmark`). One module per idea: :mod:`.contract` (options, models,
-trainables, metrics, segmenters), :mod:`.context` (what a metric may read while it measures) and
+trainables, metrics), :mod:`.segmenter`, :mod:`.context` (what a metric may read while it measures) and
 :mod:`.hookspecs` (the hooks a plugin implements) and :mod:`.logger` (what a logger receives).
 """
 
@@ -16,8 +16,6 @@ from benchmark.api.contract import (
     Model,
     Options,
     Preset,
-    Segmenter,
-    SegmenterModel,
     SetupContext,
     Size,
     StepContext,
@@ -26,6 +24,7 @@ from benchmark.api.contract import (
     TrainTransform,
 )
 from benchmark.api.hookspecs import hookimpl
+from benchmark.api.segmenter import Segmenter, SegmenterModel
 from benchmark.api.logger import Logger, LogRun
 
 __all__ = [

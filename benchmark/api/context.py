@@ -13,7 +13,8 @@ from benchmark.rundir.layout import ImageSet, RunDir
 from benchmark.util.errors import BenchError
 
 if TYPE_CHECKING:
-    from benchmark.api.contract import Options, Segmenter
+    from benchmark.api.contract import Options
+    from benchmark.api.segmenter import Segmenter
 
 
 class Progress(Protocol):

@@ -34,7 +34,7 @@ def register_datasets(register):
 
 @hookspec
 def register_segmenters(register):
-    """Register segmenters for mIoU and pixel accuracy: instances of :class:`benchmark.api.contract.Segmenter`."""
+    """Register segmenters for mIoU and pixel accuracy: instances of :class:`benchmark.api.segmenter.Segmenter`."""
 
 
 @hookspec
