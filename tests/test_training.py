@@ -133,3 +133,13 @@ def test_checkpoint_and_evaluate_reproduce_the_numbers(tmp_path, roots):
     assert len(runs) == 2
     psnr = [r.metrics["PSNR"].value for r in runs]
     assert abs(psnr[0] - psnr[1]) < 1e-9
+
+
+def test_a_cpu_row_records_the_torch_threads_it_ran_with(tmp_path):
+    """Float sums follow the thread count, so a CPU row records it (plan.json and the row's config)."""
+    flags = {"models": ["pix2pix"], "profile": "smoke", "steps": 2, "eval": {"metrics": ["psnr"]}, "threads": 1,
+             "data_root": tmp_path / "data", "output_root": tmp_path / "out"}
+    layers = Layers.from_sources({}, {"synthetic-facades": {"train_size": 8, "test_size": 4}}, flags)
+    (record,) = Execution.from_layers(layers, Reporter(quiet=True)).run()
+    assert record.status == "ok" and record.config["torch_threads"] == 1
+    assert json.loads((Path(record.run_dir) / "plan.json").read_text())["torch_threads"] == 1

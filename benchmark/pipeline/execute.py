@@ -155,6 +155,8 @@ class Execution(RowStarts):
     def train_and_measure(self, row: Row, start: Start, run: RunDir, data: DatasetSplits,
                           train_only: bool) -> RunRecord:
         row_plan = {**self.plan.row_plan(row), **distributed.protocol(row.run.batch_size)}
+        if self.plan.device.type == "cpu":  # a CPU run repeats bit for bit only with the same
+            row_plan["torch_threads"] = torch.get_num_threads()  # threads (the order of float sums)
         loggers = Loggers(() if distributed.is_follower() else self.plan.loggers, say=self.reporter.plain)
         loggers.start(LogRun(run.root, row.label, row_plan))
         try:
