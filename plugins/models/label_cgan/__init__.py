@@ -45,6 +45,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from benchmark import Model, Options, Preset, Size, Trainable, TrainLength, TrainTransform, hookimpl
+from bench_plugins.models.profile_length import profile_length
 from bench_plugins.models.unet import check_unet_size
 
 from .options import LabelCGANOptions
@@ -87,8 +88,7 @@ class LabelCGAN(Model):
     }
 
     def train_length(self, options: Options, profile: str) -> TrainLength:
-        run = self.profiles.get(profile, self.profiles["paper"])["run"]
-        return TrainLength(epochs=run.get("epochs"), steps=run.get("steps"), batch_size=run["batch_size"])
+        return profile_length(self.profiles, profile)
 
     def train_transform(self, options: Options, image_size: int | Size) -> TrainTransform:
         return TrainTransform(load_size=None, hflip=options.hflip)

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 from benchmark import ConfigError, DataFacts, ForeignCheckpoint, Model, Options, Preset, Size, Trainable, \
     TrainLength, TrainTransform, hookimpl
 
+from bench_plugins.models.profile_length import profile_length
 from bench_plugins.models import vgg19
 
 from . import official
@@ -80,11 +81,7 @@ class Oasis(Model):
         return options.z_dim > 0
 
     def train_length(self, options: Options, profile: str) -> TrainLength:
-        run = self.profiles.get(profile, self.profiles["paper"])["run"]
-        batch = run["batch_size"]
-        if profile == "paper" and options.batch_size is not None:
-            batch = options.batch_size
-        return TrainLength(epochs=run.get("epochs"), steps=run.get("steps"), batch_size=batch)
+        return profile_length(self.profiles, profile, options.batch_size)
 
     def for_dataset(self, options: Options, data: DataFacts) -> Options:
         """The official per-dataset setting of the dontcare channel where the options leave it open."""

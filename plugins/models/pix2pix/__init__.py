@@ -52,6 +52,7 @@ from benchmark import (
     TrainTransform,
     hookimpl,
 )
+from bench_plugins.models.profile_length import profile_length
 from bench_plugins.models.unet import check_unet_size, patch_grid_size
 
 from . import official
@@ -94,8 +95,7 @@ class Pix2Pix(Model):
     }
 
     def train_length(self, options: Options, profile: str) -> TrainLength:
-        run = self.profiles.get(profile, self.profiles["paper"])["run"]
-        return TrainLength(epochs=run.get("epochs"), steps=run.get("steps"), batch_size=run["batch_size"])
+        return profile_length(self.profiles, profile)
 
     def train_transform(self, options: Options, image_size: int | Size) -> TrainTransform:
         return TrainTransform(

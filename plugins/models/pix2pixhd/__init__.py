@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from bench_plugins.models.profile_length import profile_length
 from bench_plugins.models import vgg19
 from bench_plugins.models.spade.options import effective
 
@@ -82,11 +83,7 @@ class Pix2PixHD(Model):
     }
 
     def train_length(self, options: Options, profile: str) -> TrainLength:
-        run = self.profiles.get(profile, self.profiles["paper"])["run"]
-        batch = run["batch_size"]
-        if profile == "paper" and options.batch_size is not None:
-            batch = options.batch_size
-        return TrainLength(epochs=run.get("epochs"), steps=run.get("steps"), batch_size=batch)
+        return profile_length(self.profiles, profile, options.batch_size)
 
     def for_dataset(self, options: Options, data: DataFacts) -> Options:
         """Instance edges where the dataset has instance maps, unless the options (or a loaded file) say."""

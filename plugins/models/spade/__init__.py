@@ -48,6 +48,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from bench_plugins.models.profile_length import profile_length
 from bench_plugins.models import vgg19
 
 from benchmark import (
@@ -116,11 +117,7 @@ class Spade(Model):
         return (options.use_vae and options.generate_z == "prior") or options.noise
 
     def train_length(self, options: Options, profile: str) -> TrainLength:
-        run = self.profiles.get(profile, self.profiles["paper"])["run"]
-        batch = run["batch_size"]
-        if profile == "paper" and options.batch_size is not None:
-            batch = options.batch_size
-        return TrainLength(epochs=run.get("epochs"), steps=run.get("steps"), batch_size=batch)
+        return profile_length(self.profiles, profile, options.batch_size)
 
     def for_dataset(self, options: Options, data: DataFacts) -> Options:
         """The official per-dataset settings where the options leave them open (None)."""
