@@ -45,17 +45,20 @@ def toy_plugins():
     return registry.build([module])
 
 
-def run(tmp_path, metrics):
+def run(tmp_path, metrics, **eval_settings):
     sets = parse_set([a for a in TINY_DATA if a != "--set"] + ["samples=0"])
     flags = {"models": ["pix2pix"], "profile": "smoke", "data_root": tmp_path / "data",
-             "output_root": tmp_path / "out", "eval": {"metrics": metrics}}
+             "output_root": tmp_path / "out", "eval": {"metrics": metrics, **eval_settings}}
     bench = Execution.from_layers(Layers.from_sources({}, sets, flags), Reporter(quiet=True), toy_plugins())
     bench.run()
     return bench
 
 
-def test_reference_row_measures_real_test_against_real_train(tmp_path):
-    bench = run(tmp_path, ["psnr", "mean-gap"])
+@pytest.mark.parametrize("setting, compared", [(None, 8), ("all", 24), (12, 12)])
+def test_reference_row_measures_real_test_against_real_train(tmp_path, setting, compared):
+    """The smoke profile compares the 8 test photos with the first 8 training photos
+    (``eval.reference_images=test``); ``all`` takes the 24, a count N the first N."""
+    bench = run(tmp_path, ["psnr", "mean-gap"], **({} if setting is None else {"reference_images": setting}))
     rows = bench.store.latest("synthetic-facades")
     (ref,) = [r for r in rows if is_reference(r)]
     (model,) = [r for r in rows if not is_reference(r)]
@@ -65,10 +68,13 @@ def test_reference_row_measures_real_test_against_real_train(tmp_path):
     # by hand: the real test photos of the model's run against the cached real training split
     run_images = tmp_path / "out" / "runs"
     (model_real,) = [p / "images" / "real" for p in run_images.iterdir() if (p / "images").is_dir()]
-    (train_real,) = (tmp_path / "out" / "cache" / "real").glob("*/train/real")
-    expected = abs(folder_mean(model_real) - folder_mean(train_real))
+    (train_real,) = [p for p in (tmp_path / "out" / "cache" / "real").glob("*/train/real")
+                     if len(list(p.glob("*.png"))) == 24]  # the whole split, which the segmenter trains on
+    first = sorted(train_real.glob("*.png"))[:compared]
+    expected = abs(folder_mean(model_real) - float(np.mean([read_rgb(p).mean().item() for p in first])))
     assert ref.metrics["GAP"].value == pytest.approx(expected, abs=1e-6)
-    assert ref.metrics["GAP"].protocol["fake"] == 8 and ref.metrics["GAP"].protocol["real"] == 24
+    assert ref.metrics["GAP"].protocol["fake"] == 8 and ref.metrics["GAP"].protocol["real"] == compared
+    assert ref.config["run"]["eval"]["reference_images"] == (setting or "test")
     # the model row compares its fakes with the real test split, not the training split
     assert model.metrics["GAP"].protocol["real"] == 8
 
@@ -118,3 +124,19 @@ def test_store_keeps_the_newest_reference_row_of_each_protocol(tmp_path):
         store.add_run(rec)
     latest = {r.protocol["resolution"]: r.metrics["FID"].value for r in store.latest("facades")}
     assert latest == {64: 3.0, 256: 2.0}
+
+
+@pytest.mark.parametrize("value", [1, "most", True])
+def test_a_bad_reference_image_count_is_one_error_naming_the_option(value):
+    from benchmark.planning.config import validate_run
+    from benchmark.util.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"eval\.reference_images.*allowed: all, test or a count of at least 2"):
+        validate_run({"models": ["pix2pix"], "dataset": "synthetic-facades", "eval": {"reference_images": value}})
+
+
+def test_the_smoke_profile_alone_compares_with_as_many_training_photos_as_test_photos():
+    from benchmark.planning.config import PROFILE_DEFAULTS, EvalConfig
+
+    assert EvalConfig().reference_images == "all"
+    assert [p for p, d in PROFILE_DEFAULTS.items() if d.get("eval", {}).get("reference_images")] == ["smoke"]

@@ -37,6 +37,13 @@ TEST_RESIZE = "photos bicubic, labels nearest, to a square of image_size"
 TEST_RESIZE_ASPECT = "photos bicubic, labels nearest, to image_size high and image_size * aspect_ratio wide"
 
 
+def reference_count(setting: int | str, train: int, test: int) -> int:
+    """How many training photos (the first ones) the reference row's distribution metrics use:
+    ``eval.reference_images`` of ``all``, ``test`` (the test split's count) or N, at most ``train``."""
+    wanted = train if setting == "all" else test if setting == "test" else int(setting)
+    return min(wanted, train)
+
+
 def quantization_protocol(row: Row) -> dict[str, str]:
     """The run protocol's record of how the row's images became 8-bit: nothing for bench's rounding (so
     rounded rows keep the protocol they always had), ``quantization`` for a zoo row's truncation."""
@@ -85,8 +92,10 @@ class Measure:
 
     def context(self, images: ImageSet, run: RunDir | None, train: ImageSet | None, size: Size | int, seed: int,
                 reference: bool = False, parallel: bool = False, native_labels: Path | None = None,
-                samples: Samples | None = None) -> EvalContext:
-        """The context of one evaluation; ``samples``: the row's images per label map (none by default)."""
+                samples: Samples | None = None, reference_images: ImageSet | None = None) -> EvalContext:
+        """The context of one evaluation; ``samples``: the row's images per label map (none by default);
+        ``reference_images``: the training photos the reference row's distribution metrics compare
+        against (default: all of ``train``)."""
         size = Size.of(size)
         samples = REFERENCE_SAMPLES if reference else samples or Samples()
         plan, spec = self.plan, self.plan.dataset
@@ -99,7 +108,7 @@ class Measure:
             image_width=size.width,
             seed=seed, run=run, dataset=spec.name, palette=spec.palette, real_split=plan.config.eval.real_split,
             profile=plan.config.profile, segmenter=plan.segmenter, progress=self.reporter, parallel=parallel,
-            native_label_dir=native_labels, **samples.context(images))
+            native_label_dir=native_labels, reference_images=reference_images, **samples.context(images))
 
     def reference_row(self, train: Sequence[Sample], test: Sequence[Sample], size: Size | int | str) -> RunRecord | None:
         """The "real images" row: the real test photos measured as if they were generated (``size``:
@@ -110,10 +119,12 @@ class Measure:
         with distributed_eval.main_first():  # rank 0 writes the cached splits, other workers read them
             test_images = self.real_split(test, "test", size)
             train_images = self.real_split(train, "train", size)
+            count = reference_count(cfg.eval.reference_images, len(train), len(test))
+            against = train_images if count == len(train) else self.real_split(train[:count], "train", size)
             native = self.native_labels(test)
         if distributed.is_follower():  # measure along with rank 0, which records
             ctx = self.context(test_images, None, train_images, size, cfg.seed, reference=True, parallel=True,
-                               native_labels=native)
+                               native_labels=native, reference_images=against)
             compute_metrics(plan.metrics, ctx, self.reporter)
             return None
         run = RunDir.create(cfg.output_root, name, REFERENCE_MODEL)
@@ -126,7 +137,8 @@ class Measure:
         self.reporter.log(f"[bold]{REFERENCE_LABEL}[/] on {name} at {size.text()} px (reference row)")
         t0 = time.perf_counter()
         ctx = self.context(test_images, run, train_images, size, cfg.seed, reference=True,
-                           parallel=distributed.current() is not None, native_labels=native)
+                           parallel=distributed.current() is not None, native_labels=native,
+                           reference_images=against)
         metrics = compute_metrics(plan.metrics, ctx, self.reporter)
         run.write_status("ok")
         record = RunRecord(

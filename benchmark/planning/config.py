@@ -34,7 +34,7 @@ Profile = Literal["smoke", "quick", "paper"]
 
 #: run settings of each profile, before the models' own profile overrides
 PROFILE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "smoke": {"image_size": 32, "checkpoint_every": 10},
+    "smoke": {"image_size": 32, "checkpoint_every": 10, "eval": {"reference_images": "test"}},
     "quick": {"image_size": 64, "checkpoint_every": 250},
     "paper": {"image_size": 256, "checkpoint_every": 5000},
 }
@@ -51,6 +51,19 @@ class EvalConfig(Options):
     segmenter: str | None = Field(None, description="segmenter for mIoU (default: the dataset's)")
     reference_row: bool = Field(True, description="also evaluate the real test photos as a 'real images' row: "
                                 "the ceiling of mIoU and classifier accuracy, FID/KID of real test vs real train")
+    reference_images: int | Literal["all", "test"] = Field(
+        "all", description="how many real training photos the 'real images' row's FID, KID, precision/recall and "
+        "FD compare the test photos against: all, test (the first as many as the test split has: the "
+        "smoke profile's, so that its first run stays short), or a count N (the first N)")
+
+    @field_validator("reference_images", mode="before")
+    @classmethod
+    def _reference_images(cls, value: Any) -> Any:
+        if value in ("all", "test") or (type(value) is int and value >= 2):
+            return value
+        if isinstance(value, str) and value.isdigit() and int(value) >= 2:
+            return int(value)
+        raise ValueError("allowed: all, test or a count of at least 2 (FID needs two images on each side)")
 
 
 class RunConfig(Options):

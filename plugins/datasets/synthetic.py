@@ -57,9 +57,8 @@ class SyntheticFacades(Dataset):
             n = options.train_size + options.test_size
             # the split seeds never overlap: test pairs come after all training pairs
             pairs = [render_facade(options.seed * 1_000_003 + i, options.size) for i in range(n)]
-            with atomic_write(path, binary=True) as fh:
-                np.savez_compressed(fh, photos=np.stack([p for p, _ in pairs]),
-                                    labels=np.stack([lab for _, lab in pairs]))
+            with atomic_write(path, binary=True) as fh:  # uncompressed: 1.5x the disk, 10x faster to write
+                np.savez(fh, photos=np.stack([p for p, _ in pairs]), labels=np.stack([lab for _, lab in pairs]))
         return path.parent
 
     def load(self, root, split, options, bad):

@@ -20,8 +20,7 @@ from benchmark import EvalContext, Metric, MetricResult, Options, hookimpl
 
 def real_split(ctx: EvalContext) -> str:
     """Which real split ``ctx.distribution_real_dir()`` is: "train" or "test"."""
-    train = ctx.train_images.real if ctx.train_images is not None else None
-    return "train" if ctx.distribution_real_dir() == train else "test"
+    return "train" if ctx.reference or ctx.real_split == "train" else "test"
 
 
 def fake_and_real(ctx: EvalContext, variant: Variant | None = None) -> tuple[FolderFeatures, FolderFeatures, dict]:
