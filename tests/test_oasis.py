@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import types
 
 import pytest
 import torch
@@ -141,6 +142,7 @@ def test_presets_dataset_settings_and_size_checks():
     assert all(f.description for f in PLUGIN.Options.model_fields.values())
     ade = DataFacts(name="ade20k", num_classes=150, ignore_index=255, instance_maps=False, dontcare_label=True)
     assert PLUGIN.for_dataset(official, ade).dontcare_channel is True
+    assert PLUGIN.for_dataset(official, ade).zero_weight_first is True
     PLUGIN.check(official, 256, 150)
     with pytest.raises(ConfigError, match="multiple of 2\\*\\*num_res_blocks = 64"):
         PLUGIN.check(official, 32, 150)
@@ -154,3 +156,25 @@ def test_registers_and_bench_info_lists_presets(capsys, monkeypatch):
     assert cli.main(["info", "oasis"]) == 0
     out = capsys.readouterr().out
     assert all(row in out for row in ("oasis+cityscapes", "oasis+no-3dnoise", "lambda_labelmix"))
+
+
+@pytest.mark.parametrize("name, classes, ignore, dontcare_label, dontcare, zero", [
+    ("ade20k", 150, 255, True, True, True),  # the dontcare channel first, weight 0
+    ("cityscapes", 35, None, False, False, True),  # no dontcare channel, labelId 0 ("unlabeled") weight 0
+    ("facades", 12, None, False, False, False),  # every class counts
+])
+def test_channel_0_weighs_what_the_official_code_gives_it_on_each_dataset(name, classes, ignore, dontcare_label,
+                                                                        dontcare, zero):
+    facts = DataFacts(name=name, num_classes=classes, ignore_index=ignore, instance_maps=False,
+                      dontcare_label=dontcare_label)
+    options = PLUGIN.for_dataset(PLUGIN.Options(), facts)
+    assert (options.dontcare_channel, options.zero_weight_first) == (dontcare, zero)
+    assert PLUGIN.for_dataset(PLUGIN.Options(zero_weight_first=False), facts).zero_weight_first is False
+    # the loss: a batch whose channel 0 pixels weigh 0 exactly when zero_weight_first is set
+    onehot = F.one_hot(torch.tensor([[[0, 1], [1, 2]]]), classes + int(dontcare)).permute(0, 3, 1, 2).float()
+    assert (class_weights(onehot, dontcare_first=options.zero_weight_first)[0, 0, 0].item() == 0.0) is zero
+    # what the trainable passes: the resolved setting, or (unresolved) the dontcare channel's
+    resolved = types.SimpleNamespace(options=options)
+    unresolved = types.SimpleNamespace(options=PLUGIN.Options(dontcare_channel=dontcare))
+    assert OasisTrainable.zero_weight_first.fget(resolved) is zero
+    assert OasisTrainable.zero_weight_first.fget(unresolved) is dontcare

@@ -13,6 +13,7 @@ from benchmark.api import Metric, MetricResult
 from benchmark.planning.config import Layers
 from benchmark.util.settings_text import parse_set
 from benchmark.pipeline.evaluate import REAL_VS_ITSELF
+from benchmark.report.leaderboard import model_name
 from benchmark.util.imageio import read_rgb
 from benchmark.util.progress import Reporter
 from benchmark.results.records import REFERENCE_LABEL, REFERENCE_MODEL, MetricValue, RunRecord, is_reference
@@ -36,7 +37,9 @@ class MeanGap(Metric):
         real = ctx.distribution_real_dir()
         n_fake, n_real = len(list(ctx.fake_dir.glob("*.png"))), len(list(real.glob("*.png")))
         gap = abs(folder_mean(ctx.fake_dir) - folder_mean(real))
-        return MetricResult({"GAP": gap}, {"fake": n_fake, "real": n_real})
+        split = "train" if ctx.reference or ctx.real_split == "train" else "test"
+        return MetricResult({"GAP": gap}, {"fake": n_fake, "real": n_real, "real_split": split,
+                                           "real_images": n_real})
 
 
 def toy_plugins():
@@ -75,6 +78,8 @@ def test_reference_row_measures_real_test_against_real_train(tmp_path, setting, 
     assert ref.metrics["GAP"].value == pytest.approx(expected, abs=1e-6)
     assert ref.metrics["GAP"].protocol["fake"] == 8 and ref.metrics["GAP"].protocol["real"] == compared
     assert ref.config["run"]["eval"]["reference_images"] == (setting or "test")
+    against = "the train split" if setting == "all" else f"the first {compared} of the train split"
+    assert model_name(ref) == f"{REFERENCE_LABEL} (test split; GAP against {against})"
     # the model row compares its fakes with the real test split, not the training split
     assert model.metrics["GAP"].protocol["real"] == 8
 

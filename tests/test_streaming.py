@@ -204,3 +204,20 @@ def test_skip_bad_in_evaluation_records_the_images_actually_measured(tmp_path):
     assert record.status == "ok" and "skipped 1 bad file(s)" in record.note
     assert record.protocol["images"] == len(test_stems) - 1
     assert len(list((Path(record.run_dir)).glob("images/fake/*.png"))) == len(test_stems) - 1
+
+
+def test_two_data_parallel_workers_stop_on_a_bad_file_or_skip_it_once(tmp_path, truncated):
+    """Under `--nproc-per-node 2` the worker that meets the truncated photo stops the run with the same
+    one line; with --skip-bad the run goes on and the row's note counts the file once."""
+    args, photo = truncated
+    two = ["--nproc-per-node", "2", "--set", "num_workers=0"]
+    failed = bench(*args, "--output-root", tmp_path / "stop", *two, "-q", timeout=300)
+    assert failed.returncode != 0
+    assert str(photo) in "".join((failed.stdout + failed.stderr).split()) and "--skip-bad" in failed.stderr
+
+    result = bench(*args, "--output-root", tmp_path / "skip", *two, "--skip-bad", "-q", timeout=300)
+    assert result.returncode == 0, result.stderr
+    (record,) = ResultsStore(tmp_path / "skip" / "bench.sqlite").runs()
+    assert record.status == "ok" and "skipped 1 bad file(s)" in record.note
+    status = json.loads(next((tmp_path / "skip").glob("runs/*/status.json")).read_text())
+    assert status["skipped_files"] == 1 and status["steps"] == 6

@@ -143,3 +143,27 @@ def test_a_cpu_row_records_the_torch_threads_it_ran_with(tmp_path):
     (record,) = Execution.from_layers(layers, Reporter(quiet=True)).run()
     assert record.status == "ok" and record.config["torch_threads"] == 1
     assert json.loads((Path(record.run_dir) / "plan.json").read_text())["torch_threads"] == 1
+
+
+def test_evaluating_a_moved_run_folder_writes_to_the_results_folder_it_is_in(tmp_path, roots):
+    """`bench evaluate` of a run folder copied into another results folder records and publishes there,
+    and leaves the results folder it was trained in as it was."""
+    import shutil
+
+    from benchmark.results.store import ResultsStore
+
+    first = call_cli(*RUN[:5], "--steps", "4", "--metrics", "psnr", *TINY_DATA, *roots, "-q")
+    assert first.returncode == 0, first.stderr
+    out, moved = tmp_path / "out", tmp_path / "moved"
+    (run_dir,) = list(out.glob("runs/*"))
+    shutil.copytree(run_dir, moved / "runs" / run_dir.name)
+    (before,) = ResultsStore(out / "bench.sqlite").runs("synthetic-facades")
+
+    again = call_cli("evaluate", str(moved / "runs" / run_dir.name), "--set", 'eval.metrics=["psnr","ssim"]', "-q")
+    assert again.returncode == 0, again.stderr
+    (copy,) = ResultsStore(moved / "bench.sqlite").runs("synthetic-facades")
+    assert copy.run_dir == str(moved / "runs" / run_dir.name) and "SSIM" in copy.metrics
+    assert copy.metrics["PSNR"].value == before.metrics["PSNR"].value  # the same checkpoint, the same images
+    assert (moved / "synthetic-facades" / "leaderboard.json").is_file()
+    (untouched,) = ResultsStore(out / "bench.sqlite").runs("synthetic-facades")
+    assert list(untouched.metrics) == list(before.metrics) and "SSIM" not in untouched.metrics

@@ -189,3 +189,10 @@ def test_the_plan_of_an_ade20k_zoo_row_takes_its_papers_segmenter_unless_one_is_
     line = one_error_line(code, err)
     assert "'upernet-101'" in line and "ade20k-resnet101-upernet/encoder_epoch_50.pth" in line
     assert not (cache / "results").exists()
+
+
+def test_the_papers_numbers_are_listed_as_the_papers_print_them():
+    from benchmark.cli.zoo import reported_text
+
+    assert reported_text({"mIoU": 44.1, "FID": 17.0}) == "mIoU 44.1, FID 17.0"  # not "FID 17"
+    assert reported_text({}) == "none reported"

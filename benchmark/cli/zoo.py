@@ -34,7 +34,7 @@ def add_parser(command) -> None:
 
 
 def reported_text(reported: dict) -> str:
-    return ", ".join(f"{k} {v:g}" for k, v in reported.items()) or "none reported"
+    return ", ".join(f"{k} {v}" for k, v in reported.items()) or "none reported"
 
 
 def cmd_zoo(args) -> int:

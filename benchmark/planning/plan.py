@@ -258,6 +258,8 @@ def plan_from_run(run: RunDir, layers: Layers, plugins: registry.Plugins | None 
         raise BenchError(f"{run.plan_file}: not a model run's plan (no label, dataset or run); "
                          f"pass the folder of a trained model row") from None
     stored_run.update(dataset=dataset, models=[label])
+    if run.output_root is not None:  # the results folder the run is in now, also when it was moved or copied
+        stored_run["output_root"] = str(run.output_root)
     tables: dict[str, dict[str, Any]] = {label: stored.get("options", {}),
                                          dataset: stored.get("dataset_options", {}),
                                          **stored.get("metrics", {})}

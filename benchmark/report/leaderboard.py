@@ -338,12 +338,15 @@ def model_name(record: RunRecord) -> str:
     """A row's name as tables print it; the "real images" row says which split it is (the test
     photos) and which columns compare them with another split (FID against the train split)."""
     if is_reference(record):
+        subset = (record.config or {}).get("run", {}).get("eval", {}).get("reference_images", "all") != "all"
         against: dict[str, list[str]] = {}
         for name, metric in record.metrics.items():
             split = metric.protocol.get("real_split") if metric.value is not None else None
             if split:
-                against.setdefault(str(split), []).append(name)
-        versus = "".join(f"; {', '.join(names)} against the {split} split" for split, names in against.items())
+                count = metric.protocol.get("real_images") if subset and split == "train" else None
+                where = f"the first {count} of the {split} split" if count else f"the {split} split"
+                against.setdefault(where, []).append(name)
+        versus = "".join(f"; {', '.join(names)} against {where}" for where, names in against.items())
         return f"{record.label} (test split{versus})"
     return f"{record.label} ({record.note})" if record.note else record.label
 

@@ -91,6 +91,12 @@ class RunDir:
     def runs_root(output_root: Path) -> Path:
         return Path(output_root) / "runs"
 
+    @property
+    def output_root(self) -> Path | None:
+        """The results folder this run folder sits in (``OUTPUT_ROOT/runs/RUN``), where it is now
+        (also after it was moved or copied); None for a folder outside that layout."""
+        return self.root.parent.parent if self.root.parent.name == "runs" else None
+
     @classmethod
     def create(cls, output_root: Path, dataset: str, label: str) -> "RunDir":
         stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")

@@ -84,13 +84,19 @@ class Oasis(Model):
         return profile_length(self.profiles, profile, options.batch_size)
 
     def for_dataset(self, options: Options, data: DataFacts) -> Options:
-        """The official per-dataset setting of the dontcare channel where the options leave it open."""
+        """The official per-dataset settings of the dontcare channel and of channel 0's weight in the
+        balanced loss where the options leave them open."""
         if options.dontcare_channel is None:
             if options.label_channels is not None:
                 dontcare = options.label_channels == data.num_classes + 1
             else:
                 dontcare = data.dontcare_label and data.ignore_index is not None
-            return options.model_copy(update={"dontcare_channel": dontcare})
+            options = options.model_copy(update={"dontcare_channel": dontcare})
+        if options.zero_weight_first is None:
+            # Cityscapes has no dontcare channel here (its 35 channels are the labelIds), but the official
+            # code's contain_dontcare_label still zeroes channel 0 there: labelId 0, "unlabeled"
+            zero = bool(options.dontcare_channel) or data.name == "cityscapes"
+            options = options.model_copy(update={"zero_weight_first": zero})
         return options
 
     def train_transform(self, options: Options, image_size: int | Size) -> TrainTransform:

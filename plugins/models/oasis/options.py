@@ -53,6 +53,11 @@ class OasisOptions(Options):
         None, description="one more label channel, first, 1 where the label is the dataset's ignore id (the "
                           "official contain_dontcare_label; its weight in the balanced loss is 0); None: the "
                           "official setting for the dataset (ADE20K, COCO-Stuff: on; others off)")
+    zero_weight_first: bool | None = Field(
+        None, description="weight 0 for label channel 0 in D's class-balanced loss (the official code does so on "
+                          "all its datasets, its contain_dontcare_label: the dontcare channel of ADE20K and "
+                          "COCO-Stuff, labelId 0 'unlabeled' of Cityscapes); None: on with a dontcare channel "
+                          "and on cityscapes, off elsewhere")
     label_channels: int | None = Field(
         None, ge=1, description="label input channels of a generator read from the official checkpoint (set "
                                 "from its tensors); None: bench's own generator")

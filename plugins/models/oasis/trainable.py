@@ -64,9 +64,15 @@ class OasisTrainable(Trainable):
             self.__dict__["_vgg"] = VGGLoss(vgg19.load_features(path)).to(device)
         return self._vgg
 
+    @property
+    def zero_weight_first(self) -> bool:
+        """Whether channel 0 weighs 0 in the balanced loss (``for_dataset`` sets it; else with a dontcare channel)."""
+        o = self.options
+        return bool(o.dontcare_channel) if o.zero_weight_first is None else o.zero_weight_first
+
     def d_loss(self, logits: torch.Tensor, label: torch.Tensor, real: bool) -> torch.Tensor:
         return segmentation_loss(logits.float(), label, real=real, balance=self.options.class_balancing,
-                                 dontcare_first=bool(self.options.dontcare_channel))
+                                 dontcare_first=self.zero_weight_first)
 
     def train_step(self, batch: dict[str, torch.Tensor], ctx: StepContext) -> dict[str, torch.Tensor]:
         o = self.options
