@@ -308,7 +308,10 @@ def test_sample_grid_needs_common_stems(tmp_path):
     assert png is None and "no test image is present in every run" in note
 
 
-def test_write_leaderboards(tmp_path, three):
+def test_write_leaderboards(tmp_path, three, monkeypatch):
+    from benchmark.report import data
+
+    monkeypatch.setattr(data, "generated_now", lambda: "2026-01-01T00:00:00+00:00")  # written and rendered apart
     out = tmp_path / "published"
     paths = report.write_leaderboards(three, out, formats=("md", "csv", "json", "tex", "html"))
     assert [p.name for p in paths] == [f"leaderboard.{e}" for e in ("md", "csv", "json", "tex", "html")]
