@@ -131,19 +131,32 @@ def test_num_workers_default_follows_the_cores(monkeypatch):
 
 # ---------------------------------------------------------------- a bad file met while training
 
-@pytest.fixture(scope="module")
-def truncated(tmp_path_factory) -> tuple[list[str], Path]:
-    """A folder dataset imported with `bench datasets import`, then one training photo truncated (the
-    runs only read it); the `bench run` arguments that train on it and the truncated photo."""
-    tmp = tmp_path_factory.mktemp("truncated")
+def imported_folder(tmp: Path) -> Path:
+    """The data root of a folder dataset of 10 pairs at 32 px imported with `bench datasets import`."""
     data = tmp / "data"
     imported = bench("datasets", "import", "folder", make_folder(tmp / "src", n=10, side=32), "--data-root", data)
     assert imported.returncode == 0, imported.stderr
-    photo = data / "folder" / "images" / "s02.jpg"
-    photo.write_bytes(photo.read_bytes()[:200])
-    return ["run", "--models", "pix2pix", "--dataset", "folder", "--profile", "smoke", "--steps", "6",
+    return data
+
+
+def folder_run(data: Path, steps: int) -> list:
+    """The `bench run` arguments that train pix2pix on that folder dataset and measure PSNR alone."""
+    return ["run", "--models", "pix2pix", "--dataset", "folder", "--profile", "smoke", "--steps", str(steps),
             "--batch-size", "2", "--metrics", "psnr", "--set", "samples=0", "--set", "eval.reference_row=false",
-            "--data-root", data], photo
+            "--data-root", data]
+
+
+def truncate(photo: Path) -> Path:
+    photo.write_bytes(photo.read_bytes()[:200])
+    return photo
+
+
+@pytest.fixture(scope="module")
+def truncated(tmp_path_factory) -> tuple[list[str], Path]:
+    """A folder dataset imported, then one training photo truncated (the runs only read it); the
+    `bench run` arguments that train on it and the truncated photo."""
+    data = imported_folder(tmp_path_factory.mktemp("truncated"))
+    return folder_run(data, steps=6), truncate(data / "folder" / "images" / "s02.jpg")
 
 
 @pytest.mark.parametrize("num_workers", [0, 2])
@@ -188,17 +201,12 @@ def test_evaluation_reads_in_batches_without_moving_torch_s_random_state(tmp_pat
 def test_skip_bad_in_evaluation_records_the_images_actually_measured(tmp_path):
     """A test photo truncated after import: with --skip-bad the row is measured on the other test
     images, and the protocol's image count says how many (not the split's size)."""
-    data = tmp_path / "data"
-    imported = bench("datasets", "import", "folder", make_folder(tmp_path / "src", n=10, side=32), "--data-root", data)
-    assert imported.returncode == 0, imported.stderr
-    test_stems = [s.stem for s in installed_plugins().datasets.get("folder").index(
-        data, "test", installed_plugins().datasets.get("folder").Options(), BadFiles(skip=False))]
+    data = imported_folder(tmp_path)
+    folder = installed_plugins().datasets.get("folder")
+    test_stems = [s.stem for s in folder.index(data, "test", folder.Options(), BadFiles(skip=False))]
     assert len(test_stems) >= 2
-    photo = data / "folder" / "images" / f"{test_stems[-1]}.jpg"
-    photo.write_bytes(photo.read_bytes()[:200])
-    result = bench("run", "--models", "pix2pix", "--dataset", "folder", "--profile", "smoke", "--steps", "2",
-                   "--batch-size", "2", "--metrics", "psnr", "--set", "samples=0", "--set", "eval.reference_row=false",
-                   "--data-root", data, "--output-root", tmp_path / "out", "--skip-bad", "-q", timeout=300)
+    truncate(data / "folder" / "images" / f"{test_stems[-1]}.jpg")
+    result = bench(*folder_run(data, steps=2), "--output-root", tmp_path / "out", "--skip-bad", "-q", timeout=300)
     assert result.returncode == 0, result.stderr
     (record,) = ResultsStore(tmp_path / "out" / "bench.sqlite").runs()
     assert record.status == "ok" and "skipped 1 bad file(s)" in record.note

@@ -154,6 +154,12 @@ class EvalContext:
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def distribution_split(self) -> Literal["test", "train"]:
+        """Which real split :meth:`distribution_real_dir` is: ``train`` for the "real images" row
+        and under ``eval.real_split=train``, else ``test`` (what a metric's protocol records)."""
+        return "train" if self.reference or self.real_split == "train" else "test"
+
     def distribution_real_dir(self) -> Path:
         """The real photos that distribution metrics (FID, KID) compare ``fake_dir`` against.
 
@@ -163,7 +169,7 @@ class EvalContext:
         """
         if self.reference and self.reference_images is not None:
             return self.reference_images.real
-        if self.reference or self.real_split == "train":
+        if self.distribution_split == "train":
             if self.train_images is None:
                 raise BenchError("the real training split is not available to this metric; "
                                  "run it through `bench run` or `bench evaluate`")

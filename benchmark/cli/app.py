@@ -146,10 +146,8 @@ def cmd_evaluate(args) -> int:
     layers = layers_from(args)
     record = evaluate_run(Path(args.run_dir), layers, reporter_for(args))
     from benchmark.results.store import ResultsStore
-    from benchmark.rundir.layout import RunDir
 
-    output_root = RunDir(Path(args.run_dir)).output_root or \
-        Path(record.config.get("run", {}).get("output_root", "results"))
+    output_root = Path(record.config.get("run", {}).get("output_root", "results"))
     publish(ResultsStore(output_root / "bench.sqlite"), record.dataset, output_root, args.quiet)
     return 0
 

@@ -200,8 +200,7 @@ class Execution(RowStarts):
         if status == "failed":
             self.reporter.log(f"[red]{row.label} failed:[/] {reason}")
         images = min(len(data.test), plan.config.eval.max_images or len(data.test))
-        if self.generated.get(row.label) is not None:  # under --skip-bad, the test images actually generated
-            images = self.generated.pop(row.label)
+        images = self.generated.pop(row.label, images)  # under --skip-bad, the test images actually generated
         record = self.measure.record(row, run, row_plan, metrics, status, reason, wall, images)
         skipped = data.skipped + extra.get("skipped_files", 0) + self.measure.skipped
         if skipped:

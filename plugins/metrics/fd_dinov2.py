@@ -19,7 +19,6 @@ from bench_plugins.metrics.feature_cache import (
     imagenet_input,
     imagenet_protocol,
 )
-from bench_plugins.metrics.fid import real_split
 from bench_plugins.metrics.frechet import fid_from_features
 from bench_plugins.metrics.inception import TooFewImages, full_fp32, image_files
 from bench_plugins.metrics.inception_torchvision import imported_or_hub
@@ -82,7 +81,8 @@ class FDDinov2(Metric):
                                    f"(evaluate more test images: eval.max_images)")
         net = feature_network(ctx)
         fake, real = folder_features(ctx, ctx.fake_dir, net), folder_features(ctx, real_dir, net)
-        protocol = {"images": len(fake), "real_images": len(real), "real_split": real_split(ctx), **net.described}
+        protocol = {"images": len(fake), "real_images": len(real), "real_split": ctx.distribution_split,
+                    **net.described}
         if not ctx.main:
             return MetricResult({"FD-DINOv2": None}, protocol)
         return MetricResult({"FD-DINOv2": fid_from_features(fake, real, ctx.device)}, protocol)

@@ -18,11 +18,6 @@ from pydantic import Field
 from benchmark import EvalContext, Metric, MetricResult, Options, hookimpl
 
 
-def real_split(ctx: EvalContext) -> str:
-    """Which real split ``ctx.distribution_real_dir()`` is: "train" or "test"."""
-    return "train" if ctx.reference or ctx.real_split == "train" else "test"
-
-
 def fake_and_real(ctx: EvalContext, variant: Variant | None = None) -> tuple[FolderFeatures, FolderFeatures, dict]:
     """The features of both sets (at least two images each) and the protocol they share."""
     real_dir = ctx.distribution_real_dir()
@@ -34,7 +29,7 @@ def fake_and_real(ctx: EvalContext, variant: Variant | None = None) -> tuple[Fol
     w = variant.find_weights() if variant is not None else inception_weights.find()
     fake = inception.context_features(ctx, ctx.fake_dir, w, variant)
     real = inception.context_features(ctx, real_dir, w, variant)
-    protocol = {"images": len(fake), "real_images": len(real), "real_split": real_split(ctx),
+    protocol = {"images": len(fake), "real_images": len(real), "real_split": ctx.distribution_split,
                 **inception.protocol(w)}
     if variant is not None:
         protocol.update(variant.protocol())

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from bench_plugins.metrics import vgg16_features as vgg16_features_module
 from bench_plugins.metrics.feature_cache import folder_features
-from bench_plugins.metrics.fid import fake_and_real, real_split
+from bench_plugins.metrics.fid import fake_and_real
 from bench_plugins.metrics.inception import TooFewImages, image_files
 from bench_plugins.metrics.inception_torchvision import imported_or_hub
 from pydantic import Field
@@ -90,7 +90,7 @@ def vgg16_features(ctx) -> tuple[np.ndarray, np.ndarray, dict]:
             raise TooFewImages(f"{folder}: no {name} images to compute VGG16 features of (run the evaluation first)")
     net = vgg16_features_module.feature_network(ctx)
     fake, real = folder_features(ctx, ctx.fake_dir, net), folder_features(ctx, real_dir, net)
-    return fake, real, {"images": len(fake), "real_images": len(real), "real_split": real_split(ctx),
+    return fake, real, {"images": len(fake), "real_images": len(real), "real_split": ctx.distribution_split,
                         **net.described}
 
 
